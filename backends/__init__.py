@@ -1,0 +1,87 @@
+"""Device backends, each loaded on first use.
+
+Devices are named by backend: "numpy" (the reference), "cpp" (C++ kernels,
+when the extension is built) and "cupy" (NVIDIA GPUs). "cpu" names the
+fastest CPU backend that works here and "cuda" names "cupy".
+"""
+import importlib
+
+from .base import Backend
+
+_MODULES = {
+    "numpy": ("numpy_backend", "NumpyBackend"),
+    "cpp": ("cpp_backend", "CppBackend"),
+    "cupy": ("cupy_backend", "CupyBackend"),
+}
+_loaded = {}
+_failures = {}
+_seed = 0
+
+
+def _load(name):
+    module, cls = _MODULES[name]
+    try:
+        backend = getattr(importlib.import_module(f"{__name__}.{module}"), cls)()
+    except Exception as e:  # ImportError, or no GPU / no compiled extension
+        _failures[name] = f"{type(e).__name__}: {e}"
+        return None
+    backend.manual_seed(_seed)
+    _loaded[name] = backend
+    return backend
+
+
+def resolve(name):
+    """The canonical backend name for a device name or alias."""
+    name = str(name).split(":")[0].lower()
+    if name == "cpu":
+        return "cpp" if is_available("cpp") else "numpy"
+    if name in ("cuda", "gpu"):
+        return "cupy"
+    if name not in _MODULES:
+        raise RuntimeError(f"unknown device {name!r}: expected one of "
+                           f"{', '.join(list(_MODULES) + ['cpu', 'cuda'])}")
+    return name
+
+
+def is_available(name):
+    if name in _loaded:
+        return True
+    if name in _failures:
+        return False
+    return _load(name) is not None
+
+
+def get(name):
+    """The backend object for device `name` (a name or an alias)."""
+    canonical = resolve(name)
+    backend = _loaded.get(canonical)
+    if backend is None and not is_available(canonical):
+        raise RuntimeError(f"device {name!r} is not available here: {_failures[canonical]}")
+    return _loaded[canonical]
+
+
+def available():
+    """The names of the devices that work on this machine."""
+    return [name for name in _MODULES if is_available(name)]
+
+
+def loaded():
+    """The backends already in use (for seeding every one of them)."""
+    return list(_loaded.values())
+
+
+def manual_seed(seed):
+    """Seed every backend, and those loaded later, with `seed`."""
+    global _seed
+    _seed = seed
+    for backend in _loaded.values():
+        backend.manual_seed(seed)
+
+
+def unavailable_reason(name):
+    """Why device `name` cannot be used here, or None if it can."""
+    canonical = resolve(name)
+    return None if is_available(canonical) else _failures[canonical]
+
+
+__all__ = ["Backend", "available", "get", "is_available", "loaded", "manual_seed", "resolve", "unavailable_reason"]

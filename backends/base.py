@@ -1,0 +1,243 @@
+"""The backend interface: the array operations every device provides.
+
+A backend knows nothing about gradients. It receives and returns its own
+native arrays (``numpy.ndarray`` for numpy and cpp, ``cupy.ndarray`` for
+cupy). Ops in ``tinygrad_chain.ops`` call these methods and nothing else.
+
+Methods are grouped by kind. The primitives are abstract; the fused kernels
+at the end have defaults composed from primitives, which a fast backend
+overrides.
+"""
+import abc
+
+
+class Backend(abc.ABC):
+    #: the device name ("numpy", "cpp", "cupy")
+    name = None
+    #: "cpu" or "cuda": torch's device type
+    device_type = "cpu"
+
+    # ---- creation and transfer ----------------------------------------
+    @abc.abstractmethod
+    def asarray(self, data, dtype=None):
+        """A native array from nested lists, scalars, NumPy or native arrays."""
+
+    @abc.abstractmethod
+    def to_numpy(self, a):
+        """A NumPy array with a's values (may share memory on CPU)."""
+
+    @abc.abstractmethod
+    def native_dtype(self, dtype):
+        """The native dtype for a tinygrad_chain DType."""
+
+    @abc.abstractmethod
+    def dtype_of(self, a):
+        """The tinygrad_chain DType of native array `a`."""
+
+    @abc.abstractmethod
+    def full(self, shape, value, dtype): ...
+
+    @abc.abstractmethod
+    def empty(self, shape, dtype): ...
+
+    @abc.abstractmethod
+    def arange(self, start, end, step, dtype): ...
+
+    @abc.abstractmethod
+    def linspace(self, start, end, steps, dtype): ...
+
+    @abc.abstractmethod
+    def eye(self, n, m, dtype): ...
+
+    @abc.abstractmethod
+    def astype(self, a, dtype):
+        """`a` converted to `dtype` (a copy)."""
+
+    @abc.abstractmethod
+    def copy(self, a): ...
+
+    @abc.abstractmethod
+    def copy_into(self, dst, src):
+        """Write src (broadcast) into dst, in place."""
+
+    def synchronize(self):
+        """Wait for queued work (a no-op on synchronous devices)."""
+
+    # ---- random --------------------------------------------------------
+    @abc.abstractmethod
+    def manual_seed(self, seed): ...
+
+    @abc.abstractmethod
+    def rand(self, shape, dtype): ...
+
+    @abc.abstractmethod
+    def randn(self, shape, dtype): ...
+
+    @abc.abstractmethod
+    def randint(self, low, high, shape, dtype): ...
+
+    @abc.abstractmethod
+    def permutation(self, n): ...
+
+    # ---- elementwise: unary ------------------------------------------------
+    # neg abs exp log log1p expm1 sqrt sin cos tan tanh sign reciprocal floor
+    # ceil round erf logical_not isnan isinf: each f(a) -> array
+    @abc.abstractmethod
+    def unary(self, name, a):
+        """Apply the elementwise function `name` to `a`."""
+
+    # ---- elementwise: binary ------------------------------------------
+    # add sub mul div floordiv remainder pow maximum minimum eq ne lt le gt
+    # ge logical_and logical_or logical_xor: each f(a, b) -> array, with
+    # NumPy broadcasting; a or b may be a Python scalar
+    @abc.abstractmethod
+    def binary(self, name, a, b):
+        """Apply the elementwise function `name` to `a` and `b`."""
+
+    @abc.abstractmethod
+    def where(self, cond, a, b): ...
+
+    @abc.abstractmethod
+    def clip(self, a, lo, hi): ...
+
+    # ---- reductions ----------------------------------------------------
+    # axis is None or a tuple of non-negative ints
+    @abc.abstractmethod
+    def reduce(self, name, a, axis, keepdims):
+        """`name` in sum, prod, max, min, mean over `axis`."""
+
+    @abc.abstractmethod
+    def arg_reduce(self, name, a, axis, keepdims):
+        """`name` in argmax, argmin over one int axis (or None: flattened)."""
+
+    @abc.abstractmethod
+    def cumsum(self, a, axis): ...
+
+    # ---- movement and indexing ---------------------------------------------
+    @abc.abstractmethod
+    def reshape(self, a, shape): ...
+
+    @abc.abstractmethod
+    def transpose(self, a, perm): ...
+
+    @abc.abstractmethod
+    def broadcast_to(self, a, shape): ...
+
+    @abc.abstractmethod
+    def concatenate(self, arrays, axis): ...
+
+    @abc.abstractmethod
+    def flip(self, a, axis): ...
+
+    @abc.abstractmethod
+    def tile(self, a, reps): ...
+
+    @abc.abstractmethod
+    def pad(self, a, widths, value):
+        """Constant padding; widths is a tuple of (before, after) per axis."""
+
+    @abc.abstractmethod
+    def getitem(self, a, index): ...
+
+    @abc.abstractmethod
+    def setitem(self, a, index, value):
+        """a[index] = value, in place."""
+
+    @abc.abstractmethod
+    def index_add(self, a, index, values):
+        """a[index] += values, in place, accumulating repeated indices."""
+
+    @abc.abstractmethod
+    def take_along_axis(self, a, indices, axis): ...
+
+    @abc.abstractmethod
+    def scatter_add_along_axis(self, shape, indices, values, axis):
+        """zeros(shape) with values added at indices along axis (gather's VJP)."""
+
+    @abc.abstractmethod
+    def is_view(self, a):
+        """True when a does not own its memory."""
+
+    # ---- linear algebra ------------------------------------------------
+    @abc.abstractmethod
+    def matmul(self, a, b):
+        """NumPy's matmul for operands of 2 or more dimensions."""
+
+    @abc.abstractmethod
+    def einsum(self, equation, *arrays): ...
+
+    # ---- fused kernels: defaults from primitives ---------------------------
+    def sum_to_shape(self, a, shape):
+        """Sum `a` over the axes broadcasting added, so it has `shape`."""
+        lead = a.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            i + lead for i, n in enumerate(shape) if n == 1 and a.shape[i + lead] != 1)
+        out = self.reduce("sum", a, axes, True) if axes else a
+        return self.reshape(out, shape) if lead else out
+
+    def sigmoid(self, a):
+        # exp of a non-positive number never overflows
+        e = self.unary("exp", self.binary("mul", self.unary("abs", a), -1))
+        pos = self.binary("div", 1, self.binary("add", e, 1))
+        return self.where(self.binary("ge", a, 0), pos, self.binary("sub", 1, pos))
+
+    def relu(self, a):
+        return self.binary("maximum", a, 0)
+
+    def relu_backward(self, g, a):
+        return self.where(self.binary("gt", a, 0), g, 0)
+
+    def sigmoid_backward(self, g, y):
+        return self.binary("mul", g, self.binary("mul", y, self.binary("sub", 1, y)))
+
+    def tanh_backward(self, g, y):
+        return self.binary("mul", g, self.binary("sub", 1, self.binary("mul", y, y)))
+
+    def log_softmax(self, a, axis):
+        shifted = self.binary("sub", a, self.reduce("max", a, (axis,), True))
+        lse = self.unary("log", self.reduce("sum", self.unary("exp", shifted), (axis,), True))
+        return self.binary("sub", shifted, lse)
+
+    def softmax(self, a, axis):
+        e = self.unary("exp", self.binary("sub", a, self.reduce("max", a, (axis,), True)))
+        return self.binary("div", e, self.reduce("sum", e, (axis,), True))
+
+    def softmax_backward(self, g, y, axis):
+        gy = self.binary("mul", g, y)
+        return self.binary("sub", gy, self.binary("mul", y, self.reduce("sum", gy, (axis,), True)))
+
+    def log_softmax_backward(self, g, y, axis):
+        p = self.unary("exp", y)
+        return self.binary("sub", g, self.binary("mul", p, self.reduce("sum", g, (axis,), True)))
+
+    def logsumexp(self, a, axis, keepdims):
+        m = self.reduce("max", a, axis, True)
+        m = self.where(self.unary("isinf", m), 0, m)  # all -inf (or inf) rows
+        s = self.reduce("sum", self.unary("exp", self.binary("sub", a, m)), axis, True)
+        out = self.binary("add", self.unary("log", s), m)
+        if not keepdims:
+            out = self.reshape(out, tuple(n for i, n in enumerate(out.shape)
+                                          if i not in (axis if axis is not None else range(a.ndim))))
+        return out
+
+    def softplus(self, a, beta, threshold):
+        # log1p(exp(-|z|)) + max(z, 0) is stable for every z; above threshold it is linear
+        z = self.binary("mul", a, beta)
+        soft = self.binary("add", self.unary("log1p", self.unary("exp", self.binary("mul", self.unary("abs", z), -1))),
+                           self.binary("maximum", z, 0))
+        return self.where(self.binary("gt", z, threshold), a, self.binary("div", soft, beta))
+
+    def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay):
+        """One torch-style SGD update, in place on param (and buf)."""
+        d = grad
+        if weight_decay:
+            d = self.binary("add", d, self.binary("mul", param, weight_decay))
+        if momentum:
+            if buf is None:
+                buf = self.copy(d)
+            else:
+                self.copy_into(buf, self.binary("add", self.binary("mul", buf, momentum),
+                                                self.binary("mul", d, 1 - dampening)))
+            d = self.binary("add", d, self.binary("mul", buf, momentum)) if nesterov else buf
+        self.copy_into(param, self.binary("sub", param, self.binary("mul", d, lr)))
+        return buf

@@ -1,0 +1,56 @@
+"""tinygrad_chain: a tensor autograd engine with PyTorch's API.
+
+    import tinygrad_chain as tc      # where you would write `import torch`
+"""
+from tinygrad_chain import backends  # noqa: F401  (tc.backends.available())
+from tinygrad_chain import autograd, dtypes, nn  # noqa: F401
+from tinygrad_chain.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from tinygrad_chain.creation import (arange, empty, empty_like, from_numpy, full, full_like, linspace, manual_seed,
+                                     ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, zeros,
+                                     zeros_like)
+from tinygrad_chain.device import device, get_default_device, set_default_device
+from tinygrad_chain.dtypes import (bool_ as bool, double, float, float32, float64, get_default_dtype,  # noqa: A004
+                                   int, int32, int64, long, set_default_dtype)
+from tinygrad_chain.ops.elementwise import where
+from tinygrad_chain.tensor import Tensor, cat, chunk, concat, concatenate, einsum, eye, gather, split, stack, tensor
+
+DType = dtypes.DType
+dtype = dtypes.DType
+
+__version__ = "0.1.0"
+
+
+def _method_as_function(name):
+    def fn(input, *args, **kwargs):  # noqa: A002
+        return getattr(input, name)(*args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = f"tc.{name}(x, ...) is x.{name}(...)."
+    return fn
+
+
+# torch's functional spellings of Tensor methods: tc.exp(x), tc.sum(x, dim), ...
+for _name in ("abs", "neg", "negative", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh",
+              "sigmoid", "relu", "sign", "reciprocal", "floor", "ceil", "round", "erf", "square", "maximum",
+              "minimum", "clamp", "clip", "pow", "add", "sub", "subtract", "mul", "multiply", "div", "divide",
+              "true_divide", "floor_divide", "remainder", "sum", "mean", "var", "std", "prod", "amax", "amin",
+              "argmax", "argmin", "logsumexp", "softmax", "log_softmax", "norm", "cumsum", "reshape", "flatten",
+              "unsqueeze", "squeeze", "transpose", "permute", "swapaxes", "t", "broadcast_to", "flip", "matmul",
+              "mm", "bmm", "dot", "isnan", "isinf", "eq", "ne", "lt", "le", "gt", "ge", "logical_and",
+              "logical_or", "logical_xor", "logical_not", "allclose", "equal", "all", "any", "narrow", "unbind",
+              "masked_fill", "clone", "detach", "numel", "max", "min"):
+    globals()[_name] = _method_as_function(_name)
+del _name
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def broadcast_shapes(*shapes):
+    out = []
+    for dims in zip(*[(1,) * (max(map(len, shapes)) - len(s)) + tuple(s) for s in shapes]):
+        sizes = {d for d in dims if d != 1}
+        if len(sizes) > 1:
+            raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape: {shapes}")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)

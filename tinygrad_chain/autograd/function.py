@@ -1,0 +1,76 @@
+"""User-defined ops: subclass Function with static forward and backward."""
+from .grad_mode import no_grad, state
+from .node import Node
+
+
+class FunctionCtx:
+    """What a Function's forward leaves for its backward."""
+
+    def __init__(self):
+        self.saved_tensors = ()
+        self.needs_input_grad = ()
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tensors
+
+
+class _FunctionOp:
+    """Adapts a Function subclass to the op interface the engine runs."""
+    saves_inputs = False
+    saves_output = False
+
+    def __init__(self, fn_cls, which, n_outputs):
+        self.fn_cls = fn_cls
+        self.which = which          # this node carries output `which`
+        self.n_outputs = n_outputs
+        self.name = fn_cls.__name__
+        self.backward_name = f"{fn_cls.__name__}Backward"
+
+    def vjp(self, node, g):
+        ctx, outputs = node.saved
+        if self.n_outputs == 1:
+            grads = self.fn_cls.backward(ctx, g)
+        else:  # the VJP is linear: one node per output, the others' gradients zero
+            gs = [g if i == self.which else o.detach() * 0.0 for i, o in enumerate(outputs)]
+            grads = self.fn_cls.backward(ctx, *gs)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) != len(node.parents):
+            raise RuntimeError(f"function {self.backward_name} returned an incorrect number of gradients "
+                               f"(expected {len(node.parents)}, got {len(grads)})")
+        return grads
+
+
+class Function:
+    """torch.autograd.Function: forward(ctx, *args) and backward(ctx, *grads), both static."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from tinygrad_chain.tensor import Tensor
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        with no_grad():
+            out = cls.forward(ctx, *args, **kwargs)
+        single = not isinstance(out, tuple)
+        outs = (out,) if single else out
+        if not (state.enabled and any(ctx.needs_input_grad)):
+            return out
+        parents = tuple((a.grad_fn or a) if need else None for a, need in zip(args, ctx.needs_input_grad))
+        in_meta = tuple((a.shape, a.dtype) if isinstance(a, Tensor) else None for a in args)
+        results = []
+        for i, o in enumerate(outs):
+            if not isinstance(o, Tensor) or not o.dtype.is_floating_point:
+                results.append(o)
+                continue
+            node = Node(_FunctionOp(cls, i, len(outs)), {}, parents, in_meta, ctx.needs_input_grad)
+            node.saved = (ctx, outs)
+            results.append(Tensor._make(o.data, o._b, True, node, [0]))
+        return results[0] if single else tuple(results)

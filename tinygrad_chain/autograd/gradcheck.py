@@ -1,0 +1,102 @@
+"""Finite-difference checks of first and second derivatives (float64)."""
+from .grad_mode import no_grad
+
+
+class GradcheckError(RuntimeError):
+    pass
+
+
+def _as_tuple(x):
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def _flat_outputs(func, inputs):
+    from tinygrad_chain.tensor import Tensor
+    outs = [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor)]
+    return outs
+
+
+def _numerical_jacobian(func, inputs, i, eps):
+    """Rows: elements of input i; columns: elements of all outputs (central differences)."""
+    x = inputs[i]
+    base = x.detach().clone()
+    flat = base.reshape(-1)
+    rows = []
+    with no_grad():
+        for k in range(flat.numel()):
+            old = flat[k].item()
+            flat[k] = old + eps
+            plus = _flat_outputs(func, inputs[:i] + (base,) + inputs[i + 1:])
+            flat[k] = old - eps
+            minus = _flat_outputs(func, inputs[:i] + (base,) + inputs[i + 1:])
+            flat[k] = old
+            rows.append([((p.double() - m.double()) / (2 * eps)).reshape(-1) for p, m in zip(plus, minus)])
+    return rows
+
+
+def _analytic_jacobian(outputs, inputs, i_wanted):
+    from tinygrad_chain import autograd
+    from tinygrad_chain.creation import zeros_like
+    cols = []  # one entry per output element: gradient w.r.t. input i_wanted
+    for o in outputs:
+        flat_count = o.numel()
+        for k in range(flat_count):
+            seed = zeros_like(o).reshape(-1)
+            seed[k] = 1.0
+            grads = autograd.grad(outputs=[o], inputs=[inputs[i_wanted]], grad_outputs=[seed.reshape(o.shape)],
+                                  retain_graph=True, allow_unused=True)
+            g = grads[0]
+            cols.append(zeros_like(inputs[i_wanted]).reshape(-1) if g is None else g.detach().reshape(-1))
+    return cols
+
+
+def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **_):
+    """Compare autograd's gradients of func with central differences.
+
+    Use float64 inputs: float32 differences are too coarse to compare.
+    """
+    from tinygrad_chain.tensor import Tensor
+    inputs = _as_tuple(inputs)
+    outputs = _flat_outputs(func, inputs)
+    for i, x in enumerate(inputs):
+        if not (isinstance(x, Tensor) and x.requires_grad):
+            continue
+        numerical = _numerical_jacobian(func, inputs, i, eps)
+        analytic = _analytic_jacobian(outputs, inputs, i)
+        for k, row in enumerate(numerical):
+            num = [v.item() for part in row for v in part.reshape(-1)] if row else []
+            ana = [col[k].item() for col in analytic]
+            for j, (a, n) in enumerate(zip(ana, num)):
+                if abs(a - n) > atol + rtol * abs(n) or a != a:
+                    if not raise_exception:
+                        return False
+                    raise GradcheckError(
+                        f"Jacobian mismatch for output element {j} with respect to input {i} (shape "
+                        f"{list(x.shape)}), element {k}: numerical {n:.8g}, analytical {a:.8g}")
+    return True
+
+
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **_):
+    """gradcheck of the first derivative: proves second derivatives are right."""
+    from tinygrad_chain import autograd
+    from tinygrad_chain.creation import randn
+    from tinygrad_chain.tensor import Tensor
+    inputs = _as_tuple(inputs)
+    diff_inputs = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    outputs = _flat_outputs(func, inputs)
+    if grad_outputs is None:
+        grad_outputs = tuple(randn(*o.shape, dtype=o.dtype, device=o.device, requires_grad=True) for o in outputs)
+    grad_outputs = _as_tuple(grad_outputs)
+    n = len(inputs)
+
+    def first_derivative(*args):
+        xs, gos = args[:n], args[n:]
+        outs = _flat_outputs(func, xs)
+        wanted = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+        grads = autograd.grad(outs, wanted, grad_outputs=list(gos), create_graph=True, allow_unused=True)
+        return tuple(g if g is not None else w.detach() * 0.0 for g, w in zip(grads, wanted))
+
+    if not diff_inputs:
+        return True
+    return gradcheck(first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)

@@ -1,0 +1,129 @@
+"""Factory functions: zeros, ones, arange, rand, ... (torch's signatures)."""
+from tinygrad_chain import backends, dtypes
+from tinygrad_chain.device import backend_for
+from tinygrad_chain.tensor import Tensor, _shape_arg
+
+
+def _new(b, data, requires_grad):
+    t = Tensor._make(data, b, False, None, [0])
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def _float(dtype):
+    return dtypes.get(dtype) if dtype is not None else dtypes.get_default_dtype()
+
+
+def _size(size):
+    shape = _shape_arg(size)
+    for n in shape:
+        if n < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {n}: {list(shape)}")
+    return shape
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = (dtypes.bool_ if isinstance(fill_value, bool) else dtypes.int64 if isinstance(fill_value, int)
+                 else dtypes.get_default_dtype())
+    b = backend_for(device)
+    return _new(b, b.full(_size(size), fill_value, dtypes.get(dtype)), requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return full(size, 0, _float(dtype), device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return full(size, 1, _float(dtype), device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    b = backend_for(device)
+    return _new(b, b.empty(_size(size), _float(dtype)), requires_grad)
+
+
+def _like(x, dtype, device):
+    return (dtype if dtype is not None else x.dtype), (device if device is not None else x.device)
+
+
+def zeros_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return full(x.shape, 0, dtype, device, requires_grad)
+
+
+def ones_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return full(x.shape, 1, dtype, device, requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return full(x.shape, fill_value, dtype, device, requires_grad)
+
+
+def empty_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return empty(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if dtype is None:
+        integral = all(isinstance(v, int) for v in (start, end, step))
+        dtype = dtypes.int64 if integral else dtypes.get_default_dtype()
+    b = backend_for(device)
+    return _new(b, b.arange(start, end, step, dtypes.get(dtype)), requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    b = backend_for(device)
+    return _new(b, b.linspace(start, end, steps, _float(dtype)), requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False):
+    b = backend_for(device)
+    return _new(b, b.rand(_size(size), _float(dtype)), requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False):
+    b = backend_for(device)
+    return _new(b, b.randn(_size(size), _float(dtype)), requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=False):
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    b = backend_for(device)
+    return _new(b, b.randint(low, high, _size(size), dtypes.get(dtype or dtypes.int64)), requires_grad)
+
+
+def rand_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return rand(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randn_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return randn(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randperm(n, dtype=None, device=None):
+    b = backend_for(device)
+    return _new(b, b.astype(b.permutation(n), dtypes.get(dtype or dtypes.int64)), False)
+
+
+def from_numpy(array):
+    """A tensor sharing memory with a NumPy array, on the numpy device."""
+    b = backends.get("numpy")
+    dtypes.get(array.dtype.name)  # raises TypeError for unsupported dtypes
+    return _new(b, array, False)
+
+
+def manual_seed(seed):
+    """Seed every random draw: creation, initialisation, dropout, shuffling."""
+    backends.manual_seed(int(seed))

@@ -1,0 +1,33 @@
+"""torch-style repr: tensor([1., 2.], requires_grad=True).
+
+NumPy is used here only to print values, never to compute.
+"""
+import numpy
+
+from tinygrad_chain import dtypes
+
+_DEFAULT_SHOWN = (dtypes.int64, dtypes.bool_)
+
+
+def tensor_repr(t):
+    values = t._b.to_numpy(t.data)
+    prefix = "tensor("
+    body = numpy.array2string(values, separator=", ", prefix=prefix, precision=4, threshold=1000,
+                              edgeitems=3, floatmode="maxprec")
+    if values.size == 0:
+        body = f"[], size={tuple(values.shape)}" if values.ndim > 1 else "[]"
+    extras = []
+    if t._b.device_type == "cuda" or t._b.name != "numpy" and t._b.name != _cpu_name():
+        extras.append(f"device='{t.device}'")
+    if t.dtype is not dtypes.get_default_dtype() and t.dtype not in _DEFAULT_SHOWN:
+        extras.append(f"dtype={t.dtype!r}")
+    if t.grad_fn is not None:
+        extras.append(f"grad_fn=<{t.grad_fn.name()}>")
+    elif t.requires_grad:
+        extras.append("requires_grad=True")
+    return prefix + body + "".join(", " + e for e in extras) + ")"
+
+
+def _cpu_name():
+    from tinygrad_chain import backends
+    return backends.resolve("cpu")

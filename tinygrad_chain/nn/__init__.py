@@ -1,0 +1,2 @@
+"""tc.nn: neural-network building blocks."""
+from . import functional  # noqa: F401

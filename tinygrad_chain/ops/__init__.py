@@ -1,0 +1,9 @@
+"""Every registered op, declared once with its forward and its VJP.
+
+Importing this package fills `registry.REGISTRY`; the op database in
+tests/ has one entry per registered op.
+"""
+from . import activations, elementwise, linalg, movement, reduce  # noqa: F401
+from .registry import REGISTRY, Op, apply, register
+
+__all__ = ["REGISTRY", "Op", "apply", "register"]

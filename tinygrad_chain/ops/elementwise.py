@@ -1,0 +1,353 @@
+"""Elementwise ops: arithmetic, comparisons and math functions.
+
+Each VJP is written with Tensor ops (so it can be differentiated again).
+Ops whose derivative is infinite somewhere (sqrt, log, div, pow...) use
+`_times`, which keeps a zero upstream gradient zero: the gradient of
+`where(x > 0, sqrt(x), 0)` at x = -1 stays finite.
+"""
+import math
+
+from .registry import Op, apply, register
+
+
+def _times(g, d):
+    """g * d, but exactly 0 where g is 0 (an inf or NaN in d does not leak)."""
+    return where(g != 0, g * d, 0.0)
+
+
+def _both(ctx, ga, gb):
+    need_a, need_b = ctx.needs_input_grad
+    return (ga() if need_a else None, gb() if need_b else None)
+
+
+# ---- binary arithmetic ---------------------------------------------------------
+@register
+class Add(Op):
+    name = "add"
+
+    def forward(self, b, x, y):
+        return b.binary("add", x, y)
+
+    def vjp(self, ctx, g):
+        return g, g
+
+
+@register
+class Sub(Op):
+    name = "sub"
+
+    def forward(self, b, x, y):
+        return b.binary("sub", x, y)
+
+    def vjp(self, ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+@register
+class Mul(Op):
+    name = "mul"
+    saves_inputs = True
+
+    def forward(self, b, x, y):
+        return b.binary("mul", x, y)
+
+    def vjp(self, ctx, g):
+        x, y = ctx.inputs
+        return _both(ctx, lambda: g * y, lambda: g * x)
+
+
+@register
+class Div(Op):
+    name = "div"
+    saves_inputs = True
+    float_only = True
+
+    def forward(self, b, x, y):
+        return b.binary("div", x, y)
+
+    def vjp(self, ctx, g):
+        x, y = ctx.inputs
+        return _both(ctx, lambda: _times(g, 1.0 / y), lambda: _times(g, -x / (y * y)))
+
+
+@register
+class Pow(Op):
+    name = "pow"
+    saves_inputs = True
+    saves_output = True
+
+    def forward(self, b, x, y):
+        return b.binary("pow", x, y)
+
+    def vjp(self, ctx, g):
+        x, y = ctx.inputs
+
+        def d_base():
+            if not hasattr(y, "shape"):  # Python exponent
+                if y == 0:
+                    return g * 0.0
+                return _times(g, y * x ** (y - 1)) if y != 1 else g
+            return _times(g, y * x ** (y - 1))
+
+        def d_exponent():
+            # d/dy x**y = x**y log x; 0 where x == 0 (torch's convention for y >= 0)
+            x_pos = where(x == 0, 1.0, x)
+            return _times(g, ctx.output * x_pos.log())
+        return _both(ctx, d_base, d_exponent)
+
+
+@register
+class Maximum(Op):
+    name = "maximum"
+    saves_inputs = True
+
+    def forward(self, b, x, y):
+        return b.binary("maximum", x, y)
+
+    def vjp(self, ctx, g):
+        x, y = ctx.inputs
+        return _split_by(g, x > y, x == y, ctx)
+
+
+@register
+class Minimum(Op):
+    name = "minimum"
+    saves_inputs = True
+
+    def forward(self, b, x, y):
+        return b.binary("minimum", x, y)
+
+    def vjp(self, ctx, g):
+        x, y = ctx.inputs
+        return _split_by(g, x < y, x == y, ctx)
+
+
+def _split_by(g, first, tie, ctx):
+    """Route g to the winner of a max/min; ties share it half and half."""
+    half = g * 0.5
+    return _both(ctx, lambda: where(first, g, where(tie, half, 0.0)),
+                 lambda: where(first, 0.0, where(tie, half, g)))
+
+
+@register
+class Remainder(Op):
+    name = "remainder"
+    saves_inputs = True
+
+    def forward(self, b, x, y):
+        return b.binary("remainder", x, y)
+
+    def vjp(self, ctx, g):
+        x, y = ctx.inputs
+        return _both(ctx, lambda: g, lambda: -g * (x / y).floor())
+
+
+# ---- non-differentiable elementwise (comparisons, rounding) ---------------------
+class _Constant(Op):
+    """An op whose output never requires grad."""
+    differentiable = False
+    fn = None
+
+    def forward(self, b, *arrays):
+        if len(arrays) == 1:
+            return b.unary(self.fn, arrays[0])
+        return b.binary(self.fn, *arrays)
+
+
+for _name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
+              "logical_not", "isnan", "isinf", "floordiv"):
+    register(type(_name.capitalize(), (_Constant,), {"name": _name, "fn": _name}))
+
+
+class _ZeroGrad(Op):
+    """Piecewise-constant functions: differentiable, with gradient zero (as torch)."""
+
+    def forward(self, b, x):
+        return b.unary(self.name, x)
+
+    def vjp(self, ctx, g):
+        return (g * 0.0,)
+
+
+for _name in ("sign", "floor", "ceil", "round"):
+    register(type(_name.capitalize(), (_ZeroGrad,), {"name": _name}))
+
+
+# ---- unary math ----------------------------------------------------------------
+class _Unary(Op):
+    fn = None
+
+    def forward(self, b, x):
+        return b.unary(self.fn or self.name, x)
+
+
+@register
+class Neg(_Unary):
+    name = "neg"
+
+    def vjp(self, ctx, g):
+        return (-g,)
+
+
+@register
+class Abs(_Unary):
+    name = "abs"
+    saves_inputs = True
+
+    def vjp(self, ctx, g):
+        return (g * ctx.inputs[0].sign(),)  # sign(0) = 0: gradient 0 at 0
+
+
+@register
+class Exp(_Unary):
+    name = "exp"
+    saves_output = True
+    float_only = True
+
+    def vjp(self, ctx, g):
+        return (g * ctx.output,)
+
+
+@register
+class Log(_Unary):
+    name = "log"
+    saves_inputs = True
+    float_only = True
+
+    def vjp(self, ctx, g):
+        return (_times(g, 1.0 / ctx.inputs[0]),)
+
+
+@register
+class Log1p(_Unary):
+    name = "log1p"
+    saves_inputs = True
+    float_only = True
+
+    def vjp(self, ctx, g):
+        return (_times(g, 1.0 / (ctx.inputs[0] + 1.0)),)
+
+
+@register
+class Expm1(_Unary):
+    name = "expm1"
+    saves_output = True
+    float_only = True
+
+    def vjp(self, ctx, g):
+        return (g * (ctx.output + 1.0),)
+
+
+@register
+class Sqrt(_Unary):
+    name = "sqrt"
+    saves_output = True
+    float_only = True
+
+    def vjp(self, ctx, g):
+        return (_times(g, 0.5 / ctx.output),)
+
+
+@register
+class Rsqrt(Op):
+    name = "rsqrt"
+    saves_output = True
+    float_only = True
+
+    def forward(self, b, x):
+        return b.binary("div", 1, b.unary("sqrt", x))
+
+    def vjp(self, ctx, g):
+        y = ctx.output
+        return (_times(g, -0.5 * y * y * y),)
+
+
+@register
+class Reciprocal(_Unary):
+    name = "reciprocal"
+    saves_output = True
+    float_only = True
+
+    def vjp(self, ctx, g):
+        y = ctx.output
+        return (_times(g, -(y * y)),)
+
+
+@register
+class Sin(_Unary):
+    name = "sin"
+    saves_inputs = True
+    float_only = True
+
+    def vjp(self, ctx, g):
+        return (g * ctx.inputs[0].cos(),)
+
+
+@register
+class Cos(_Unary):
+    name = "cos"
+    saves_inputs = True
+    float_only = True
+
+    def vjp(self, ctx, g):
+        return (-g * ctx.inputs[0].sin(),)
+
+
+@register
+class Tan(_Unary):
+    name = "tan"
+    saves_output = True
+    float_only = True
+
+    def vjp(self, ctx, g):
+        y = ctx.output
+        return (g * (y * y + 1.0),)
+
+
+@register
+class Erf(_Unary):
+    name = "erf"
+    saves_inputs = True
+    float_only = True
+
+    def vjp(self, ctx, g):
+        x = ctx.inputs[0]
+        return (g * (2.0 / math.sqrt(math.pi)) * (-(x * x)).exp(),)
+
+
+@register
+class Where(Op):
+    name = "where"
+    saves_inputs = (0,)  # only the condition is read by the VJP
+
+    def forward(self, b, cond, x, y):
+        return b.where(cond, x, y)
+
+    def vjp(self, ctx, g):
+        cond = ctx.inputs[0]
+        _, need_x, need_y = ctx.needs_input_grad
+        return (None, where(cond, g, 0.0) if need_x else None, where(cond, 0.0, g) if need_y else None)
+
+
+def where(cond, x, y):
+    """torch.where(cond, x, y): no gradient leaks into the branch not taken."""
+    return apply(Where, cond, x, y)
+
+
+@register
+class Clamp(Op):
+    name = "clamp"
+    saves_inputs = True
+
+    def forward(self, b, x, min=None, max=None):  # noqa: A002
+        return b.clip(x, min, max)
+
+    def vjp(self, ctx, g):
+        x = ctx.inputs[0]
+        lo, hi = ctx.attrs.get("min"), ctx.attrs.get("max")
+        keep = None
+        if lo is not None:
+            keep = x >= lo
+        if hi is not None:
+            keep = (x <= hi) if keep is None else keep.logical_and(x <= hi)
+        return (g if keep is None else where(keep, g, 0.0),)

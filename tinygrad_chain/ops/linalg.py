@@ -1,0 +1,97 @@
+"""Linear algebra: matmul (2-D and batched) and einsum."""
+from .registry import Op, apply, register
+
+
+@register
+class Matmul(Op):
+    """Matrix product of operands with 2 or more dims, batch dims broadcast.
+
+    (1-D operands are unsqueezed and squeezed around it by Tensor.matmul.)
+    """
+    name = "matmul"
+    backward_name = "MmBackward"
+    saves_inputs = True
+
+    def check(self, x, y):
+        xs, ys = x.shape, y.shape
+        if xs[-1] != ys[-2]:
+            if len(xs) == 2 and len(ys) == 2:
+                raise RuntimeError(f"matmul: mat1 and mat2 shapes cannot be multiplied "
+                                   f"({xs[0]}x{xs[1]} and {ys[0]}x{ys[1]})")
+            raise RuntimeError(f"matmul: shapes {list(xs)} and {list(ys)} cannot be multiplied: "
+                               f"the last dim of the first ({xs[-1]}) must match the second-to-last "
+                               f"dim of the second ({ys[-2]})")
+        if x.dtype is not y.dtype:
+            raise RuntimeError(f"matmul: expected both operands to have the same dtype, but got "
+                               f"{x.dtype.name} and {y.dtype.name}")
+
+    def forward(self, b, x, y):
+        return b.matmul(x, y)
+
+    def vjp(self, ctx, g):
+        x, y = ctx.inputs
+        need_x, need_y = ctx.needs_input_grad
+        # the engine sums broadcast batch dims back to each operand's shape
+        return (g @ y.mT if need_x else None, x.mT @ g if need_y else None)
+
+
+@register
+class Einsum(Op):
+    name = "einsum"
+    saves_inputs = True
+
+    def forward(self, b, *arrays, equation):
+        return b.einsum(equation, *arrays)
+
+    def vjp(self, ctx, g):
+        ins, out = parse_einsum(ctx.attrs["equation"])
+        operands = ctx.inputs
+        grads = []
+        for k, (sk, need) in enumerate(zip(ins, ctx.needs_input_grad)):
+            grads.append(_einsum_operand_grad(g, out, ins, operands, k) if need else None)
+        return tuple(grads)
+
+
+def parse_einsum(equation):
+    """(input subscripts, output subscripts) of an explicit-letter equation."""
+    equation = equation.replace(" ", "")
+    lhs, _, rhs = equation.partition("->")
+    ins = lhs.split(",")
+    if "->" not in equation:  # implicit output: letters used once, sorted
+        letters = "".join(ins)
+        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return ins, rhs
+
+
+def _einsum_operand_grad(g, out, ins, operands, k):
+    """The VJP of einsum for operand k: g contracted with every other operand."""
+    from tinygrad_chain.tensor import einsum
+    sk = ins[k]
+    shape = operands[k].shape
+    others = [ins[j] for j in range(len(ins)) if j != k]
+    reachable = set(out).union(*others) if others else set(out)
+    unique = "".join(dict.fromkeys(sk))
+    target = "".join(c for c in unique if c in reachable)
+    sizes = {c: shape[i] for i, c in enumerate(sk)}
+    gk = einsum(",".join([out] + others) + "->" + target, g, *[operands[j] for j in range(len(ins)) if j != k])
+    # letters only operand k had were summed inside it: broadcast back over them
+    if target != unique:
+        gk = gk.reshape(tuple(sizes[c] if c in target else 1 for c in unique)).expand(
+            *(sizes[c] for c in unique))
+    # repeated letters (a diagonal, as in "ii->i"): place the gradient on the diagonal
+    if unique != sk:
+        from tinygrad_chain.tensor import eye
+        fresh = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in sk and c not in out)
+        spelled, eyes, eye_terms = [], [], []
+        seen = set()
+        for c in sk:
+            if c in seen:
+                d = next(fresh)
+                spelled.append(d)
+                eyes.append(eye(sizes[c], dtype=g.dtype, device=g.device))
+                eye_terms.append(c + d)
+            else:
+                seen.add(c)
+                spelled.append(c)
+        gk = einsum(",".join([unique] + eye_terms) + "->" + "".join(spelled), gk, *eyes)
+    return gk

@@ -1,0 +1,232 @@
+"""Reductions, and the stable softmax family."""
+from .elementwise import where
+from .registry import Op, apply, register
+
+
+def normalize_dims(dim, ndim, op="reduce"):
+    """None, or the sorted tuple of non-negative axes that `dim` names."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if not dims:  # torch: dim=() reduces over everything for sum/mean
+        return None
+    out = []
+    for d in dims:
+        n = max(ndim, 1)
+        if not -n <= d < n:
+            raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                             f"but got {d})")
+        out.append(d % n if ndim else 0)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"{op}: dim {dims} appears multiple times in the list of dims")
+    return tuple(sorted(out)) if ndim else None
+
+
+def expand_back(g, shape, axes, keepdim):
+    """Broadcast a reduction's gradient back over the axes it reduced."""
+    if not keepdim:
+        g = g.reshape(tuple(1 if axes is None or i in axes else n for i, n in enumerate(shape)))
+    return g.expand(shape)
+
+
+class _Reduce(Op):
+    def forward(self, b, x, axis=None, keepdims=False):
+        return b.reduce(self.name, x, axis, keepdims)
+
+
+@register
+class Sum(_Reduce):
+    name = "sum"
+
+    def vjp(self, ctx, g):
+        return (expand_back(g, ctx.in_meta[0][0], ctx.attrs["axis"], ctx.attrs["keepdims"]),)
+
+
+@register
+class Prod(_Reduce):
+    name = "prod"
+    saves_inputs = True
+    saves_output = True
+
+    def vjp(self, ctx, g):
+        x = ctx.inputs[0]
+        axis, keep = ctx.attrs["axis"], ctx.attrs["keepdims"]
+        g = expand_back(g, x.shape, axis, keep)
+        # the product of the other elements, also right when some are zero
+        is_zero = x == 0
+        nonzero = where(is_zero, 1.0, x)
+        prod_nonzero = expand_back(nonzero.prod(dim=axis, keepdim=keep) if axis is not None else nonzero.prod(),
+                                   x.shape, axis, keep)
+        zeros = expand_back(is_zero.sum(dim=axis, keepdim=keep) if axis is not None else is_zero.sum(),
+                            x.shape, axis, keep)
+        others = where(is_zero, where(zeros == 1, prod_nonzero, 0.0),
+                       where(zeros == 0, prod_nonzero / nonzero, 0.0))
+        return (g * others,)
+
+
+class _Extremum(_Reduce):
+    """amax / amin: the gradient is shared evenly among tied extrema (as torch)."""
+    saves_inputs = True
+    saves_output = True
+
+    def vjp(self, ctx, g):
+        x = ctx.inputs[0]
+        axis, keep = ctx.attrs["axis"], ctx.attrs["keepdims"]
+        hit = x == expand_back(ctx.output, x.shape, axis, keep)
+        count = hit.sum(dim=axis, keepdim=True) if axis is not None else hit.sum()
+        return (where(hit, expand_back(g, x.shape, axis, keep) / count, 0.0),)
+
+
+@register
+class Amax(_Extremum):
+    name = "amax"
+
+    def forward(self, b, x, axis=None, keepdims=False):
+        return b.reduce("max", x, axis, keepdims)
+
+
+@register
+class Amin(_Extremum):
+    name = "amin"
+
+    def forward(self, b, x, axis=None, keepdims=False):
+        return b.reduce("min", x, axis, keepdims)
+
+
+class _ArgReduce(Op):
+    differentiable = False
+
+    def forward(self, b, x, axis=None, keepdims=False):
+        return b.arg_reduce(self.name, x, axis, keepdims)
+
+
+@register
+class Argmax(_ArgReduce):
+    name = "argmax"
+
+
+@register
+class Argmin(_ArgReduce):
+    name = "argmin"
+
+
+@register
+class Cumsum(Op):
+    name = "cumsum"
+
+    def forward(self, b, x, axis=0):
+        return b.cumsum(x, axis)
+
+    def vjp(self, ctx, g):
+        axis = ctx.attrs["axis"]
+        return (g.flip(axis).cumsum(axis).flip(axis),)
+
+
+@register
+class Logsumexp(Op):
+    name = "logsumexp"
+    saves_inputs = True
+    saves_output = True
+    float_only = True
+
+    def forward(self, b, x, axis=None, keepdims=False):
+        return b.logsumexp(x, axis, keepdims)
+
+    def vjp(self, ctx, g):
+        x = ctx.inputs[0]
+        axis, keep = ctx.attrs["axis"], ctx.attrs["keepdims"]
+        y = expand_back(ctx.output, x.shape, axis, keep)
+        return (expand_back(g, x.shape, axis, keep) * (x - y).exp(),)
+
+
+@register
+class Softmax(Op):
+    name = "softmax"
+    saves_output = True
+    float_only = True
+
+    def forward(self, b, x, axis):
+        return b.softmax(x, axis)
+
+    def vjp(self, ctx, g):
+        return (apply(SoftmaxBackward, g, ctx.output, axis=ctx.attrs["axis"]),)
+
+
+@register
+class SoftmaxBackward(Op):
+    """y * (g - sum(g * y))."""
+    name = "softmax_backward"
+    saves_inputs = True
+
+    def forward(self, b, g, y, axis):
+        return b.softmax_backward(g, y, axis)
+
+    def vjp(self, ctx, u):
+        g, y = ctx.inputs
+        axis = ctx.attrs["axis"]
+        need_g, need_y = ctx.needs_input_grad
+        return (apply(SoftmaxBackward, u, y, axis=axis) if need_g else None,
+                u * g - u * (g * y).sum(axis, keepdim=True) - g * (u * y).sum(axis, keepdim=True)
+                if need_y else None)
+
+
+@register
+class LogSoftmax(Op):
+    name = "log_softmax"
+    saves_output = True
+    float_only = True
+
+    def forward(self, b, x, axis):
+        return b.log_softmax(x, axis)
+
+    def vjp(self, ctx, g):
+        return (apply(LogSoftmaxBackward, g, ctx.output, axis=ctx.attrs["axis"]),)
+
+
+@register
+class LogSoftmaxBackward(Op):
+    """g - exp(y) * sum(g)."""
+    name = "log_softmax_backward"
+    saves_inputs = True
+
+    def forward(self, b, g, y, axis):
+        return b.log_softmax_backward(g, y, axis)
+
+    def vjp(self, ctx, u):
+        g, y = ctx.inputs
+        axis = ctx.attrs["axis"]
+        p = y.exp()
+        need_g, need_y = ctx.needs_input_grad
+        return (u - (u * p).sum(axis, keepdim=True) if need_g else None,
+                -u * p * g.sum(axis, keepdim=True) if need_y else None)
+
+
+@register
+class Norm(Op):
+    """The p-norm over `axis`; its gradient is 0 where the norm is 0."""
+    name = "norm"
+    saves_inputs = True
+    saves_output = True
+    float_only = True
+
+    def forward(self, b, x, p=2.0, axis=None, keepdims=False):
+        a = b.unary("abs", x)
+        if p == float("inf"):
+            return b.reduce("max", a, axis, keepdims)
+        if p == 2:
+            return b.unary("sqrt", b.reduce("sum", b.binary("mul", a, a), axis, keepdims))
+        return b.binary("pow", b.reduce("sum", b.binary("pow", a, p), axis, keepdims), 1.0 / p)
+
+    def vjp(self, ctx, g):
+        x = ctx.inputs[0]
+        p, axis, keep = ctx.attrs["p"], ctx.attrs["axis"], ctx.attrs["keepdims"]
+        n = expand_back(ctx.output, x.shape, axis, keep)
+        g = expand_back(g, x.shape, axis, keep)
+        safe_n = where(n == 0, 1.0, n)
+        if p == float("inf"):
+            hit = x.abs() == n
+            count = hit.sum(dim=axis, keepdim=True) if axis is not None else hit.sum()
+            return (where(hit & (n != 0), g * x.sign() / count, 0.0),)
+        if p == 2:
+            return (where(n == 0, 0.0, g * x / safe_n),)
+        return (where(n == 0, 0.0, g * x.sign() * x.abs() ** (p - 1) / safe_n ** (p - 1)),)

@@ -1,0 +1,159 @@
+"""The op registry and the one dispatch function every tensor op reaches.
+
+An op is declared once, as a subclass of `Op`: its forward (through the
+backend, on native arrays) and its VJP (on Tensors, so a backward pass can
+itself be recorded for higher-order gradients).
+"""
+from tinygrad_chain import dtypes
+from tinygrad_chain.autograd.grad_mode import state
+from tinygrad_chain.autograd.node import Node
+
+REGISTRY = {}
+Tensor = None  # set by tinygrad_chain.tensor, which imports this module
+
+
+def register(cls):
+    """Class decorator: instantiate the op and enter it in the registry."""
+    op = cls()
+    if op.name in REGISTRY:
+        raise ValueError(f"op {op.name!r} registered twice")
+    REGISTRY[op.name] = op
+    return op
+
+
+class Op:
+    #: registry key, e.g. "mul"
+    name = None
+    #: the VJP reads ctx.inputs: True, or a tuple of the input indices it reads
+    #: (only those are checked for in-place modification)
+    saves_inputs = False
+    #: the VJP reads ctx.output
+    saves_output = False
+    #: False for ops whose output never requires grad (comparisons, argmax)
+    differentiable = True
+    #: integer inputs are computed as the default float (exp of an int tensor)
+    float_only = False
+    #: the output may share memory with input 0 (they share a version counter)
+    view = False
+    #: forward returns (out, saved) and `saved` is kept for the VJP as ctx.saved
+    saves_extra = False
+    #: the output lives on attrs["target"] (a backend), not on the inputs' device
+    changes_device = False
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if cls.name and "backward_name" not in cls.__dict__:
+            cls.backward_name = "".join(p.capitalize() for p in cls.name.split("_")) + "Backward"
+
+    def check(self, *args, **attrs):
+        """Validate inputs before anything runs (raise with a clear message)."""
+
+    def forward(self, b, *arrays, **attrs):
+        raise NotImplementedError
+
+    def vjp(self, ctx, g):
+        """One gradient (Tensor or None) per input, given the output gradient g."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+
+def apply(op, *args, **attrs):
+    """Check the inputs, run the forward on their backend, record a node."""
+    b = None
+    requires_grad = False
+    arrays = []
+    for a in args:
+        if isinstance(a, Tensor):
+            if b is None:
+                b = a._b
+            elif a._b is not b:
+                raise _device_error(op, args)
+            requires_grad = requires_grad or a.requires_grad
+            arrays.append(a.data)
+        else:
+            arrays.append(a)
+    if b is None:
+        raise TypeError(f"{op.name}: expected at least one Tensor argument")
+    if op.check is not Op.check:
+        op.check(*args, **attrs)
+    if op.float_only:
+        arrays = _as_float(b, arrays)
+    try:
+        out = op.forward(b, *arrays, **attrs)
+    except ValueError as e:
+        raise _shape_error(op, args, e) from None
+    if op.saves_extra:
+        out, saved = out
+    if out.ndim == 0:  # NumPy returns scalars, not arrays, for 0-d results
+        out = b.asarray(out)
+    out = _no_silent_float64(b, out, args)
+    if op.changes_device:
+        b = attrs["target"]
+
+    requires_grad = requires_grad and state.enabled and op.differentiable
+    if not requires_grad:
+        return Tensor._make(out, b, False, None, args[0]._version if op.view else [0])
+
+    parents = []
+    in_meta = []
+    for a in args:
+        if isinstance(a, Tensor):
+            parents.append((a.grad_fn or a) if a.requires_grad else None)
+            in_meta.append((a.shape, a.dtype))
+        else:
+            parents.append(None)
+            in_meta.append(None)
+    node = Node(op, attrs, tuple(parents), tuple(in_meta), tuple(p is not None for p in parents))
+    version = args[0]._version if op.view else [0]
+    if op.saves_inputs:
+        node._inputs = args
+        read = op.saves_inputs
+        node._versions = tuple(a._version[0] if isinstance(a, Tensor) and (read is True or i in read) else None
+                               for i, a in enumerate(args))
+    if op.saves_output:
+        node._out = (out, b, version)
+        node._out_version = version[0]
+    if op.saves_extra:
+        node.saved = saved
+    result = Tensor._make(out, b, True, node, version)
+    if state.retain_all:
+        result.retain_grad()
+    return result
+
+
+def _as_float(b, arrays):
+    default = dtypes.get_default_dtype()
+    return [b.astype(a, default) if hasattr(a, "dtype") and not b.dtype_of(a).is_floating_point else a
+            for a in arrays]
+
+
+def _no_silent_float64(b, out, args):
+    """NumPy computes int / int and int * 0.5 in float64; torch gives the default float."""
+    dt = b.dtype_of(out)
+    if dt is not dtypes.float64 or dtypes.get_default_dtype() is dtypes.float64:
+        return out
+    for a in args:
+        if isinstance(a, Tensor) and a.dtype is dtypes.float64:
+            return out
+    return b.astype(out, dtypes.get_default_dtype())
+
+
+def _describe(args):
+    return ", ".join(f"{list(a.shape)} {a.dtype.name} on {a.device}" if isinstance(a, Tensor) else repr(a)
+                     for a in args)
+
+
+def _device_error(op, args):
+    devices = sorted({str(a.device) for a in args if isinstance(a, Tensor)})
+    return RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                        f"{' and '.join(devices)}, in op {op.name} (inputs: {_describe(args)}). "
+                        f"Move them with .to(device) first.")
+
+
+def _shape_error(op, args, err):
+    msg = str(err)
+    if "broadcast" in msg:
+        msg = "shapes cannot be broadcast together"
+    return RuntimeError(f"{op.name}: {msg} (inputs: {_describe(args)})")
