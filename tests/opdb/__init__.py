@@ -1,0 +1,52 @@
+"""The op database: one record per registered op (PyTorch's OpInfo idea).
+
+Each record names the op, how to call it on Tensors, sample inputs, a NumPy
+reference, and whether it is differentiable. Generic tests in
+tests/test_opdb.py sweep every record: forward against the reference,
+gradcheck and gradgradcheck in float64, gradient shapes and dtypes. A test
+fails when a registered op has no record.
+
+Records live in modules by area (core.py, nn.py); each exports OPS, a list.
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+
+@dataclass
+class Sample:
+    """One call: positional args (NumPy arrays become tensors), keyword args."""
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    #: indices of args that are differentiable tensors (default: every float array)
+    diff: Optional[tuple] = None
+
+
+@dataclass
+class OpInfo:
+    #: the registered op name(s) this record covers (registry keys)
+    ops: tuple
+    #: a readable id for test names
+    name: str
+    #: call(tc, *tensors, **kwargs) -> Tensor, using the public API
+    call: Callable
+    #: samples(rng, dtype) -> list of Sample (NumPy arrays of that dtype)
+    samples: Callable
+    #: ref(np, *arrays, **kwargs) -> NumPy array (None: no reference; say why in `skip_reason`)
+    ref: Optional[Callable] = None
+    differentiable: bool = True
+    #: second derivatives are checked too (False only with a reason)
+    gradgrad: bool = True
+    atol: float = 1e-5
+    rtol: float = 1e-4
+    skip_reason: str = ""
+
+
+def all_ops():
+    from . import core
+    records = list(core.OPS)
+    try:
+        from . import nn
+        records += nn.OPS
+    except ImportError:
+        pass
+    return records
