@@ -41,12 +41,14 @@ class OpInfo:
     skip_reason: str = ""
 
 
+AREAS = ("core", "nn")
+
+
 def all_ops():
-    from . import core
-    records = list(core.OPS)
-    try:
-        from . import nn
-        records += nn.OPS
-    except ImportError:
-        pass
+    import importlib
+    import importlib.util
+    records = []
+    for area in AREAS:
+        if importlib.util.find_spec(f"{__name__}.{area}") is not None:
+            records += importlib.import_module(f"{__name__}.{area}").OPS
     return records
