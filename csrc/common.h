@@ -1,0 +1,67 @@
+// Shared declarations for the C++ kernels: the per-ISA kernel table and threading.
+//
+// Each ISA translation unit (isa_generic.cpp, isa_avx2.cpp, isa_avx512.cpp)
+// compiles the same kernel templates under a different `#pragma GCC target`,
+// and fills one KernelTable. dispatch.cpp picks a table at import time with
+// __builtin_cpu_supports, so one binary runs on any x86-64 CPU.
+#pragma once
+#include <cstdint>
+
+namespace tc {
+
+using i64 = std::int64_t;
+
+enum class Act : int { relu, leaky_relu, sigmoid, tanh, gelu, gelu_tanh, silu, softplus, exp };
+enum class Bin : int { add, sub, mul, div };
+enum class SoftKind : int { softmax, log_softmax };
+
+template <class T>
+struct TypedKernels {
+    // C[M,N] = A[M,K] @ B[K,N] (+ beta*C), any element strides for A and B; C row stride ldc.
+    // Serial: the threaded driver in gemm.cpp splits the work.
+    void (*gemm)(i64 M, i64 N, i64 K, const T* A, i64 rsa, i64 csa, const T* B, i64 rsb, i64 csb,
+                 T* C, i64 ldc, T beta);
+    // Elementwise, on contiguous [0, n) chunks.
+    void (*act_fwd)(Act, i64 n, const T* x, T* y, T p0, T p1);
+    // gx = g * f'(.) ; `xy` is the input x, except sigmoid/tanh which take the output y.
+    void (*act_bwd)(Act, i64 n, const T* g, const T* xy, T* out, T p0, T p1);
+    void (*binary)(Bin, i64 n, const T* a, const T* b, T* out);
+    void (*binary_scalar)(Bin, i64 n, const T* a, T s, T* out, bool scalar_first);
+    // Row kernels over a contiguous [rows, cols] block.
+    void (*soft_fwd)(SoftKind, i64 rows, i64 cols, const T* x, T* y);
+    void (*soft_bwd)(SoftKind, i64 rows, i64 cols, const T* g, const T* y, T* out);
+    void (*logsumexp)(i64 rows, i64 cols, const T* x, T* out);
+    void (*ce_fwd)(i64 rows, i64 cols, const T* x, const std::int64_t* tgt, i64 ignore, T* loss, T* lse);
+    void (*ce_bwd)(i64 rows, i64 cols, const T* g, const T* x, const T* lse, const std::int64_t* tgt,
+                   i64 ignore, T* out);
+};
+
+struct KernelTable {
+    const char* name;
+    TypedKernels<float> f32;
+    TypedKernels<double> f64;
+};
+
+const KernelTable& kernels_generic();
+const KernelTable& kernels_avx2();
+const KernelTable& kernels_avx512();
+
+// The table for this CPU (or the one forced by TINYGRAD_CHAIN_ISA=generic|avx2|avx512).
+const KernelTable& kernels();
+bool set_isa(const char* name);  // for tests; false if the CPU lacks it
+
+template <class T> inline const TypedKernels<T>& tk();
+template <> inline const TypedKernels<float>& tk<float>() { return kernels().f32; }
+template <> inline const TypedKernels<double>& tk<double>() { return kernels().f64; }
+
+int num_threads();
+void set_num_threads(int n);
+
+// Run fn(begin, end) over [0, n) split in `grain`-aligned chunks, one per thread;
+// serial when n < min_parallel or one thread is asked for.
+template <class F>
+void parallel_for(i64 n, i64 min_parallel, i64 grain, F&& fn);
+
+}  // namespace tc
+
+#include "parallel.h"

@@ -1,0 +1,89 @@
+// Bindings and threading for the fused activation and arithmetic kernels.
+#include "pyutil.h"
+
+namespace tc {
+
+namespace {
+template <class T>
+void act_fwd_t(Act act, const py::array& x, py::array& y, double p0, double p1) {
+    const T* xp = cptr<T>(x);
+    T* yp = mptr<T>(y);
+    auto f = tk<T>().act_fwd;
+    py::gil_scoped_release nogil;
+    parallel_for(x.size(), EW_PARALLEL / 4, EW_GRAIN,
+                 [&](i64 b, i64 e) { f(act, e - b, xp + b, yp + b, T(p0), T(p1)); });
+}
+
+template <class T>
+void act_bwd_t(Act act, const py::array& g, const py::array& xy, py::array& out, double p0, double p1) {
+    const T *gp = cptr<T>(g), *xp = cptr<T>(xy);
+    T* op = mptr<T>(out);
+    auto f = tk<T>().act_bwd;
+    py::gil_scoped_release nogil;
+    parallel_for(g.size(), EW_PARALLEL / 4, EW_GRAIN,
+                 [&](i64 b, i64 e) { f(act, e - b, gp + b, xp + b, op + b, T(p0), T(p1)); });
+}
+
+template <class T>
+void binary_t(Bin op, const py::array& a, const py::array& b, py::array& out) {
+    const T *ap = cptr<T>(a), *bp = cptr<T>(b);
+    T* o = mptr<T>(out);
+    auto f = tk<T>().binary;
+    py::gil_scoped_release nogil;
+    parallel_for(a.size(), EW_PARALLEL, EW_GRAIN, [&](i64 s, i64 e) { f(op, e - s, ap + s, bp + s, o + s); });
+}
+
+template <class T>
+void binary_scalar_t(Bin op, const py::array& a, double s, bool first, py::array& out) {
+    const T* ap = cptr<T>(a);
+    T* o = mptr<T>(out);
+    auto f = tk<T>().binary_scalar;
+    py::gil_scoped_release nogil;
+    parallel_for(a.size(), EW_PARALLEL, EW_GRAIN, [&](i64 b, i64 e) { f(op, e - b, ap + b, T(s), o + b, first); });
+}
+
+void check_in(const py::array& a, const char* op) { check_float(a, op); check_contig(a, op); }
+}  // namespace
+
+void bind_elementwise(py::module_& m) {
+    m.def("act_forward", [](int act, const py::array& x, double p0, double p1, const py::object& out) {
+        check_in(x, "act_forward");
+        py::array y = out_or_new(out, x, "act_forward");
+        if (is_f32(x)) act_fwd_t<float>(Act(act), x, y, p0, p1);
+        else act_fwd_t<double>(Act(act), x, y, p0, p1);
+        return y;
+    }, py::arg("act"), py::arg("x"), py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("out") = py::none(),
+    "y = f(x) for activation code `act` (see ACT in the Python wrapper).");
+
+    m.def("act_backward", [](int act, const py::array& g, const py::array& xy, double p0, double p1,
+                             const py::object& out) {
+        check_in(g, "act_backward");
+        check_same(g, xy, "act_backward");
+        py::array o = out_or_new(out, g, "act_backward");
+        if (is_f32(g)) act_bwd_t<float>(Act(act), g, xy, o, p0, p1);
+        else act_bwd_t<double>(Act(act), g, xy, o, p0, p1);
+        return o;
+    }, py::arg("act"), py::arg("g"), py::arg("xy"), py::arg("p0") = 0.0, py::arg("p1") = 0.0,
+    py::arg("out") = py::none(), "g * f'(x); xy is the output y for sigmoid, tanh and exp.");
+
+    m.def("binary", [](int op, const py::array& a, const py::array& b, const py::object& out) {
+        check_in(a, "binary");
+        check_same(a, b, "binary");
+        py::array o = out_or_new(out, a, "binary");
+        if (is_f32(a)) binary_t<float>(Bin(op), a, b, o);
+        else binary_t<double>(Bin(op), a, b, o);
+        return o;
+    }, py::arg("op"), py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
+    "a (op) b for same-shape arrays; op: 0 add, 1 sub, 2 mul, 3 div.");
+
+    m.def("binary_scalar", [](int op, const py::array& a, double s, bool scalar_first, const py::object& out) {
+        check_in(a, "binary_scalar");
+        py::array o = out_or_new(out, a, "binary_scalar");
+        if (is_f32(a)) binary_scalar_t<float>(Bin(op), a, s, scalar_first, o);
+        else binary_scalar_t<double>(Bin(op), a, s, scalar_first, o);
+        return o;
+    }, py::arg("op"), py::arg("a"), py::arg("s"), py::arg("scalar_first") = false, py::arg("out") = py::none(),
+    "a (op) s, or s (op) a when scalar_first.");
+}
+
+}  // namespace tc

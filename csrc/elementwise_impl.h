@@ -1,0 +1,79 @@
+// Fused activation forward/backward and same-shape arithmetic, on contiguous
+// chunks. One switch per call, then a plain loop that GCC vectorizes.
+
+#define TC_LOOP(expr) \
+    for (i64 i = 0; i < n; ++i) { expr; } \
+    break;
+
+template <class T>
+static void act_fwd(Act act, i64 n, const T* __restrict x, T* __restrict y, T p0, T p1) {
+    const T k0 = T(0.7978845608028654), k1 = T(0.044715), rs2 = T(0.7071067811865476);
+    switch (act) {
+        case Act::relu: TC_LOOP(T v = x[i]; y[i] = v < T(0) ? T(0) : v)
+        case Act::leaky_relu: TC_LOOP(T v = x[i]; y[i] = v > T(0) ? v : v * p0)
+        case Act::sigmoid: TC_LOOP(y[i] = sigmoid_t(x[i]))
+        case Act::tanh: TC_LOOP(y[i] = tanh_t(x[i]))
+        case Act::exp: TC_LOOP(y[i] = exp_t(x[i]))
+        case Act::gelu: TC_LOOP(T v = x[i]; y[i] = T(0.5) * v * (T(1) + erf_t(v * rs2)))
+        case Act::gelu_tanh: TC_LOOP(T v = x[i]; y[i] = T(0.5) * v * (T(1) + tanh_t(k0 * (v + k1 * v * v * v))))
+        case Act::silu: TC_LOOP(T v = x[i]; y[i] = v * sigmoid_t(v))
+        case Act::softplus:  // p0 = beta, p1 = threshold
+            TC_LOOP(T v = x[i]; T z = v * p0; T az = z < T(0) ? -z : z;
+                    T s = (log1p_unit(exp_t(-az)) + (z > T(0) ? z : T(0))) / p0;
+                    y[i] = z > p1 ? v : s)
+    }
+}
+
+template <class T>
+static void act_bwd(Act act, i64 n, const T* __restrict g, const T* __restrict xy, T* __restrict out, T p0, T p1) {
+    const T k0 = T(0.7978845608028654), k1 = T(0.044715), rs2 = T(0.7071067811865476),
+            inv_sqrt_2pi = T(0.3989422804014327);
+    switch (act) {
+        case Act::relu: TC_LOOP(out[i] = xy[i] > T(0) ? g[i] : T(0))
+        case Act::leaky_relu: TC_LOOP(out[i] = xy[i] > T(0) ? g[i] : g[i] * p0)
+        case Act::sigmoid: TC_LOOP(T y = xy[i]; out[i] = g[i] * (y * (T(1) - y)))
+        case Act::tanh: TC_LOOP(T y = xy[i]; out[i] = g[i] * (T(1) - y * y))
+        case Act::exp: TC_LOOP(out[i] = g[i] * xy[i])  // xy is the output
+        case Act::gelu:
+            TC_LOOP(T v = xy[i]; T cdf = T(0.5) * (T(1) + erf_t(v * rs2));
+                    out[i] = g[i] * (cdf + v * inv_sqrt_2pi * exp_t(T(-0.5) * v * v)))
+        case Act::gelu_tanh:
+            TC_LOOP(T v = xy[i]; T t = tanh_t(k0 * (v + k1 * v * v * v));
+                    T du = k0 * (T(1) + T(3) * k1 * v * v);
+                    out[i] = g[i] * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * du))
+        case Act::silu:
+            TC_LOOP(T v = xy[i]; T s = sigmoid_t(v); out[i] = g[i] * (s * (T(1) + v * (T(1) - s))))
+        case Act::softplus:
+            TC_LOOP(T z = xy[i] * p0; out[i] = z > p1 ? g[i] : g[i] * sigmoid_t(z))
+    }
+}
+
+template <class T>
+static void binary(Bin op, i64 n, const T* __restrict a, const T* __restrict b, T* __restrict out) {
+    switch (op) {
+        case Bin::add: TC_LOOP(out[i] = a[i] + b[i])
+        case Bin::sub: TC_LOOP(out[i] = a[i] - b[i])
+        case Bin::mul: TC_LOOP(out[i] = a[i] * b[i])
+        case Bin::div: TC_LOOP(out[i] = a[i] / b[i])
+    }
+}
+
+template <class T>
+static void binary_scalar(Bin op, i64 n, const T* __restrict a, T s, T* __restrict out, bool scalar_first) {
+    if (scalar_first) {
+        switch (op) {
+            case Bin::add: TC_LOOP(out[i] = s + a[i])
+            case Bin::sub: TC_LOOP(out[i] = s - a[i])
+            case Bin::mul: TC_LOOP(out[i] = s * a[i])
+            case Bin::div: TC_LOOP(out[i] = s / a[i])
+        }
+    } else {
+        switch (op) {
+            case Bin::add: TC_LOOP(out[i] = a[i] + s)
+            case Bin::sub: TC_LOOP(out[i] = a[i] - s)
+            case Bin::mul: TC_LOOP(out[i] = a[i] * s)
+            case Bin::div: TC_LOOP(out[i] = a[i] / s)
+        }
+    }
+}
+#undef TC_LOOP

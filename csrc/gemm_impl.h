@@ -1,0 +1,145 @@
+// Packed-panel GEMM (BLIS-style), compiled once per ISA.
+//
+// Loop order: jc (NC columns of B) -> pc (KC of the depth) packs a KC x NC block
+// of B that stays in L2 -> ir (MR rows of A) packs an MR x KC micro-panel that
+// stays in L1 -> jr (NR columns) runs the register-blocked micro-kernel.
+// Packing reads A and B through arbitrary element strides, so transposed and
+// negative-stride operands cost no extra copy.
+
+template <class T, class V, int MR, int NV>
+struct Gemm {
+    static constexpr int W = sizeof(V) / sizeof(T);
+    static constexpr int NR = NV * W;
+
+    // acc = Ap (MR x kc, k-major) @ Bp (kc x NR, k-major); C = acc + beta*C.
+    static void ukr(i64 kc, const T* __restrict a, const T* __restrict b, T* __restrict c, i64 ldc, T beta) {
+        V acc[MR][NV];
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+            for (int j = 0; j < NV; ++j) acc[r][j] = V{};
+#pragma GCC unroll 2
+        for (i64 k = 0; k < kc; ++k) {
+            V bv[NV];
+#pragma GCC unroll 4
+            for (int j = 0; j < NV; ++j) bv[j] = *(const V*)(b + j * W);
+#pragma GCC unroll 16
+            for (int r = 0; r < MR; ++r) {
+                T av = a[r];
+#pragma GCC unroll 4
+                for (int j = 0; j < NV; ++j) acc[r][j] += bv[j] * av;
+            }
+            a += MR;
+            b += NR;
+        }
+        if (beta == T(0)) {
+#pragma GCC unroll 16
+            for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+                for (int j = 0; j < NV; ++j) storeu(c + r * ldc + j * W, acc[r][j]);
+        } else {
+#pragma GCC unroll 16
+            for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+                for (int j = 0; j < NV; ++j)
+                    storeu(c + r * ldc + j * W, acc[r][j] + loadu<V>(c + r * ldc + j * W) * beta);
+        }
+    }
+
+    // Ap[k*MR + r] = A[r, k] for an mr x kc block (rows >= mr are zero).
+    static void pack_a(i64 mr, i64 kc, const T* A, i64 rsa, i64 csa, T* __restrict ap) {
+        if (mr == MR && rsa == 1) {
+            for (i64 k = 0; k < kc; ++k)
+#pragma GCC unroll 16
+                for (int r = 0; r < MR; ++r) ap[k * MR + r] = A[k * csa + r];
+            return;
+        }
+        for (i64 r = 0; r < mr; ++r) {
+            const T* row = A + r * rsa;
+            if (csa == 1)
+                for (i64 k = 0; k < kc; ++k) ap[k * MR + r] = row[k];
+            else
+                for (i64 k = 0; k < kc; ++k) ap[k * MR + r] = row[k * csa];
+        }
+        for (i64 r = mr; r < MR; ++r)
+            for (i64 k = 0; k < kc; ++k) ap[k * MR + r] = T(0);
+    }
+
+    // Bp holds ceil(nc/NR) panels, panel p at Bp + p*kc*NR: Bp[k*NR + j] = B[k, p*NR + j].
+    static void pack_b(i64 kc, i64 nc, const T* B, i64 rsb, i64 csb, T* __restrict bp) {
+        for (i64 j0 = 0; j0 < nc; j0 += NR, bp += kc * NR) {
+            i64 nr = imin<i64>(NR, nc - j0);
+            const T* src = B + j0 * csb;
+            if (nr == NR && csb == 1) {
+                for (i64 k = 0; k < kc; ++k)
+#pragma GCC unroll 4
+                    for (int j = 0; j < NV; ++j) *(V*)(bp + k * NR + j * W) = loadu<V>(src + k * rsb + j * W);
+                continue;
+            }
+            for (i64 j = 0; j < nr; ++j) {
+                const T* col = src + j * csb;
+                if (rsb == 1)
+                    for (i64 k = 0; k < kc; ++k) bp[k * NR + j] = col[k];
+                else
+                    for (i64 k = 0; k < kc; ++k) bp[k * NR + j] = col[k * rsb];
+            }
+            for (i64 j = nr; j < NR; ++j)
+                for (i64 k = 0; k < kc; ++k) bp[k * NR + j] = T(0);
+        }
+    }
+
+    struct Workspace {
+        T* buf = nullptr;
+        i64 size = 0;
+        ~Workspace() { __builtin_free(buf); }
+        T* get(i64 n) {
+            if (n > size) {
+                __builtin_free(buf);
+                buf = (T*)__builtin_aligned_alloc(64, ((n * sizeof(T) + 63) / 64) * 64);
+                size = n;
+            }
+            return buf;
+        }
+    };
+
+    template <int KC, int NC>
+    static void run(i64 M, i64 N, i64 K, const T* A, i64 rsa, i64 csa, const T* B, i64 rsb, i64 csb,
+                    T* C, i64 ldc, T beta) {
+        if (M <= 0 || N <= 0) return;
+        if (K <= 0) {  // empty sum: C = beta*C (never read C when beta == 0)
+            for (i64 i = 0; i < M; ++i)
+                for (i64 j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : C[i * ldc + j] * beta;
+            return;
+        }
+        static thread_local Workspace ws;
+        constexpr i64 NCP = ((NC + NR - 1) / NR) * NR;
+        T* bp = ws.get(i64(KC) * NCP + i64(MR) * KC + MR * NR);
+        T* ap = bp + i64(KC) * NCP;
+        T* tmp = ap + i64(MR) * KC;
+        for (i64 jc = 0; jc < N; jc += NC) {
+            i64 nc = imin<i64>(NC, N - jc);
+            for (i64 pc = 0; pc < K; pc += KC) {
+                i64 kc = imin<i64>(KC, K - pc);
+                pack_b(kc, nc, B + pc * rsb + jc * csb, rsb, csb, bp);
+                T bet = pc == 0 ? beta : T(1);
+                for (i64 ir = 0; ir < M; ir += MR) {
+                    i64 mr = imin<i64>(MR, M - ir);
+                    pack_a(mr, kc, A + ir * rsa + pc * csa, rsa, csa, ap);
+                    for (i64 jr = 0; jr < nc; jr += NR) {
+                        i64 nr = imin<i64>(NR, nc - jr);
+                        T* c = C + ir * ldc + jc + jr;
+                        const T* b = bp + jr * kc;
+                        if (mr == MR && nr == NR) {
+                            ukr(kc, ap, b, c, ldc, bet);
+                        } else {
+                            ukr(kc, ap, b, tmp, NR, T(0));
+                            for (i64 i = 0; i < mr; ++i)
+                                for (i64 j = 0; j < nr; ++j)
+                                    c[i * ldc + j] = bet == T(0) ? tmp[i * NR + j] : tmp[i * NR + j] + bet * c[i * ldc + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+};

@@ -1,0 +1,19 @@
+// Helpers shared by the *_impl.h kernel templates. Included once per ISA
+// translation unit, inside that unit's own namespace and after its
+// `#pragma GCC target`, so nothing here may come from std:: (an inline std
+// function compiled for AVX-512 could be picked by the linker for all callers).
+#pragma once
+
+typedef float v4sf __attribute__((vector_size(16)));
+typedef float v8sf __attribute__((vector_size(32)));
+typedef float v16sf __attribute__((vector_size(64)));
+typedef double v2df __attribute__((vector_size(16)));
+typedef double v4df __attribute__((vector_size(32)));
+typedef double v8df __attribute__((vector_size(64)));
+
+template <class T> static inline T imin(T a, T b) { return a < b ? a : b; }
+template <class T> static inline T imax(T a, T b) { return a > b ? a : b; }
+
+// Unaligned vector load/store (C may have any alignment).
+template <class V, class T> static inline V loadu(const T* p) { V v; __builtin_memcpy(&v, p, sizeof(V)); return v; }
+template <class V, class T> static inline void storeu(T* p, V v) { __builtin_memcpy(p, &v, sizeof(V)); }

@@ -1,0 +1,130 @@
+// Reductions over the middle axis of a contiguous (outer, n, inner) view, and
+// the (r1, k, r2) -> (k,) sum that undoes a broadcast. float32 sums
+// accumulate in double, so long rows keep their accuracy.
+#include <string>
+
+#include "pyutil.h"
+
+namespace tc {
+
+namespace {
+enum class Red : int { sum, mean, max };
+
+
+template <class T>
+T row_reduce(Red r, i64 n, const T* __restrict x) {
+    if (r == Red::max) {
+        T m = -__builtin_inf();
+        for (i64 i = 0; i < n; ++i) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
+        return m;
+    }
+    // 8 independent partial sums let the loop vectorize without reassociation flags
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    i64 i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) s[j] += double(x[i + j]);
+    double t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; i < n; ++i) t += double(x[i]);
+    return T(r == Red::mean ? t / double(n) : t);
+}
+
+// out[0:w] = reduce over r of x[r*inner + 0:w]
+template <class T>
+void col_reduce(Red r, i64 n, i64 inner, i64 w, const T* x, T* out) {
+    constexpr i64 B = 256;
+    for (i64 j0 = 0; j0 < w; j0 += B) {
+        i64 bw = w - j0 < B ? w - j0 : B;
+        if (r == Red::max) {
+            T m[B];
+            for (i64 j = 0; j < bw; ++j) m[j] = -__builtin_inf();
+            for (i64 k = 0; k < n; ++k) {
+                const T* __restrict row = x + k * inner + j0;
+                for (i64 j = 0; j < bw; ++j) m[j] = (row[j] > m[j] || row[j] != row[j]) ? row[j] : m[j];
+            }
+            for (i64 j = 0; j < bw; ++j) out[j0 + j] = m[j];
+        } else {
+            double s[B];
+            for (i64 j = 0; j < bw; ++j) s[j] = 0;
+            for (i64 k = 0; k < n; ++k) {
+                const T* __restrict row = x + k * inner + j0;
+                for (i64 j = 0; j < bw; ++j) s[j] += double(row[j]);
+            }
+            double scale = r == Red::mean ? 1.0 / double(n) : 1.0;
+            for (i64 j = 0; j < bw; ++j) out[j0 + j] = T(s[j] * scale);
+        }
+    }
+}
+
+template <class T>
+void reduce_t(Red r, const T* x, i64 outer, i64 n, i64 inner, T* out) {
+    py::gil_scoped_release nogil;
+    i64 total = outer * n * inner;
+    if (inner == 1 && outer == 1 && r != Red::max && num_threads() > 1 && n >= EW_PARALLEL) {
+        // one long row: partial sums per thread, combined in order
+        double parts[64] = {0};
+        int nt = num_threads() < 64 ? num_threads() : 64;
+        i64 per = (n + nt - 1) / nt;
+        parallel_for(nt, 0, 1, [&](i64 b, i64 e) {
+            for (i64 t = b; t < e; ++t) {
+                i64 s = t * per, len = s + per > n ? n - s : per;
+                if (len > 0) parts[t] = double(row_reduce(Red::sum, len, x + s));
+            }
+        });
+        double t = 0;
+        for (int i = 0; i < nt; ++i) t += parts[i];
+        out[0] = T(r == Red::mean ? t / double(n) : t);
+        return;
+    }
+    if (inner == 1) {
+        parallel_for(outer, total >= EW_PARALLEL ? 2 : outer + 1, 1 + 4096 / (n + 1), [&](i64 b, i64 e) {
+            for (i64 o = b; o < e; ++o) out[o] = row_reduce(r, n, x + o * n);
+        });
+        return;
+    }
+    // split the (outer, inner) output so both threads get work even when outer == 1
+    i64 chunk = 256, cper = (inner + chunk - 1) / chunk;
+    parallel_for(outer * cper, total >= EW_PARALLEL ? 2 : outer * cper + 1, 1, [&](i64 b, i64 e) {
+        for (i64 u = b; u < e; ++u) {
+            i64 o = u / cper, j0 = (u % cper) * chunk, w = inner - j0 < chunk ? inner - j0 : chunk;
+            col_reduce(r, n, inner, w, x + o * n * inner + j0, out + o * inner + j0);
+        }
+    });
+}
+
+// out[k] = sum over r1, r2 of x[r1, k, r2]
+template <class T>
+void sum_rkr_t(const T* x, i64 r1, i64 k, i64 r2, T* out) {
+    py::gil_scoped_release nogil;
+    parallel_for(k, r1 * k * r2 >= EW_PARALLEL ? 2 : k + 1, 1, [&](i64 b, i64 e) {
+        for (i64 j = b; j < e; ++j) {
+            double s = 0;
+            for (i64 i = 0; i < r1; ++i) s += double(row_reduce(Red::sum, r2, x + (i * k + j) * r2));
+            out[j] = T(s);
+        }
+    });
+}
+}  // namespace
+
+void bind_reduce(py::module_& m) {
+    m.def("reduce_axis", [](int red, const py::array& x, i64 outer, i64 n, i64 inner) {
+        check_float(x, "reduce");
+        check_contig(x, "reduce");
+        if (outer * n * inner != i64(x.size()) || n < 1)
+            throw py::value_error("reduce: (outer, n, inner) does not match the array size");
+        py::array out(x.dtype(), std::vector<py::ssize_t>{outer, inner});
+        if (is_f32(x)) reduce_t<float>(Red(red), cptr<float>(x), outer, n, inner, mptr<float>(out));
+        else reduce_t<double>(Red(red), cptr<double>(x), outer, n, inner, mptr<double>(out));
+        return out;
+    }, "Reduce (0 sum, 1 mean, 2 max) a contiguous array viewed as (outer, n, inner) over n; returns (outer, inner).");
+    m.def("sum_outer_inner", [](const py::array& x, i64 r1, i64 k, i64 r2) {
+        check_float(x, "sum_to_shape");
+        check_contig(x, "sum_to_shape");
+        if (r1 * k * r2 != i64(x.size())) throw py::value_error("sum_to_shape: (r1, k, r2) does not match the array size");
+        py::array out(x.dtype(), std::vector<py::ssize_t>{k});
+        if (is_f32(x)) sum_rkr_t<float>(cptr<float>(x), r1, k, r2, mptr<float>(out));
+        else sum_rkr_t<double>(cptr<double>(x), r1, k, r2, mptr<double>(out));
+        return out;
+    }, "Sum a contiguous array viewed as (r1, k, r2) over r1 and r2; returns (k,).");
+}
+
+}  // namespace tc
