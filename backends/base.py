@@ -307,26 +307,6 @@ class Backend(abc.ABC):
 
     def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
                   weight_decay, amsgrad, decoupled, maximize=False):
-        """One torch-style Adam (decoupled=False) or AdamW (decoupled=True) update,
-        in place on param and the state arrays; step counts from 1."""
-        g = self.binary("mul", grad, -1) if maximize else grad
-        if decoupled:
-            self.copy_into(param, self.binary("mul", param, 1 - lr * weight_decay))
-        elif weight_decay:
-            g = self.binary("add", g, self.binary("mul", param, weight_decay))
-        self.copy_into(exp_avg, self.binary("add", exp_avg, self.binary("mul", self.binary("sub", g, exp_avg), 1 - beta1)))
-        self.copy_into(exp_avg_sq, self.binary("add", self.binary("mul", exp_avg_sq, beta2),
-                                               self.binary("mul", self.binary("mul", g, g), 1 - beta2)))
-        v = exp_avg_sq
-        if amsgrad:
-            self.copy_into(max_exp_avg_sq, self.binary("maximum", max_exp_avg_sq, exp_avg_sq))
-            v = max_exp_avg_sq
-        bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
-        denom = self.binary("add", self.binary("div", self.unary("sqrt", v), bc2 ** 0.5), eps)
-        self.copy_into(param, self.binary("sub", param, self.binary("mul", self.binary("div", exp_avg, denom), lr / bc1)))
-
-    def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
-                  weight_decay, amsgrad, decoupled, maximize=False):
         """One torch-style Adam (decoupled=False) or AdamW (decoupled=True) update, in place.
 
         `step` counts from 1. The operation order follows torch's single-tensor
