@@ -333,3 +333,122 @@ class Backend(abc.ABC):
         denom = self.binary("add", self.binary("div", self.unary("sqrt", v), (1 - beta2 ** step) ** 0.5), eps)
         self.copy_into(param, self.binary("add", param, self.binary("div", self.binary("mul", exp_avg, -step_size),
                                                                     denom)))
+
+    # ---- convolution and pooling (used by tinygrad_chain/ops/nn_ops.py) -----
+    # Images are NCHW. `padding` is (top, bottom, left, right); kernel, stride
+    # and dilation are (h, w) pairs. The two window primitives are abstract in
+    # spirit (they need strides); the kernels below them are defaults that a
+    # fast backend overrides (the cpp backend: im2col/col2im in C++).
+    def sliding_windows(self, x, kernel, stride, padding, dilation, value=0):
+        """(N, C, OH, OW, kh, kw) windows of x padded with `value` (may be a read-only view)."""
+        raise NotImplementedError(f"{type(self).__name__} has no sliding_windows")
+
+    def window_sum(self, w, x_shape, kernel, stride, padding, dilation):
+        """The adjoint of sliding_windows: (N, C, OH, OW, kh, kw) summed back into zeros(x_shape)."""
+        raise NotImplementedError(f"{type(self).__name__} has no window_sum")
+
+    def im2col(self, x, kh, kw, stride, padding, dilation):
+        """Patches of x as a contiguous (N, OH, OW, C * kh * kw) array (columns ordered C, kh, kw)."""
+        win = self.sliding_windows(x, (kh, kw), stride, padding, dilation)
+        n, c, oh, ow = win.shape[:4]
+        return self.reshape(self.copy(self.transpose(win, (0, 2, 3, 1, 4, 5))), (n, oh, ow, c * kh * kw))
+
+    def col2im(self, cols, x_shape, kh, kw, stride, padding, dilation):
+        """The adjoint of im2col: (N, OH, OW, C * kh * kw) summed back into an (N, C, H, W) array."""
+        n, oh, ow = cols.shape[:3]
+        win = self.transpose(self.reshape(cols, (n, oh, ow, x_shape[1], kh, kw)), (0, 3, 1, 2, 4, 5))
+        return self.window_sum(win, x_shape, (kh, kw), stride, padding, dilation)
+
+    def _grouped_matmul(self, a, b, groups):
+        """(P, G*K) x (G, K, M) -> (P, G*M): one matmul per group, batched."""
+        p = a.shape[0]
+        a = self.transpose(self.reshape(a, (p, groups, -1)), (1, 0, 2))
+        out = self.matmul(a, b)  # (G, P, M)
+        return self.reshape(self.transpose(out, (1, 0, 2)), (p, -1))
+
+    def conv2d(self, x, w, bias, stride, padding, dilation, groups):
+        """Cross-correlation as torch's conv2d -> (out, cols); cols (im2col of x) is kept for the weight grad."""
+        o, cg, kh, kw = w.shape
+        cols = self.im2col(x, kh, kw, stride, padding, dilation)
+        n, oh, ow, ck = cols.shape
+        flat = self.reshape(cols, (n * oh * ow, ck))
+        if groups == 1:
+            out = self.matmul(flat, self.transpose(self.reshape(w, (o, ck)), (1, 0)))
+        else:
+            wg = self.transpose(self.reshape(w, (groups, o // groups, cg * kh * kw)), (0, 2, 1))
+            out = self._grouped_matmul(flat, wg, groups)
+        out = self.transpose(self.reshape(out, (n, oh, ow, o)), (0, 3, 1, 2))
+        out = self.binary("add", out, self.reshape(bias, (o, 1, 1))) if bias is not None else self.copy(out)
+        return out, cols
+
+    def conv2d_input_grad(self, g, w, x_shape, stride, padding, dilation, groups):
+        """d conv2d / d x for output gradient g (this is also conv_transpose2d)."""
+        o, cg, kh, kw = w.shape
+        n, _, oh, ow = g.shape
+        g2 = self.reshape(self.copy(self.transpose(g, (0, 2, 3, 1))), (n * oh * ow, o))
+        if groups == 1:
+            cols = self.matmul(g2, self.reshape(w, (o, cg * kh * kw)))
+        else:
+            cols = self._grouped_matmul(g2, self.reshape(w, (groups, o // groups, cg * kh * kw)), groups)
+        return self.col2im(self.reshape(cols, (n, oh, ow, -1)), x_shape, kh, kw, stride, padding, dilation)
+
+    def conv2d_weight_grad(self, x, g, w_shape, stride, padding, dilation, groups, cols=None):
+        """d conv2d / d w for output gradient g; pass the forward's cols to skip im2col."""
+        o, cg, kh, kw = w_shape
+        if cols is None:
+            cols = self.im2col(x, kh, kw, stride, padding, dilation)
+        n, oh, ow, ck = cols.shape
+        flat = self.reshape(cols, (n * oh * ow, ck))
+        gt = self.reshape(self.transpose(g, (1, 0, 2, 3)), (o, n * oh * ow))
+        if groups == 1:
+            return self.reshape(self.matmul(gt, flat), w_shape)
+        a = self.reshape(gt, (groups, o // groups, -1))
+        b = self.transpose(self.reshape(flat, (n * oh * ow, groups, cg * kh * kw)), (1, 0, 2))
+        return self.reshape(self.matmul(a, b), w_shape)
+
+    def max_pool2d(self, x, kernel, stride, padding, dilation, out_hw):
+        """-> (out, indices): indices are flat positions in each H*W plane, as torch's return_indices."""
+        n, c, h, w = x.shape
+        oh, ow = out_hw
+        kh, kw = kernel
+        pad = (padding[0], max((oh - 1) * stride[0] + dilation[0] * (kh - 1) + 1 - h - padding[0], 0),
+               padding[1], max((ow - 1) * stride[1] + dilation[1] * (kw - 1) + 1 - w - padding[1], 0))
+        win = self.sliding_windows(x, kernel, stride, pad, dilation, value=float("-inf"))
+        win = self.getitem(win, (slice(None), slice(None), slice(0, oh), slice(0, ow)))
+        flat = self.reshape(self.copy(win), (n, c, oh, ow, kh * kw))
+        k = self.arg_reduce("argmax", flat, 4, True)
+        out = self.reshape(self.take_along_axis(flat, k, 4), (n, c, oh, ow))
+        k = self.reshape(k, (n, c, oh, ow))
+        dt = self.dtype_of(k)
+        rows = self.binary("add", self.binary("mul", self.binary("floordiv", k, kw), dilation[0]),
+                           self.reshape(self.arange(0, oh * stride[0], stride[0], dt), (oh, 1)) - padding[0])
+        cols = self.binary("add", self.binary("mul", self.binary("remainder", k, kw), dilation[1]),
+                           self.arange(0, ow * stride[1], stride[1], dt) - padding[1])
+        return out, self.binary("add", self.binary("mul", rows, w), cols)
+
+    def max_pool2d_backward(self, g, indices, x_shape):
+        """g scattered (added) to the positions in indices, in zeros(x_shape)."""
+        n, c, h, w = x_shape
+        flat = self.scatter_add_along_axis((n, c, h * w), self.reshape(indices, (n, c, -1)),
+                                           self.reshape(g, (n, c, -1)), 2)
+        return self.reshape(flat, x_shape)
+
+    def avg_pool2d(self, x, kernel, stride, padding, out_hw, divisor):
+        """Window sums over zero padding, divided by `divisor` (an (OH, OW) array or a number)."""
+        oh, ow = out_hw
+        h, w = x.shape[2:]
+        pad = (padding[0], max((oh - 1) * stride[0] + kernel[0] - h - padding[0], 0),
+               padding[1], max((ow - 1) * stride[1] + kernel[1] - w - padding[1], 0))
+        win = self.sliding_windows(x, kernel, stride, pad, (1, 1))
+        win = self.getitem(win, (slice(None), slice(None), slice(0, oh), slice(0, ow)))
+        return self.binary("div", self.reduce("sum", win, (4, 5), False), divisor)
+
+    def avg_pool2d_backward(self, g, x_shape, kernel, stride, padding, divisor):
+        """The adjoint of avg_pool2d: g / divisor spread evenly over each window."""
+        n, c, oh, ow = g.shape
+        share = self.binary("div", g, divisor)
+        win = self.broadcast_to(self.reshape(share, (n, c, oh, ow, 1, 1)), (n, c, oh, ow) + tuple(kernel))
+        h, w = x_shape[2:]
+        pad = (padding[0], max((oh - 1) * stride[0] + kernel[0] - h - padding[0], 0),
+               padding[1], max((ow - 1) * stride[1] + kernel[1] - w - padding[1], 0))
+        return self.window_sum(win, x_shape, kernel, stride, pad, (1, 1))

@@ -17,6 +17,7 @@ class XpBackend(Backend):
         xp = self.xp
         self._native = {d: xp.dtype(d.name) for d in dtypes.ALL}
         self._from_native = {v: k for k, v in self._native.items()}
+        self.float64_native = self._native[dtypes.float64]
         self._unary = {
             "neg": xp.negative, "abs": xp.abs, "exp": xp.exp, "log": xp.log,
             "log1p": xp.log1p, "expm1": xp.expm1, "sqrt": xp.sqrt, "sin": xp.sin,
@@ -92,10 +93,21 @@ class XpBackend(Backend):
         return self._rng.permutation(n)
 
     # ---- elementwise ---------------------------------------------------
+    # Functions that can meet a pole or overflow give inf/nan quietly, as torch
+    # does (NumPy would warn); the others skip the cost of entering errstate.
+    _QUIET = frozenset(("exp", "log", "log1p", "expm1", "sqrt", "reciprocal", "tan", "div", "floordiv",
+                        "remainder", "pow", "erf"))
+
     def unary(self, name, a):
+        if name in self._QUIET:
+            with self.xp.errstate(all="ignore"):
+                return self._unary[name](a)
         return self._unary[name](a)
 
     def binary(self, name, a, b):
+        if name in self._QUIET:
+            with self.xp.errstate(all="ignore"):
+                return self._binary[name](a, b)
         return self._binary[name](a, b)
 
     def where(self, cond, a, b):

@@ -70,7 +70,7 @@ class Function:
             if not isinstance(o, Tensor) or not o.dtype.is_floating_point:
                 results.append(o)
                 continue
-            node = Node(_FunctionOp(cls, i, len(outs)), {}, parents, in_meta, ctx.needs_input_grad)
+            node = Node(_FunctionOp(cls, i, len(outs)), {}, parents, in_meta)
             node.saved = (ctx, outs)
             results.append(Tensor._make(o.data, o._b, True, node, [0]))
         return results[0] if single else tuple(results)

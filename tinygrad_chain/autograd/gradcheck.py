@@ -19,18 +19,21 @@ def _flat_outputs(func, inputs):
 def _numerical_jacobian(func, inputs, i, eps):
     """Rows: elements of input i; columns: elements of all outputs (central differences)."""
     x = inputs[i]
-    base = x.detach().clone()
-    flat = base.reshape(-1)
+    base = x.detach().clone().requires_grad_(x.requires_grad)  # func may differentiate (gradgradcheck)
+    flat = base.detach().reshape(-1)
+
+    def evaluate(value, k):
+        with no_grad():
+            flat[k] = value
+        return _flat_outputs(func, inputs[:i] + (base,) + inputs[i + 1:])
+
     rows = []
-    with no_grad():
-        for k in range(flat.numel()):
-            old = flat[k].item()
-            flat[k] = old + eps
-            plus = _flat_outputs(func, inputs[:i] + (base,) + inputs[i + 1:])
-            flat[k] = old - eps
-            minus = _flat_outputs(func, inputs[:i] + (base,) + inputs[i + 1:])
-            flat[k] = old
-            rows.append([((p.double() - m.double()) / (2 * eps)).reshape(-1) for p, m in zip(plus, minus)])
+    for k in range(flat.numel()):
+        old = flat[k].item()
+        plus = evaluate(old + eps, k)
+        minus = evaluate(old - eps, k)
+        evaluate(old, k)
+        rows.append([((p.double() - m.double()) / (2 * eps)).detach().reshape(-1) for p, m in zip(plus, minus)])
     return rows
 
 

@@ -10,17 +10,17 @@ _sequence = itertools.count()
 
 
 class Node:
-    __slots__ = ("op", "attrs", "parents", "in_meta", "needs_input_grad", "seq",
+    __slots__ = ("op", "attrs", "parents", "in_meta", "seq",
                  "_inputs", "_versions", "_out", "_out_version", "saved", "hooks",
                  "retained", "__weakref__")
 
-    def __init__(self, op, attrs, parents, in_meta, needs_input_grad):
+    def __init__(self, op, attrs, parents, in_meta):
         self.op = op
         self.attrs = attrs
         # per input: None (no gradient flows there), a leaf Tensor, or a Node
         self.parents = parents
+        # per input: (shape, dtype), or None for a Python scalar
         self.in_meta = in_meta
-        self.needs_input_grad = needs_input_grad
         self.seq = next(_sequence)  # creation order: consumers come later
         self._inputs = None
         self._versions = None
@@ -31,6 +31,10 @@ class Node:
         self.retained = None   # weakrefs of tensors that asked for retain_grad()
 
     # ---- what the VJP reads --------------------------------------------
+    @property
+    def needs_input_grad(self):
+        return tuple(p is not None for p in self.parents)
+
     @property
     def inputs(self):
         if self._inputs is None:

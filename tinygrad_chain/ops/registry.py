@@ -42,6 +42,7 @@ class Op:
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
+        cls.has_check = cls.check is not Op.check
         if cls.name and "backward_name" not in cls.__dict__:
             cls.backward_name = "".join(p.capitalize() for p in cls.name.split("_")) + "Backward"
 
@@ -70,13 +71,14 @@ def apply(op, *args, **attrs):
                 b = a._b
             elif a._b is not b:
                 raise _device_error(op, args)
-            requires_grad = requires_grad or a.requires_grad
+            if a._requires_grad:
+                requires_grad = True
             arrays.append(a.data)
         else:
             arrays.append(a)
     if b is None:
         raise TypeError(f"{op.name}: expected at least one Tensor argument")
-    if op.check is not Op.check:
+    if op.has_check:
         op.check(*args, **attrs)
     if op.float_only:
         arrays = _as_float(b, arrays)
@@ -88,25 +90,25 @@ def apply(op, *args, **attrs):
         out, saved = out
     if out.ndim == 0:  # NumPy returns scalars, not arrays, for 0-d results
         out = b.asarray(out)
-    out = _no_silent_float64(b, out, args)
+    if out.dtype is b.float64_native:
+        out = _no_silent_float64(b, out, args)
     if op.changes_device:
         b = attrs["target"]
+    version = args[0]._version if op.view else [0]
 
-    requires_grad = requires_grad and state.enabled and op.differentiable
-    if not requires_grad:
-        return Tensor._make(out, b, False, None, args[0]._version if op.view else [0])
+    if not (requires_grad and state.enabled and op.differentiable):
+        return Tensor._make(out, b, False, None, version)
 
     parents = []
     in_meta = []
     for a in args:
         if isinstance(a, Tensor):
-            parents.append((a.grad_fn or a) if a.requires_grad else None)
-            in_meta.append((a.shape, a.dtype))
+            parents.append((a.grad_fn or a) if a._requires_grad else None)
+            in_meta.append((a.data.shape, a._b.dtype_of(a.data)))
         else:
             parents.append(None)
             in_meta.append(None)
-    node = Node(op, attrs, tuple(parents), tuple(in_meta), tuple(p is not None for p in parents))
-    version = args[0]._version if op.view else [0]
+    node = Node(op, attrs, tuple(parents), tuple(in_meta))
     if op.saves_inputs:
         node._inputs = args
         read = op.saves_inputs
@@ -131,8 +133,7 @@ def _as_float(b, arrays):
 
 def _no_silent_float64(b, out, args):
     """NumPy computes int / int and int * 0.5 in float64; torch gives the default float."""
-    dt = b.dtype_of(out)
-    if dt is not dtypes.float64 or dtypes.get_default_dtype() is dtypes.float64:
+    if dtypes.get_default_dtype() is dtypes.float64:
         return out
     for a in args:
         if isinstance(a, Tensor) and a.dtype is dtypes.float64:
