@@ -1,0 +1,187 @@
+"""`python -m benchmarks`: plan the runs, start one worker per (library, device), write the results."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchmarks import machine, progress, workloads
+from benchmarks.runners import RUNNERS
+from benchmarks.worker import TAG
+
+SCHEMA = "tinygrad_chain-bench/1"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                "VECLIB_MAXIMUM_THREADS")
+# per preset: default repeats, warm-up calls, shortest timed block (s)
+_PRESET_DEFAULTS = {"full": (5, 2, 0.2), "quick": (3, 2, 0.05), "smoke": (2, 1, 0.0)}
+
+
+def _csv(text):
+    return [t.strip() for t in text.split(",") if t.strip()] if text else []
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    ap.add_argument("--devices", default="all",
+                    help="comma list of device types (cpu, cuda), tinygrad_chain devices (numpy, cpp, cupy) "
+                         "or library:device pairs (torch:cuda); default all")
+    ap.add_argument("--workloads", default="all", help=f"comma list of {', '.join(workloads.WORKLOADS)}; default all")
+    ap.add_argument("--libraries", default="all", help=f"comma list of {', '.join(RUNNERS)}; default all installed")
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (a few minutes)")
+    size.add_argument("--smoke", action="store_true", help="tiny sizes, for CI: checks that everything runs")
+    ap.add_argument("--repeat", type=int, help="timed repeats per case (default 5, quick 3, smoke 2)")
+    ap.add_argument("--warmup", type=int, help="untimed warm-up calls per case (default 2, smoke 1)")
+    ap.add_argument("--min-time", type=float, help="shortest timed block in seconds; fast steps are looped")
+    ap.add_argument("--threads", type=int, default=2, help="threads per library (OMP/MKL/OpenBLAS), default 2")
+    ap.add_argument("--out", default="bench_out", help="output folder (default bench_out/)")
+    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per (library, device)")
+    ap.add_argument("--no-plots", action="store_true", help="skip the PNG charts")
+    args = ap.parse_args(argv)
+    args.preset = "smoke" if args.smoke else "quick" if args.quick else "full"
+    rep, warm, mint = _PRESET_DEFAULTS[args.preset]
+    args.repeat = args.repeat or rep
+    args.warmup = warm if args.warmup is None else args.warmup
+    args.min_time = mint if args.min_time is None else args.min_time
+    args.workloads = list(workloads.WORKLOADS) if args.workloads == "all" else _csv(args.workloads)
+    args.libraries = list(RUNNERS) if args.libraries == "all" else _csv(args.libraries)
+    args.devices = None if args.devices == "all" else _csv(args.devices)
+    for name, known, what in ((args.workloads, workloads.WORKLOADS, "workload"), (args.libraries, RUNNERS, "library")):
+        bad = [n for n in name if n not in known]
+        if bad:
+            ap.error(f"unknown {what} {', '.join(bad)}: choose from {', '.join(known)}")
+    if args.threads < 1 or args.repeat < 1:
+        ap.error("--threads and --repeat must be at least 1")
+    return args
+
+
+def _env(threads):
+    env = dict(os.environ)
+    for var in _THREAD_VARS:
+        env[var] = str(threads)
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _lines(out):
+    for line in out.splitlines():
+        if line.startswith(TAG):
+            yield json.loads(line[len(TAG):])
+
+
+def probe(libraries, threads):
+    """{library: probe record} from one short subprocess (imports only)."""
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.worker", "probe", ",".join(libraries)],
+                          env=_env(threads), cwd=REPO, capture_output=True, text=True, timeout=600)
+    found = {rec["library"]: rec for rec in _lines(proc.stdout)}
+    for lib in libraries:
+        found.setdefault(lib, {"library": lib, "ok": False,
+                               "reason": f"probe crashed (rc={proc.returncode}): {proc.stderr[-300:]}"})
+    return found
+
+
+def _wanted(filters, library, device, dtype):
+    return filters is None or any(f in (device, dtype, f"{library}:{device}") for f in filters)
+
+
+def plan(probes, filters):
+    """(targets to run, targets skipped with a reason)."""
+    run, skipped = [], []
+    for lib, rec in probes.items():
+        if not rec["ok"]:
+            skipped.append({"library": lib, "device": None, "status": "skipped",
+                            "reason": f"not usable here: {rec['reason']}"})
+            continue
+        for device, dtype in rec["devices"]:
+            if _wanted(filters, lib, device, dtype):
+                run.append({"library": lib, "device": device, "device_type": dtype, "version": rec["version"]})
+        for device, reason in rec["skipped"]:
+            if _wanted(filters, lib, device, "cuda" if device in ("cuda", "cupy") else "cpu"):
+                skipped.append({"library": lib, "device": device, "status": "skipped", "reason": reason,
+                                "version": rec["version"]})
+    return run, skipped
+
+
+def run_target(target, cases, args, bar):
+    """Run one worker; returns (target record, case records). Never raises for the worker's failures."""
+    spec = {"library": target["library"], "device": target["device"], "cases": cases, "repeat": args.repeat,
+            "warmup": args.warmup, "min_time": args.min_time, "threads": args.threads}
+    results, t0 = [], time.perf_counter()
+    rec = {**target, "threads": args.threads, "status": "ok"}
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.worker", "run", json.dumps(spec)],
+                                env=_env(args.threads), cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            for line in proc.stdout:  # streamed: progress moves as each case finishes
+                if not line.startswith(TAG):
+                    continue
+                msg = json.loads(line[len(TAG):])
+                if msg["event"] == "case":
+                    msg.pop("event")
+                    results.append(msg)
+                    bar.update(1, f"{target['library']}:{target['device']} {msg['workload']}")
+                elif msg["event"] == "end":
+                    rec["peak_rss_mb"], rec["wall_s"] = msg["peak_rss_mb"], msg["wall_s"]
+                if time.perf_counter() - t0 > args.timeout:
+                    proc.kill()
+            proc.wait(timeout=max(1.0, args.timeout - (time.perf_counter() - t0)))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        err.seek(0)
+        stderr = err.read()
+    done = len(results)
+    if proc.returncode != 0 or done < len(cases):
+        why = f"worker exited with code {proc.returncode} after {done} of {len(cases)} cases: {stderr[-600:]}"
+        rec["status"], rec["reason"] = "failed", why
+        for workload, params in cases[done:]:
+            results.append({"workload": workload, "params": params, "status": "failed", "reason": why})
+            bar.update(1, f"{target['library']}:{target['device']} {workload}")
+    return rec, results
+
+
+def _augment(res, target):
+    """Add the target's fields and derived metrics to one case record."""
+    res.update({k: target[k] for k in ("library", "device", "device_type")})
+    res["label"] = workloads.label(res["params"])
+    if res.get("status") == "ok":
+        f = workloads.flops(res["workload"], res["params"])
+        if f:
+            res["gflops"] = f / res["median_s"] / 1e9
+        if res["workload"] == "autograd_overhead":  # two ops (mul, add) per step, forward + backward
+            res["us_per_op"] = res["median_s"] / (2 * res["params"]["steps"]) * 1e6
+    return res
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    os.makedirs(args.out, exist_ok=True)
+    cases = workloads.cases(args.preset, args.workloads)
+    print(f"benchmarks: preset {args.preset}, {len(cases)} cases, repeat {args.repeat}, "
+          f"{args.threads} threads -> {args.out}/", flush=True)
+    info = machine.machine_info()
+    probes = probe(args.libraries, args.threads)
+    targets, skipped = plan(probes, args.devices)
+    for s in skipped:
+        print(f"  skip {s['library']}{':' + s['device'] if s['device'] else ''}: {s['reason'][:160]}", flush=True)
+    records, results = list(skipped), []
+    with progress.Bar(total=len(targets) * len(cases)) as bar:
+        for target in targets:
+            rec, res = run_target(target, cases, args, bar)
+            records.append(rec)
+            results.extend(_augment(r, target) for r in res)
+    info["library_versions"] = {lib: rec["version"] for lib, rec in probes.items() if rec["ok"]}
+    doc = {"schema": SCHEMA, "machine": info, "config": {
+        "preset": args.preset, "repeat": args.repeat, "warmup": args.warmup, "min_time_s": args.min_time,
+        "threads": args.threads, "thread_env": {v: str(args.threads) for v in _THREAD_VARS},
+        "workloads": args.workloads, "libraries": args.libraries, "devices": args.devices or "all",
+        "argv": sys.argv[1:] if argv is None else list(argv)},
+        "workload_descriptions": {k: v[0] for k, v in workloads.WORKLOADS.items()},
+        "targets": records, "results": results}
+    from benchmarks import report
+    report.write_all(doc, args.out, plots=not args.no_plots)
+    print(f"wrote {args.out}/results.json, results.md" + ("" if args.no_plots else " and charts"), flush=True)
+    return 0

@@ -1,0 +1,110 @@
+"""tinygrad (tinygrad/tinygrad): lazy tensors compiled to kernels; steps run under TinyJit.
+
+TinyJit captures the kernels of a step on its second call and replays them
+afterwards, which is how tinygrad is meant to be used for training; hence at
+least three warm-up calls. The autograd-overhead workload runs without the JIT,
+since building the graph is what it measures. CPU kernels need clang.
+"""
+import numpy as np
+from tinygrad import Device, Tensor, TinyJit, nn
+from tinygrad.helpers import Context
+
+from benchmarks.runners import manual
+from benchmarks.workloads import LR
+
+NAME = "tinygrad"
+MIN_WARMUP = 3
+_DEV = {"cpu": "CPU", "cuda": "CUDA"}
+
+
+def probe():
+    from importlib.metadata import version
+    devices, skipped = [], []
+    for name, dev in _DEV.items():
+        try:
+            Device[dev]
+            (Tensor([1.0], device=dev) + 1).realize()
+            devices.append((name, name))
+        except Exception as e:
+            skipped.append((name, f"tinygrad device {dev}: {type(e).__name__}: {e}"[:300]))
+    return {"version": version("tinygrad"), "devices": devices, "skipped": skipped}
+
+
+def configure(threads):
+    pass
+
+
+def sync(device):
+    Device[_DEV[device]].synchronize()
+
+
+def scalar(v):
+    return float(np.sum(v.numpy()))
+
+
+class Ops:
+    def __init__(self, device):
+        self.dev = _DEV[device]
+
+    def const(self, a):
+        return Tensor(a, device=self.dev).realize()
+
+    tanh = staticmethod(lambda x: x.tanh())
+    sigmoid = staticmethod(lambda x: x.sigmoid())
+    relu = staticmethod(lambda x: x.relu())
+    softmax = staticmethod(lambda x: x.softmax(-1))
+    permute = staticmethod(lambda x, axes: x.permute(*axes))
+    cross_entropy = staticmethod(lambda logits, y: logits.sparse_categorical_crossentropy(y))
+    conv2d = staticmethod(lambda x, w, b: x.conv2d(w, b))
+    max_pool2 = staticmethod(lambda x: x.max_pool2d(kernel_size=2))
+
+    @staticmethod
+    def mean(x, axis, keepdims=True):
+        return x.mean(axis=axis, keepdim=keepdims)
+
+    def trainer(self, arrays, loss_fn):
+        params = [Tensor(a.copy(), device=self.dev).realize() for a in arrays]
+        opt = nn.optim.SGD(params, lr=LR)
+
+        @TinyJit
+        def step():
+            with Context(TRAINING=1):  # the optimizer refuses to step otherwise
+                opt.zero_grad()
+                loss = loss_fn(*params)
+                loss.backward()
+                # one schedule: the loss is computed from the weights before the update
+                return loss.realize(*opt.schedule_step())
+        return step
+
+    def grads(self, arrays, fn):
+        xs = [Tensor(a, device=self.dev).realize() for a in arrays]
+
+        @TinyJit
+        def step():
+            y = fn(*xs)
+            Tensor.realize(y, *y.gradient(*xs))
+            return y
+        return step
+
+
+def _matmul(device, d, p):
+    a, b = (Tensor(d[k], device=_DEV[device]).realize() for k in ("a", "b"))
+    return TinyJit(lambda: (a @ b).realize())
+
+
+def _overhead(device, d, p):
+    steps = p["steps"]
+    x = Tensor(d["x"], device=_DEV[device]).realize()
+
+    def step():
+        x.grad = None
+        y = x
+        for _ in range(steps):
+            y = y * 1.0001 + 0.0001
+        y.sum().backward()
+        x.grad.realize()
+        return y
+    return step
+
+
+WORKLOADS = {"matmul": _matmul, **manual.workloads(Ops), "autograd_overhead": _overhead}

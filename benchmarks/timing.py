@@ -1,0 +1,37 @@
+"""Honest wall-clock timing of one step function.
+
+The first calls are warm-up (JIT compilation, allocator growth, cache fills)
+and are not counted. Each repeat times a block of `inner` calls, sized so a
+block lasts at least `min_time` (timer noise stays small for tiny steps), and
+reports the time per call. The device is synchronised before the clock starts
+and before it stops, so queued GPU work is always inside the measurement.
+"""
+import gc
+import math
+import statistics
+import time
+
+
+def measure(step, sync, *, repeat, warmup, min_time, max_inner=10_000):
+    """Time `step()`; returns dict(times_s, median_s, min_s, max_s, inner, first)."""
+    first = step()  # the first call: also the result we check across libraries
+    sync()
+    for _ in range(max(0, warmup - 1)):
+        step()
+        sync()
+    t0 = time.perf_counter()
+    step()
+    sync()
+    once = time.perf_counter() - t0
+    inner = 1 if once >= min_time else min(max_inner, max(1, math.ceil(min_time / max(once, 1e-9))))
+    times = []
+    for _ in range(repeat):
+        gc.collect()  # start every block from the same collector state; garbage made inside still counts
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            step()
+        sync()
+        times.append((time.perf_counter() - t0) / inner)
+    return {"times_s": times, "median_s": statistics.median(times), "min_s": min(times),
+            "max_s": max(times), "inner": inner, "first": first}

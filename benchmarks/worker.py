@@ -1,0 +1,93 @@
+"""The subprocess that benchmarks one (library, device) pair, or probes libraries.
+
+    python -m benchmarks.worker run '<json spec>'
+    python -m benchmarks.worker probe lib1,lib2,...
+
+The parent sets OMP_NUM_THREADS and friends in our environment, so thread pools
+are sized before any library is imported. Every finished case is written at
+once as one line `@@BENCH <json>` on stdout, so the parent can show progress
+and keeps what was measured even if a later case crashes this process.
+"""
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+
+TAG = "@@BENCH "
+_SKIP_TYPES = (AttributeError, ImportError, NotImplementedError)
+
+
+def emit(obj):
+    sys.stdout.write(TAG + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _reason(e):
+    return f"{type(e).__name__}: {e}".strip()[:400]
+
+
+def probe(libraries):
+    from benchmarks.runners import load
+    for lib in libraries:
+        try:
+            info = load(lib).probe()
+            emit({"event": "probe", "library": lib, "ok": True, **info})
+        except Exception as e:  # not installed, or broken here
+            emit({"event": "probe", "library": lib, "ok": False, "reason": _reason(e)})
+
+
+def run_case(runner, device, workload, params, spec):
+    from benchmarks.runners import Skip
+    from benchmarks.timing import measure
+    from benchmarks.workloads import make_data
+    out = {"event": "case", "workload": workload, "params": params}
+    setup = runner.WORKLOADS.get(workload)
+    if setup is None:
+        return {**out, "status": "unsupported", "reason": f"{runner.NAME} has no runner for {workload}"}
+    try:
+        step = setup(device, make_data(workload, params), params)
+        m = measure(step, lambda: runner.sync(device), repeat=spec["repeat"],
+                    warmup=max(spec["warmup"], getattr(runner, "MIN_WARMUP", 1)), min_time=spec["min_time"])
+    except Skip as e:
+        return {**out, "status": "skipped", "reason": str(e)}
+    except _SKIP_TYPES as e:
+        return {**out, "status": "skipped", "reason": _reason(e)}
+    except Exception as e:
+        tb = traceback.format_exc(limit=3)
+        return {**out, "status": "failed", "reason": _reason(e), "traceback": tb[-1500:]}
+    try:
+        check = float(runner.scalar(m.pop("first")))
+    except Exception:  # the check is a courtesy; never lose a measurement over it
+        check = None
+    note = getattr(step, "note", None)  # e.g. a fallback used because a feature is missing
+    return {**out, "status": "ok", **m, "check": check, **({"note": note} if note else {})}
+
+
+def run(spec):
+    from benchmarks.runners import load
+    runner = load(spec["library"])
+    runner.configure(spec["threads"])
+    emit({"event": "start", "library": spec["library"], "device": spec["device"], "pid": os.getpid()})
+    t_start = time.perf_counter()
+    for workload, params in spec["cases"]:
+        t0 = time.perf_counter()
+        res = run_case(runner, spec["device"], workload, params, spec)
+        res["wall_s"] = round(time.perf_counter() - t0, 3)
+        emit(res)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    emit({"event": "end", "peak_rss_mb": round(peak_mb, 1), "wall_s": round(time.perf_counter() - t_start, 3)})
+
+
+def main(argv):
+    if argv[0] == "probe":
+        probe(argv[1].split(","))
+    elif argv[0] == "run":
+        run(json.loads(argv[1]))
+    else:
+        raise SystemExit(f"unknown worker command {argv[0]!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

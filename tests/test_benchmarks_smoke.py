@@ -1,0 +1,87 @@
+"""Smoke test of the benchmark suite: `python -m benchmarks --smoke` writes well-formed outputs.
+
+Tiny sizes, the fast libraries only (tinygrad_chain's numpy device, and torch
+when installed); it checks the files, not the speed.
+"""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+HAVE_MPL = importlib.util.find_spec("matplotlib") is not None
+
+
+@pytest.fixture(scope="module")
+def bench_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    libraries = "tinygrad_chain,torch" if HAVE_TORCH else "tinygrad_chain"
+    cmd = [sys.executable, "-m", "benchmarks", "--smoke", "--repeat", "2", "--threads", "1",
+           "--libraries", libraries, "--devices", "numpy,cpu", "--out", str(out)]
+    if not HAVE_MPL:
+        cmd.append("--no-plots")
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return out
+
+
+def test_results_json_schema(bench_out):
+    doc = json.loads((bench_out / "results.json").read_text())
+    assert doc["schema"] == "tinygrad_chain-bench/1"
+    assert doc["config"]["threads"] == 1 and doc["config"]["preset"] == "smoke"
+    assert doc["config"]["thread_env"]["OMP_NUM_THREADS"] == "1"
+    for key in ("cpu_model", "usable_cpus", "gpus", "python", "library_versions", "date"):
+        assert key in doc["machine"]
+    assert doc["results"], "no measurements"
+    for r in doc["results"]:
+        assert {"library", "device", "device_type", "workload", "params", "label", "status"} <= r.keys()
+        assert r["status"] in ("ok", "skipped", "unsupported", "failed")
+        assert r["status"] != "failed", r
+        if r["status"] == "ok":
+            assert len(r["times_s"]) == 2 and r["inner"] >= 1
+            assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
+        else:
+            assert r["reason"]
+    ran = {(r["library"], r["device"]) for r in doc["results"]}
+    assert ("tinygrad_chain", "numpy") in ran
+    if HAVE_TORCH:
+        assert ("torch", "cpu") in ran
+    ok = {(r["library"], r["workload"]) for r in doc["results"] if r["status"] == "ok"}
+    for wl in ("matmul", "elementwise", "mlp", "autograd_overhead"):
+        assert ("tinygrad_chain", wl) in ok
+    for r in doc["results"]:
+        if r["workload"] == "autograd_overhead" and r["status"] == "ok":
+            assert r["us_per_op"] > 0
+        if r["workload"] == "matmul" and r["status"] == "ok":
+            assert r["gflops"] > 0
+
+
+def test_results_markdown(bench_out):
+    md = (bench_out / "results.md").read_text()
+    assert md.startswith("# tinygrad_chain benchmarks")
+    assert "## CPU" in md and "| workload | case |" in md
+    assert "tinygrad_chain:numpy" in md
+    if HAVE_TORCH:
+        assert "torch:cpu" in md and "×)" in md  # ratios against torch
+
+
+@pytest.mark.skipif(not HAVE_MPL, reason="matplotlib not installed (pip install .[bench])")
+def test_charts_are_pngs(bench_out):
+    doc = json.loads((bench_out / "results.json").read_text())
+    names = ["time_per_workload.png", "gpu_speedup.png", "scaling_matmul.png", "scaling_mlp.png"]
+    assert sorted(doc["charts"]) == sorted(names)
+    for name in names:
+        data = (bench_out / name).read_bytes()
+        assert data[:8] == PNG_SIGNATURE, name
+        assert data[12:16] == b"IHDR" and len(data) > 1000, name
+
+
+def test_bad_arguments_are_rejected():
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--workloads", "nope"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "unknown workload nope" in proc.stderr
