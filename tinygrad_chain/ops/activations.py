@@ -99,18 +99,29 @@ class LeakyRelu(Op):
     saves_inputs = True
 
     def forward(self, b, x, negative_slope=0.01):
-        return b.where(b.binary("gt", x, 0), x, b.binary("mul", x, negative_slope))
+        return b.leaky_relu(x, negative_slope)
 
     def vjp(self, ctx, g):
-        x = ctx.inputs[0]
-        return (where(x > 0, g, g * ctx.attrs["negative_slope"]),)
+        return (apply(LeakyReluBackward, g, ctx.inputs[0], negative_slope=ctx.attrs["negative_slope"]),)
+
+
+@register
+class LeakyReluBackward(Op):
+    """g where x > 0, else g * negative_slope."""
+    name = "leaky_relu_backward"
+    saves_inputs = (1,)
+
+    def forward(self, b, g, x, negative_slope):
+        return b.leaky_relu_backward(g, x, negative_slope)
+
+    def vjp(self, ctx, gg):
+        return (apply(LeakyReluBackward, gg, ctx.inputs[1], **ctx.attrs), None)
 
 
 @register
 class Elu(Op):
     name = "elu"
     saves_inputs = True
-    saves_output = True
 
     def forward(self, b, x, alpha=1.0):
         neg = b.binary("mul", b.unary("expm1", b.binary("minimum", x, 0)), alpha)
@@ -123,7 +134,8 @@ class Elu(Op):
         return (where(x > 0, g, g * alpha * x.clamp(max=0.0).exp()),)
 
 
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_C = math.sqrt(2.0 / math.pi)  # the tanh approximation's scale
+_A = 0.044715
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -135,22 +147,36 @@ class Gelu(Op):
     float_only = True
 
     def forward(self, b, x, approximate="none"):
-        if approximate == "tanh":
-            inner = b.binary("mul", b.binary("add", x, b.binary("mul", b.binary("pow", x, 3), 0.044715)),
-                             _SQRT_2_OVER_PI)
-            return b.binary("mul", b.binary("mul", x, 0.5), b.binary("add", b.unary("tanh", inner), 1))
-        cdf = b.binary("mul", b.binary("add", b.unary("erf", b.binary("mul", x, _INV_SQRT_2)), 1), 0.5)
-        return b.binary("mul", x, cdf)
+        return b.gelu(x, approximate)
 
     def vjp(self, ctx, g):
-        x = ctx.inputs[0]
-        if ctx.attrs["approximate"] == "tanh":
-            t = ((x + 0.044715 * x * x * x) * _SQRT_2_OVER_PI).tanh()
-            dinner = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
-            return (g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner),)
-        cdf = 0.5 * (1.0 + (x * _INV_SQRT_2).erf())
-        pdf = _INV_SQRT_2PI * (-0.5 * x * x).exp()
-        return (g * (cdf + x * pdf),)
+        return (apply(GeluBackward, g, ctx.inputs[0], approximate=ctx.attrs["approximate"]),)
+
+
+@register
+class GeluBackward(Op):
+    """g * gelu'(x)."""
+    name = "gelu_backward"
+    saves_inputs = True
+
+    def forward(self, b, g, x, approximate):
+        return b.gelu_backward(g, x, approximate)
+
+    def vjp(self, ctx, gg):
+        g, x = ctx.inputs
+        need_g, need_x = ctx.needs_input_grad
+        return (apply(GeluBackward, gg, x, **ctx.attrs) if need_g else None,
+                gg * g * _gelu_second(x, ctx.attrs["approximate"]) if need_x else None)
+
+
+def _gelu_second(x, approximate):
+    """gelu''(x), in Tensor ops (so it is differentiable again)."""
+    if approximate == "tanh":
+        t = ((x + _A * x * x * x) * _C).tanh()
+        du = _C * (1.0 + 3 * _A * x * x)
+        return (1.0 - t * t) * (du - x * t * du * du + 3 * _A * _C * x * x)
+    pdf = _INV_SQRT_2PI * (-0.5 * x * x).exp()
+    return pdf * (2.0 - x * x)
 
 
 @register
@@ -160,12 +186,29 @@ class Silu(Op):
     float_only = True
 
     def forward(self, b, x):
-        return b.binary("mul", x, b.sigmoid(x))
+        return b.silu(x)
 
     def vjp(self, ctx, g):
-        x = ctx.inputs[0]
+        return (apply(SiluBackward, g, ctx.inputs[0]),)
+
+
+@register
+class SiluBackward(Op):
+    """g * s * (1 + x * (1 - s)), s = sigmoid(x)."""
+    name = "silu_backward"
+    saves_inputs = True
+
+    def forward(self, b, g, x):
+        return b.silu_backward(g, x)
+
+    def vjp(self, ctx, gg):
+        g, x = ctx.inputs
+        need_g, need_x = ctx.needs_input_grad
+        if not need_x:
+            return (apply(SiluBackward, gg, x), None)
         s = x.sigmoid()
-        return (g * s * (1.0 + x * (1.0 - s)),)
+        second = s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s))
+        return (apply(SiluBackward, gg, x) if need_g else None, gg * g * second)
 
 
 @register
@@ -178,7 +221,25 @@ class Softplus(Op):
         return b.softplus(x, beta, threshold)
 
     def vjp(self, ctx, g):
-        x = ctx.inputs[0]
+        return (apply(SoftplusBackward, g, ctx.inputs[0], **ctx.attrs),)
+
+
+@register
+class SoftplusBackward(Op):
+    """g * sigmoid(beta * x), and g where beta * x > threshold (the linear part)."""
+    name = "softplus_backward"
+    saves_inputs = True
+
+    def forward(self, b, g, x, beta, threshold):
+        return b.softplus_backward(g, x, beta, threshold)
+
+    def vjp(self, ctx, gg):
+        g, x = ctx.inputs
         beta, threshold = ctx.attrs["beta"], ctx.attrs["threshold"]
+        need_g, need_x = ctx.needs_input_grad
+        if not need_x:
+            return (apply(SoftplusBackward, gg, x, **ctx.attrs), None)
         z = x * beta
-        return (where(z > threshold, g, g * z.sigmoid()),)
+        s = z.sigmoid()
+        second = where(z > threshold, 0.0, beta * s * (1.0 - s))
+        return (apply(SoftplusBackward, gg, x, **ctx.attrs) if need_g else None, gg * g * second)
