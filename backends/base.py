@@ -426,8 +426,9 @@ class Backend(abc.ABC):
                            self.arange(0, ow * stride[1], stride[1], dt) - padding[1])
         return out, self.binary("add", self.binary("mul", rows, w), cols)
 
-    def max_pool2d_backward(self, g, indices, x_shape):
-        """g scattered (added) to the positions in indices, in zeros(x_shape)."""
+    def max_pool2d_backward(self, g, indices, x_shape, overlapping=True):
+        """g scattered (added) to the positions in indices, in zeros(x_shape); `overlapping=False`
+        promises each position appears at most once (windows that tile), so a plain put suffices."""
         n, c, h, w = x_shape
         flat = self.scatter_add_along_axis((n, c, h * w), self.reshape(indices, (n, c, -1)),
                                            self.reshape(g, (n, c, -1)), 2)

@@ -1,8 +1,8 @@
 // Fused activation forward/backward and same-shape arithmetic, on contiguous
 // chunks. One switch per call, then a plain loop that GCC vectorizes.
 
-#define TC_LOOP(expr) \
-    for (i64 i = 0; i < n; ++i) { expr; } \
+#define TC_LOOP(...) \
+    for (i64 i = 0; i < n; ++i) { __VA_ARGS__; } \
     break;
 
 template <class T>
@@ -15,7 +15,8 @@ static void act_fwd(Act act, i64 n, const T* __restrict x, T* __restrict y, T p0
         case Act::tanh: TC_LOOP(y[i] = tanh_t(x[i]))
         case Act::exp: TC_LOOP(y[i] = exp_t(x[i]))
         case Act::gelu: TC_LOOP(T v = x[i]; y[i] = T(0.5) * v * (T(1) + erf_t(v * rs2)))
-        case Act::gelu_tanh: TC_LOOP(T v = x[i]; y[i] = T(0.5) * v * (T(1) + tanh_t(k0 * (v + k1 * v * v * v))))
+        // 0.5*(1 + tanh(u)) = sigmoid(2u): no cancellation where tanh(u) -> -1
+        case Act::gelu_tanh: TC_LOOP(T v = x[i]; y[i] = v * sigmoid_t(T(2) * k0 * (v + k1 * v * v * v)))
         case Act::silu: TC_LOOP(T v = x[i]; y[i] = v * sigmoid_t(v))
         case Act::softplus:  // p0 = beta, p1 = threshold
             TC_LOOP(T v = x[i]; T z = v * p0; T az = z < T(0) ? -z : z;
@@ -38,9 +39,12 @@ static void act_bwd(Act act, i64 n, const T* __restrict g, const T* __restrict x
             TC_LOOP(T v = xy[i]; T cdf = T(0.5) * (T(1) + erf_t(v * rs2));
                     out[i] = g[i] * (cdf + v * inv_sqrt_2pi * exp_t(T(-0.5) * v * v)))
         case Act::gelu_tanh:
-            TC_LOOP(T v = xy[i]; T t = tanh_t(k0 * (v + k1 * v * v * v));
+            // s = sigmoid(2u) and 1 - s, each computed without cancellation
+            TC_LOOP(T v = xy[i]; T u = T(2) * k0 * (v + k1 * v * v * v); T au = u < T(0) ? -u : u;
+                    T e = exp_t(-au); T p = T(1) / (T(1) + e), q = e / (T(1) + e);
+                    T s = u >= T(0) ? p : q, sm = u >= T(0) ? q : p;
                     T du = k0 * (T(1) + T(3) * k1 * v * v);
-                    out[i] = g[i] * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * du))
+                    out[i] = g[i] * (s + T(2) * v * s * sm * du))
         case Act::silu:
             TC_LOOP(T v = xy[i]; T s = sigmoid_t(v); out[i] = g[i] * (s * (T(1) + v * (T(1) - s))))
         case Act::softplus:

@@ -30,13 +30,14 @@ template <class T>
 void gemm_t(const py::array& a, const py::array& b, py::array& c, double beta) {
     Mat A = mat_of(a, "a"), B = mat_of(b, "b"), C = mat_of(c, "out");
     i64 batch = C.batch;
-    if (A.cols != B.rows || C.rows != A.rows || C.cols != B.cols || C.cs != 1 ||
-        (A.batch != batch && A.batch != 1) || (B.batch != batch && B.batch != 1) ||
-        (a.ndim() == 3 && A.batch == 1 && batch != 1 && false))
+    if (A.cols != B.rows || C.rows != A.rows || C.cols != B.cols || (A.batch != batch && A.batch != 1) ||
+        (B.batch != batch && B.batch != 1))
         throw py::value_error("gemm: shapes do not match");
     if (!(c.flags() & py::array::c_style)) throw py::value_error("gemm: out must be C-contiguous");
-    GemmArgs<T> g{A.rows, B.cols, A.cols, cptr<T>(a), A.rs, A.cs, cptr<T>(b), B.rs, B.cs, mptr<T>(c), C.rs, T(beta)};
-    i64 sa = A.batch == 1 ? 0 : A.bs, sb = B.batch == 1 ? 0 : B.bs, sc = C.bs;
+    if (c.size() == 0) return;
+    // out is C-contiguous: its strides follow from its shape (NumPy may report any stride for size-1 axes)
+    GemmArgs<T> g{A.rows, B.cols, A.cols, cptr<T>(a), A.rs, A.cs, cptr<T>(b), B.rs, B.cs, mptr<T>(c), C.cols, T(beta)};
+    i64 sa = A.batch == 1 ? 0 : A.bs, sb = B.batch == 1 ? 0 : B.bs, sc = C.rows * C.cols;
     py::gil_scoped_release nogil;
     gemm<T>(g, batch, sa, sb, sc);
 }

@@ -1,0 +1,309 @@
+"""The "cpp" device: the NumPy backend with its hot paths in C++ (csrc/).
+
+Importing this module raises ImportError when the extension was not built,
+so the registry reports the device as unavailable.
+
+Every override follows one pattern: if the operands are float32/float64
+NumPy arrays of a size where the kernel wins, hand the kernel contiguous
+buffers (a copy only for non-contiguous or negative-stride views); otherwise
+fall back to NumPy. Tiny arrays always take the NumPy path, so the per-op
+overhead of small tensors is the numpy device's.
+"""
+import numpy as np
+
+from tinygrad_chain import _C  # ImportError when the extension is missing
+
+from .numpy_backend import NumpyBackend
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_BIN = {"add": 0, "sub": 1, "mul": 2, "div": 3}
+_ACT = {"relu": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5, "silu": 6,
+        "softplus": 7, "exp": 8}
+_RED = {"sum": 0, "mean": 1, "max": 2}
+_SOFTMAX, _LOG_SOFTMAX = 0, 1
+
+# Sizes (elements) from which the kernels beat NumPy (benchmarks/bench_cpp_kernels.py):
+# transcendental kernels win early; plain arithmetic only once two threads help.
+_MIN_ACT = 2048
+_MIN_ARITH = 1 << 16
+_MIN_REDUCE = 1 << 14
+_MIN_ROWS = 1024
+_MIN_GEMM = 32 * 32 * 32
+_MIN_OPTIM = 1 << 14
+
+
+def _f(a):
+    """True when a is a NumPy array of a kernel dtype."""
+    return type(a) is np.ndarray and a.dtype in _FLOATS
+
+
+def _same(a, b):
+    return type(b) is np.ndarray and b.dtype == a.dtype and b.shape == a.shape
+
+
+_c = np.ascontiguousarray
+
+
+def _py_scalar(s):
+    # int/float exactly: a NumPy scalar may carry its own dtype and promote
+    return type(s) in (int, float)
+
+
+class CppBackend(NumpyBackend):
+    name = "cpp"
+    device_type = "cpu"
+
+    # ---- threads ---------------------------------------------------------
+    @staticmethod
+    def set_num_threads(n):
+        _C.set_num_threads(int(n))
+
+    @staticmethod
+    def get_num_threads():
+        return _C.get_num_threads()
+
+    # ---- linear algebra --------------------------------------------------
+    def matmul(self, a, b):
+        if not (_f(a) and type(b) is np.ndarray and b.dtype == a.dtype and a.ndim >= 2 and b.ndim >= 2):
+            return super().matmul(a, b)
+        m, k = a.shape[-2:]
+        k2, n = b.shape[-2:]
+        if k != k2 or m * n * k < _MIN_GEMM:
+            return super().matmul(a, b)  # NumPy's error message, or its lower overhead
+        if a.ndim == 2 and b.ndim == 2:
+            out = np.empty((m, n), a.dtype)
+            _C.gemm(a, b, out)
+            return out
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        if b.ndim == 2:  # (..., m, k) @ (k, n): one tall GEMM when a's rows fold without a copy
+            try:
+                a2 = np.reshape(a, (-1, k), copy=False)
+            except (ValueError, TypeError):
+                a2 = None
+            if a2 is not None:
+                out = np.empty((a2.shape[0], n), a.dtype)
+                _C.gemm(a2, b, out)
+                return out.reshape(batch + (m, n))
+        nb = int(np.prod(batch))
+        a3 = np.broadcast_to(a, batch + (m, k)).reshape(nb, m, k)
+        b3 = np.broadcast_to(b, batch + (k, n)).reshape(nb, k, n)
+        out = np.empty((nb, m, n), a.dtype)
+        _C.gemm(a3, b3, out)
+        return out.reshape(batch + (m, n))
+
+    # ---- elementwise -----------------------------------------------------
+    def binary(self, name, a, b):
+        op = _BIN.get(name)
+        if op is not None:
+            if _f(a):
+                if a.size >= _MIN_ARITH:
+                    if _same(a, b):
+                        return _C.binary(op, _c(a), _c(b))
+                    if _py_scalar(b):
+                        return _C.binary_scalar(op, _c(a), b, False)
+            elif _f(b) and b.size >= _MIN_ARITH and _py_scalar(a):
+                return _C.binary_scalar(op, _c(b), a, True)
+        return super().binary(name, a, b)
+
+    def unary(self, name, a):
+        if (name == "tanh" or name == "exp") and _f(a) and a.size >= _MIN_ACT:
+            return _C.act_forward(_ACT[name], _c(a))
+        return super().unary(name, a)
+
+    def _act(self, name, a, p0=0.0, p1=0.0):
+        return _C.act_forward(_ACT[name], _c(a), p0, p1)
+
+    def _act_bwd(self, name, g, xy, p0=0.0, p1=0.0):
+        return _C.act_backward(_ACT[name], _c(g), _c(xy), p0, p1)
+
+    def sigmoid(self, a):
+        return self._act("sigmoid", a) if _f(a) and a.size >= _MIN_ACT else super().sigmoid(a)
+
+    def relu(self, a):
+        return self._act("relu", a) if _f(a) and a.size >= _MIN_ARITH else super().relu(a)
+
+    def relu_backward(self, g, a):
+        if _f(a) and a.size >= _MIN_ARITH and _same(a, g):
+            return self._act_bwd("relu", g, a)
+        return super().relu_backward(g, a)
+
+    def sigmoid_backward(self, g, y):
+        if _f(y) and y.size >= _MIN_ACT and _same(y, g):
+            return self._act_bwd("sigmoid", g, y)
+        return super().sigmoid_backward(g, y)
+
+    def tanh_backward(self, g, y):
+        if _f(y) and y.size >= _MIN_ACT and _same(y, g):
+            return self._act_bwd("tanh", g, y)
+        return super().tanh_backward(g, y)
+
+    def gelu(self, a, approximate="none"):
+        if _f(a) and a.size >= _MIN_ACT:
+            return self._act("gelu_tanh" if approximate == "tanh" else "gelu", a)
+        return super().gelu(a, approximate)
+
+    def gelu_backward(self, g, a, approximate="none"):
+        if _f(a) and a.size >= _MIN_ACT and _same(a, g):
+            return self._act_bwd("gelu_tanh" if approximate == "tanh" else "gelu", g, a)
+        return super().gelu_backward(g, a, approximate)
+
+    def silu(self, a):
+        return self._act("silu", a) if _f(a) and a.size >= _MIN_ACT else super().silu(a)
+
+    def silu_backward(self, g, a):
+        if _f(a) and a.size >= _MIN_ACT and _same(a, g):
+            return self._act_bwd("silu", g, a)
+        return super().silu_backward(g, a)
+
+    def leaky_relu(self, a, negative_slope):
+        if _f(a) and a.size >= _MIN_ACT:
+            return self._act("leaky_relu", a, float(negative_slope))
+        return super().leaky_relu(a, negative_slope)
+
+    def leaky_relu_backward(self, g, a, negative_slope):
+        if _f(a) and a.size >= _MIN_ACT and _same(a, g):
+            return self._act_bwd("leaky_relu", g, a, float(negative_slope))
+        return super().leaky_relu_backward(g, a, negative_slope)
+
+    def softplus(self, a, beta, threshold):
+        if _f(a) and a.size >= _MIN_ACT:
+            return self._act("softplus", a, float(beta), float(threshold))
+        return super().softplus(a, beta, threshold)
+
+    def softplus_backward(self, g, a, beta, threshold):
+        if _f(a) and a.size >= _MIN_ACT and _same(a, g):
+            return self._act_bwd("softplus", g, a, float(beta), float(threshold))
+        return super().softplus_backward(g, a, beta, threshold)
+
+    # ---- softmax family (kernels run along the last axis) ------------------
+    @staticmethod
+    def _last(a, axis):
+        """a with `axis` moved last, and the function moving a result back."""
+        axis = axis % a.ndim
+        if axis == a.ndim - 1:
+            return a, lambda r: r
+        return np.moveaxis(a, axis, -1), lambda r: np.moveaxis(r, -1, axis)
+
+    def _soft(self, kind, a, axis, fallback):
+        if not (_f(a) and a.ndim >= 1 and a.size >= _MIN_ROWS):
+            return fallback(a, axis)
+        x, back = self._last(a, axis)
+        return back(_C.softmax_forward(kind, _c(x)))
+
+    def _soft_bwd(self, kind, g, y, axis, fallback):
+        if not (_f(y) and y.ndim >= 1 and y.size >= _MIN_ROWS and _same(y, g)):
+            return fallback(g, y, axis)
+        gl, back = self._last(g, axis)
+        yl, _ = self._last(y, axis)
+        return back(_C.softmax_backward(kind, _c(gl), _c(yl)))
+
+    def softmax(self, a, axis):
+        return self._soft(_SOFTMAX, a, axis, super().softmax)
+
+    def log_softmax(self, a, axis):
+        return self._soft(_LOG_SOFTMAX, a, axis, super().log_softmax)
+
+    def softmax_backward(self, g, y, axis):
+        return self._soft_bwd(_SOFTMAX, g, y, axis, super().softmax_backward)
+
+    def log_softmax_backward(self, g, y, axis):
+        return self._soft_bwd(_LOG_SOFTMAX, g, y, axis, super().log_softmax_backward)
+
+    def logsumexp(self, a, axis, keepdims):
+        if _f(a) and a.ndim >= 1 and a.size >= _MIN_ROWS and axis is not None and len(axis) == 1:
+            ax = axis[0] % a.ndim
+            x, _ = self._last(a, ax)
+            out = _C.logsumexp(_c(x))
+            return np.expand_dims(out, ax) if keepdims else out
+        return super().logsumexp(a, axis, keepdims)
+
+    def cross_entropy(self, logits, target, ignore_index):
+        if (_f(logits) and logits.ndim == 2 and logits.size >= _MIN_ROWS and type(target) is np.ndarray
+                and target.ndim == 1 and target.dtype.kind in "iu"):
+            return tuple(_C.cross_entropy_forward(_c(logits), _c(target, dtype=np.int64), int(ignore_index)))
+        return super().cross_entropy(logits, target, ignore_index)
+
+    def cross_entropy_backward(self, g, logits, lse, target, ignore_index):
+        if (_f(logits) and logits.ndim == 2 and logits.size >= _MIN_ROWS and type(target) is np.ndarray
+                and target.ndim == 1 and target.dtype.kind in "iu"):
+            n = logits.shape[0]
+            g = _c(np.broadcast_to(np.asarray(g, logits.dtype), (n,)))
+            return _C.cross_entropy_backward(g, _c(logits), _c(lse, dtype=logits.dtype),
+                                             _c(target, dtype=np.int64), int(ignore_index))
+        return super().cross_entropy_backward(g, logits, lse, target, ignore_index)
+
+    # ---- reductions ------------------------------------------------------
+    def reduce(self, name, a, axis, keepdims):
+        red = _RED.get(name)
+        if red is None or not _f(a) or a.size < _MIN_REDUCE:
+            return super().reduce(name, a, axis, keepdims)
+        axes = tuple(range(a.ndim)) if axis is None else tuple(sorted(x % a.ndim for x in axis))
+        if not axes:
+            return super().reduce(name, a, axis, keepdims)
+        lo, hi = axes[0], axes[-1]
+        if hi - lo + 1 != len(axes):  # not one run of axes
+            return super().reduce(name, a, axis, keepdims)
+        shape = a.shape
+        outer, n, inner = int(np.prod(shape[:lo])), int(np.prod(shape[lo:hi + 1])), int(np.prod(shape[hi + 1:]))
+        out = _C.reduce_axis(red, _c(a), outer, n, inner)
+        if keepdims:
+            return out.reshape(shape[:lo] + (1,) * len(axes) + shape[hi + 1:])
+        return out.reshape(shape[:lo] + shape[hi + 1:])
+
+    def sum_to_shape(self, a, shape):
+        shape = tuple(shape)
+        if not _f(a) or a.size < _MIN_REDUCE or a.shape == shape:
+            return super().sum_to_shape(a, shape)
+        lead = a.ndim - len(shape)
+        # each axis of a is kept (K) or summed (R); size-1 axes join either side
+        flags = [True] * lead + [n == 1 and a.shape[i + lead] != 1 for i, n in enumerate(shape)]
+        groups = []  # [reduced?, size]
+        for red, n in zip(flags, a.shape):
+            if n == 1:
+                continue
+            if groups and groups[-1][0] == red:
+                groups[-1][1] *= n
+            else:
+                groups.append([red, n])
+        pattern = tuple(g[0] for g in groups)
+        sizes = [g[1] for g in groups]
+        x = _c(a)
+        if pattern == (True,):
+            out = _C.reduce_axis(0, x, 1, sizes[0], 1)
+        elif pattern == (True, False):
+            out = _C.reduce_axis(0, x, 1, sizes[0], sizes[1])
+        elif pattern == (False, True):
+            out = _C.reduce_axis(0, x, sizes[0], sizes[1], 1)
+        elif pattern == (False, True, False):
+            out = _C.reduce_axis(0, x, sizes[0], sizes[1], sizes[2])
+        elif pattern == (True, False, True):
+            out = _C.sum_outer_inner(x, sizes[0], sizes[1], sizes[2])
+        else:
+            return super().sum_to_shape(a, shape)
+        return out.reshape(shape)
+
+    # ---- optimizers ------------------------------------------------------
+    @staticmethod
+    def _state_ok(p, *arrays):
+        return all(x is None or (_same(p, x) and x.flags.c_contiguous and x.flags.writeable) for x in arrays)
+
+    def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay):
+        if not (_f(param) and param.size >= _MIN_OPTIM and param.flags.c_contiguous and param.flags.writeable
+                and _same(param, grad) and self._state_ok(param, buf)):
+            return super().sgd_step(param, grad, buf, lr, momentum, dampening, nesterov, weight_decay)
+        init = bool(momentum) and buf is None
+        if init:
+            buf = np.empty_like(param)
+        _C.sgd_step(param, _c(grad), buf if momentum else None, float(lr), float(momentum), float(dampening),
+                    bool(nesterov), float(weight_decay), init)
+        return buf
+
+    def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
+                  weight_decay, amsgrad, decoupled, maximize=False):
+        if not (_f(param) and param.size >= _MIN_OPTIM and param.flags.c_contiguous and param.flags.writeable
+                and _same(param, grad) and self._state_ok(param, exp_avg, exp_avg_sq, max_exp_avg_sq)
+                and (max_exp_avg_sq is not None or not amsgrad)):
+            return super().adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2,
+                                     eps, weight_decay, amsgrad, decoupled, maximize)
+        _C.adam_step(param, _c(grad), exp_avg, exp_avg_sq, max_exp_avg_sq, int(step), float(lr), float(beta1),
+                     float(beta2), float(eps), float(weight_decay), bool(amsgrad), bool(decoupled), bool(maximize))

@@ -1,0 +1,514 @@
+"""The C++ kernels (tinygrad_chain._C) and the cpp backend against NumPy.
+
+Every kernel family runs on every instruction set this CPU has (generic,
+AVX2, AVX-512), on edge sizes, views, both float dtypes, data larger than the
+caches, 1 vs 2 threads, and from several Python threads at once.
+"""
+import concurrent.futures as cf
+
+import numpy as np
+import pytest
+
+_C = pytest.importorskip("tinygrad_chain._C", reason="C++ extension tinygrad_chain._C is not built")
+
+from tinygrad_chain.backends.cpp_backend import CppBackend  # noqa: E402
+from tinygrad_chain.backends.numpy_backend import NumpyBackend  # noqa: E402
+
+SIZES = [0, 1, 3, 17, 255, 1025]
+DTYPES = [np.float32, np.float64]
+ISAS = [isa for isa in ("generic", "avx2", "avx512") if _C.set_isa(isa)]
+_C.set_isa({"avx512": "avx512", "avx2": "avx2"}.get(ISAS[-1], "generic"))
+DEFAULT_ISA = _C.isa()
+
+
+def tol(dtype, scale=1.0):
+    return dict(rtol=2e-5 * scale, atol=2e-6 * scale) if dtype == np.float32 else dict(rtol=1e-12 * scale, atol=1e-13 * scale)
+
+
+@pytest.fixture(autouse=True)
+def device():
+    """These tests call the kernels directly: run them once, not once per device (conftest)."""
+    yield "cpp"
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    assert _C.set_isa(request.param)
+    yield request.param
+    _C.set_isa(DEFAULT_ISA)
+
+
+@pytest.fixture
+def threads():
+    n = _C.get_num_threads()
+    yield
+    _C.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def cpp():
+    return CppBackend()
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return NumpyBackend()
+
+
+def rand(shape, dtype, seed=0, scale=3.0):
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+
+
+def views(a):
+    """a contiguous array, and non-contiguous / transposed / negative-stride views of the same shape."""
+    yield "contiguous", a
+    big = np.repeat(a[..., None], 2, axis=-1)
+    yield "strided", big[..., 0]
+    yield "reversed", np.ascontiguousarray(a[::-1])[::-1] if a.ndim else a
+    if a.ndim == 2:
+        yield "transposed", np.ascontiguousarray(a.T).T
+
+
+# ---------------------------------------------------------------- GEMM
+def ref_mm(a, b):
+    return np.matmul(a.astype(np.float64), b.astype(np.float64))
+
+
+def gemm_tol(dtype, k):
+    return dict(rtol=1e-5 * max(1, k) ** 0.5, atol=1e-5 * max(1, k) ** 0.5) if dtype == np.float32 else \
+        dict(rtol=1e-12 * max(1, k) ** 0.5, atol=1e-12 * max(1, k) ** 0.5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mnk", [(0, 3, 4), (3, 0, 4), (3, 4, 0), (1, 1, 1), (3, 17, 5), (17, 3, 255),
+                                 (255, 17, 3), (33, 1025, 7), (100, 200, 300), (13, 29, 600)])
+def test_gemm_shapes(isa, dtype, mnk):
+    m, n, k = mnk
+    a, b = rand((m, k), dtype, 1), rand((k, n), dtype, 2)
+    out = np.full((m, n), np.nan, dtype)
+    _C.gemm(a, b, out)
+    np.testing.assert_allclose(out, ref_mm(a, b), **gemm_tol(dtype, k))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_views_no_copy_layouts(isa, dtype):
+    a, b = rand((37, 70), dtype, 1), rand((70, 45), dtype, 2)
+    want = ref_mm(a, b)
+    for na, va in views(a):
+        for nb, vb in views(b):
+            out = np.empty((37, 45), dtype)
+            _C.gemm(va, vb, out)
+            np.testing.assert_allclose(out, want, **gemm_tol(dtype, 70), err_msg=f"{na} @ {nb}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_beta_accumulates(dtype):
+    a, b, c = rand((20, 30), dtype, 1), rand((30, 40), dtype, 2), rand((20, 40), dtype, 3)
+    out = c.copy()
+    _C.gemm(a, b, out, 1.0)
+    np.testing.assert_allclose(out, ref_mm(a, b) + c, **gemm_tol(dtype, 30))
+
+
+def test_gemm_rejects_bad_input():
+    a = np.ones((3, 4), np.float32)
+    with pytest.raises(TypeError):
+        _C.gemm(a.astype(np.int32), a.T.astype(np.int32), np.empty((3, 3), np.int32))
+    with pytest.raises(ValueError):
+        _C.gemm(a, a, np.empty((3, 4), np.float32))
+    with pytest.raises(TypeError):
+        _C.gemm(a, a.T.astype(np.float64), np.empty((3, 3), np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matmul_backend_batched_broadcast(cpp, dtype):
+    cases = [((4, 50, 60), (60, 70)), ((50, 60), (3, 60, 70)), ((2, 1, 50, 60), (3, 60, 70)),
+             ((5, 40, 60), (5, 60, 30)), ((70, 80), (80, 90)), ((3, 2, 50, 60), (60, 70))]
+    for sa, sb in cases:
+        a, b = rand(sa, dtype, 1), rand(sb, dtype, 2)
+        np.testing.assert_allclose(cpp.matmul(a, b), ref_mm(a, b), **gemm_tol(dtype, 60), err_msg=f"{sa} @ {sb}")
+        # the matmul VJPs: transposed operands go straight to the kernel
+        g = rand(np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1]), dtype, 3)
+        np.testing.assert_allclose(cpp.matmul(g, np.swapaxes(b, -1, -2)), ref_mm(g, np.swapaxes(b, -1, -2)),
+                                   **gemm_tol(dtype, 70))
+
+
+def test_matmul_backend_falls_back(cpp):
+    a = np.arange(12, dtype=np.int64).reshape(3, 4)
+    np.testing.assert_array_equal(cpp.matmul(a, a.T), a @ a.T)
+    v = rand((40,), np.float32)
+    m = rand((40, 50), np.float32)
+    np.testing.assert_allclose(cpp.matmul(v, m), v @ m, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError):
+        cpp.matmul(rand((40, 41), np.float32), rand((40, 41), np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_large_and_threads_agree(threads, dtype):
+    a, b = rand((700, 900), dtype, 1), rand((900, 800), dtype, 2)
+    outs = []
+    for n in (1, 2):
+        _C.set_num_threads(n)
+        out = np.empty((700, 800), dtype)
+        _C.gemm(a, b.T.copy().T, out)
+        outs.append(out)
+    np.testing.assert_allclose(outs[0], ref_mm(a, b), **gemm_tol(dtype, 900))
+    np.testing.assert_allclose(outs[1], outs[0], **gemm_tol(dtype, 900))
+
+
+# ---------------------------------------------------------------- activations
+def erf64(x):
+    from math import erf
+    return np.vectorize(erf, otypes=[np.float64])(x)
+
+
+def sig64(x):
+    return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
+
+
+K0, K1 = np.sqrt(2 / np.pi), 0.044715
+FWD = {
+    "relu": lambda x: np.maximum(x, 0),
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.1 * x),
+    "sigmoid": sig64,
+    "tanh": np.tanh,
+    "exp": np.exp,
+    "gelu": lambda x: 0.5 * x * (1 + erf64(x / np.sqrt(2))),
+    "gelu_tanh": lambda x: 0.5 * x * (1 + np.tanh(K0 * (x + K1 * x ** 3))),
+    "silu": lambda x: x * sig64(x),
+    "softplus": lambda x: np.where(2 * x > 20, x, (np.log1p(np.exp(-np.abs(2 * x))) + np.maximum(2 * x, 0)) / 2),
+}
+BWD = {  # derivative given x (sigmoid/tanh/exp: given the output y)
+    "relu": lambda x: (x > 0) * 1.0,
+    "leaky_relu": lambda x: np.where(x > 0, 1.0, 0.1),
+    "sigmoid": lambda y: y * (1 - y),
+    "tanh": lambda y: 1 - y * y,
+    "exp": lambda y: y,
+    "gelu": lambda x: 0.5 * (1 + erf64(x / np.sqrt(2))) + x * np.exp(-x * x / 2) / np.sqrt(2 * np.pi),
+    "gelu_tanh": lambda x: 0.5 * (1 + np.tanh(K0 * (x + K1 * x ** 3))) + 0.5 * x * (
+        1 - np.tanh(K0 * (x + K1 * x ** 3)) ** 2) * K0 * (1 + 3 * K1 * x * x),
+    "silu": lambda x: sig64(x) * (1 + x * (1 - sig64(x))),
+    "softplus": lambda x: np.where(2 * x > 20, 1.0, sig64(2 * x)),
+}
+PARAMS = {"leaky_relu": (0.1, 0.0), "softplus": (2.0, 20.0)}
+ACT = {"relu": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5, "silu": 6, "softplus": 7, "exp": 8}
+
+
+def act_input(n, dtype, seed=0):
+    x = rand((n,), dtype, seed)
+    specials = np.array([0.0, -0.0, 1e-6, -1e-6, 0.3, -0.3, 9.0, -9.0, 30.0, -30.0, 80.0, -80.0, -100.0],
+                        dtype)
+    x[:min(n, len(specials))] = specials[:n]
+    return x
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", list(ACT))
+def test_activation_forward_backward(isa, act, dtype):
+    # erf follows Numerical Recipes (rel. error 1.2e-7) on both CPU devices, so gelu is looser in float64
+    scale = 1e6 if act == "gelu" and dtype == np.float64 else (5 if act == "gelu" else 1)
+    p0, p1 = PARAMS.get(act, (0.0, 0.0))
+    for n in SIZES + [70000]:
+        x = act_input(n, dtype)
+        if act == "exp":
+            x = np.clip(x, -80, 80)
+        y = _C.act_forward(ACT[act], x, p0, p1)
+        assert y.dtype == dtype and y.shape == x.shape
+        want = FWD[act](x.astype(np.float64))
+        np.testing.assert_allclose(y, want, **tol(dtype, scale), err_msg=f"{act} n={n}")
+        g = rand((n,), dtype, 5)
+        xy = y if act in ("sigmoid", "tanh", "exp") else x
+        gx = _C.act_backward(ACT[act], g, xy, p0, p1)
+        want_g = g.astype(np.float64) * BWD[act](xy.astype(np.float64))
+        np.testing.assert_allclose(gx, want_g, **tol(dtype, scale * 2), err_msg=f"{act}' n={n}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_activation_special_values(dtype):
+    x = np.array([np.nan, np.inf, -np.inf, 0.0], dtype)
+    with np.errstate(all="ignore"):
+        for act in ("sigmoid", "tanh", "exp", "relu"):
+            y = _C.act_forward(ACT[act], x)
+            want = FWD[act](x.astype(np.float64)).astype(dtype)
+            np.testing.assert_array_equal(np.isnan(y), np.isnan(want), err_msg=act)
+            np.testing.assert_allclose(y[1:], want[1:], err_msg=act)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backend_activations_match_numpy_on_views(cpp, ref, dtype):
+    a = rand((300, 200), dtype, 1)  # above the kernel thresholds
+    for name, va in views(a):
+        for method, args in [("sigmoid", ()), ("relu", ()), ("gelu", ("none",)), ("gelu", ("tanh",)),
+                             ("silu", ()), ("leaky_relu", (0.01,)), ("softplus", (1.0, 20.0))]:
+            np.testing.assert_allclose(getattr(cpp, method)(va, *args), getattr(ref, method)(va, *args),
+                                       **tol(dtype, 1e6 if dtype == np.float64 else 5), err_msg=f"{method} {name}")
+        g = rand(a.shape, dtype, 2)
+        for method, args in [("relu_backward", (va,)), ("sigmoid_backward", (ref.sigmoid(va),)),
+                             ("tanh_backward", (np.tanh(va),)), ("gelu_backward", (va, "none")),
+                             ("gelu_backward", (va, "tanh")), ("silu_backward", (va,)),
+                             ("leaky_relu_backward", (va, 0.01)), ("softplus_backward", (va, 1.0, 20.0))]:
+            np.testing.assert_allclose(getattr(cpp, method)(g, *args), getattr(ref, method)(g, *args),
+                                       **tol(dtype, 1e6 if dtype == np.float64 else 5), err_msg=f"{method} {name}")
+        for u in ("tanh", "exp"):
+            np.testing.assert_allclose(cpp.unary(u, va), ref.unary(u, va), **tol(dtype), err_msg=u)
+
+
+# ---------------------------------------------------------------- arithmetic
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_binary(isa, cpp, ref, op, dtype):
+    code = {"add": 0, "sub": 1, "mul": 2, "div": 3}[op]
+    for n in SIZES:
+        a, b = rand((n,), dtype, 1), rand((n,), dtype, 2) + 10
+        np.testing.assert_allclose(_C.binary(code, a, b), ref.binary(op, a, b), **tol(dtype))
+        np.testing.assert_allclose(_C.binary_scalar(code, a, 2.5), ref.binary(op, a, 2.5), **tol(dtype))
+        np.testing.assert_allclose(_C.binary_scalar(code, b, 2.5, True), ref.binary(op, 2.5, b), **tol(dtype))
+    a, b = rand((400, 300), dtype, 1), rand((400, 300), dtype, 2) + 10
+    for (na, va), (nb, vb) in zip(views(a), views(b)):
+        got = cpp.binary(op, va, vb)
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, ref.binary(op, va, vb), **tol(dtype), err_msg=na)
+        np.testing.assert_allclose(cpp.binary(op, va, 3), ref.binary(op, va, 3), **tol(dtype))
+        np.testing.assert_allclose(cpp.binary(op, 3.0, vb), ref.binary(op, 3.0, vb), **tol(dtype))
+
+
+def test_binary_keeps_numpy_promotion(cpp):
+    a = rand((400, 300), np.float32)
+    assert cpp.binary("mul", a, np.float64(2.0)).dtype == (a * np.float64(2.0)).dtype
+    assert cpp.binary("add", a, a.astype(np.float64)).dtype == np.float64
+    i = np.arange(100000)
+    np.testing.assert_array_equal(cpp.binary("add", i, 1), i + 1)
+
+
+def test_out_argument_reuses_buffer():
+    a = rand((1000,), np.float32)
+    out = np.empty_like(a)
+    assert _C.binary(2, a, a, out=out) is out
+    np.testing.assert_allclose(out, a * a, rtol=1e-6)
+    with pytest.raises(ValueError):
+        _C.binary(2, a, a, out=np.empty(999, np.float32))
+    with pytest.raises(ValueError):
+        _C.binary(2, a, a[::-1].copy()[::-1])  # non-contiguous input to the raw kernel
+
+
+# ---------------------------------------------------------------- softmax family
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_family_kernels(isa, dtype):
+    for rows, cols in [(1, 1), (3, 17), (17, 255), (5, 1025), (2000, 10)]:
+        x = rand((rows, cols), dtype, 1)
+        x64 = x.astype(np.float64)
+        m = x64.max(-1, keepdims=True)
+        lse = m + np.log(np.exp(x64 - m).sum(-1, keepdims=True))
+        np.testing.assert_allclose(_C.softmax_forward(0, x), np.exp(x64 - lse), **tol(dtype))
+        np.testing.assert_allclose(_C.softmax_forward(1, x), x64 - lse, **tol(dtype, 5))
+        np.testing.assert_allclose(_C.logsumexp(x), lse[:, 0], **tol(dtype, 5))
+        g = rand((rows, cols), dtype, 2)
+        y = np.exp(x64 - lse)
+        want = y * (g - (g * y).sum(-1, keepdims=True))
+        np.testing.assert_allclose(_C.softmax_backward(0, g, y.astype(dtype)), want, **tol(dtype, 10))
+        want = g - y * g.sum(-1, keepdims=True)
+        np.testing.assert_allclose(_C.softmax_backward(1, g, (x64 - lse).astype(dtype)), want, **tol(dtype, 10))
+        t = np.random.default_rng(3).integers(0, cols, rows)
+        t[0] = -100
+        loss, lse_k = _C.cross_entropy_forward(x, t, -100)
+        want = np.where(t == -100, 0.0, lse[:, 0] - x64[np.arange(rows), np.maximum(t, 0)])
+        np.testing.assert_allclose(loss, want, **tol(dtype, 5))
+        gl = rand((rows,), dtype, 4)
+        onehot = np.eye(cols)[np.maximum(t, 0)]
+        want = np.where((t == -100)[:, None], 0.0, gl[:, None] * (np.exp(x64 - lse) - onehot))
+        np.testing.assert_allclose(_C.cross_entropy_backward(gl, x, lse_k, t, -100), want, **tol(dtype, 5))
+
+
+def test_softmax_stability_and_inf_rows():
+    x = np.array([[1000.0, 1000.0, -1000.0], [-np.inf, -np.inf, -np.inf], [-np.inf, 0.0, 1.0]], np.float32)
+    y = _C.softmax_forward(0, x)
+    np.testing.assert_allclose(y[0], [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(y[2], np.exp([-np.inf, 0, 1]) / np.exp([0, 1]).sum(), rtol=1e-6)
+    lse = _C.logsumexp(x)
+    assert lse[1] == -np.inf
+    np.testing.assert_allclose(lse[0], 1000 + np.log(2), rtol=1e-6)
+
+
+def test_cross_entropy_bad_target():
+    x = rand((4, 5), np.float32)
+    with pytest.raises(IndexError):
+        _C.cross_entropy_forward(x, np.array([0, 1, 5, 2]), -100)
+    with pytest.raises(ValueError):
+        _C.cross_entropy_forward(x, np.array([0, 1, 2]), -100)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backend_softmax_any_axis(cpp, ref, dtype):
+    a = rand((30, 40, 50), dtype, 1)
+    g = rand(a.shape, dtype, 2)
+    for axis in (0, 1, 2, -1):
+        for name, va in views(a):
+            y = cpp.softmax(va, axis)
+            np.testing.assert_allclose(y, ref.softmax(va, axis), **tol(dtype), err_msg=f"{axis} {name}")
+            np.testing.assert_allclose(cpp.log_softmax(va, axis), ref.log_softmax(va, axis), **tol(dtype, 5))
+            np.testing.assert_allclose(cpp.softmax_backward(g, y, axis), ref.softmax_backward(g, y, axis),
+                                       **tol(dtype, 10))
+            ly = ref.log_softmax(va, axis)
+            np.testing.assert_allclose(cpp.log_softmax_backward(g, ly, axis),
+                                       ref.log_softmax_backward(g, ly, axis), **tol(dtype, 10))
+        for keep in (False, True):
+            np.testing.assert_allclose(cpp.logsumexp(a, (axis % 3,), keep), ref.logsumexp(a, (axis % 3,), keep),
+                                       **tol(dtype, 5))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backend_cross_entropy_matches_default(cpp, ref, dtype):
+    x = rand((300, 10), dtype, 1)
+    t = np.random.default_rng(2).integers(0, 10, 300)
+    t[::7] = -100
+    loss, lse = cpp.cross_entropy(x, t, -100)
+    loss_r, lse_r = ref.cross_entropy(x, t, -100)
+    np.testing.assert_allclose(loss, loss_r, **tol(dtype, 5))
+    g = rand((300,), dtype, 3)
+    np.testing.assert_allclose(cpp.cross_entropy_backward(g, x, lse, t, -100),
+                               ref.cross_entropy_backward(g, x, lse_r, t, -100), **tol(dtype, 5))
+
+
+# ---------------------------------------------------------------- reductions
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_reduce_kernel_sizes(isa, dtype):
+    for outer, n, inner in [(1, 1, 1), (3, 17, 1), (1, 255, 3), (17, 3, 1025), (2, 1025, 17), (1, 200000, 1),
+                            (1, 300, 300)]:
+        x = rand((outer, n, inner), dtype, 1)
+        x64 = x.astype(np.float64)
+        np.testing.assert_allclose(_C.reduce_axis(0, x, outer, n, inner), x64.sum(1), **tol(dtype, 5))
+        np.testing.assert_allclose(_C.reduce_axis(1, x, outer, n, inner), x64.mean(1), **tol(dtype, 5))
+        np.testing.assert_array_equal(_C.reduce_axis(2, x, outer, n, inner), x.max(1))
+
+
+def test_reduce_max_propagates_nan():
+    x = rand((4, 100), np.float32)
+    x[1, 50] = np.nan
+    got = _C.reduce_axis(2, x, 4, 100, 1)
+    np.testing.assert_array_equal(np.isnan(got[:, 0]), [False, True, False, False])
+    got = _C.reduce_axis(2, x, 1, 4, 100)
+    assert np.isnan(got[0, 50]) and not np.isnan(got[0, 49])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backend_reduce(cpp, ref, dtype):
+    a = rand((20, 30, 40), dtype, 1)
+    for name in ("sum", "mean", "max", "min", "prod"):
+        for axis in (None, (0,), (1,), (2,), (0, 1), (1, 2), (0, 2), (0, 1, 2)):
+            for keep in (False, True):
+                for vn, va in views(a):
+                    with np.errstate(over="ignore"):  # prod overflows float32 (NumPy on both sides)
+                        got = cpp.reduce(name, va, axis, keep)
+                        want = ref.reduce(name, va, axis, keep)
+                    assert np.shape(got) == np.shape(want)
+                    np.testing.assert_allclose(got, want, **tol(dtype, 20), err_msg=f"{name} {axis} {vn}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backend_sum_to_shape(cpp, ref, dtype):
+    cases = [((64, 32, 16), (16,)), ((64, 32, 16), (32, 1)), ((64, 32, 16), (1, 32, 1)), ((64, 32, 16), (64, 1, 16)),
+             ((64, 32, 16), ()), ((64, 32, 16), (1, 1, 1)), ((8, 16, 8, 16), (16, 1, 1)),
+             ((8, 16, 8, 16), (1, 16, 1, 16)), ((64, 32, 16), (64, 32, 16)), ((4, 1, 512, 16), (1, 512, 1))]
+    for big, small in cases:
+        a = rand(big, dtype, 1)
+        for vn, va in views(a):
+            got = cpp.sum_to_shape(va, small)
+            assert got.shape == small
+            np.testing.assert_allclose(got, ref.sum_to_shape(va, small), **tol(dtype, 20), err_msg=f"{big}->{small} {vn}")
+
+
+def test_large_than_cache_and_threads_agree(threads):
+    x = rand((8_000_000,), np.float32, 1)  # 32 MB: larger than L2 and L3 slices
+    res = []
+    for n in (1, 2):
+        _C.set_num_threads(n)
+        res.append((_C.act_forward(ACT["tanh"], x), _C.reduce_axis(0, x, 1, x.size, 1), _C.binary(0, x, x),
+                    _C.softmax_forward(0, x.reshape(8000, 1000))))
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(res[1][1], x.astype(np.float64).sum(keepdims=True).reshape(1, 1), rtol=1e-6)
+    np.testing.assert_allclose(res[1][0], np.tanh(x), rtol=2e-5, atol=2e-6)
+
+
+# ---------------------------------------------------------------- optimizers
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cfg", [dict(momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0),
+                                 dict(momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.01),
+                                 dict(momentum=0.9, dampening=0.1, nesterov=False, weight_decay=0.0),
+                                 dict(momentum=0.9, dampening=0.0, nesterov=True, weight_decay=0.001)])
+def test_sgd_step(cpp, ref, dtype, cfg):
+    p1 = rand((200, 100), dtype, 1)
+    p2 = p1.copy()
+    b1 = b2 = None
+    for step in range(3):
+        g = rand(p1.shape, dtype, 10 + step)
+        b1 = cpp.sgd_step(p1, g, b1, 0.1, **cfg)
+        b2 = ref.sgd_step(p2, g, b2, 0.1, **cfg)
+        np.testing.assert_allclose(p1, p2, **tol(dtype, 10))
+        if cfg["momentum"]:
+            np.testing.assert_allclose(b1, b2, **tol(dtype, 10))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("amsgrad,decoupled,wd,maximize", [(False, False, 0.0, False), (False, False, 0.01, False),
+                                                            (False, True, 0.01, False), (True, True, 0.01, False),
+                                                            (True, False, 0.0, True)])
+def test_adam_step(cpp, ref, dtype, amsgrad, decoupled, wd, maximize):
+    p1 = rand((200, 100), dtype, 1)
+    p2 = p1.copy()
+    st1 = [np.zeros_like(p1) for _ in range(3)]
+    st2 = [np.zeros_like(p1) for _ in range(3)]
+    for step in range(1, 4):
+        g = rand(p1.shape, dtype, 10 + step)
+        cpp.adam_step(p1, g, *st1, step, 1e-2, 0.9, 0.999, 1e-8, wd, amsgrad, decoupled, maximize)
+        ref.adam_step(p2, g, *st2, step, 1e-2, 0.9, 0.999, 1e-8, wd, amsgrad, decoupled, maximize)
+        np.testing.assert_allclose(p1, p2, **tol(dtype, 50))
+        for a, b in zip(st1, st2):
+            np.testing.assert_allclose(a, b, **tol(dtype, 50))
+
+
+def test_adam_against_torch_formula():
+    torch = pytest.importorskip("torch")
+    p = rand((300, 100), np.float32, 1)
+    tp = torch.tensor(p.copy(), requires_grad=True)
+    opt = torch.optim.AdamW([tp], lr=1e-2, weight_decay=0.05, amsgrad=True)
+    st = [np.zeros_like(p) for _ in range(3)]
+    cpp = CppBackend()
+    for step in range(1, 4):
+        g = rand(p.shape, np.float32, 20 + step)
+        tp.grad = torch.tensor(g)
+        opt.step()
+        cpp.adam_step(p, g, *st, step, 1e-2, 0.9, 0.999, 1e-8, 0.05, True, True)
+    np.testing.assert_allclose(p, tp.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- concurrency
+def test_many_python_threads_at_once():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((300, 400)).astype(np.float32), rng.standard_normal((400, 200)).astype(np.float32)
+    x = rng.standard_normal((500, 300)).astype(np.float32)
+    want = (ref_mm(a, b), np.tanh(x), _C.softmax_forward(0, x), x.astype(np.float64).sum(0))
+
+    def work(i):
+        for _ in range(20):
+            out = np.empty((300, 200), np.float32)
+            _C.gemm(a, b, out)
+            got = (out, _C.act_forward(ACT["tanh"], x), _C.softmax_forward(0, x), _C.reduce_axis(0, x, 1, 500, 300)[0])
+            np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-3)
+            np.testing.assert_allclose(got[1], want[1], rtol=2e-5, atol=2e-6)
+            np.testing.assert_array_equal(got[2], want[2])
+            np.testing.assert_allclose(got[3], want[3], rtol=1e-5, atol=1e-4)
+        return i
+
+    with cf.ThreadPoolExecutor(6) as pool:
+        assert sorted(pool.map(work, range(6))) == list(range(6))
+
+
+def test_registry_and_threads_api():
+    from tinygrad_chain import backends
+    assert "cpp" in backends.available()
+    assert backends.resolve("cpu") == "cpp"
+    n = _C.get_num_threads()
+    _C.set_num_threads(1)
+    assert _C.get_num_threads() == 1
+    _C.set_num_threads(n)
+    assert _C.isa() in ("generic", "avx2", "avx512")
