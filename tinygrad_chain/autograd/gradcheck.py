@@ -25,7 +25,8 @@ def _numerical_jacobian(func, inputs, i, eps):
     def evaluate(value, k):
         with no_grad():
             flat[k] = value
-        return _flat_outputs(func, inputs[:i] + (base,) + inputs[i + 1:])
+        # copies: an output may be a view of `base`, which the next step changes
+        return [o.detach().clone() for o in _flat_outputs(func, inputs[:i] + (base,) + inputs[i + 1:])]
 
     rows = []
     for k in range(flat.numel()):
@@ -43,6 +44,9 @@ def _analytic_jacobian(outputs, inputs, i_wanted):
     cols = []  # one entry per output element: gradient w.r.t. input i_wanted
     for o in outputs:
         flat_count = o.numel()
+        if not o.requires_grad:  # a constant output (e.g. a zero first derivative): zero Jacobian
+            cols += [zeros_like(inputs[i_wanted]).reshape(-1) for _ in range(flat_count)]
+            continue
         for k in range(flat_count):
             seed = zeros_like(o).reshape(-1)
             seed[k] = 1.0

@@ -91,6 +91,8 @@ class Pow(Op):
 
         def d_exponent():
             # d/dy x**y = x**y log x; 0 where x == 0 (torch's convention for y >= 0)
+            if not hasattr(x, "shape"):  # Python base, as in 2.0 ** t
+                return _times(g, ctx.output * (math.log(x) if x > 0 else 0.0 if x == 0 else math.nan))
             x_pos = where(x == 0, 1.0, x)
             return _times(g, ctx.output * x_pos.log())
         return _both(ctx, d_base, d_exponent)

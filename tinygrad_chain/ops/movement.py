@@ -210,6 +210,7 @@ class Clone(Op):
 class Cast(Op):
     name = "to_dtype"
     backward_name = "ToCopyBackward"
+    sets_dtype = True
 
     def forward(self, b, x, dtype):
         return b.astype(x, dtype)

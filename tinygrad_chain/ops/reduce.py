@@ -55,13 +55,17 @@ class Prod(_Reduce):
         # the product of the other elements, also right when some are zero
         is_zero = x == 0
         nonzero = where(is_zero, 1.0, x)
-        prod_nonzero = expand_back(nonzero.prod(dim=axis, keepdim=keep) if axis is not None else nonzero.prod(),
-                                   x.shape, axis, keep)
-        zeros = expand_back(is_zero.sum(dim=axis, keepdim=keep) if axis is not None else is_zero.sum(),
-                            x.shape, axis, keep)
-        others = where(is_zero, where(zeros == 1, prod_nonzero, 0.0),
-                       where(zeros == 0, prod_nonzero / nonzero, 0.0))
-        return (g * others,)
+
+        def over_axis(t, fn):
+            return expand_back(getattr(t, fn)(dim=axis, keepdim=keep) if axis is not None else getattr(t, fn)(),
+                               x.shape, axis, keep)
+        prod_nonzero = over_axis(nonzero, "prod")
+        zeros = over_axis(is_zero, "sum")
+        # zsum is 0 but carries the zeros' derivative, so second derivatives stay right with 1 or 2 zeros
+        zsum = over_axis(where(is_zero, x, 0.0), "sum")
+        at_zero = where(zeros == 1, prod_nonzero, where(zeros == 2, (zsum - x) * prod_nonzero, 0.0))
+        at_nonzero = where(zeros == 0, prod_nonzero / nonzero, where(zeros == 1, zsum * prod_nonzero / nonzero, 0.0))
+        return (g * where(is_zero, at_zero, at_nonzero),)
 
 
 class _Extremum(_Reduce):

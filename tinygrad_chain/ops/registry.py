@@ -39,6 +39,8 @@ class Op:
     saves_extra = False
     #: the output lives on attrs["target"] (a backend), not on the inputs' device
     changes_device = False
+    #: the op chooses its output dtype (a cast to float64 is not demoted to the default float)
+    sets_dtype = False
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -90,7 +92,7 @@ def apply(op, *args, **attrs):
         out, saved = out
     if out.ndim == 0:  # NumPy returns scalars, not arrays, for 0-d results
         out = b.asarray(out)
-    if out.dtype is b.float64_native:
+    if out.dtype is b.float64_native and not op.sets_dtype:
         out = _no_silent_float64(b, out, args)
     if op.changes_device:
         b = attrs["target"]
