@@ -19,6 +19,8 @@ class Sample:
     kwargs: dict = field(default_factory=dict)
     #: indices of args that are differentiable tensors (default: every float array)
     diff: Optional[tuple] = None
+    #: False: forward only (ties, values at kinks: finite differences are meaningless there)
+    grad: bool = True
 
 
 @dataclass
@@ -39,6 +41,16 @@ class OpInfo:
     atol: float = 1e-5
     rtol: float = 1e-4
     skip_reason: str = ""
+    #: forward tolerances for float64 (float32 uses atol/rtol)
+    atol64: float = 1e-9
+    rtol64: float = 1e-7
+    #: extra keyword arguments for gradcheck/gradgradcheck (eps, atol, rtol)
+    gradcheck_kwargs: dict = field(default_factory=dict)
+    #: a floating-point output has the dtype of the floating-point inputs
+    keeps_dtype: bool = True
+    #: arg indices whose gradient is identically zero, which the engine may leave as None
+    #: (gradcheck still checks that the numerical derivative is zero there)
+    zero_grad_inputs: tuple = ()
 
 
 AREAS = ("core", "nn")

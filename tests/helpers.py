@@ -1,0 +1,21 @@
+"""Small helpers shared by the tests (importable: tests/ is on sys.path)."""
+import numpy as np
+
+import tinygrad_chain as tc
+
+
+def to_np(t):
+    """A NumPy copy of a tensor's values (works on every device)."""
+    return np.asarray(t.detach()._b.to_numpy(t.detach().data))
+
+
+def assert_close(actual, expected, atol=1e-5, rtol=1e-4, msg=""):
+    if isinstance(actual, tc.Tensor):
+        actual = to_np(actual)
+    if isinstance(expected, tc.Tensor):
+        expected = to_np(expected)
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{msg} shape {actual.shape} != expected {expected.shape}"
+    np.testing.assert_allclose(actual.astype(np.float64) if actual.dtype != bool else actual,
+                               expected.astype(np.float64) if expected.dtype != bool else expected,
+                               atol=atol, rtol=rtol, err_msg=msg)
