@@ -3,6 +3,7 @@
     import tinygrad_chain as tc      # where you would write `import torch`
 """
 from tinygrad_chain import backends  # noqa: F401  (tc.backends.available())
+from tinygrad_chain import cuda  # noqa: F401  (tc.cuda.is_available(); never imports cupy)
 from tinygrad_chain import autograd, dtypes, nn  # noqa: F401
 from tinygrad_chain.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from tinygrad_chain.creation import (arange, empty, empty_like, from_numpy, full, full_like, linspace, manual_seed,

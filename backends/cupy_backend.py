@@ -1,0 +1,282 @@
+"""The CuPy backend: the NumPy implementation run on an NVIDIA GPU.
+
+It shares XpBackend with ``xp = cupy`` (Chainer's idea) and adds what a GPU
+needs: explicit transfer, synchronisation, a pooled allocator that tracks the
+peak and explains out-of-memory errors, and fused CUDA kernels for the hot
+paths (activations and their backward, row-wise softmax/log_softmax/logsumexp,
+optimizer steps), so each is one pass over memory instead of several.
+matmul goes to cuBLAS through cupy.matmul.
+
+Loading fails (the registry then lists "cupy" as unavailable, with the
+reason) when cupy is missing or CUDA counts no device: cupy imports fine on
+a machine without a GPU, so the import alone proves nothing.
+"""
+import numpy
+
+try:
+    import cupy
+except ImportError as e:
+    raise ImportError(f"cupy is not installed ({e}); install the extra: pip install 'tinygrad_chain[cuda]'") from None
+
+from tinygrad_chain import cuda as _tc_cuda
+
+from . import cupy_kernels as K
+from .xp_backend import XpBackend
+
+_FLOATS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+
+
+def _count_devices():
+    """CUDA's device count, or an exception that says why there is none."""
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CUDARuntimeError: no driver, driver too old, no device
+        raise RuntimeError(f"cupy is installed but CUDA reports no usable GPU ({type(e).__name__}: {e})") from None
+    if n == 0:
+        raise RuntimeError("cupy is installed but CUDA counts 0 devices")
+    return n
+
+
+class _OutOfMemory(_tc_cuda.OutOfMemoryError, cupy.cuda.memory.OutOfMemoryError):
+    """tc.cuda.OutOfMemoryError that cupy's own code still recognises as its OOM error."""
+
+    def __init__(self, msg, size, total):
+        RuntimeError.__init__(self, msg)
+        self._size, self._total, self._limit = size, total, 0  # cupy's attributes
+
+    def __reduce__(self):
+        return (type(self), (str(self), self._size, self._total))
+
+
+def _fmt(n):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n} bytes" if unit == "bytes" else f"{n:.2f} {unit}"
+        n /= 1024
+
+
+class _TrackingAllocator:
+    """cupy's memory pool, plus the peak of its used bytes and a clear out-of-memory error.
+
+    Every device allocation cupy makes (arrays, cuBLAS workspaces) passes
+    through __call__, so this is the one place to see them all. The pool's
+    used_bytes() walks its live blocks, so it is asked only when an upper
+    bound on current use (last exact figure plus everything allocated since)
+    could pass the recorded peak: the peak stays exact, the common path cheap.
+    """
+
+    def __init__(self, pool):
+        self.pool = pool
+        self.peak = 0
+        self._last = 0   # used_bytes() when last asked
+        self._since = 0  # bytes handed out since then (frees are not seen)
+
+    def __call__(self, size):
+        try:
+            ptr = self.pool.malloc(size)
+        except cupy.cuda.memory.OutOfMemoryError:
+            raise self._oom(size) from None
+        self._since += ptr.mem.size if size else 0
+        if self._last + self._since > self.peak:
+            self.sample()
+        return ptr
+
+    def sample(self):
+        used = self.pool.used_bytes()
+        self._last, self._since = used, 0
+        if used > self.peak:
+            self.peak = used
+        return used
+
+    def reset_peak(self):
+        self.peak = self.sample()
+
+    def _oom(self, size):
+        used, total = self.pool.used_bytes(), self.pool.total_bytes()
+        try:
+            free_dev, total_dev = cupy.cuda.runtime.memGetInfo()
+            device = f"; the device has {_fmt(free_dev)} free of {_fmt(total_dev)}"
+        except Exception:
+            device = ""
+        limit = self.pool.get_limit()
+        limit = f", pool limit {_fmt(limit)}" if limit else ""
+        msg = (f"CUDA out of memory: tried to allocate {_fmt(size)}. The memory pool holds {_fmt(used)} in live "
+               f"arrays and {_fmt(total - used)} cached ({_fmt(total)} reserved{limit}){device}. Free tensors "
+               f"you no longer need (del them, let backward() free the graph), call tc.cuda.empty_cache(), "
+               f"or use smaller batches.")
+        return _OutOfMemory(msg, size, used)
+
+
+class CupyBackend(XpBackend):
+    name = "cupy"
+    device_type = "cuda"
+    xp = cupy
+
+    def __init__(self):
+        self._device_count = _count_devices()
+        self._pool = cupy.get_default_memory_pool()
+        self._alloc = _TrackingAllocator(self._pool)
+        cupy.cuda.set_allocator(self._alloc)
+        super().__init__()
+        self._unary["erf"] = self._erf
+
+    # ---- device queries (tc.cuda) ------------------------------------------
+    def device_count(self):
+        return self._device_count
+
+    def device_name(self, index=0):
+        name = cupy.cuda.runtime.getDeviceProperties(index)["name"]
+        return name.decode() if isinstance(name, bytes) else str(name)
+
+    def memory_stats(self):
+        used = self._alloc.sample()
+        return {"allocated": used, "peak": self._alloc.peak, "reserved": self._pool.total_bytes()}
+
+    def reset_peak(self):
+        self._alloc.reset_peak()
+
+    def empty_cache(self):
+        self._pool.free_all_blocks()
+        cupy.get_default_pinned_memory_pool().free_all_blocks()
+
+    def mem_get_info(self):
+        return cupy.cuda.runtime.memGetInfo()
+
+    def synchronize(self):
+        cupy.cuda.Device().synchronize()
+
+    # ---- creation and transfer ----------------------------------------
+    def asarray(self, data, dtype=None):
+        # cupy.asarray copies NumPy arrays, scalars and nested lists to the device
+        return cupy.asarray(data, dtype=None if dtype is None else self._native[dtype])
+
+    def to_numpy(self, a):
+        return cupy.asnumpy(a)
+
+    def copy_into(self, dst, src):
+        dst[...] = cupy.asarray(src) if isinstance(src, numpy.ndarray) else src
+
+    def setitem(self, a, index, value):
+        a[index] = cupy.asarray(value) if isinstance(value, numpy.ndarray) else value
+
+    # ---- random --------------------------------------------------------
+    # cupy's RandomState (cuRAND) draws every dtype we need and permutations
+    def manual_seed(self, seed):
+        self._rng = cupy.random.RandomState(seed)
+
+    def rand(self, shape, dtype):
+        nd = self._native[dtype]
+        draw = self._rng.random_sample(shape, dtype=nd if nd in _FLOATS else numpy.float32)
+        return draw.astype(nd, copy=False)
+
+    def randn(self, shape, dtype):
+        nd = self._native[dtype]
+        draw = self._rng.standard_normal(shape, dtype=nd if nd in _FLOATS else numpy.float32)
+        return draw.astype(nd, copy=False)
+
+    def randint(self, low, high, shape, dtype):
+        return self._rng.randint(low, high, size=shape, dtype=numpy.int64).astype(self._native[dtype], copy=False)
+
+    def permutation(self, n):
+        return self._rng.permutation(n)
+
+    # ---- elementwise ---------------------------------------------------
+    # GPU math never warns, so there is no errstate to enter (cupy has none)
+    def unary(self, name, a):
+        return self._unary[name](a)
+
+    def binary(self, name, a, b):
+        return self._binary[name](a, b)
+
+    def _erf(self, a):
+        try:
+            from cupyx.scipy import special
+        except ImportError:  # cupyx without scipy support: the shared formula
+            return super()._erf(a)
+        out = special.erf(a)
+        return out if out.dtype == a.dtype else out.astype(a.dtype)
+
+    # ---- movement and indexing -----------------------------------------
+    def index_add(self, a, index, values):
+        K.scatter_add(a, index, values)
+
+    def scatter_add_along_axis(self, shape, indices, values, axis):
+        out = cupy.zeros(shape, dtype=values.dtype)
+        nd = indices.ndim
+        # an arange along every other axis, broadcasting against `indices`
+        index = [cupy.arange(n).reshape((1,) * i + (n,) + (1,) * (nd - i - 1)) for i, n in enumerate(indices.shape)]
+        index[axis] = indices
+        K.scatter_add(out, tuple(index), values)
+        return out
+
+    def take_along_axis(self, a, indices, axis):
+        return cupy.take_along_axis(a, indices, axis)
+
+    # ---- linear algebra ------------------------------------------------
+    def einsum(self, equation, *arrays):
+        # cupy's optimize= takes only False or an explicit path; its default contracts pairwise
+        return cupy.einsum(equation, *arrays)
+
+    # ---- fused kernels ---------------------------------------------------
+    def sigmoid(self, a):
+        return K.sigmoid(a) if _float(a) else super().sigmoid(a)
+
+    def relu(self, a):
+        return K.relu(a) if a.dtype.kind in "fiu" else super().relu(a)
+
+    def relu_backward(self, g, a):
+        return K.relu_backward(g, a) if _same_float(g, a) else super().relu_backward(g, a)
+
+    def sigmoid_backward(self, g, y):
+        return K.sigmoid_backward(g, y) if _same_float(g, y) else super().sigmoid_backward(g, y)
+
+    def tanh_backward(self, g, y):
+        return K.tanh_backward(g, y) if _same_float(g, y) else super().tanh_backward(g, y)
+
+    def softplus(self, a, beta, threshold):
+        if not _float(a):
+            return super().softplus(a, beta, threshold)
+        t = a.dtype.type
+        return K.softplus(a, t(beta), t(threshold))
+
+    def softmax(self, a, axis):
+        out = K.softmax_rows(a, axis, log=False) if _float(a) else None
+        return super().softmax(a, axis) if out is None else out
+
+    def log_softmax(self, a, axis):
+        out = K.softmax_rows(a, axis, log=True) if _float(a) else None
+        return super().log_softmax(a, axis) if out is None else out
+
+    def softmax_backward(self, g, y, axis):
+        out = K.softmax_backward_rows(g, y, axis, log=False) if _same_float(g, y) else None
+        return super().softmax_backward(g, y, axis) if out is None else out
+
+    def log_softmax_backward(self, g, y, axis):
+        out = K.softmax_backward_rows(g, y, axis, log=True) if _same_float(g, y) else None
+        return super().log_softmax_backward(g, y, axis) if out is None else out
+
+    def logsumexp(self, a, axis, keepdims):
+        out = K.logsumexp_rows(a, axis, keepdims) if _float(a) else None
+        return super().logsumexp(a, axis, keepdims) if out is None else out
+
+    def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay):
+        if not _same_float(param, grad) or (buf is not None and buf.dtype != param.dtype):
+            return super().sgd_step(param, grad, buf, lr, momentum, dampening, nesterov, weight_decay)
+        t = param.dtype.type
+        if not momentum:
+            K.sgd(grad, t(lr), t(weight_decay), param)
+            return buf
+        first = buf is None
+        if first:
+            buf = cupy.empty_like(param)
+        K.sgd_momentum(grad, t(lr), t(weight_decay), t(momentum), t(dampening), numpy.int32(bool(nesterov)),
+                       numpy.int32(first), param, buf)
+        return buf
+
+
+def _float(a):
+    return isinstance(a, cupy.ndarray) and a.dtype in _FLOATS
+
+
+def _same_float(a, b):
+    return _float(a) and isinstance(b, cupy.ndarray) and b.dtype == a.dtype

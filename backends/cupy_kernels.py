@@ -1,0 +1,239 @@
+"""Fused CUDA kernels for the cupy backend.
+
+Elementwise kernels (cupy.ElementwiseKernel: one pass, broadcasting and
+strides handled by cupy) for activations, their backward and the optimizer
+updates; and row-wise kernels (one block per row, cupy.RawModule) for the
+stable softmax, log_softmax, their backward and logsumexp, which otherwise
+take four or five passes over memory. Everything compiles on first use
+(NVRTC, cached on disk by cupy), so importing this module costs nothing.
+
+Callers pass only float32/float64 cupy arrays of one dtype; the backend
+falls back to the composed defaults for anything else.
+"""
+import numpy
+
+import cupy
+
+# ---- elementwise ------------------------------------------------------------
+# exp of a non-positive number never overflows: pick the form by the sign
+sigmoid = cupy.ElementwiseKernel(
+    "T x", "T y",
+    "if (x >= T(0)) { y = T(1) / (T(1) + exp(-x)); } else { T e = exp(x); y = e / (T(1) + e); }",
+    "tc_sigmoid")
+
+# x < 0 ? 0 : x keeps NaN, as torch.relu does
+relu = cupy.ElementwiseKernel("T x", "T y", "y = x < T(0) ? T(0) : x", "tc_relu")
+
+relu_backward = cupy.ElementwiseKernel("T g, T y", "T dx", "dx = y > T(0) ? g : T(0)", "tc_relu_backward")
+
+sigmoid_backward = cupy.ElementwiseKernel("T g, T y", "T dx", "dx = g * (y * (T(1) - y))", "tc_sigmoid_backward")
+
+tanh_backward = cupy.ElementwiseKernel("T g, T y", "T dx", "dx = g * (T(1) - y * y)", "tc_tanh_backward")
+
+# log1p(exp(-|z|)) + max(z, 0) is stable for every z; above threshold torch returns x
+softplus = cupy.ElementwiseKernel(
+    "T x, T beta, T threshold", "T y",
+    """
+    T z = x * beta;
+    T az = z < T(0) ? -z : z;
+    y = z > threshold ? x : (log1p(exp(-az)) + (z > T(0) ? z : T(0))) / beta;
+    """,
+    "tc_softplus")
+
+# torch's SGD, in place: p -= lr * (g + wd * p)
+sgd = cupy.ElementwiseKernel(
+    "T g, T lr, T wd", "T p",
+    "p = p - lr * (g + wd * p)",
+    "tc_sgd")
+
+# with momentum; on the first step the buffer starts as the gradient (no dampening)
+sgd_momentum = cupy.ElementwiseKernel(
+    "T g, T lr, T wd, T momentum, T dampening, int32 nesterov, int32 first", "T p, T buf",
+    """
+    T d = g + wd * p;
+    T b = first ? d : momentum * buf + (T(1) - dampening) * d;
+    buf = b;
+    p = p - lr * (nesterov ? d + momentum * b : b);
+    """,
+    "tc_sgd_momentum")
+
+
+def scatter_add(a, index, values):
+    """a[index] += values, accumulating repeated indices (atomic adds)."""
+    if hasattr(cupy.add, "at"):
+        cupy.add.at(a, index, values)
+    else:  # cupy before ufunc.at
+        import cupyx
+        cupyx.scatter_add(a, index, values)
+
+
+# ---- row-wise ----------------------------------------------------------------
+_ROWS_SRC = r"""
+template<typename T> __device__ __forceinline__ T tc_neg_inf();
+template<> __device__ __forceinline__ float tc_neg_inf<float>() { return __int_as_float(0xff800000); }
+template<> __device__ __forceinline__ double tc_neg_inf<double>() {
+    return __longlong_as_double(0xfff0000000000000LL);
+}
+
+// NaN wins, so a row holding NaN gives NaN (as NumPy and torch do)
+template<typename T> __device__ __forceinline__ T tc_max(T a, T b) { return (a > b || a != a) ? a : b; }
+
+template<typename T, bool MAX> __device__ __forceinline__ T tc_warp_reduce(T v) {
+    for (int o = 16; o > 0; o >>= 1) {
+        T other = __shfl_xor_sync(0xffffffffu, v, o);
+        v = MAX ? tc_max(v, other) : v + other;
+    }
+    return v;
+}
+
+// blockDim.x is a multiple of 32, at most 1024; every thread gets the result
+template<typename T, bool MAX> __device__ T tc_block_reduce(T v, T* sh) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    v = tc_warp_reduce<T, MAX>(v);
+    __syncthreads();  // sh may still be read from the previous reduction
+    if (lane == 0) sh[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        T w = lane < nwarps ? sh[lane] : (MAX ? tc_neg_inf<T>() : T(0));
+        w = tc_warp_reduce<T, MAX>(w);
+        if (lane == 0) sh[0] = w;
+    }
+    __syncthreads();
+    return sh[0];
+}
+
+// y = softmax (log_out = 0) or log_softmax (log_out = 1) of each contiguous row of x
+template<typename T>
+__global__ void tc_softmax_fwd(const T* __restrict__ x, T* __restrict__ y, long long cols, int log_out) {
+    __shared__ T sh[32];
+    const long long off = (long long)blockIdx.x * cols;
+    x += off;
+    y += off;
+    T m = tc_neg_inf<T>();
+    for (long long c = threadIdx.x; c < cols; c += blockDim.x) m = tc_max(m, x[c]);
+    m = tc_block_reduce<T, true>(m, sh);
+    T s = T(0);
+    for (long long c = threadIdx.x; c < cols; c += blockDim.x) s += exp(x[c] - m);
+    s = tc_block_reduce<T, false>(s, sh);
+    if (log_out) {
+        const T ls = log(s);
+        for (long long c = threadIdx.x; c < cols; c += blockDim.x) y[c] = (x[c] - m) - ls;
+    } else {
+        for (long long c = threadIdx.x; c < cols; c += blockDim.x) y[c] = exp(x[c] - m) / s;
+    }
+}
+
+// softmax:     dx = g*y - y * sum(g*y)
+// log_softmax: dx = g - exp(y) * sum(g)
+template<typename T>
+__global__ void tc_softmax_bwd(const T* __restrict__ g, const T* __restrict__ y, T* __restrict__ dx,
+                               long long cols, int log_out) {
+    __shared__ T sh[32];
+    const long long off = (long long)blockIdx.x * cols;
+    g += off;
+    y += off;
+    dx += off;
+    T s = T(0);
+    for (long long c = threadIdx.x; c < cols; c += blockDim.x) s += log_out ? g[c] : g[c] * y[c];
+    s = tc_block_reduce<T, false>(s, sh);
+    if (log_out) {
+        for (long long c = threadIdx.x; c < cols; c += blockDim.x) dx[c] = g[c] - exp(y[c]) * s;
+    } else {
+        for (long long c = threadIdx.x; c < cols; c += blockDim.x) dx[c] = g[c] * y[c] - y[c] * s;
+    }
+}
+
+// out[row] = log(sum(exp(x - m))) + m; m = 0 when the row's max is infinite
+template<typename T>
+__global__ void tc_logsumexp(const T* __restrict__ x, T* __restrict__ out, long long cols) {
+    __shared__ T sh[32];
+    x += (long long)blockIdx.x * cols;
+    T m = tc_neg_inf<T>();
+    for (long long c = threadIdx.x; c < cols; c += blockDim.x) m = tc_max(m, x[c]);
+    m = tc_block_reduce<T, true>(m, sh);
+    if (m == tc_neg_inf<T>() || m == -tc_neg_inf<T>()) m = T(0);
+    T s = T(0);
+    for (long long c = threadIdx.x; c < cols; c += blockDim.x) s += exp(x[c] - m);
+    s = tc_block_reduce<T, false>(s, sh);
+    if (threadIdx.x == 0) out[blockIdx.x] = log(s) + m;
+}
+"""
+
+_KERNELS = ("tc_softmax_fwd", "tc_softmax_bwd", "tc_logsumexp")
+_CTYPE = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
+_module = None
+
+# one block per row suits many short rows; a few very long rows leave most of the
+# GPU idle, so they go to cupy's grid-wide reductions instead (the composed path)
+_LONG_ROW = 1 << 16
+_FEW_ROWS = 256
+
+
+def _kernel(name, dtype):
+    global _module
+    if _module is None:
+        names = [f"{k}<{t}>" for k in _KERNELS for t in _CTYPE.values()]
+        _module = cupy.RawModule(code=_ROWS_SRC, name_expressions=names)
+    return _module.get_function(f"{name}<{_CTYPE[dtype]}>")
+
+
+def _threads(cols):
+    t = 32
+    while t < cols and t < 512:
+        t *= 2
+    return t
+
+
+def _as_rows(a, axes):
+    """a with `axes` moved last and made contiguous, and its (rows, cols) shape."""
+    rest = [i for i in range(a.ndim) if i not in axes]
+    x = cupy.ascontiguousarray(a.transpose(rest + list(axes)))
+    cols = 1
+    for i in axes:
+        cols *= a.shape[i]
+    return x, (x.size // cols if cols else 0), cols
+
+
+def _rowwise(rows, cols):
+    # (the grid's x dimension holds the rows: at most 2**31 - 1)
+    return 0 < rows < 2**31 - 1 and cols > 0 and not (rows < _FEW_ROWS and cols >= _LONG_ROW)
+
+
+def softmax_rows(a, axis, log):
+    """softmax or log_softmax along `axis`; None when the composed path fits better."""
+    if a.ndim == 0:
+        return None
+    axis %= a.ndim
+    x, rows, cols = _as_rows(a, (axis,))
+    if not _rowwise(rows, cols):
+        return None
+    y = cupy.empty_like(x)
+    _kernel("tc_softmax_fwd", x.dtype)((rows,), (_threads(cols),), (x, y, numpy.int64(cols), numpy.int32(log)))
+    return cupy.moveaxis(y, -1, axis)
+
+
+def softmax_backward_rows(g, y, axis, log):
+    if y.ndim == 0 or g.shape != y.shape:
+        return None
+    axis %= y.ndim
+    gr, rows, cols = _as_rows(g, (axis,))
+    yr, _, _ = _as_rows(y, (axis,))
+    if not _rowwise(rows, cols):
+        return None
+    dx = cupy.empty_like(yr)
+    _kernel("tc_softmax_bwd", yr.dtype)((rows,), (_threads(cols),),
+                                        (gr, yr, dx, numpy.int64(cols), numpy.int32(log)))
+    return cupy.moveaxis(dx, -1, axis)
+
+
+def logsumexp_rows(a, axis, keepdims):
+    axes = tuple(range(a.ndim)) if axis is None else tuple(sorted(i % a.ndim for i in axis))
+    if a.ndim == 0 or not axes:
+        return None
+    x, rows, cols = _as_rows(a, axes)
+    if not _rowwise(rows, cols):
+        return None
+    out = cupy.empty(rows, dtype=a.dtype)
+    _kernel("tc_logsumexp", x.dtype)((rows,), (_threads(cols),), (x, out, numpy.int64(cols)))
+    kept = [1 if i in axes else n for i, n in enumerate(a.shape)]
+    return out.reshape(kept if keepdims else [n for i, n in enumerate(a.shape) if i not in axes])
