@@ -14,6 +14,9 @@ from tinygrad_chain.dtypes import (bool_ as bool, double, float, float32, float6
                                    int, int32, int64, long, set_default_dtype)
 from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.tensor import Tensor, cat, chunk, concat, concatenate, einsum, eye, gather, split, stack, tensor
+from tinygrad_chain import datasets, optim, utils  # noqa: F401,E402  (tc.optim, tc.utils.data, tc.datasets)
+from tinygrad_chain.generator import Generator  # noqa: E402
+from tinygrad_chain.serialization import load, save  # noqa: E402
 
 DType = dtypes.DType
 dtype = dtypes.DType

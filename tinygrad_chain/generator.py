@@ -1,0 +1,55 @@
+"""tc.Generator: a seedable random source for shuffling and splitting data.
+
+It drives index permutations (DataLoader shuffling, random_split), which are
+plain Python integers, so it wraps Python's Mersenne Twister rather than a
+device array RNG. Without an explicit generator, those functions draw a seed
+from the global RNG that tc.manual_seed controls, as torch's do.
+"""
+import random as _random
+
+_DEFAULT_SEED = 67280421310721  # torch's default initial seed
+
+
+class Generator:
+    def __init__(self, device="cpu"):
+        self.device = device
+        self._seed = _DEFAULT_SEED
+        self._rng = _random.Random(self._seed)
+
+    def manual_seed(self, seed):
+        self._seed = int(seed)
+        self._rng.seed(self._seed)
+        return self
+
+    def seed(self):
+        """Reseed from a non-deterministic source; returns the new seed."""
+        self.manual_seed(_random.SystemRandom().getrandbits(63))
+        return self._seed
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        """The full RNG state: nested tuples of ints (tc.save can store it)."""
+        return self._rng.getstate()
+
+    def set_state(self, state):
+        version, internal, gauss = state
+        self._rng.setstate((version, tuple(internal), gauss))
+        return self
+
+    # ---- draws used by tc.utils.data ------------------------------------------
+    def randperm(self, n):
+        """A random permutation of range(n), as a list of ints."""
+        perm = list(range(n))
+        self._rng.shuffle(perm)
+        return perm
+
+    def randrange(self, n):
+        return self._rng.randrange(n)
+
+
+def from_global_seed():
+    """A Generator seeded from the global RNG (so tc.manual_seed fixes it)."""
+    from tinygrad_chain.creation import randint
+    return Generator().manual_seed(randint(0, 2 ** 62, (1,)).item())

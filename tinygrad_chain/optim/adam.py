@@ -1,0 +1,50 @@
+"""Adam and AdamW, with amsgrad (torch's formulas, one fused backend call per parameter)."""
+from tinygrad_chain.tensor import Tensor
+
+from .optimizer import Optimizer, _check_hyper
+
+
+class Adam(Optimizer):
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 maximize=False):
+        _check_hyper("learning rate", lr)
+        _check_hyper("epsilon value", eps)
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        _check_hyper("weight_decay value", weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize))
+
+    def _update(self, p, grad, group, state):
+        b = p._b
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = _zeros_like(p)
+            state["exp_avg_sq"] = _zeros_like(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = _zeros_like(p)
+        amsgrad = group["amsgrad"]
+        if amsgrad and "max_exp_avg_sq" not in state:  # amsgrad switched on after some steps
+            state["max_exp_avg_sq"] = _zeros_like(p)
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        b.adam_step(p.data, grad.data, state["exp_avg"].data, state["exp_avg_sq"].data,
+                    state["max_exp_avg_sq"].data if amsgrad else None, state["step"], group["lr"], beta1, beta2,
+                    group["eps"], group["weight_decay"], amsgrad, self._decoupled, maximize=group["maximize"])
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before the Adam update."""
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+
+
+def _zeros_like(p):
+    b = p._b
+    return Tensor._make(b.full(p.shape, 0, p.dtype), b, False, None, [0])

@@ -1,0 +1,2 @@
+"""tc.utils: data loading (tc.utils.data)."""
+from . import data  # noqa: F401
