@@ -317,7 +317,36 @@ def _softmax_bw_ref(np, g, y, axis):
     return y * (g - (g * y).sum(axis, keepdims=True))
 
 
+def _gx_samples(gen, kwargs_list=({},)):
+    def samples(rng, dtype):
+        return [Sample((U(rng, dtype, s), gen(rng, dtype, s)), dict(k)) for k in kwargs_list for s in ((2, 3), ())]
+    return samples
+
+
+def _gelu_prime(np, x, approximate):
+    if approximate == "tanh":
+        c, a = np.sqrt(2 / np.pi), 0.044715
+        t = np.tanh(c * (x + a * x ** 3))
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * a * x * x)
+    return 0.5 * (1 + _erf(x / np.sqrt(2))) + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+
+
 BACKWARD_OPS = [
+    OpInfo(ops=("leaky_relu_backward",), name="leaky_relu_backward",
+           call=lambda tc, g, x, **k: apply(_R("leaky_relu_backward"), g, x, **k),
+           samples=_gx_samples(NZ, ({"negative_slope": 0.2},)),
+           ref=lambda np, g, x, negative_slope: np.where(x > 0, g, g * negative_slope), zero_grad_inputs=(1,)),
+    OpInfo(ops=("gelu_backward",), name="gelu_backward",
+           call=lambda tc, g, x, **k: apply(_R("gelu_backward"), g, x, **k),
+           samples=_gx_samples(U, ({"approximate": "none"}, {"approximate": "tanh"})),
+           ref=lambda np, g, x, approximate: g * _gelu_prime(np, x, approximate), atol64=1e-6, rtol64=1e-6),
+    OpInfo(ops=("silu_backward",), name="silu_backward", call=lambda tc, g, x: apply(_R("silu_backward"), g, x),
+           samples=_gx_samples(U), ref=lambda np, g, x: g * _sigmoid(x) * (1 + x * (1 - _sigmoid(x)))),
+    OpInfo(ops=("softplus_backward",), name="softplus_backward",
+           call=lambda tc, g, x, **k: apply(_R("softplus_backward"), g, x, **k),
+           samples=_gx_samples(NZ, ({"beta": 1.0, "threshold": 20.0}, {"beta": 2.0, "threshold": 1.0})),
+           ref=lambda np, g, x, beta, threshold: np.where(x * beta > threshold, g, g * _sigmoid(x * beta))),
+
     OpInfo(ops=("relu_backward",), name="relu_backward", call=lambda tc, g, y: apply(_R("relu_backward"), g, y),
            samples=_relu_bw_samples, ref=lambda np, g, y: np.where(y > 0, g, 0.0), zero_grad_inputs=(1,)),
     OpInfo(ops=("sigmoid_backward",), name="sigmoid_backward",
