@@ -259,6 +259,83 @@ class CupyBackend(XpBackend):
         out = K.logsumexp_rows(a, axis, keepdims) if _float(a) else None
         return super().logsumexp(a, axis, keepdims) if out is None else out
 
+    def gelu(self, a, approximate="none"):
+        if not _float(a):
+            return super().gelu(a, approximate)
+        return K.gelu_tanh(a) if approximate == "tanh" else K.gelu(a)
+
+    def gelu_backward(self, g, a, approximate="none"):
+        if not _same_float(g, a):
+            return super().gelu_backward(g, a, approximate)
+        return K.gelu_tanh_backward(g, a) if approximate == "tanh" else K.gelu_backward(g, a)
+
+    def silu(self, a):
+        return K.silu(a) if _float(a) else super().silu(a)
+
+    def silu_backward(self, g, a):
+        return K.silu_backward(g, a) if _same_float(g, a) else super().silu_backward(g, a)
+
+    def leaky_relu(self, a, negative_slope):
+        return K.leaky_relu(a, a.dtype.type(negative_slope)) if _float(a) else super().leaky_relu(a, negative_slope)
+
+    def leaky_relu_backward(self, g, a, negative_slope):
+        if not _same_float(g, a):
+            return super().leaky_relu_backward(g, a, negative_slope)
+        return K.leaky_relu_backward(g, a, a.dtype.type(negative_slope))
+
+    def softplus_backward(self, g, a, beta, threshold):
+        if not _same_float(g, a):
+            return super().softplus_backward(g, a, beta, threshold)
+        t = a.dtype.type
+        return K.softplus_backward(g, a, t(beta), t(threshold))
+
+    def cross_entropy(self, logits, target, ignore_index):
+        if not (_float(logits) and logits.ndim == 2 and isinstance(target, cupy.ndarray) and target.dtype.kind == "i"):
+            return super().cross_entropy(logits, target, ignore_index)
+        lse = self.logsumexp(logits, (1,), False)
+        x = cupy.ascontiguousarray(logits)
+        loss = K.cross_entropy_pick(x, target, lse, numpy.int64(x.shape[1]), target.dtype.type(ignore_index))
+        return loss, lse
+
+    def cross_entropy_backward(self, g, logits, lse, target, ignore_index):
+        if not (_same_float(logits, lse) and logits.ndim == 2 and isinstance(target, cupy.ndarray)
+                and target.dtype.kind == "i" and isinstance(g, cupy.ndarray) and g.dtype == logits.dtype):
+            return super().cross_entropy_backward(g, logits, lse, target, ignore_index)
+        cols = cupy.arange(logits.shape[1], dtype=target.dtype).reshape(1, -1)
+        return K.cross_entropy_backward(logits, lse.reshape(-1, 1), target.reshape(-1, 1),
+                                        cupy.broadcast_to(g, lse.shape).reshape(-1, 1), cols,
+                                        target.dtype.type(ignore_index))
+
+    def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
+                  weight_decay, amsgrad, decoupled, maximize=False):
+        states = (grad, exp_avg, exp_avg_sq) + ((max_exp_avg_sq,) if amsgrad else ())
+        if not all(_same_float(param, s) for s in states):
+            return super().adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
+                                     weight_decay, amsgrad, decoupled, maximize)
+        t = param.dtype.type
+        w = 1 - beta1
+        wd_mode = 0 if not weight_decay else (2 if decoupled else 1)
+        args = (grad, t(weight_decay), t(1 - lr * weight_decay), t(w), t(1 - w), t(beta2), t(1 - beta2),
+                t(-(lr / (1 - beta1 ** step))), t((1 - beta2 ** step) ** 0.5), t(eps),
+                numpy.int32(abs(w) < 0.5), numpy.int32(wd_mode), numpy.int32(bool(maximize)), param, exp_avg,
+                exp_avg_sq)
+        if amsgrad:
+            K.adam_amsgrad(*args, max_exp_avg_sq)
+        else:
+            K.adam(*args)
+
+    # ---- convolution windows ---------------------------------------------
+    def sliding_windows(self, x, kernel, stride, padding, dilation, value=0):
+        # the shared version, less NumPy's writeable= (cupy's as_strided has no such argument)
+        if any(padding):
+            x = cupy.pad(x, ((0, 0), (0, 0), padding[:2], padding[2:]), mode="constant", constant_values=value)
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+        oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+        s0, s1, s2, s3 = x.strides
+        return cupy.lib.stride_tricks.as_strided(x, (n, c, oh, ow, kh, kw),
+                                                 (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw))
+
     def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay):
         if not _same_float(param, grad) or (buf is not None and buf.dtype != param.dtype):
             return super().sgd_step(param, grad, buf, lr, momentum, dampening, nesterov, weight_decay)

@@ -24,7 +24,8 @@ sigmoid = cupy.ElementwiseKernel(
 # x < 0 ? 0 : x keeps NaN, as torch.relu does
 relu = cupy.ElementwiseKernel("T x", "T y", "y = x < T(0) ? T(0) : x", "tc_relu")
 
-relu_backward = cupy.ElementwiseKernel("T g, T y", "T dx", "dx = y > T(0) ? g : T(0)", "tc_relu_backward")
+# a multiply by the mask, as the reference does (NaN in g stays NaN)
+relu_backward = cupy.ElementwiseKernel("T g, T y", "T dx", "dx = g * (y > T(0) ? T(1) : T(0))", "tc_relu_backward")
 
 sigmoid_backward = cupy.ElementwiseKernel("T g, T y", "T dx", "dx = g * (y * (T(1) - y))", "tc_sigmoid_backward")
 
@@ -39,6 +40,83 @@ softplus = cupy.ElementwiseKernel(
     y = z > threshold ? x : (log1p(exp(-az)) + (z > T(0) ? z : T(0))) / beta;
     """,
     "tc_softplus")
+
+_SIGMOID = "T s = a >= T(0) ? T(1) / (T(1) + exp(-a)) : exp(a) / (T(1) + exp(a));"
+
+silu = cupy.ElementwiseKernel("T a", "T y", _SIGMOID + "y = a * s", "tc_silu")
+
+silu_backward = cupy.ElementwiseKernel("T g, T a", "T dx", _SIGMOID + "dx = g * (s * (a * (T(1) - s) + T(1)))",
+                                       "tc_silu_backward")
+
+leaky_relu = cupy.ElementwiseKernel("T a, T slope", "T y", "y = a > T(0) ? a : a * slope", "tc_leaky_relu")
+
+leaky_relu_backward = cupy.ElementwiseKernel("T g, T a, T slope", "T dx", "dx = a > T(0) ? g : g * slope",
+                                             "tc_leaky_relu_backward")
+
+softplus_backward = cupy.ElementwiseKernel(
+    "T g, T x, T beta, T threshold", "T dx",
+    "T a = x * beta; " + _SIGMOID + " dx = a > threshold ? g : g * s",
+    "tc_softplus_backward")
+
+# gelu, exact (erf) and tanh forms, with the constants of the reference
+gelu = cupy.ElementwiseKernel("T a", "T y", "y = a * ((erf(a * T(0.7071067811865476)) + T(1)) * T(0.5))",
+                              "tc_gelu")
+
+gelu_tanh = cupy.ElementwiseKernel(
+    "T a", "T y",
+    "y = (a * T(0.5)) * (tanh((a + (a * a) * (a * T(0.044715))) * T(0.7978845608028654)) + T(1))",
+    "tc_gelu_tanh")
+
+gelu_backward = cupy.ElementwiseKernel(
+    "T g, T a", "T dx",
+    """
+    T cdf = (erf(a * T(0.7071067811865476)) + T(1)) * T(0.5);
+    T pdf = exp((a * a) * T(-0.5)) * T(0.3989422804014327);
+    dx = g * (cdf + a * pdf);
+    """,
+    "tc_gelu_backward")
+
+gelu_tanh_backward = cupy.ElementwiseKernel(
+    "T g, T a", "T dx",
+    """
+    T a2 = a * a;
+    T t = tanh((a + (a2 * a) * T(0.044715)) * T(0.7978845608028654));
+    T du = (a2 * T(3 * 0.044715) + T(1)) * T(0.7978845608028654);
+    dx = g * ((t + T(1)) * T(0.5) + ((a * T(0.5)) * (T(1) - t * t)) * du);
+    """,
+    "tc_gelu_tanh_backward")
+
+# per-row loss lse - logits[row, target]; 0 for ignored rows, NaN for targets out of range
+cross_entropy_pick = cupy.ElementwiseKernel(
+    "raw T logits, I t, T lse, int64 C, I ignore", "T loss",
+    """
+    if (t == ignore) { loss = T(0); }
+    else if (t < 0 || t >= C) { loss = T(__longlong_as_double(0x7ff8000000000000LL)); }
+    else { loss = lse - logits[i * C + t]; }
+    """,
+    "tc_cross_entropy_pick")
+
+# g * (softmax(logits) - onehot(target)) over (N, C); lse, t, g are (N, 1), c is (1, C)
+cross_entropy_backward = cupy.ElementwiseKernel(
+    "T x, T lse, I t, T g, I c, I ignore", "T dx",
+    "dx = t == ignore ? T(0) : g * (exp(x - lse) - (c == t ? T(1) : T(0)))",
+    "tc_cross_entropy_backward")
+
+# torch's Adam/AdamW in place, in the reference's operation order (lerp, addcmul, addcdiv);
+# scalars that depend on the step are computed on the host. wd_mode: 0 none, 1 L2 (Adam), 2 decoupled (AdamW)
+_ADAM = """
+    T gg = maximize ? -g : g;
+    if (wd_mode == 2) { p = p * decay; } else if (wd_mode == 1) { gg = gg + p * wd; }
+    m = small_w ? m + (gg - m) * w : gg - (gg - m) * one_minus_w;
+    v = v * beta2 + (gg * one_minus_beta2) * gg;
+    %s
+    p = p + (m * neg_step_size) / (sqrt(%s) / bc2 + eps);
+"""
+_ADAM_IN = ("T g, T wd, T decay, T w, T one_minus_w, T beta2, T one_minus_beta2, T neg_step_size, T bc2, T eps, "
+            "int32 small_w, int32 wd_mode, int32 maximize")
+adam = cupy.ElementwiseKernel(_ADAM_IN, "T p, T m, T v", _ADAM % ("", "v"), "tc_adam")
+adam_amsgrad = cupy.ElementwiseKernel(_ADAM_IN, "T p, T m, T v, T vmax",
+                                      _ADAM % ("vmax = vmax > v ? vmax : v;", "vmax"), "tc_adam_amsgrad")
 
 # torch's SGD, in place: p -= lr * (g + wd * p)
 sgd = cupy.ElementwiseKernel(
