@@ -11,8 +11,10 @@ from .registry import Op, apply, register
 
 
 def _times(g, d):
-    """g * d, but exactly 0 where g is 0 (an inf or NaN in d does not leak)."""
-    return where(g != 0, g * d, 0.0)
+    """g * d, but exactly 0 where g is 0 (an inf or NaN in d does not leak).
+
+    d is masked before the product, so 0 * inf is never computed (no NumPy warning)."""
+    return g * where(g != 0, d, 0.0)
 
 
 def _both(ctx, ga, gb):
