@@ -109,7 +109,9 @@ def _write_payload(fh, tree, tensors):
     """Write the whole file to the binary file object fh."""
     table, arrays, offset = [], [], 0
     for t in tensors:
-        arr = numpy.ascontiguousarray(t._b.to_numpy(t.data))
+        arr = numpy.asarray(t._b.to_numpy(t.data))
+        if not arr.flags.c_contiguous:
+            arr = arr.copy(order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         offset = -(-offset // _ALIGN) * _ALIGN
         table.append({"dtype": t.dtype.name, "shape": list(arr.shape), "offset": offset, "nbytes": arr.nbytes,
                       "device": t._b.name, "requires_grad": t.requires_grad,
@@ -127,7 +129,7 @@ def _write_payload(fh, tree, tensors):
             pad = bytes(start - pos)
             fh.write(pad)
             crc = zlib.crc32(pad, crc)
-        view = memoryview(arr.astype(arr.dtype.newbyteorder("<"), copy=False)).cast("B")
+        view = memoryview(arr.astype(arr.dtype.newbyteorder("<"), copy=False).reshape(-1).view(numpy.uint8))
         fh.write(view)
         crc = zlib.crc32(view, crc)
         pos = start + arr.nbytes
