@@ -193,3 +193,58 @@ class XpBackend(Backend):
 
     def einsum(self, equation, *arrays):
         return self.xp.einsum(equation, *arrays, optimize=len(arrays) > 2)
+
+    # ---- convolution and pooling windows (nn_ops) ------------------------
+    def sliding_windows(self, x, kernel, stride, padding, dilation, value=0):
+        xp = self.xp
+        if any(padding):
+            x = xp.pad(x, ((0, 0), (0, 0), padding[:2], padding[2:]), mode="constant", constant_values=value)
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+        oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+        s0, s1, s2, s3 = x.strides
+        return xp.lib.stride_tricks.as_strided(x, (n, c, oh, ow, kh, kw), (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw),
+                                               writeable=False)
+
+    def window_sum(self, w, x_shape, kernel, stride, padding, dilation):
+        n, c, oh, ow, kh, kw = w.shape
+        (sh, sw), (dh, dw) = stride, dilation
+        pt, pb, pl, pr = padding
+        h, wd = x_shape[2] + pt + pb, x_shape[3] + pl + pr
+        out = self.xp.zeros((n, c, h, wd), dtype=w.dtype)
+        if (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and not kh * oh > h and not kw * ow > wd:
+            # windows tile the image: one strided copy instead of kh * kw adds
+            out[:, :, :oh * kh, :ow * kw] = w.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh * kh, ow * kw)
+        else:
+            for i in range(kh):
+                for j in range(kw):
+                    out[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += w[..., i, j]
+        return out[:, :, pt:pt + x_shape[2], pl:pl + x_shape[3]]
+
+    def max_pool2d(self, x, kernel, stride, padding, dilation, out_hw):
+        (kh, kw), (oh, ow) = kernel, out_hw
+        if (tuple(kernel) != tuple(stride) or any(padding) or tuple(dilation) != (1, 1)
+                or oh * kh > x.shape[2] or ow * kw > x.shape[3]):
+            return super().max_pool2d(x, kernel, stride, padding, dilation, out_hw)
+        # windows tile the (cropped) image: compare the kh * kw strided sub-images, keeping the first maximum
+        n, c, h, w = x.shape
+        xp = self.xp
+        subs = [x[:, :, i:oh * kh:kh, j:ow * kw:kw] for i in range(kh) for j in range(kw)]
+        out = subs[0].copy()
+        k = xp.zeros(out.shape, dtype=xp.int64)
+        for idx, s in enumerate(subs[1:], 1):
+            better = (s > out) | (xp.isnan(s) & ~xp.isnan(out))
+            xp.copyto(out, s, where=better)
+            xp.copyto(k, idx, where=better)
+        rows = (k // kw) + (xp.arange(oh, dtype=xp.int64) * kh)[:, None]
+        cols = (k % kw) + xp.arange(ow, dtype=xp.int64) * kw
+        return out, rows * w + cols
+
+    def max_pool2d_backward(self, g, indices, x_shape, overlapping=True):
+        if overlapping:
+            return super().max_pool2d_backward(g, indices, x_shape, overlapping)
+        # windows do not overlap: each input position gets at most one gradient, so assign instead of add
+        n, c = x_shape[:2]
+        flat = self.xp.zeros((n, c, x_shape[2] * x_shape[3]), dtype=g.dtype)
+        self.xp.put_along_axis(flat, indices.reshape(n, c, -1), g.reshape(n, c, -1), axis=2)
+        return flat.reshape(x_shape)

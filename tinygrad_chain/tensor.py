@@ -249,6 +249,17 @@ class Tensor:
     def clone(self):
         return apply(M.Clone, self)
 
+    def __deepcopy__(self, memo):
+        # copy.deepcopy(module) must not deep-copy the backend object (tensors would change device)
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment. Use detach() first.")
+        t = type(self)._make(self._b.copy(self.data), self._b, self._requires_grad, None, [0])
+        if self.grad is not None:
+            t.grad = self.grad.detach().clone()
+        memo[id(self)] = t
+        return t
+
     def contiguous(self):
         return self
 

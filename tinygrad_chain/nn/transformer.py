@@ -1,0 +1,185 @@
+"""MultiheadAttention, TransformerEncoderLayer, TransformerEncoder (torch's parameter names)."""
+import copy
+import math
+
+from tinygrad_chain.creation import empty
+
+from . import functional as F
+from . import init
+from .containers import ModuleList
+from .dropout import Dropout
+from .linear import Linear
+from .module import Module
+from .normalization import LayerNorm
+from .parameter import Parameter
+
+
+def _as_additive(mask, like, what):
+    """A float mask to add to the scores: bool masks mark the positions NOT allowed to attend (torch's MHA)."""
+    if mask is None:
+        return None
+    if mask.dtype.is_floating_point:
+        return mask.to(like.dtype)
+    from tinygrad_chain.creation import zeros
+    return zeros(*mask.shape, dtype=like.dtype, device=like.device).masked_fill(mask, float("-inf"))
+
+
+class MultiheadAttention(Module):
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
+                 kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
+        super().__init__()
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} and "
+                             f"num_heads={num_heads} instead")
+        if embed_dim % num_heads:
+            raise AssertionError("embed_dim must be divisible by num_heads")
+        if add_bias_kv or add_zero_attn or (kdim not in (None, embed_dim)) or (vdim not in (None, embed_dim)):
+            raise NotImplementedError("MultiheadAttention: add_bias_kv, add_zero_attn and kdim/vdim different from "
+                                      "embed_dim are not supported")
+        self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
+        self.kdim = self.vdim = embed_dim
+        self._qkv_same_embed_dim = True
+        self.head_dim = embed_dim // num_heads
+        self.batch_first = batch_first
+        self.in_proj_weight = Parameter(empty(3 * embed_dim, embed_dim, device=device, dtype=dtype))
+        if bias:
+            self.in_proj_bias = Parameter(empty(3 * embed_dim, device=device, dtype=dtype))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        init.xavier_uniform_(self.in_proj_weight)
+        if self.in_proj_bias is not None:
+            init.constant_(self.in_proj_bias, 0.0)
+            init.constant_(self.out_proj.bias, 0.0)
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                average_attn_weights=True, is_causal=False):
+        name = f"{self._get_name()}(embed_dim={self.embed_dim}, num_heads={self.num_heads})"
+        batched = query.ndim == 3
+        if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
+            raise RuntimeError(f"{name}: query, key and value must all be 2-D (unbatched) or 3-D, got "
+                               f"{list(query.shape)}, {list(key.shape)}, {list(value.shape)}")
+        if is_causal and attn_mask is None:
+            raise RuntimeError(f"{name}: Need attn_mask if specifying the is_causal hint")
+        self_attn = query is key and key is value
+        if batched and self.batch_first:
+            query = query.transpose(0, 1)
+            key = query if self_attn else key.transpose(0, 1)
+            value = query if self_attn else value.transpose(0, 1)
+        if not batched:
+            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask.unsqueeze(0)
+        L, N, E = query.shape
+        S = key.shape[0]
+        if E != self.embed_dim or key.shape[-1] != E or value.shape[-1] != E:
+            raise RuntimeError(f"{name}: expected query, key and value with last dimension {self.embed_dim}, got "
+                               f"{list(query.shape)}, {list(key.shape)}, {list(value.shape)}")
+        if key.shape[:2] != value.shape[:2] or key.shape[1] != N:
+            raise RuntimeError(f"{name}: key shape {list(key.shape)} and value shape {list(value.shape)} do not "
+                               f"match each other or the query's batch of {N}")
+        w, b = self.in_proj_weight, self.in_proj_bias
+        if self_attn:
+            q, k, v = F.linear(query, w, b).chunk(3, dim=-1)
+        else:
+            bq, bk, bv = b.chunk(3) if b is not None else (None, None, None)
+            wq, wk, wv = w.chunk(3)
+            q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
+        h, hd = self.num_heads, self.head_dim
+        q = q.reshape(L, N, h, hd).permute(1, 2, 0, 3)
+        k = k.reshape(S, N, h, hd).permute(1, 2, 3, 0)
+        v = v.reshape(S, N, h, hd).permute(1, 2, 0, 3)
+        scores = q.matmul(k) * (1.0 / math.sqrt(hd))  # (N, h, L, S)
+        mask = _as_additive(attn_mask, scores, "attn_mask")
+        if mask is not None:
+            if mask.ndim == 3:
+                if tuple(mask.shape) != (N * h, L, S):
+                    raise RuntimeError(f"{name}: The shape of the 3D attn_mask is {list(mask.shape)}, but should be "
+                                       f"{[N * h, L, S]}.")
+                mask = mask.reshape(N, h, L, S)
+            elif tuple(mask.shape) != (L, S):
+                raise RuntimeError(f"{name}: The shape of the 2D attn_mask is {list(mask.shape)}, but should be "
+                                   f"{[L, S]}.")
+            scores = scores + mask
+        kpm = _as_additive(key_padding_mask, scores, "key_padding_mask")
+        if kpm is not None:
+            if tuple(kpm.shape) != (N, S):
+                raise RuntimeError(f"{name}: expected key_padding_mask of shape {[N, S]}, got {list(kpm.shape)}")
+            scores = scores + kpm.reshape(N, 1, 1, S)
+        attn = scores.softmax(-1)
+        dropped = F.dropout(attn, self.dropout, self.training) if self.dropout > 0.0 else attn
+        out = dropped.matmul(v).permute(2, 0, 1, 3).reshape(L, N, E)
+        out = self.out_proj(out)
+        weights = None
+        if need_weights:
+            weights = attn.mean(1) if average_attn_weights else attn
+            if not batched:
+                weights = weights.squeeze(0)
+        if not batched:
+            out = out.squeeze(1)
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        return out, weights
+
+
+def _activation(name):
+    if callable(name):
+        return name
+    if name == "relu":
+        return F.relu
+    if name == "gelu":
+        return F.gelu
+    raise RuntimeError(f"activation should be relu/gelu, not {name}")
+
+
+class TransformerEncoderLayer(Module):
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-05,
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
+        super().__init__()
+        kw = {"device": device, "dtype": dtype}
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        if isinstance(activation, Module):
+            self.activation = activation
+        else:
+            self.__dict__["activation"] = _activation(activation)
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
+                           is_causal=is_causal and attn_mask is not None)[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x):
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        x = src
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            return x + self._ff_block(self.norm2(x))
+        x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+        return self.norm2(x + self._ff_block(x))
+
+
+class TransformerEncoder(Module):
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        out = src
+        for layer in self.layers:
+            out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        return self.norm(out) if self.norm is not None else out
