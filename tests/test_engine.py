@@ -72,6 +72,30 @@ def test_retain_grads_context():
     assert p.grad.item() == 3.0 and q.grad.item() == 3.0 and r.grad is None
 
 
+def test_inplace_ops_on_interior_tensors_keep_gradients_right():
+    # the in-place op's own node keeps self's old value (torch saves original self)
+    x = tc.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.mul_(3)
+    y.sum().backward()
+    assert_close(x.grad, [6.0, 6.0])
+    x = tc.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.mul_(x)                  # 2 x^2
+    y.sum().backward()
+    assert_close(x.grad, [4.0, 8.0])
+    x = tc.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.fill_(3.0)
+    (y * x).sum().backward()
+    assert_close(x.grad, [3.0, 3.0])
+    x = tc.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    y.div_(2.0)
+    y.sum().backward()
+    assert_close(x.grad, np.exp([1.0, 2.0]) / 2)
+
+
 # ---- hooks and detach ---------------------------------------------------------------------
 def test_hooks_see_and_replace_gradients():
     x = tc.tensor([1.0, 2.0], requires_grad=True)

@@ -8,6 +8,7 @@ import numbers
 from tinygrad_chain import dtypes
 from tinygrad_chain.autograd import engine
 from tinygrad_chain.autograd.grad_mode import state
+from tinygrad_chain.autograd.node import _sequence as _node_seq
 from tinygrad_chain.device import backend_for, device
 from tinygrad_chain.ops import activations as A
 from tinygrad_chain.ops import elementwise as E
@@ -709,7 +710,10 @@ class Tensor:
             raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place "
                                f"operation.")
         alias = Tensor._make(self.data, self._b, self._requires_grad, self.grad_fn, self._version)
+        start = next(_node_seq)
         out = compute(alias)
+        if out.grad_fn is not None:
+            _snapshot_saved_alias(out.grad_fn, alias, start)
         if out.shape != self.shape:
             raise RuntimeError(f"{name}: output with shape {list(self.shape)} doesn't match the broadcast "
                                f"shape {list(out.shape)}")
@@ -777,6 +781,27 @@ class Tensor:
     def normal_(self, mean=0.0, std=1.0):
         return self._replace_data(self._b.binary("add", self._b.binary("mul", self._b.randn(self.shape, self.dtype),
                                                                        std), mean))
+
+
+def _snapshot_saved_alias(node, alias, start):
+    """Nodes this in-place op just made that saved `alias` (self's old value, as in
+    y.mul_(x)) get a copy of it: the write into self would otherwise overwrite it."""
+    from tinygrad_chain.autograd.node import Node
+    snap = None
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if type(n) is not Node or n.seq < start or n in seen:
+            continue
+        seen.add(n)
+        ins = n._inputs
+        if ins is not None and any(a is alias for a in ins):
+            if snap is None:
+                snap = Tensor._make(alias._b.copy(alias.data), alias._b, alias._requires_grad, alias.grad_fn, [0])
+            if n._versions is not None:
+                n._versions = tuple(0 if a is alias else v for a, v in zip(ins, n._versions))
+            n._inputs = tuple(snap if a is alias else a for a in ins)
+        stack.extend(n.parents)
 
 
 class _HookHandle:
