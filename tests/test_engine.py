@@ -90,10 +90,14 @@ def test_inplace_ops_on_interior_tensors_keep_gradients_right():
     (y * x).sum().backward()
     assert_close(x.grad, [3.0, 3.0])
     x = tc.tensor([1.0, 2.0], requires_grad=True)
-    y = x.exp()
+    y = x.sin()                # sin saves its input, not y
     y.div_(2.0)
     y.sum().backward()
-    assert_close(x.grad, np.exp([1.0, 2.0]) / 2)
+    assert_close(x.grad, np.cos([1.0, 2.0]) / 2)
+    y = x.exp()                # exp saves y itself: changing it is an error, as in torch
+    y.div_(2.0)
+    with pytest.raises(RuntimeError, match="ExpBackward"):
+        y.sum().backward()
 
 
 # ---- hooks and detach ---------------------------------------------------------------------
