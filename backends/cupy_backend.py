@@ -222,7 +222,7 @@ class CupyBackend(XpBackend):
         return K.sigmoid(a) if _float(a) else super().sigmoid(a)
 
     def relu(self, a):
-        return K.relu(a) if a.dtype.kind in "fiu" else super().relu(a)
+        return K.relu(a) if _float(a) or a.dtype.kind in "iu" else super().relu(a)
 
     def relu_backward(self, g, a):
         return K.relu_backward(g, a) if _same_float(g, a) else super().relu_backward(g, a)

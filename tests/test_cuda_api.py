@@ -179,3 +179,16 @@ def test_allocator_out_of_memory_message(allocator_module):
     assert "empty_cache" in msg
     import cupy
     assert isinstance(err.value, cupy.cuda.memory.OutOfMemoryError)  # cupy's own handlers still see an OOM
+
+
+def test_cuda_kernels_compile_with_nvrtc():
+    """The fused kernels' C++ compiles (needs cupy and libnvrtc importable, not a GPU)."""
+    pytest.importorskip("cupy", reason="cupy is not installed: the kernels cannot be built")
+    import glob
+    if not os.environ.get("NVRTC_LIBRARY") and not any(
+            glob.glob(os.path.join(p, "nvidia", "cuda_nvrtc", "lib", "libnvrtc.so*")) for p in sys.path):
+        pytest.skip("libnvrtc not found (pip install nvidia-cuda-nvrtc-cu12, or set NVRTC_LIBRARY)")
+    script = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "gpu", "check_kernels_nvrtc.py")
+    out = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]

@@ -1,0 +1,77 @@
+"""Compile every CUDA kernel of the cupy backend with NVRTC, without a GPU.
+
+cupy compiles kernels only when they first run, so on a machine without a GPU a
+C++ mistake in backends/cupy_kernels.py would surface only on the GPU machine.
+This compiles the row-wise module as it is, and each ElementwiseKernel body
+the way cupy wraps it (T a typedef, inputs by value, outputs by reference),
+for float and double. Needs cupy importable (pip install cupy-cuda12x) and
+libnvrtc (pip install nvidia-cuda-nvrtc-cu12, or NVRTC_LIBRARY=/path/libnvrtc.so).
+
+    python benchmarks/gpu/check_kernels_nvrtc.py      # exit status 1 on any error
+"""
+import ctypes
+import glob
+import importlib.util
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _nvrtc():
+    path = os.environ.get("NVRTC_LIBRARY")
+    if not path:
+        for entry in sys.path:
+            hits = sorted(glob.glob(os.path.join(entry, "nvidia", "cuda_nvrtc", "lib", "libnvrtc.so*")))
+            if hits:
+                path = hits[0]
+                break
+    if not path:
+        sys.exit("libnvrtc not found: pip install nvidia-cuda-nvrtc-cu12 or set NVRTC_LIBRARY")
+    return ctypes.CDLL(path)
+
+
+def _compile(lib, src, names=(), opts=()):
+    prog = ctypes.c_void_p()
+    if lib.nvrtcCreateProgram(ctypes.byref(prog), src.encode(), b"k.cu", 0, None, None):
+        return 1, "nvrtcCreateProgram failed"
+    for n in names:
+        lib.nvrtcAddNameExpression(prog, n.encode())
+    opts = ("--gpu-architecture=compute_80",) + tuple(opts)
+    rc = lib.nvrtcCompileProgram(prog, len(opts), (ctypes.c_char_p * len(opts))(*[o.encode() for o in opts]))
+    size = ctypes.c_size_t()
+    lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    lib.nvrtcGetProgramLog(prog, log)
+    lib.nvrtcDestroyProgram(ctypes.byref(prog))
+    return rc, log.value.decode(errors="replace").strip()
+
+
+def main():
+    lib = _nvrtc()
+    spec = importlib.util.spec_from_file_location("cupy_kernels", os.path.join(ROOT, "backends", "cupy_kernels.py"))
+    K = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(K)
+    failures = 0
+    rc, log = _compile(lib, K._ROWS_SRC, [f"{k}<{t}>" for k in K._KERNELS for t in K._CTYPE.values()])
+    print(f"row-wise module: {'ok' if rc == 0 else 'FAILED'} {log}")
+    failures += rc != 0
+    ctypes_of = {"int32": "int", "int64": "long long", "float32": "float", "float64": "double"}
+    kernels = {n: v for n, v in vars(K).items() if type(v).__name__ == "ElementwiseKernel"}
+    for name, k in sorted(kernels.items()):
+        for t in ("float", "double"):
+            params = []
+            for p in k.in_params:
+                ty = p.ctype if p.ctype in ("T", "I") else ctypes_of[str(p.dtype)]
+                params.append(f"const {ty}* {p.name}" if p.raw else f"const {ty} {p.name}")
+            params += [f"T& {p.name}" for p in k.out_params]
+            src = (f"typedef {t} T; typedef long long I;\n"
+                   f"extern \"C\" __device__ void f({', '.join(params)}) {{\nlong long i = 0;\n{k.operation};\n}}\n")
+            rc, log = _compile(lib, src, opts=("-rdc=true", "-diag-suppress=177"))
+            print(f"{name}<{t}>: {'ok' if rc == 0 else 'FAILED'} {log}")
+            failures += rc != 0
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
