@@ -6,6 +6,9 @@
 # 3. cupy-tests: tests/test_cupy_backend.py and tests/test_cuda_api.py, verbose, on their own
 # 4. bench: benchmarks/gpu/bench_gpu.py (tinygrad_chain cupy vs torch CUDA)
 # Logs and results go to $OUT/gpu_checks (or ./gpu_checks_out); a summary is printed at the end.
+# With a 10-minute limit per command, run it in two calls:
+#   bash benchmarks/gpu/run_gpu_checks.sh install tests      # then
+#   bash benchmarks/gpu/run_gpu_checks.sh cupy-tests bench
 set -u
 cd "$(dirname "$0")/../.."
 DEST="${OUT:-$PWD/gpu_checks_out}/gpu_checks"
@@ -42,7 +45,7 @@ $PY -c "import tinygrad_chain as tc; print('devices', tc.backends.available(), '
 say "$(tail -1 "$DEST/devices.txt")"
 
 if has tests; then
-  TINYGRAD_CHAIN_TEST_DEVICE=cupy timeout 480 $PY -m pytest tests -q -ra -p no:cacheprovider \
+  TINYGRAD_CHAIN_TEST_DEVICE=cupy timeout 450 $PY -m pytest tests -q -ra --durations=15 -p no:cacheprovider \
     --junitxml="$DEST/pytest_cupy_suite.xml" > "$DEST/pytest_cupy_suite.log" 2>&1
   say "suite on cupy rc=$?: $(tail -1 "$DEST/pytest_cupy_suite.log")"
 fi
