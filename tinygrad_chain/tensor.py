@@ -82,6 +82,9 @@ class Tensor:
         return self._b.device_type == "cuda"
 
     def numpy(self):
+        if self._b.device_type == "cuda":
+            raise TypeError(f"can't convert {self.device} device tensor to numpy. Use Tensor.cpu() to copy the "
+                            f"tensor to host memory first.")
         if self._requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                                "instead.")
