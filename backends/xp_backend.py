@@ -8,9 +8,10 @@ import numpy
 from tinygrad_chain import dtypes
 
 from .base import Backend
+from .xp_optim import XpOptimMixin
 
 
-class XpBackend(Backend):
+class XpBackend(XpOptimMixin, Backend):
     xp = numpy
 
     def __init__(self):

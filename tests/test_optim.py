@@ -381,3 +381,36 @@ def test_module_parameters_follow_torch(rng):
     ours, theirs = list(model.parameters()), list(tmodel.parameters())
     _follow(ours, theirs, tc.optim.AdamW(model.parameters(), lr=0.01), torch.optim.AdamW(tmodel.parameters(),
                                                                                           lr=0.01), rng)
+
+
+# ---- the fused backend steps equal the defaults composed from primitives ---------------------
+@pytest.mark.parametrize("kw", [dict(momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0),
+                                dict(momentum=0.9, dampening=0.2, nesterov=False, weight_decay=0.01),
+                                dict(momentum=0.9, dampening=0.0, nesterov=True, weight_decay=0.0)])
+def test_backend_sgd_step_matches_composed_default(kw, rng):
+    from tinygrad_chain.backends.base import Backend
+    b = tc.tensor(0.0)._b
+    p0, g, m0 = (rng.standard_normal((70, 300)).astype(np.float32) for _ in range(3))
+    p1, p2 = b.asarray(p0.copy()), b.asarray(p0.copy())
+    m1 = b.asarray(m0.copy()) if kw["momentum"] else None
+    m2 = b.asarray(m0.copy()) if kw["momentum"] else None
+    for _ in range(3):
+        m1 = b.sgd_step(p1, b.asarray(g), m1, 0.1, **kw)
+        m2 = Backend.sgd_step(b, p2, b.asarray(g), m2, 0.1, **kw)
+    np.testing.assert_allclose(b.to_numpy(p1), b.to_numpy(p2), rtol=1e-5, atol=1e-6)  # float32 rounding (FMA, fused order)
+
+
+@pytest.mark.parametrize("kw", [dict(weight_decay=0.0, amsgrad=False, decoupled=False, maximize=False),
+                                dict(weight_decay=0.1, amsgrad=True, decoupled=False, maximize=True),
+                                dict(weight_decay=0.1, amsgrad=True, decoupled=True, maximize=False)])
+def test_backend_adam_step_matches_composed_default(kw, rng):
+    from tinygrad_chain.backends.base import Backend
+    b = tc.tensor(0.0)._b
+    p0 = rng.standard_normal((70, 300)).astype(np.float32)
+    states = [[b.asarray(p0.copy())] + [b.asarray(np.zeros_like(p0)) for _ in range(3)] for _ in range(2)]
+    for step in range(1, 4):
+        g = b.asarray((rng.standard_normal(p0.shape) * SCALES[step]).astype(np.float32))
+        for fn, (p, m, v, vmax) in zip((b.adam_step, lambda *a, **k: Backend.adam_step(b, *a, **k)), states):
+            fn(p, g, m, v, vmax, step, 0.01, 0.9, 0.999, 1e-8, **kw)
+    for a, c in zip(*states):
+        np.testing.assert_allclose(b.to_numpy(a), b.to_numpy(c), rtol=1e-5, atol=1e-6)  # float32 rounding (FMA, fused order)

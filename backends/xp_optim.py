@@ -1,0 +1,93 @@
+"""In-place optimizer steps for array-module backends (NumPy, CuPy).
+
+The defaults in base.Backend compose out-of-place primitives; on NumPy each
+fresh parameter-sized temporary is page-faulted in, which made an SGD step
+over an MLP's weights about 15x slower than `p -= lr * g`. These versions
+write through `out=` and in-place operators into the parameter, the state
+arrays and per-shape scratch buffers, keeping torch's operation order.
+"""
+
+
+class XpOptimMixin:
+    def _scratch(self, like, slot):
+        """A reusable buffer shaped like `like` (slot 0 or 1), kept across steps."""
+        cache = self.__dict__.setdefault("_optim_scratch", {})
+        key = (like.shape, like.dtype.str, slot)
+        buf = cache.get(key)
+        if buf is None:
+            buf = cache[key] = self.xp.empty(like.shape, dtype=like.dtype)
+        return buf
+
+    def _fast_ok(self, param, *arrays):
+        return (param.flags.c_contiguous and param.flags.writeable and param.dtype.kind == "f"
+                and all(a is None or (a.shape == param.shape and a.dtype == param.dtype) for a in arrays))
+
+    def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay):
+        if not self._fast_ok(param, grad, buf):
+            return super().sgd_step(param, grad, buf, lr, momentum, dampening, nesterov, weight_decay)
+        xp = self.xp
+        d = grad
+        if weight_decay:  # g + wd * p
+            d = xp.multiply(param, weight_decay, out=self._scratch(param, 0))
+            d += grad
+        if momentum:
+            if buf is None:
+                buf = d.copy()
+            else:
+                buf *= momentum
+                if dampening:
+                    t = xp.multiply(d, 1 - dampening, out=self._scratch(param, 1))
+                    buf += t
+                else:
+                    buf += d
+            if nesterov:  # d + momentum * buf
+                t = xp.multiply(buf, momentum, out=self._scratch(param, 1))
+                t += d
+                d = t
+            else:
+                d = buf
+        t = xp.multiply(d, -lr, out=self._scratch(param, 1))
+        param += t
+        return buf
+
+    def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
+                  weight_decay, amsgrad, decoupled, maximize=False):
+        if not self._fast_ok(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq if amsgrad else None):
+            return super().adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
+                                     weight_decay, amsgrad, decoupled, maximize)
+        xp = self.xp
+        g = grad
+        if maximize:
+            g = xp.negative(grad, out=self._scratch(param, 0))
+        if weight_decay:
+            if decoupled:
+                param *= 1 - lr * weight_decay
+            else:  # g + wd * p, into scratch 0
+                s0 = self._scratch(param, 0)
+                if g is s0:
+                    g += xp.multiply(param, weight_decay, out=self._scratch(param, 1))
+                else:
+                    g = xp.multiply(param, weight_decay, out=s0)
+                    g += grad
+        t = xp.subtract(g, exp_avg, out=self._scratch(param, 1))  # torch's lerp(exp_avg, g, 1 - beta1)
+        w = 1 - beta1
+        if abs(w) < 0.5:
+            t *= w
+            exp_avg += t
+        else:
+            t *= 1 - w
+            xp.subtract(g, t, out=exp_avg)
+        exp_avg_sq *= beta2  # v * beta2 + ((1 - beta2) * g) * g
+        xp.multiply(g, 1 - beta2, out=t)
+        t *= g
+        exp_avg_sq += t
+        v = exp_avg_sq
+        if amsgrad:
+            xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            v = max_exp_avg_sq
+        denom = xp.sqrt(v, out=t)
+        denom /= (1 - beta2 ** step) ** 0.5
+        denom += eps
+        u = xp.multiply(exp_avg, -(lr / (1 - beta1 ** step)), out=self._scratch(param, 0))
+        u /= denom
+        param += u
