@@ -276,3 +276,26 @@ def test_resume_module_is_bit_exact(tmp_path):
     train(net2, opt2, 5)
     for (k, a), (_, b) in zip(ref.state_dict().items(), net2.state_dict().items()):
         np.testing.assert_array_equal(to_np(a), to_np(b), err_msg=k)
+
+
+@needs_nn
+def test_module_state_dict_with_buffers_round_trips(tmp_path):
+    net = tc.nn.Sequential(tc.nn.Linear(3, 4), tc.nn.BatchNorm1d(4))
+    net(tc.randn(8, 3))  # moves the running statistics and num_batches_tracked
+    tc.save(net.state_dict(), tmp_path / "net.ckpt")
+    loaded = tc.load(tmp_path / "net.ckpt")
+    assert list(loaded) == list(net.state_dict())
+    fresh = tc.nn.Sequential(tc.nn.Linear(3, 4), tc.nn.BatchNorm1d(4))
+    fresh.load_state_dict(loaded)
+    for (k, a), (_, b) in zip(net.state_dict().items(), fresh.state_dict().items()):
+        assert a.dtype is b.dtype, k
+        np.testing.assert_array_equal(to_np(a), to_np(b), err_msg=k)
+
+
+@needs_nn
+def test_parameters_stay_parameters(tmp_path):
+    p = tc.nn.Parameter(tc.randn(3))
+    tc.save({"p": p, "plain": tc.ones(2)}, tmp_path / "p")
+    back = tc.load(tmp_path / "p")
+    assert isinstance(back["p"], tc.nn.Parameter) and back["p"].requires_grad
+    assert not isinstance(back["plain"], tc.nn.Parameter)
