@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from benchmarks import machine, progress, workloads
@@ -110,10 +111,13 @@ def run_target(target, cases, args, bar):
     spec = {"library": target["library"], "device": target["device"], "cases": cases, "repeat": args.repeat,
             "warmup": args.warmup, "min_time": args.min_time, "threads": args.threads}
     results, t0 = [], time.perf_counter()
-    rec = {**target, "threads": args.threads, "status": "ok"}
+    # other processes' load makes timings noisy: record it so a reader can tell
+    rec = {**target, "threads": args.threads, "status": "ok", "loadavg_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([sys.executable, "-m", "benchmarks.worker", "run", json.dumps(spec)],
                                 env=_env(args.threads), cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True)
+        watchdog = threading.Timer(args.timeout, proc.kill)  # a hung worker must not hang the suite
+        watchdog.start()
         try:
             for line in proc.stdout:  # streamed: progress moves as each case finishes
                 if not line.startswith(TAG):
@@ -125,17 +129,16 @@ def run_target(target, cases, args, bar):
                     bar.update(1, f"{target['library']}:{target['device']} {msg['workload']}")
                 elif msg["event"] == "end":
                     rec["peak_rss_mb"], rec["wall_s"] = msg["peak_rss_mb"], msg["wall_s"]
-                if time.perf_counter() - t0 > args.timeout:
-                    proc.kill()
-            proc.wait(timeout=max(1.0, args.timeout - (time.perf_counter() - t0)))
-        except subprocess.TimeoutExpired:
-            proc.kill()
             proc.wait()
+        finally:
+            watchdog.cancel()
+        timed_out = time.perf_counter() - t0 >= args.timeout
         err.seek(0)
         stderr = err.read()
     done = len(results)
     if proc.returncode != 0 or done < len(cases):
-        why = f"worker exited with code {proc.returncode} after {done} of {len(cases)} cases: {stderr[-600:]}"
+        why = (f"timed out after {args.timeout:g} s (--timeout)" if timed_out else
+               f"worker exited with code {proc.returncode} after {done} of {len(cases)} cases: {stderr[-600:]}")
         rec["status"], rec["reason"] = "failed", why
         for workload, params in cases[done:]:
             results.append({"workload": workload, "params": params, "status": "failed", "reason": why})

@@ -93,6 +93,17 @@ def _consistency(doc):
     return lines
 
 
+def _load_line(doc):
+    loads = [t["loadavg_start"] for t in doc["targets"] if "loadavg_start" in t]
+    if not loads:
+        return []
+    line = f"1-minute load average when each worker started: {min(loads):.2f} to {max(loads):.2f}."
+    if max(loads) > doc["machine"]["usable_cpus"]:
+        line += (" **The machine was busy with other work during this run: treat the timings as noisy "
+                 "(compare within a run, re-run on a quiet machine for absolute figures).**")
+    return [line]
+
+
 def markdown(doc):
     m, c = doc["machine"], doc["config"]
     gpus = ", ".join(g["name"] for g in m["gpus"]) or "none"
@@ -102,7 +113,7 @@ def markdown(doc):
            f"Preset `{c['preset']}`, {c['threads']} threads per library (each in its own process), "
            f"median of {c['repeat']} timed repeats after {c['warmup']} warm-up calls "
            f"(fast steps looped to at least {c['min_time_s']} s per repeat); GPU work synchronised before the clock stops.",
-           "", "Versions: " + ", ".join(f"{k} {v}" for k, v in m.get("library_versions", {}).items()) + ".", "",
+           ""] + _load_line(doc) + ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in m.get("library_versions", {}).items()) + ".", "",
            "Cells give the median time per step, and in brackets the ratio to torch on the same device type "
            "(below 1 is faster than torch). autograd_overhead is per op (two ops per step, forward + backward).", ""]
     for dtype, title in (("cpu", "CPU"), ("cuda", "GPU")):

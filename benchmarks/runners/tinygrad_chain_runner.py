@@ -23,8 +23,14 @@ def configure(threads):
 
 
 def sync(device):
-    if device == "cupy":
-        tc.cuda.synchronize()
+    if device != "cupy":
+        return
+    cuda = getattr(tc, "cuda", None)
+    if cuda is not None and hasattr(cuda, "synchronize"):
+        cuda.synchronize()
+    else:  # until tc.cuda exists: wait on the device directly, never time queued work
+        import cupy
+        cupy.cuda.Device().synchronize()
 
 
 scalar = torchlike.scalar
