@@ -46,14 +46,14 @@ def _extensions():
     # No -march=native: one binary for any x86-64; csrc/ compiles AVX2 and
     # AVX-512 variants with `#pragma GCC target` and picks one at import.
     # -ffp-contract=fast lets the SIMD kernels use FMA; no -ffast-math (NaN/inf must behave).
-    flags = ["-O3", "-fopenmp", "-ffp-contract=fast", "-fno-math-errno", "-fvisibility=hidden"]
+    flags = ["-O3", "-pthread", "-ffp-contract=fast", "-fno-math-errno", "-fvisibility=hidden"]
     return [Pybind11Extension(
         "tinygrad_chain._C",
         sorted(glob.glob("csrc/*.cpp")),
         include_dirs=["csrc"],
         depends=sorted(glob.glob("csrc/*.h")),
         extra_compile_args=flags,
-        extra_link_args=["-fopenmp"],
+        extra_link_args=["-pthread"],
         cxx_std=17,
     )]
 

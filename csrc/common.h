@@ -14,6 +14,7 @@ using i64 = std::int64_t;
 enum class Act : int { relu, leaky_relu, sigmoid, tanh, gelu, gelu_tanh, silu, softplus, exp };
 enum class Bin : int { add, sub, mul, div };
 enum class SoftKind : int { softmax, log_softmax };
+enum class Red : int { sum, mean, max };
 
 template <class T>
 struct TypedKernels {
@@ -34,6 +35,9 @@ struct TypedKernels {
     void (*ce_fwd)(i64 rows, i64 cols, const T* x, const std::int64_t* tgt, i64 ignore, T* loss, T* lse);
     void (*ce_bwd)(i64 rows, i64 cols, const T* g, const T* x, const T* lse, const std::int64_t* tgt,
                    i64 ignore, T* out);
+    // out[o] = reduce(x[o*n : o*n+n]) for o < rows; out[0:w] = reduce over k < n of x[k*inner : k*inner+w] (w <= 256)
+    void (*reduce_rows)(Red, i64 rows, i64 n, const T* x, T* out);
+    void (*reduce_cols)(Red, i64 n, i64 inner, i64 w, const T* x, T* out);
 };
 
 struct KernelTable {

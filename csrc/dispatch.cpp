@@ -2,6 +2,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sched.h>
+
 #include "common.h"
 
 namespace tc {
@@ -53,11 +55,14 @@ bool set_isa(const char* name) {
 
 int num_threads() {
     if (g_threads <= 0) {
-#ifdef _OPENMP
-        g_threads = omp_get_max_threads();
-#else
-        g_threads = 1;
-#endif
+        // OMP_NUM_THREADS is the usual knob (benchmarks set it); else the CPUs we may run on
+        const char* env = std::getenv("OMP_NUM_THREADS");
+        int n = env ? std::atoi(env) : 0;
+        if (n <= 0) {
+            cpu_set_t set;
+            n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+        }
+        g_threads = n < 1 ? 1 : n;
     }
     return g_threads;
 }

@@ -63,11 +63,6 @@ PYBIND11_MODULE(_C, m) {
     m.def("isa", [] { return std::string(kernels().name); }, "The instruction set the kernels run with.");
     m.def("set_isa", [](const std::string& s) { return set_isa(s.c_str()); },
           "Force 'generic', 'avx2' or 'avx512' (tests); False if this CPU lacks it.");
-#ifdef _OPENMP
-    m.attr("openmp") = true;
-#else
-    m.attr("openmp") = false;
-#endif
     bind_elementwise(m);
     bind_softmax(m);
     bind_reduce(m);

@@ -1,30 +1,30 @@
-// parallel_for over OpenMP, falling back to a serial loop without it.
+// parallel_for over the thread pool (threadpool.h).
 #pragma once
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include <type_traits>
+
+#include "threadpool.h"
 
 namespace tc {
 
 template <class F>
 void parallel_for(i64 n, i64 min_parallel, i64 grain, F&& fn) {
-    int nt = num_threads();
     if (n <= 0) return;
+    int nt = num_threads();
     if (nt <= 1 || n < min_parallel) { fn(i64(0), n); return; }
-    i64 chunks = (n + grain - 1) / grain;
-    if (chunks < nt) nt = int(chunks);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num(), T = omp_get_num_threads();
-        i64 per = (chunks + T - 1) / T;
-        i64 b = i64(t) * per * grain, e = b + per * grain;
-        if (e > n) e = n;
-        if (b < e) fn(b, e);
-    }
-#else
-    fn(i64(0), n);
-#endif
+    if (grain < 1) grain = 1;
+    // a few chunks per thread, so a slow or descheduled thread delays little
+    i64 chunks = (n + grain - 1) / grain, cap = 4 * i64(nt);
+    if (chunks > cap) chunks = cap;
+    if (chunks < 2) { fn(i64(0), n); return; }
+    i64 per = ((n + chunks - 1) / chunks + grain - 1) / grain * grain;
+    chunks = (n + per - 1) / per;
+    using Fn = typename std::remove_reference<F>::type;
+    struct Ctx { Fn* f; i64 n, per; } ctx{&fn, n, per};
+    pool_run(chunks, [](void* p, i64 c) {
+        Ctx* x = static_cast<Ctx*>(p);
+        i64 b = c * x->per, e = b + x->per < x->n ? b + x->per : x->n;
+        (*x->f)(b, e);
+    }, &ctx);
 }
 
 }  // namespace tc

@@ -1,6 +1,6 @@
-// Reductions over the middle axis of a contiguous (outer, n, inner) view, and
-// the (r1, k, r2) -> (k,) sum that undoes a broadcast. float32 sums
-// accumulate in double, so long rows keep their accuracy.
+// Threading and bindings for reductions over the middle axis of a contiguous
+// (outer, n, inner) view, and the (r1, k, r2) -> (k,) sum that undoes a
+// broadcast. The kernels are in reduce_impl.h.
 #include <string>
 
 #include "pyutil.h"
@@ -8,53 +8,6 @@
 namespace tc {
 
 namespace {
-enum class Red : int { sum, mean, max };
-
-
-template <class T>
-T row_reduce(Red r, i64 n, const T* __restrict x) {
-    if (r == Red::max) {
-        T m = -__builtin_inf();
-        for (i64 i = 0; i < n; ++i) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
-        return m;
-    }
-    // 8 independent partial sums let the loop vectorize without reassociation flags
-    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    i64 i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; ++j) s[j] += double(x[i + j]);
-    double t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (; i < n; ++i) t += double(x[i]);
-    return T(r == Red::mean ? t / double(n) : t);
-}
-
-// out[0:w] = reduce over r of x[r*inner + 0:w]
-template <class T>
-void col_reduce(Red r, i64 n, i64 inner, i64 w, const T* x, T* out) {
-    constexpr i64 B = 256;
-    for (i64 j0 = 0; j0 < w; j0 += B) {
-        i64 bw = w - j0 < B ? w - j0 : B;
-        if (r == Red::max) {
-            T m[B];
-            for (i64 j = 0; j < bw; ++j) m[j] = -__builtin_inf();
-            for (i64 k = 0; k < n; ++k) {
-                const T* __restrict row = x + k * inner + j0;
-                for (i64 j = 0; j < bw; ++j) m[j] = (row[j] > m[j] || row[j] != row[j]) ? row[j] : m[j];
-            }
-            for (i64 j = 0; j < bw; ++j) out[j0 + j] = m[j];
-        } else {
-            double s[B];
-            for (i64 j = 0; j < bw; ++j) s[j] = 0;
-            for (i64 k = 0; k < n; ++k) {
-                const T* __restrict row = x + k * inner + j0;
-                for (i64 j = 0; j < bw; ++j) s[j] += double(row[j]);
-            }
-            double scale = r == Red::mean ? 1.0 / double(n) : 1.0;
-            for (i64 j = 0; j < bw; ++j) out[j0 + j] = T(s[j] * scale);
-        }
-    }
-}
-
 template <class T>
 void reduce_t(Red r, const T* x, i64 outer, i64 n, i64 inner, T* out) {
     py::gil_scoped_release nogil;
@@ -66,8 +19,9 @@ void reduce_t(Red r, const T* x, i64 outer, i64 n, i64 inner, T* out) {
         i64 per = (n + nt - 1) / nt;
         parallel_for(nt, 0, 1, [&](i64 b, i64 e) {
             for (i64 t = b; t < e; ++t) {
+                T part;
                 i64 s = t * per, len = s + per > n ? n - s : per;
-                if (len > 0) parts[t] = double(row_reduce(Red::sum, len, x + s));
+                if (len > 0) tk<T>().reduce_rows(Red::sum, 1, len, x + s, &part), parts[t] = double(part);
             }
         });
         double t = 0;
@@ -77,7 +31,7 @@ void reduce_t(Red r, const T* x, i64 outer, i64 n, i64 inner, T* out) {
     }
     if (inner == 1) {
         parallel_for(outer, total >= EW_PARALLEL ? 2 : outer + 1, 1 + 4096 / (n + 1), [&](i64 b, i64 e) {
-            for (i64 o = b; o < e; ++o) out[o] = row_reduce(r, n, x + o * n);
+            tk<T>().reduce_rows(r, e - b, n, x + b * n, out + b);
         });
         return;
     }
@@ -86,7 +40,7 @@ void reduce_t(Red r, const T* x, i64 outer, i64 n, i64 inner, T* out) {
     parallel_for(outer * cper, total >= EW_PARALLEL ? 2 : outer * cper + 1, 1, [&](i64 b, i64 e) {
         for (i64 u = b; u < e; ++u) {
             i64 o = u / cper, j0 = (u % cper) * chunk, w = inner - j0 < chunk ? inner - j0 : chunk;
-            col_reduce(r, n, inner, w, x + o * n * inner + j0, out + o * inner + j0);
+            tk<T>().reduce_cols(r, n, inner, w, x + o * n * inner + j0, out + o * inner + j0);
         }
     });
 }
@@ -98,7 +52,11 @@ void sum_rkr_t(const T* x, i64 r1, i64 k, i64 r2, T* out) {
     parallel_for(k, r1 * k * r2 >= EW_PARALLEL ? 2 : k + 1, 1, [&](i64 b, i64 e) {
         for (i64 j = b; j < e; ++j) {
             double s = 0;
-            for (i64 i = 0; i < r1; ++i) s += double(row_reduce(Red::sum, r2, x + (i * k + j) * r2));
+            for (i64 i = 0; i < r1; ++i) {
+                T part;
+                tk<T>().reduce_rows(Red::sum, 1, r2, x + (i * k + j) * r2, &part);
+                s += double(part);
+            }
             out[j] = T(s);
         }
     });

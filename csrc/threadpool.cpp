@@ -1,0 +1,136 @@
+// The thread pool behind parallel_for (see threadpool.h for why).
+#include "threadpool.h"
+
+#include <pthread.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common.h"
+
+namespace tc {
+
+namespace {
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+struct Pool {
+    // state = generation << 32 | next chunk; one CAS claims a chunk of the current job only
+    std::atomic<std::uint64_t> state{0};
+    std::atomic<std::int64_t> done{0}, total{0};
+    std::atomic<void (*)(void*, std::int64_t)> fn{nullptr};
+    std::atomic<void*> ctx{nullptr};
+    std::atomic<std::uint32_t> gen{0};
+    std::atomic<bool> busy{false}, stop{false};
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<std::thread> workers;
+
+    explicit Pool(int nworkers) {
+        for (int i = 0; i < nworkers; ++i) workers.emplace_back([this] { loop(); });
+    }
+    ~Pool() {
+        {
+            std::lock_guard<std::mutex> lk(m);
+            stop = true;
+        }
+        cv.notify_all();
+        for (auto& t : workers) t.join();
+    }
+
+    // Claim and run chunks of generation g until none are left.
+    void work(std::uint32_t g) {
+        for (;;) {
+            std::uint64_t v = state.load(std::memory_order_acquire);
+            if (std::uint32_t(v >> 32) != g) return;
+            auto f = fn.load(std::memory_order_relaxed);
+            void* c = ctx.load(std::memory_order_relaxed);
+            std::int64_t idx = std::int64_t(v & 0xffffffffu), n = total.load(std::memory_order_relaxed);
+            if (idx >= n) return;
+            if (!state.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) continue;
+            f(c, idx);
+            done.fetch_add(1, std::memory_order_release);
+        }
+    }
+
+    void loop() {
+        std::uint32_t seen = gen.load(std::memory_order_acquire);
+        for (;;) {
+            // spin briefly (kernels come in bursts), then sleep
+            for (int i = 0; i < 20000 && gen.load(std::memory_order_acquire) == seen && !stop; ++i) cpu_relax();
+            if (gen.load(std::memory_order_acquire) == seen) {
+                std::unique_lock<std::mutex> lk(m);
+                cv.wait(lk, [&] { return stop || gen.load(std::memory_order_acquire) != seen; });
+            }
+            if (stop) return;
+            seen = gen.load(std::memory_order_acquire);
+            work(seen);
+        }
+    }
+
+    void run(std::int64_t n, void (*f)(void*, std::int64_t), void* c) {
+        std::uint32_t g = gen.load(std::memory_order_relaxed) + 1;
+        fn.store(f, std::memory_order_relaxed);
+        ctx.store(c, std::memory_order_relaxed);
+        total.store(n, std::memory_order_relaxed);
+        done.store(0, std::memory_order_relaxed);
+        state.store(std::uint64_t(g) << 32, std::memory_order_release);
+        {
+            std::lock_guard<std::mutex> lk(m);
+            gen.store(g, std::memory_order_release);
+        }
+        cv.notify_all();
+        work(g);
+        for (int spins = 0; done.load(std::memory_order_acquire) < n; ++spins) {
+            if (spins < 4096) cpu_relax();
+            else std::this_thread::yield();
+        }
+    }
+};
+
+Pool* g_pool = nullptr;
+int g_pool_threads = 0;
+std::mutex g_pool_mutex;
+
+void after_fork_in_child() {
+    // the workers do not exist in a forked child: forget (leak) the pool, build a new one on demand
+    g_pool = nullptr;
+    g_pool_threads = 0;
+    new (&g_pool_mutex) std::mutex();
+}
+}  // namespace
+
+void pool_run(std::int64_t nchunks, void (*fn)(void*, std::int64_t), void* ctx) {
+    int nt = num_threads();
+    Pool* pool = nullptr;
+    {
+        std::unique_lock<std::mutex> lk(g_pool_mutex, std::try_to_lock);
+        if (lk.owns_lock()) {
+            if (g_pool_threads != nt || !g_pool) {
+                static bool registered = (pthread_atfork(nullptr, nullptr, after_fork_in_child), true);
+                (void)registered;
+                if (!g_pool || !g_pool->busy.load()) {
+                    delete g_pool;
+                    g_pool = new Pool(nt - 1);
+                    g_pool_threads = nt;
+                }
+            }
+            pool = g_pool;
+            if (pool && pool->busy.exchange(true)) pool = nullptr;  // another caller is using it
+        }
+    }
+    if (!pool || nt <= 1) {
+        for (std::int64_t i = 0; i < nchunks; ++i) fn(ctx, i);
+        return;
+    }
+    pool->run(nchunks, fn, ctx);
+    pool->busy.store(false, std::memory_order_release);
+}
+
+}  // namespace tc
