@@ -114,15 +114,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         loss = loss * w
     loss = _reduce_weighted(loss, reduction, w, valid, target.shape)
     if label_smoothing > 0.0:
-        # torch: the smoothing term's mean is over every row unless class weights are given
         logp = x.log_softmax(1)
         smooth = -(logp * weight).sum(1) if weight is not None else -logp.sum(1)
         if valid is not None:
             smooth = smooth * valid
-        if reduction == "mean" and w is None:
-            smooth = smooth.mean()
-        else:
-            smooth = _reduce_weighted(smooth, reduction, w, None, target.shape)
+        smooth = _reduce_weighted(smooth, reduction, w, valid, target.shape)
         loss = (1.0 - label_smoothing) * loss + (label_smoothing / classes) * smooth
     return loss
 

@@ -14,6 +14,10 @@ from .normalization import LayerNorm
 from .parameter import Parameter
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """torch's name for MultiheadAttention.out_proj (a plain Linear)."""
+
+
 def _as_additive(mask, like, what):
     """A float mask to add to the scores: bool masks mark the positions NOT allowed to attend (torch's MHA)."""
     if mask is None:
@@ -46,7 +50,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(empty(3 * embed_dim, device=device, dtype=dtype))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
         self._reset_parameters()
 
     def _reset_parameters(self):
