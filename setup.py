@@ -46,7 +46,8 @@ def _extensions():
     # No -march=native: one binary for any x86-64; csrc/ compiles AVX2 and
     # AVX-512 variants with `#pragma GCC target` and picks one at import.
     # -ffp-contract=fast lets the SIMD kernels use FMA; no -ffast-math (NaN/inf must behave).
-    flags = ["-O3", "-pthread", "-ffp-contract=fast", "-fno-math-errno", "-fvisibility=hidden"]
+    # Threads come from a small pthread pool (csrc/threadpool.h), not OpenMP.
+    flags = ["-O3", "-pthread", "-ffp-contract=fast", "-fno-math-errno", "-fvisibility=hidden", "-Wno-psabi"]
     return [Pybind11Extension(
         "tinygrad_chain._C",
         sorted(glob.glob("csrc/*.cpp")),

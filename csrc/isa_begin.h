@@ -17,3 +17,8 @@ template <class T> static inline T imax(T a, T b) { return a > b ? a : b; }
 // Unaligned vector load/store (C may have any alignment).
 template <class V, class T> static inline V loadu(const T* p) { V v; __builtin_memcpy(&v, p, sizeof(V)); return v; }
 template <class V, class T> static inline void storeu(T* p, V v) { __builtin_memcpy(p, &v, sizeof(V)); }
+
+// One 64-byte vector of T (two ymm / four xmm registers below AVX-512).
+template <class T> struct VecOf;
+template <> struct VecOf<float> { typedef v16sf type; };
+template <> struct VecOf<double> { typedef v8df type; };

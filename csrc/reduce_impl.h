@@ -4,13 +4,9 @@
 template <class T>
 static T red_row(Red r, i64 n, const T* __restrict x) {
     if (r == Red::max) return row_max(n, x);
-    double s[LANES] = {};
-    i64 i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; ++j) s[j] += double(x[i + j]);
-    for (; i < n; ++i) s[0] += double(x[i]);
+    // float blocks of 1024 summed in vector lanes, blocks accumulated in double
     double t = 0;
-    for (int j = 0; j < LANES; ++j) t += s[j];
+    for (i64 i = 0; i < n; i += 1024) t += double(row_sum(n - i < 1024 ? n - i : 1024, x + i));
     return T(r == Red::mean ? t / double(n) : t);
 }
 
@@ -29,16 +25,23 @@ static void reduce_cols(Red r, i64 n, i64 inner, i64 w, const T* x, T* out) {
         for (i64 j = 0; j < B; ++j) m[j] = -__builtin_inf();
         for (i64 k = 0; k < n; ++k) {
             const T* __restrict row = x + k * inner;
-            for (i64 j = 0; j < w; ++j) { T v = row[j]; m[j] = (v > m[j] || v != v) ? v : m[j]; }
+            for (i64 j = 0; j < w; ++j) { T v = row[j], t = v > m[j] ? v : m[j]; m[j] = v != v ? v : t; }
         }
         for (i64 j = 0; j < w; ++j) out[j] = m[j];
         return;
     }
+    // rows summed in T over blocks of 64, the blocks accumulated in double
     double s[B];
+    T p[B];
     for (i64 j = 0; j < B; ++j) s[j] = 0;
-    for (i64 k = 0; k < n; ++k) {
-        const T* __restrict row = x + k * inner;
-        for (i64 j = 0; j < w; ++j) s[j] += double(row[j]);
+    for (i64 k0 = 0; k0 < n; k0 += 64) {
+        for (i64 j = 0; j < B; ++j) p[j] = 0;
+        i64 k1 = k0 + 64 < n ? k0 + 64 : n;
+        for (i64 k = k0; k < k1; ++k) {
+            const T* __restrict row = x + k * inner;
+            for (i64 j = 0; j < w; ++j) p[j] += row[j];
+        }
+        for (i64 j = 0; j < w; ++j) s[j] += double(p[j]);
     }
     double scale = r == Red::mean ? 1.0 / double(n) : 1.0;
     for (i64 j = 0; j < w; ++j) out[j] = T(s[j] * scale);

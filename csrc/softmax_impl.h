@@ -1,69 +1,79 @@
 // Row kernels: stable softmax / log_softmax / logsumexp / cross-entropy over
 // the last axis of a contiguous [rows, cols] block.
 
-// Reductions keep LANES independent partial results, so GCC vectorizes them
-// without -ffast-math (it may not reorder one serial float chain).
-constexpr int LANES = 16;
-
-// max that propagates NaN (as NumPy's does)
+// Row reductions use explicit vectors with four accumulators in registers:
+// GCC will not vectorize one serial float chain without -ffast-math.
 template <class T>
 static T row_max(i64 n, const T* __restrict x) {
-    T m[LANES];
-    for (int j = 0; j < LANES; ++j) m[j] = -__builtin_inf();
+    using V = typename VecOf<T>::type;
+    constexpr int W = sizeof(V) / sizeof(T);
+    const T ninf = -__builtin_inf();
+    V m0 = V{} + ninf, m1 = m0, m2 = m0, m3 = m0;
+    // max that propagates NaN (as NumPy's does): two selects, no branch
+#define TC_VMAX(m, v) { V t_ = v; m = t_ > m ? t_ : m; m = t_ != t_ ? t_ : m; }
     i64 i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; ++j) {
-            T v = x[i + j];
-            m[j] = (v > m[j] || v != v) ? v : m[j];
-        }
-    for (; i < n; ++i) m[0] = (x[i] > m[0] || x[i] != x[i]) ? x[i] : m[0];
-    T r = m[0];
-    for (int j = 1; j < LANES; ++j) r = (m[j] > r || m[j] != m[j]) ? m[j] : r;
-    return r;
-}
-
-template <class T>
-static T lanes_sum(const T* s) {
-    T r = 0;
-    for (int j = 0; j < LANES; ++j) r += s[j];
-    return r;
-}
-
-// Sum of exp(x - m); with y, also stores each exp(x - m).
-template <class T>
-static T row_sumexp(i64 n, const T* __restrict x, T m, T* __restrict y = nullptr) {
-    T s[LANES] = {};
-    i64 i = 0;
-    if (y) {
-        for (; i + LANES <= n; i += LANES)
-            for (int j = 0; j < LANES; ++j) { T e = exp_t(x[i + j] - m); y[i + j] = e; s[j] += e; }
-        for (; i < n; ++i) { T e = exp_t(x[i] - m); y[i] = e; s[0] += e; }
-    } else {
-        for (; i + LANES <= n; i += LANES)
-            for (int j = 0; j < LANES; ++j) s[j] += exp_t(x[i + j] - m);
-        for (; i < n; ++i) s[0] += exp_t(x[i] - m);
+    for (; i + 4 * W <= n; i += 4 * W) {
+        TC_VMAX(m0, loadu<V>(x + i)) TC_VMAX(m1, loadu<V>(x + i + W))
+        TC_VMAX(m2, loadu<V>(x + i + 2 * W)) TC_VMAX(m3, loadu<V>(x + i + 3 * W))
     }
-    return lanes_sum(s);
+    for (; i + W <= n; i += W) TC_VMAX(m0, loadu<V>(x + i))
+    TC_VMAX(m0, m1) TC_VMAX(m2, m3) TC_VMAX(m0, m2)
+#undef TC_VMAX
+    T r = ninf;
+    for (int j = 0; j < W; ++j) r = (m0[j] > r || m0[j] != m0[j]) ? m0[j] : r;
+    for (; i < n; ++i) r = (x[i] > r || x[i] != x[i]) ? x[i] : r;
+    return r;
 }
 
+// sum of a[i] (b == nullptr) or of a[i]*b[i]
 template <class T>
 static T row_dot(i64 n, const T* __restrict a, const T* __restrict b) {
-    T s[LANES] = {};
+    using V = typename VecOf<T>::type;
+    constexpr int W = sizeof(V) / sizeof(T);
+    V s0{}, s1{}, s2{}, s3{};
     i64 i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; ++j) s[j] += a[i + j] * b[i + j];
-    for (; i < n; ++i) s[0] += a[i] * b[i];
-    return lanes_sum(s);
+    if (b) {
+        for (; i + 4 * W <= n; i += 4 * W) {
+            s0 += loadu<V>(a + i) * loadu<V>(b + i);
+            s1 += loadu<V>(a + i + W) * loadu<V>(b + i + W);
+            s2 += loadu<V>(a + i + 2 * W) * loadu<V>(b + i + 2 * W);
+            s3 += loadu<V>(a + i + 3 * W) * loadu<V>(b + i + 3 * W);
+        }
+        for (; i + W <= n; i += W) s0 += loadu<V>(a + i) * loadu<V>(b + i);
+    } else {
+        for (; i + 4 * W <= n; i += 4 * W) {
+            s0 += loadu<V>(a + i);
+            s1 += loadu<V>(a + i + W);
+            s2 += loadu<V>(a + i + 2 * W);
+            s3 += loadu<V>(a + i + 3 * W);
+        }
+        for (; i + W <= n; i += W) s0 += loadu<V>(a + i);
+    }
+    V s = (s0 + s1) + (s2 + s3);
+    T r = 0;
+    for (int j = 0; j < W; ++j) r += s[j];
+    for (; i < n; ++i) r += b ? a[i] * b[i] : a[i];
+    return r;
 }
 
 template <class T>
-static T row_sum(i64 n, const T* __restrict a) {
-    T s[LANES] = {};
-    i64 i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; ++j) s[j] += a[i + j];
-    for (; i < n; ++i) s[0] += a[i];
-    return lanes_sum(s);
+static T row_sum(i64 n, const T* __restrict a) { return row_dot<T>(n, a, nullptr); }
+
+// Sum of exp(x - m). The exps go to y when given, else through a small
+// buffer, so the exp loop has no reduction and the sum has no exp.
+template <class T>
+static T row_sumexp(i64 n, const T* __restrict x, T m, T* __restrict y = nullptr) {
+    constexpr i64 B = 512;
+    alignas(64) T buf[B];
+    T s = 0;
+    for (i64 i0 = 0; i0 < n; i0 += B) {
+        i64 len = n - i0 < B ? n - i0 : B;
+        T* __restrict o = y ? y + i0 : buf;
+        const T* __restrict xi = x + i0;
+        for (i64 i = 0; i < len; ++i) o[i] = exp_t(xi[i] - m);
+        s += row_sum(len, o);
+    }
+    return s;
 }
 
 // m used as the shift: a row of all -inf gives shift 0 (as logsumexp does).
