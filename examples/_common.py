@@ -146,3 +146,16 @@ def evaluate(model, batches):
             total += y.shape[0]
     model.train(was_training)
     return correct / max(total, 1)
+
+
+def shuffle_split(x, y, n_holdout):
+    """Shuffle (with the seeded global generator) and split off the last `n_holdout` rows."""
+    perm = tc.randperm(x.shape[0])
+    x, y = x[perm], y[perm]
+    return (x[:-n_holdout], y[:-n_holdout]), (x[-n_holdout:], y[-n_holdout:])
+
+
+def loader(x, y, batch_size, shuffle):
+    """A DataLoader over two tensors (shuffling driven by the seeded global generator)."""
+    from tinygrad_chain.utils.data import DataLoader, TensorDataset
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle)
