@@ -348,63 +348,78 @@ class Backend(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} has no window_sum")
 
     def im2col(self, x, kh, kw, stride, padding, dilation):
-        """Patches of x as a contiguous (N, OH, OW, C * kh * kw) array (columns ordered C, kh, kw)."""
+        """Patches of x as a contiguous (C, kh, kw, N, OH, OW) array: read as a (C*kh*kw, N*OH*OW)
+        matrix it has one column per output position, so a convolution is W (O, C*kh*kw) @ cols.
+        (This layout copies and matmuls faster than one row per position: runs of OW stay contiguous.)"""
         win = self.sliding_windows(x, (kh, kw), stride, padding, dilation)
-        n, c, oh, ow = win.shape[:4]
-        return self.reshape(self.copy(self.transpose(win, (0, 2, 3, 1, 4, 5))), (n, oh, ow, c * kh * kw))
+        return self.copy(self.transpose(win, (1, 4, 5, 0, 2, 3)))
 
     def col2im(self, cols, x_shape, kh, kw, stride, padding, dilation):
-        """The adjoint of im2col: (N, OH, OW, C * kh * kw) summed back into an (N, C, H, W) array."""
-        n, oh, ow = cols.shape[:3]
-        win = self.transpose(self.reshape(cols, (n, oh, ow, x_shape[1], kh, kw)), (0, 3, 1, 2, 4, 5))
-        return self.window_sum(win, x_shape, (kh, kw), stride, padding, dilation)
+        """The adjoint of im2col: a (C, kh, kw, N, OH, OW) array summed back into an (N, C, H, W) one."""
+        return self.window_sum(self.transpose(cols, (3, 0, 4, 5, 1, 2)), x_shape, (kh, kw), stride, padding, dilation)
 
-    def _grouped_matmul(self, a, b, groups):
-        """(P, G*K) x (G, K, M) -> (P, G*M): one matmul per group, batched."""
-        p = a.shape[0]
-        a = self.transpose(self.reshape(a, (p, groups, -1)), (1, 0, 2))
-        out = self.matmul(a, b)  # (G, P, M)
-        return self.reshape(self.transpose(out, (1, 0, 2)), (p, -1))
+    def _to_nchw(self, out, bias):
+        """A C-contiguous copy of the (N, O, OH, OW) view `out`, plus bias (O,) if given."""
+        out = self.copy(out)
+        return self.binary("add", out, self.reshape(bias, (-1, 1, 1))) if bias is not None else out
+
+    def _grad_rows(self, g):
+        """g (N, O, OH, OW) as a contiguous (O, N*OH*OW) matrix (one copy, shared by both conv gradients)."""
+        n, o, oh, ow = g.shape
+        return self.reshape(self.copy(self.transpose(g, (1, 0, 2, 3))), (o, n * oh * ow))
 
     def conv2d(self, x, w, bias, stride, padding, dilation, groups):
         """Cross-correlation as torch's conv2d -> (out, cols); cols (im2col of x) is kept for the weight grad."""
         o, cg, kh, kw = w.shape
         cols = self.im2col(x, kh, kw, stride, padding, dilation)
-        n, oh, ow, ck = cols.shape
-        flat = self.reshape(cols, (n * oh * ow, ck))
+        c, n, oh, ow = cols.shape[0], cols.shape[3], cols.shape[4], cols.shape[5]
+        k = cg * kh * kw
         if groups == 1:
-            out = self.matmul(flat, self.transpose(self.reshape(w, (o, ck)), (1, 0)))
+            out = self.matmul(self.reshape(w, (o, k)), self.reshape(cols, (k, n * oh * ow)))
         else:
-            wg = self.transpose(self.reshape(w, (groups, o // groups, cg * kh * kw)), (0, 2, 1))
-            out = self._grouped_matmul(flat, wg, groups)
-        out = self.transpose(self.reshape(out, (n, oh, ow, o)), (0, 3, 1, 2))
-        out = self.binary("add", out, self.reshape(bias, (o, 1, 1))) if bias is not None else self.copy(out)
-        return out, cols
+            out = self.matmul(self.reshape(w, (groups, o // groups, k)), self.reshape(cols, (groups, k, n * oh * ow)))
+        out = self.transpose(self.reshape(out, (o, n, oh, ow)), (1, 0, 2, 3))
+        return self._to_nchw(out, bias), cols
+
+    def _input_grad_from_rows(self, gt, w, x_shape, out_shape, stride, padding, dilation, groups):
+        o, cg, kh, kw = w.shape
+        n, _, oh, ow = out_shape
+        k = cg * kh * kw
+        if groups == 1:
+            cols = self.matmul(self.transpose(self.reshape(w, (o, k)), (1, 0)), gt)
+        else:
+            cols = self.matmul(self.transpose(self.reshape(w, (groups, o // groups, k)), (0, 2, 1)),
+                               self.reshape(gt, (groups, o // groups, n * oh * ow)))
+        cols = self.reshape(cols, (cg * groups, kh, kw, n, oh, ow))
+        return self.col2im(cols, x_shape, kh, kw, stride, padding, dilation)
+
+    def _weight_grad_from_rows(self, gt, cols, w_shape, groups):
+        o, cg, kh, kw = w_shape
+        k = cg * kh * kw
+        p = gt.shape[1]
+        if groups == 1:
+            return self.reshape(self.matmul(gt, self.transpose(self.reshape(cols, (k, p)), (1, 0))), w_shape)
+        a = self.reshape(gt, (groups, o // groups, p))
+        return self.reshape(self.matmul(a, self.transpose(self.reshape(cols, (groups, k, p)), (0, 2, 1))), w_shape)
 
     def conv2d_input_grad(self, g, w, x_shape, stride, padding, dilation, groups):
         """d conv2d / d x for output gradient g (this is also conv_transpose2d)."""
-        o, cg, kh, kw = w.shape
-        n, _, oh, ow = g.shape
-        g2 = self.reshape(self.copy(self.transpose(g, (0, 2, 3, 1))), (n * oh * ow, o))
-        if groups == 1:
-            cols = self.matmul(g2, self.reshape(w, (o, cg * kh * kw)))
-        else:
-            cols = self._grouped_matmul(g2, self.reshape(w, (groups, o // groups, cg * kh * kw)), groups)
-        return self.col2im(self.reshape(cols, (n, oh, ow, -1)), x_shape, kh, kw, stride, padding, dilation)
+        return self._input_grad_from_rows(self._grad_rows(g), w, x_shape, g.shape, stride, padding, dilation,
+                                          groups)
 
     def conv2d_weight_grad(self, x, g, w_shape, stride, padding, dilation, groups, cols=None):
         """d conv2d / d w for output gradient g; pass the forward's cols to skip im2col."""
-        o, cg, kh, kw = w_shape
         if cols is None:
-            cols = self.im2col(x, kh, kw, stride, padding, dilation)
-        n, oh, ow, ck = cols.shape
-        flat = self.reshape(cols, (n * oh * ow, ck))
-        gt = self.reshape(self.transpose(g, (1, 0, 2, 3)), (o, n * oh * ow))
-        if groups == 1:
-            return self.reshape(self.matmul(gt, flat), w_shape)
-        a = self.reshape(gt, (groups, o // groups, -1))
-        b = self.transpose(self.reshape(flat, (n * oh * ow, groups, cg * kh * kw)), (1, 0, 2))
-        return self.reshape(self.matmul(a, b), w_shape)
+            cols = self.im2col(x, w_shape[2], w_shape[3], stride, padding, dilation)
+        return self._weight_grad_from_rows(self._grad_rows(g), cols, w_shape, groups)
+
+    def conv2d_backward(self, g, w, cols, x_shape, stride, padding, dilation, groups, need_input, need_weight):
+        """Both first-order conv2d gradients at once -> (grad_x or None, grad_w or None): g is laid out once."""
+        gt = self._grad_rows(g)
+        gx = self._input_grad_from_rows(gt, w, x_shape, g.shape, stride, padding, dilation, groups) \
+            if need_input else None
+        gw = self._weight_grad_from_rows(gt, cols, w.shape, groups) if need_weight else None
+        return gx, gw
 
     def max_pool2d(self, x, kernel, stride, padding, dilation, out_hw):
         """-> (out, indices): indices are flat positions in each H*W plane, as torch's return_indices."""

@@ -207,6 +207,15 @@ class XpBackend(XpOptimMixin, Backend):
         return xp.lib.stride_tricks.as_strided(x, (n, c, oh, ow, kh, kw), (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw),
                                                writeable=False)
 
+    def _to_nchw(self, out, bias):
+        # one pass: the transposed copy and the bias add together
+        dst = self.xp.empty(out.shape, dtype=out.dtype)
+        if bias is None:
+            dst[...] = out
+        else:
+            self.xp.add(out, bias.reshape(-1, 1, 1), out=dst)
+        return dst
+
     def window_sum(self, w, x_shape, kernel, stride, padding, dilation):
         n, c, oh, ow, kh, kw = w.shape
         (sh, sw), (dh, dw) = stride, dilation
@@ -227,19 +236,20 @@ class XpBackend(XpOptimMixin, Backend):
         if (tuple(kernel) != tuple(stride) or any(padding) or tuple(dilation) != (1, 1)
                 or oh * kh > x.shape[2] or ow * kw > x.shape[3]):
             return super().max_pool2d(x, kernel, stride, padding, dilation, out_hw)
-        # windows tile the (cropped) image: compare the kh * kw strided sub-images, keeping the first maximum
+        # windows tile the (cropped) image: the maximum of the kh * kw strided sub-images, and which one
+        # held it first (NaN propagates through maximum, as torch's pooling)
         n, c, h, w = x.shape
         xp = self.xp
         subs = [x[:, :, i:oh * kh:kh, j:ow * kw:kw] for i in range(kh) for j in range(kw)]
-        out = subs[0].copy()
-        k = xp.zeros(out.shape, dtype=xp.int64)
-        for idx, s in enumerate(subs[1:], 1):
-            better = (s > out) | (xp.isnan(s) & ~xp.isnan(out))
-            xp.copyto(out, s, where=better)
-            xp.copyto(k, idx, where=better)
-        rows = (k // kw) + (xp.arange(oh, dtype=xp.int64) * kh)[:, None]
-        cols = (k % kw) + xp.arange(ow, dtype=xp.int64) * kw
-        return out, rows * w + cols
+        out = subs[0]
+        for s in subs[1:]:
+            out = xp.maximum(out, s)
+        k = xp.int8(len(subs) - 1)
+        for i in range(len(subs) - 2, -1, -1):
+            k = xp.where(subs[i] == out, xp.int8(i), k)
+        offsets = xp.asarray([(i // kw) * w + i % kw for i in range(len(subs))], dtype=xp.int64)
+        base = (xp.arange(oh, dtype=xp.int64) * (kh * w))[:, None] + xp.arange(ow, dtype=xp.int64) * kw
+        return out, xp.take(offsets, k) + base
 
     def max_pool2d_backward(self, g, indices, x_shape, overlapping=True):
         if overlapping:

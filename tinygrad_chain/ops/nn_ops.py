@@ -43,14 +43,15 @@ class Conv2d(Op):
         x, w = ctx.inputs[0], ctx.inputs[1]
         need = ctx.needs_input_grad
         conv = _conv_attrs(ctx.attrs)
+        gb = (g.sum((0, 2, 3)) if need[2] else None,) if len(need) == 3 else ()
+        if not state.enabled:  # first order: one kernel, reusing im2col(x) and one layout of g
+            b = g._b
+            gx, gw = b.conv2d_backward(g.data, w.data, ctx.saved, tuple(x.shape), need_input=need[0],
+                                       need_weight=need[1], **conv)
+            return (_const(gx, b) if need[0] else None, _const(gw, b) if need[1] else None) + gb
         gx = apply(ConvTranspose2d, g, w, out_hw=tuple(x.shape[2:]), **conv) if need[0] else None
-        gw = None
-        if need[1]:
-            cols = None if state.enabled else ctx.saved  # reuse im2col(x) unless recording a graph
-            gw = apply(Conv2dWeight, x, g, w_shape=tuple(w.shape), cols=cols, **conv)
-        if len(need) == 2:
-            return gx, gw
-        return gx, gw, (g.sum((0, 2, 3)) if need[2] else None)
+        gw = apply(Conv2dWeight, x, g, w_shape=tuple(w.shape), **conv) if need[1] else None
+        return (gx, gw) + gb
 
 
 @register
