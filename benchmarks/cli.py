@@ -39,7 +39,9 @@ def parse_args(argv):
     ap.add_argument("--min-time", type=float, help="shortest timed block in seconds; fast steps are looped")
     ap.add_argument("--threads", type=int, default=2, help="threads per library (OMP/MKL/OpenBLAS), default 2")
     ap.add_argument("--out", default="bench_out", help="output folder (default bench_out/)")
-    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per (library, device)")
+    ap.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per case (default 1800)")
+    ap.add_argument("--pause", type=float, default=0.2,
+                    help="seconds of quiet before each case, so the previous library's threads go idle")
     ap.add_argument("--no-plots", action="store_true", help="skip the PNG charts")
     args = ap.parse_args(argv)
     args.preset = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -106,44 +108,90 @@ def plan(probes, filters):
     return run, skipped
 
 
-def run_target(target, cases, args, bar):
-    """Run one worker; returns (target record, case records). Never raises for the worker's failures."""
-    spec = {"library": target["library"], "device": target["device"], "cases": cases, "repeat": args.repeat,
-            "warmup": args.warmup, "min_time": args.min_time, "threads": args.threads}
-    results, t0 = [], time.perf_counter()
-    # other processes' load makes timings noisy: record it so a reader can tell
-    rec = {**target, "threads": args.threads, "status": "ok", "loadavg_start": round(os.getloadavg()[0], 2)}
-    with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.worker", "run", json.dumps(spec)],
-                                env=_env(args.threads), cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True)
-        watchdog = threading.Timer(args.timeout, proc.kill)  # a hung worker must not hang the suite
-        watchdog.start()
+class Worker:
+    """One long-lived worker process for one (library, device), fed one case at a time."""
+
+    def __init__(self, target, args):
+        spec = {"library": target["library"], "device": target["device"], "repeat": args.repeat,
+                "warmup": args.warmup, "min_time": args.min_time, "threads": args.threads}
+        self.target, self.timeout = target, args.timeout
+        self.rec = {**target, "threads": args.threads, "status": "ok"}
+        self.err = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.worker", "serve", json.dumps(spec)],
+                                     env=_env(args.threads), cwd=REPO, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.err, text=True, bufsize=1)
+        self.dead = None  # why this worker can run no more cases
+
+    @property
+    def name(self):
+        return f"{self.target['library']}:{self.target['device']}"
+
+    def _read(self):
+        """The next tagged message, or None when the worker has exited."""
+        for line in self.proc.stdout:
+            if line.startswith(TAG):
+                return json.loads(line[len(TAG):])
+        return None
+
+    def _died(self, what):
+        self.proc.wait()
+        self.err.seek(0)
+        self.dead = f"{what} (exit code {self.proc.returncode}): {self.err.read()[-600:]}"
+        self.rec["status"], self.rec["reason"] = "failed", self.dead
+
+    def wait_ready(self):
+        msg = self._read()
+        if msg is None or msg.get("event") != "start":
+            self._died("worker failed to start")
+
+    def run(self, workload, params):
+        if self.dead:
+            return {"workload": workload, "params": params, "status": "failed", "reason": self.dead}
+        self.proc.stdin.write(json.dumps([workload, params]) + "\n")
+        self.proc.stdin.flush()
+        timed_out = []
+        watchdog = threading.Timer(self.timeout, lambda: (timed_out.append(1), self.proc.kill()))
+        watchdog.start()  # a hung case must not hang the suite
         try:
-            for line in proc.stdout:  # streamed: progress moves as each case finishes
-                if not line.startswith(TAG):
-                    continue
-                msg = json.loads(line[len(TAG):])
-                if msg["event"] == "case":
-                    msg.pop("event")
-                    results.append(msg)
-                    bar.update(1, f"{target['library']}:{target['device']} {msg['workload']}")
-                elif msg["event"] == "end":
-                    rec["peak_rss_mb"], rec["wall_s"] = msg["peak_rss_mb"], msg["wall_s"]
-            proc.wait()
+            msg = self._read()
         finally:
             watchdog.cancel()
-        timed_out = time.perf_counter() - t0 >= args.timeout
-        err.seek(0)
-        stderr = err.read()
-    done = len(results)
-    if proc.returncode != 0 or done < len(cases):
-        why = (f"timed out after {args.timeout:g} s (--timeout)" if timed_out else
-               f"worker exited with code {proc.returncode} after {done} of {len(cases)} cases: {stderr[-600:]}")
-        rec["status"], rec["reason"] = "failed", why
-        for workload, params in cases[done:]:
-            results.append({"workload": workload, "params": params, "status": "failed", "reason": why})
-            bar.update(1, f"{target['library']}:{target['device']} {workload}")
-    return rec, results
+        if msg is None:
+            self._died(f"timed out after {self.timeout:g} s (--timeout) in {workload}" if timed_out
+                       else f"worker crashed in {workload}")
+            return {"workload": workload, "params": params, "status": "failed", "reason": self.dead}
+        msg.pop("event", None)
+        return msg
+
+    def close(self):
+        if not self.dead:
+            self.proc.stdin.close()
+            msg = self._read()
+            if msg and msg.get("event") == "end":
+                self.rec["peak_rss_mb"], self.rec["wall_s"] = msg["peak_rss_mb"], msg["wall_s"]
+            self.proc.wait(timeout=120)
+        self.err.close()
+        return self.rec
+
+
+def run_interleaved(targets, per_target, args, bar):
+    """Case by case, each worker in turn: outside load spreads over all libraries alike."""
+    workers = [Worker(t, args) for t in targets]
+    for w in workers:
+        w.wait_ready()
+    results = []
+    order = list(dict.fromkeys(json.dumps(c) for cases in per_target for c in cases))
+    for case in map(json.loads, order):
+        for w, cases in zip(workers, per_target):
+            if case not in cases:
+                continue
+            time.sleep(args.pause)  # let the previous library's spinning BLAS/OpenMP threads go to sleep
+            load = round(os.getloadavg()[0], 2)
+            res = w.run(*case)
+            res["loadavg_1m"] = load  # others' load makes timings noisy: keep it so a reader can tell
+            results.append(_augment(res, w.target))
+            bar.update(1, f"{w.name} {case[0]}")
+    return [w.close() for w in workers], results
 
 
 def _augment(res, target):
@@ -163,23 +211,24 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     os.makedirs(args.out, exist_ok=True)
     cases = workloads.cases(args.preset, args.workloads)
-    print(f"benchmarks: preset {args.preset}, {len(cases)} cases, repeat {args.repeat}, "
+    print(f"benchmarks: preset {args.preset}, {len(cases)} cases per CPU device, repeat {args.repeat}, "
           f"{args.threads} threads -> {args.out}/", flush=True)
     info = machine.machine_info()
     probes = probe(args.libraries, args.threads)
     targets, skipped = plan(probes, args.devices)
     for s in skipped:
         print(f"  skip {s['library']}{':' + s['device'] if s['device'] else ''}: {s['reason'][:160]}", flush=True)
-    records, results = list(skipped), []
-    with progress.Bar(total=len(targets) * len(cases)) as bar:
-        for target in targets:
-            rec, res = run_target(target, cases, args, bar)
-            records.append(rec)
-            results.extend(_augment(r, target) for r in res)
+    records = list(skipped)
+    per_target = [[list(c) for c in workloads.cases(args.preset, args.workloads, t["device_type"])]
+                  for t in targets]
+    with progress.Bar(total=sum(map(len, per_target))) as bar:
+        recs, results = run_interleaved(targets, per_target, args, bar)
+    records += recs
     info["library_versions"] = {lib: rec["version"] for lib, rec in probes.items() if rec["ok"]}
     doc = {"schema": SCHEMA, "machine": info, "config": {
         "preset": args.preset, "repeat": args.repeat, "warmup": args.warmup, "min_time_s": args.min_time,
-        "threads": args.threads, "thread_env": {v: str(args.threads) for v in _THREAD_VARS},
+        "threads": args.threads, "pause_s": args.pause, "timeout_s": args.timeout,
+        "schedule": "interleaved: one worker per (library, device), cases handed out in turn", "thread_env": {v: str(args.threads) for v in _THREAD_VARS},
         "workloads": args.workloads, "libraries": args.libraries, "devices": args.devices or "all",
         "argv": sys.argv[1:] if argv is None else list(argv)},
         "workload_descriptions": {k: v[0] for k, v in workloads.WORKLOADS.items()},

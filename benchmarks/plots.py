@@ -22,6 +22,12 @@ _DEV_STYLE = {"numpy": ":", "cpp": "-", "cpu": "-", "cupy": "--", "cuda": "--"}
 _TIME_FMT = matplotlib.ticker.FuncFormatter(lambda v, _: fmt_time(v) if v > 0 else "0")
 
 
+def _short(r):
+    """A short case name for axis labels: the workload, and its scaling parameter if it has one."""
+    axis = WORKLOADS[r["workload"]][1]
+    return f"{r['workload']}\n{axis}={r['params'][axis]}" if axis else r["workload"]
+
+
 def _color(key):
     return _LIB_COLORS.get(key.split(":")[0], "black")
 
@@ -85,17 +91,20 @@ def gpu_speedup(doc, path):
                and r["workload"] == g["workload"] and r["params"] == g["params"]]
         if cpu:
             best = min(cpu, key=lambda r: r["median_s"])
-            pairs.append((g["library"], f"{g['workload']}\n{g['label']}", best["median_s"] / g["median_s"]))
+            pairs.append((g["library"], _short(g), best["median_s"] / g["median_s"]))
     if not pairs:
         return _empty(path, "GPU speed-up over CPU", "no GPU measurements in this run\n(" + _subtitle(doc) + ")")
     libs = sorted({p[0] for p in pairs})
     cases = list(dict.fromkeys(p[1] for p in pairs))
     width = 0.8 / len(libs)
-    fig, ax = plt.subplots(figsize=(max(7, 0.7 * len(cases) * len(libs) + 2), 4.5))
+    fig, ax = plt.subplots(figsize=(max(7, 0.45 * len(cases) * len(libs) + 2), 5))
     for i, lib in enumerate(libs):
         vals = {p[1]: p[2] for p in pairs if p[0] == lib}
         xs = [j + i * width for j, c in enumerate(cases) if c in vals]
-        ax.bar(xs, [vals[c] for c in cases if c in vals], width, label=lib, color=_LIB_COLORS.get(lib))
+        bars = ax.bar(xs, [vals[c] for c in cases if c in vals], width, label=lib, color=_LIB_COLORS.get(lib))
+        for b in bars:
+            ax.text(b.get_x() + b.get_width() / 2, b.get_height(), f"{b.get_height():.2g}×", ha="center",
+                    va="bottom", fontsize=6)
     ax.axhline(1.0, color="black", lw=0.8)
     ax.set_yscale("log")
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(cases))])

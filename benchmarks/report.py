@@ -94,13 +94,15 @@ def _consistency(doc):
 
 
 def _load_line(doc):
-    loads = [t["loadavg_start"] for t in doc["targets"] if "loadavg_start" in t]
+    loads = sorted(r["loadavg_1m"] for r in doc["results"] if "loadavg_1m" in r)
     if not loads:
         return []
-    line = f"1-minute load average when each worker started: {min(loads):.2f} to {max(loads):.2f}."
-    if max(loads) > doc["machine"]["usable_cpus"]:
-        line += (" **The machine was busy with other work during this run: treat the timings as noisy "
-                 "(compare within a run, re-run on a quiet machine for absolute figures).**")
+    median = loads[len(loads) // 2]
+    line = (f"1-minute load average at the start of each case: median {median:.1f}, "
+            f"range {loads[0]:.1f} to {loads[-1]:.1f} (this suite itself adds up to {doc['config']['threads']}).")
+    if median > doc["config"]["threads"] + 1:
+        line += (" **Other work kept the machine busy during this run: the timings are noisy. Cases were "
+                 "interleaved across libraries, so ratios within the run are fairer than absolute times.**")
     return [line]
 
 

@@ -1,6 +1,7 @@
 """The subprocess that benchmarks one (library, device) pair, or probes libraries.
 
-    python -m benchmarks.worker run '<json spec>'
+    python -m benchmarks.worker run '<json spec>'     (all the spec's cases, then exit)
+    python -m benchmarks.worker serve '<json spec>'   (cases read from stdin, one per line)
     python -m benchmarks.worker probe lib1,lib2,...
 
 The parent sets OMP_NUM_THREADS and friends in our environment, so thread pools
@@ -76,11 +77,37 @@ def run(spec):
     emit({"event": "end", "peak_rss_mb": round(peak_mb, 1), "wall_s": round(time.perf_counter() - t_start, 3)})
 
 
+def serve(spec):
+    """Run cases as the parent sends them, one JSON [workload, params] line at a time on stdin.
+
+    The parent keeps one such worker per (library, device) and hands out the
+    cases in turn, so every library is measured in the same stretch of time and
+    a burst of outside load does not fall on one library only.
+    """
+    from benchmarks.runners import load
+    runner = load(spec["library"])
+    runner.configure(spec["threads"])
+    emit({"event": "start", "library": spec["library"], "device": spec["device"], "pid": os.getpid()})
+    t_start = time.perf_counter()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        workload, params = json.loads(line)
+        t0 = time.perf_counter()
+        res = run_case(runner, spec["device"], workload, params, spec)
+        res["wall_s"] = round(time.perf_counter() - t0, 3)
+        emit(res)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    emit({"event": "end", "peak_rss_mb": round(peak_mb, 1), "wall_s": round(time.perf_counter() - t_start, 3)})
+
+
 def main(argv):
     if argv[0] == "probe":
         probe(argv[1].split(","))
     elif argv[0] == "run":
         run(json.loads(argv[1]))
+    elif argv[0] == "serve":
+        serve(json.loads(argv[1]))
     else:
         raise SystemExit(f"unknown worker command {argv[0]!r}")
 

@@ -52,14 +52,19 @@ _PRESETS = {
     },
 }
 
+# GPU-sized cases added for GPU devices in the full preset (the CuPy issue's targets:
+# GEMM at 8192^3, the elementwise chain on 64M elements)
+_GPU_EXTRA = {"matmul": [{"n": 4096}, {"n": 8192}], "elementwise": [{"n": 67_108_864}]}
+
 # the case shown for each workload in the bar charts and the summary table
 _HEADLINE = {"matmul": {"n": 1024}, "mlp": {"batch": 256}}
 
 
-def cases(preset, names):
-    """[(workload, params)] for the chosen preset and workloads, in a stable order."""
+def cases(preset, names, device_type="cpu"):
+    """[(workload, params)] for the chosen preset, workloads and device type, in a stable order."""
     table = _PRESETS[preset]
-    return [(name, dict(p)) for name in WORKLOADS if name in names for p in table[name]]
+    extra = _GPU_EXTRA if (preset == "full" and device_type == "cuda") else {}
+    return [(name, dict(p)) for name in WORKLOADS if name in names for p in table[name] + extra.get(name, [])]
 
 
 def is_headline(workload, params, preset):

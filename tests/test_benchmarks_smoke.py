@@ -91,3 +91,25 @@ def test_bad_arguments_are_rejected():
     proc = subprocess.run([sys.executable, "-m", "benchmarks", "--workloads", "nope"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "unknown workload nope" in proc.stderr
+
+
+def test_gpu_report_paths_with_synthetic_results(bench_out, tmp_path):
+    """CI has no GPU: feed the report GPU rows (tinygrad_chain's CPU rows relabelled as cupy) to exercise the GPU table and chart."""
+    sys.path.insert(0, REPO)  # plain `pytest` does not put the repository root on the path
+    from benchmarks import report, workloads
+    doc = json.loads((bench_out / "results.json").read_text())
+    gpu = []
+    for r in doc["results"]:
+        if r["status"] == "ok" and r["library"] == "tinygrad_chain":
+            g = dict(r, device="cupy", device_type="cuda")
+            g.update({k: r[k] / 4 for k in ("median_s", "min_s", "max_s")})
+            gpu.append(g)
+    doc["results"] += gpu
+    report.write_all(doc, str(tmp_path), plots=HAVE_MPL)
+    md = (tmp_path / "results.md").read_text()
+    assert "## GPU" in md and "tinygrad_chain:cupy" in md
+    if HAVE_MPL:
+        assert (tmp_path / "gpu_speedup.png").read_bytes()[:8] == PNG_SIGNATURE
+    assert ("matmul", {"n": 8192}) in workloads.cases("full", ["matmul"], "cuda")
+    assert ("matmul", {"n": 8192}) not in workloads.cases("full", ["matmul"], "cpu")
+    assert ("elementwise", {"n": 67_108_864}) in workloads.cases("full", ["elementwise"], "cuda")
