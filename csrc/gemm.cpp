@@ -5,7 +5,7 @@
 namespace tc {
 
 namespace {
-constexpr double PARALLEL_FLOPS = 2.0 * 64 * 64 * 64;  // below this one thread wins
+constexpr double PARALLEL_FLOPS = 2.0 * 128 * 128 * 128;  // below this (~20 us) one thread wins
 
 // C is cut into tiles (rows a multiple of every MR, cols of every NR) that the
 // threads claim dynamically; each tile packs its own panels, which costs
