@@ -12,8 +12,8 @@ _DEFAULT_SHOWN = (dtypes.int64, dtypes.bool_)
 def tensor_repr(t):
     values = t._b.to_numpy(t.data)
     prefix = "tensor("
-    body = numpy.array2string(values, separator=", ", prefix=prefix, precision=4, threshold=1000,
-                              edgeitems=3, floatmode="maxprec")
+    body = numpy.array2string(values, separator=", ", prefix=prefix, precision=4, threshold=1000, max_line_width=80,
+                              edgeitems=3, floatmode="maxprec_equal")
     if values.size == 0:
         body = f"[], size={tuple(values.shape)}" if values.ndim > 1 else "[]"
     extras = []
