@@ -12,8 +12,11 @@ _DEFAULT_SHOWN = (dtypes.int64, dtypes.bool_)
 def tensor_repr(t):
     values = t._b.to_numpy(t.data)
     prefix = "tensor("
+    # torch: integral floats print as "1.", others with 4 fixed decimals
+    finite = values[numpy.isfinite(values)] if values.dtype.kind == "f" else values
+    integral = values.dtype.kind != "f" or bool(numpy.all(finite == numpy.round(finite)))
     body = numpy.array2string(values, separator=", ", prefix=prefix, precision=4, threshold=1000, max_line_width=80,
-                              edgeitems=3, floatmode="maxprec_equal")
+                              edgeitems=3, floatmode="maxprec" if integral else "fixed")
     if values.size == 0:
         body = f"[], size={tuple(values.shape)}" if values.ndim > 1 else "[]"
     extras = []
