@@ -13,6 +13,7 @@ from tinygrad_chain.device import device, get_default_device, set_default_device
 from tinygrad_chain.dtypes import (bool_ as bool, double, float, float32, float64, get_default_dtype,  # noqa: A004
                                    int, int32, int64, long, set_default_dtype)
 from tinygrad_chain.ops.elementwise import where
+from tinygrad_chain.threads import get_num_threads, set_num_threads
 from tinygrad_chain.tensor import Tensor, cat, chunk, concat, concatenate, einsum, eye, gather, split, stack, tensor
 from tinygrad_chain import datasets, optim, utils  # noqa: F401,E402  (tc.optim, tc.utils.data, tc.datasets)
 from tinygrad_chain.generator import Generator  # noqa: E402
