@@ -231,6 +231,18 @@ class XpBackend(XpOptimMixin, Backend):
                     out[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += w[..., i, j]
         return out[:, :, pt:pt + x_shape[2], pl:pl + x_shape[3]]
 
+    def col2im(self, cols, x_shape, kh, kw, stride, padding, dilation):
+        # accumulate in (C, N, H, W) order, where each kernel tap's block of cols is contiguous
+        c, _, _, n, oh, ow = cols.shape
+        (sh, sw), (dh, dw) = stride, dilation
+        pt, pb, pl, pr = padding
+        h, w = x_shape[2], x_shape[3]
+        out = self.xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=cols.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                out[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += cols[:, i, j]
+        return self.xp.ascontiguousarray(out[:, :, pt:pt + h, pl:pl + w].transpose(1, 0, 2, 3))
+
     def max_pool2d(self, x, kernel, stride, padding, dilation, out_hw):
         (kh, kw), (oh, ow) = kernel, out_hw
         if (tuple(kernel) != tuple(stride) or any(padding) or tuple(dilation) != (1, 1)
@@ -256,6 +268,7 @@ class XpBackend(XpOptimMixin, Backend):
             return super().max_pool2d_backward(g, indices, x_shape, overlapping)
         # windows do not overlap: each input position gets at most one gradient, so assign instead of add
         n, c = x_shape[:2]
-        flat = self.xp.zeros((n, c, x_shape[2] * x_shape[3]), dtype=g.dtype)
-        self.xp.put_along_axis(flat, indices.reshape(n, c, -1), g.reshape(n, c, -1), axis=2)
+        xp = self.xp
+        flat = xp.zeros((n, c, x_shape[2] * x_shape[3]), dtype=g.dtype)
+        flat[xp.arange(n)[:, None, None], xp.arange(c)[None, :, None], indices.reshape(n, c, -1)] = g.reshape(n, c, -1)
         return flat.reshape(x_shape)
