@@ -173,7 +173,13 @@ class XpBackend(XpOptimMixin, Backend):
         a[index] = value
 
     def index_add(self, a, index, values):
-        self.xp.add.at(a, index, values)
+        # basic indices (ints, slices, None, Ellipsis) never repeat a position: a plain += is exact and
+        # far faster than ufunc.at (this is the VJP of every slice, e.g. gate chunks in an LSTM)
+        parts = index if isinstance(index, tuple) else (index,)
+        if all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts):
+            a[index] += values
+        else:
+            self.xp.add.at(a, index, values)
 
     def take_along_axis(self, a, indices, axis):
         return self.xp.take_along_axis(a, indices, axis)
