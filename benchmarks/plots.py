@@ -72,8 +72,10 @@ def time_per_workload(doc, path):
         ax.set_title(f"{wl} ({rs[keys[0]]['label']})", fontsize=10)
         ax.set_xlabel("time per step (log; bars = median, whiskers = min..max)", fontsize=8)
         ax.tick_params(labelsize=8)
-        for b, v in zip(bars, t):
-            ax.text(v, b.get_y() + b.get_height() / 2, " " + fmt_time(v), va="center", fontsize=7)
+        for b, k in zip(bars, keys):
+            r = rs[k]
+            text = f"{r['us_per_op']:.3g} µs/op" if "us_per_op" in r else fmt_time(r["median_s"])
+            ax.text(r["median_s"], b.get_y() + b.get_height() / 2, " " + text, va="center", fontsize=7)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.suptitle("Time per workload and library (hatched: GPU)\n" + _subtitle(doc), fontsize=10)
