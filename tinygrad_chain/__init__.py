@@ -14,7 +14,8 @@ from tinygrad_chain.dtypes import (bool_ as bool, double, float, float32, float6
                                    int, int32, int64, long, set_default_dtype)
 from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.threads import get_num_threads, set_num_threads
-from tinygrad_chain.tensor import Tensor, cat, chunk, concat, concatenate, einsum, eye, gather, split, stack, tensor
+from tinygrad_chain.functions import cat, chunk, concat, concatenate, einsum, eye, gather, split, stack
+from tinygrad_chain.tensor import Tensor, tensor
 from tinygrad_chain import datasets, optim, utils  # noqa: F401,E402  (tc.optim, tc.utils.data, tc.datasets)
 from tinygrad_chain.generator import Generator  # noqa: E402
 from tinygrad_chain.serialization import load, save  # noqa: E402

@@ -1,7 +1,8 @@
 """Factory functions: zeros, ones, arange, rand, ... (torch's signatures)."""
 from tinygrad_chain import backends, dtypes
 from tinygrad_chain.device import backend_for
-from tinygrad_chain.tensor import Tensor, _shape_arg
+from tinygrad_chain.dims import shape_arg
+from tinygrad_chain.tensor import Tensor
 
 
 def _new(b, data, requires_grad):
@@ -14,7 +15,7 @@ def _float(dtype):
 
 
 def _size(size):
-    shape = _shape_arg(size)
+    shape = shape_arg(size)
     for n in shape:
         if n < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {n}: {list(shape)}")

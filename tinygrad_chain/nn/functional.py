@@ -131,7 +131,7 @@ def linear(input, weight, bias=None):  # noqa: A002
 
 
 def bilinear(input1, input2, weight, bias=None):
-    from tinygrad_chain.tensor import einsum
+    from tinygrad_chain.functions import einsum
     out = einsum("...i,oij,...j->...o", input1, weight, input2)
     return out if bias is None else out + bias
 

@@ -7,7 +7,7 @@ direction; the recurrence then runs step by step with torch's gate order
 import math
 
 from tinygrad_chain.creation import empty, zeros
-from tinygrad_chain.tensor import cat, stack
+from tinygrad_chain.functions import cat, stack
 
 from . import functional as F
 from . import init

@@ -158,9 +158,14 @@ class _Constant(Op):
         return b.binary(self.fn, *arrays)
 
 
-for _name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
-              "logical_not", "isnan", "isinf", "floordiv"):
-    register(type(_name.capitalize(), (_Constant,), {"name": _name, "fn": _name}))
+def _constant(name):
+    return register(type("".join(p.capitalize() for p in name.split("_")), (_Constant,), {"name": name, "fn": name}))
+
+
+Eq, Ne, Lt, Le, Gt, Ge = (_constant(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
+LogicalAnd, LogicalOr, LogicalXor, LogicalNot = (
+    _constant(n) for n in ("logical_and", "logical_or", "logical_xor", "logical_not"))
+Isnan, Isinf, Floordiv = (_constant(n) for n in ("isnan", "isinf", "floordiv"))
 
 
 class _ZeroGrad(Op):
@@ -173,8 +178,8 @@ class _ZeroGrad(Op):
         return (g * 0.0,)
 
 
-for _name in ("sign", "floor", "ceil", "round"):
-    register(type(_name.capitalize(), (_ZeroGrad,), {"name": _name}))
+Sign, Floor, Ceil, Round = (register(type(n.capitalize(), (_ZeroGrad,), {"name": n}))
+                            for n in ("sign", "floor", "ceil", "round"))
 
 
 # ---- unary math ----------------------------------------------------------------

@@ -65,7 +65,7 @@ def parse_einsum(equation):
 
 def _einsum_operand_grad(g, out, ins, operands, k):
     """The VJP of einsum for operand k: g contracted with every other operand."""
-    from tinygrad_chain.tensor import einsum
+    from tinygrad_chain.functions import einsum
     sk = ins[k]
     shape = operands[k].shape
     others = [ins[j] for j in range(len(ins)) if j != k]
@@ -80,7 +80,7 @@ def _einsum_operand_grad(g, out, ins, operands, k):
             *(sizes[c] for c in unique))
     # repeated letters (a diagonal, as in "ii->i"): place the gradient on the diagonal
     if unique != sk:
-        from tinygrad_chain.tensor import eye
+        from tinygrad_chain.functions import eye
         fresh = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in sk and c not in out)
         spelled, eyes, eye_terms = [], [], []
         seen = set()

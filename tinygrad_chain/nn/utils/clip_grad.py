@@ -1,6 +1,7 @@
 """Gradient clipping, in place on each parameter's .grad (torch's semantics)."""
 from tinygrad_chain.autograd.grad_mode import no_grad
-from tinygrad_chain.tensor import Tensor, stack
+from tinygrad_chain.functions import stack
+from tinygrad_chain.tensor import Tensor
 
 
 def _grads(parameters):

@@ -1,6 +1,7 @@
 """One flat vector from many parameters, and back."""
 from tinygrad_chain.autograd.grad_mode import no_grad
-from tinygrad_chain.tensor import Tensor, cat
+from tinygrad_chain.functions import cat
+from tinygrad_chain.tensor import Tensor
 
 
 def parameters_to_vector(parameters):

@@ -2,7 +2,8 @@
 import collections.abc
 
 from tinygrad_chain import dtypes
-from tinygrad_chain.tensor import Tensor, stack, tensor
+from tinygrad_chain.functions import stack
+from tinygrad_chain.tensor import Tensor, tensor
 
 
 def default_collate(batch):

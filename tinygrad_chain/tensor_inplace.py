@@ -1,0 +1,117 @@
+"""Tensor methods that write into a tensor's memory: add_, mul_, x[i] = v, ...
+
+Each computes its result out of place, then copies it in and bumps the
+version counter, so backward can tell when a saved tensor was overwritten.
+"""
+from tinygrad_chain.autograd.grad_mode import state
+from tinygrad_chain.autograd.node import Node
+from tinygrad_chain.autograd.node import _sequence as _node_seq
+from tinygrad_chain.ops import registry
+
+
+class TensorInplace:
+    __slots__ = ()
+
+    # ---- in-place ops ---------------------------------------------------------
+    def _inplace(self, name, compute):
+        """Compute out of place, then write the result into self's memory.
+
+        With grad enabled the result's node becomes self's grad_fn (torch's
+        rebase); self's version counter moves, so a node that saved self
+        notices the change at backward.
+        """
+        if state.enabled and self._requires_grad and self.grad_fn is None:
+            raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place "
+                               f"operation.")
+        alias = registry.Tensor._make(self.data, self._b, self._requires_grad, self.grad_fn, self._version)
+        start = next(_node_seq)
+        out = compute(alias)
+        if out.grad_fn is not None:
+            _snapshot_saved_alias(out.grad_fn, alias, start)
+        if out.shape != self.shape:
+            raise RuntimeError(f"{name}: output with shape {list(self.shape)} doesn't match the broadcast "
+                               f"shape {list(out.shape)}")
+        if out.dtype is not self.dtype:
+            if out.dtype.is_floating_point and not self.dtype.is_floating_point:
+                raise RuntimeError(f"{name}: result type {out.dtype.name} can't be cast to the desired output "
+                                   f"type {self.dtype.name}")
+            out = out.to(self.dtype)
+        self._b.copy_into(self.data, out.data)
+        if out._requires_grad:
+            self.grad_fn, self._requires_grad = out.grad_fn, True
+        self._version[0] += 1
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace("add_", lambda t: t + other)
+
+    def __isub__(self, other):
+        return self._inplace("sub_", lambda t: t - other)
+
+    def __imul__(self, other):
+        return self._inplace("mul_", lambda t: t * other)
+
+    def __itruediv__(self, other):
+        return self._inplace("div_", lambda t: t / other)
+
+    def add_(self, other, alpha=1):
+        return self._inplace("add_", lambda t: t + (other * alpha if alpha != 1 else other))
+
+    def sub_(self, other, alpha=1):
+        return self._inplace("sub_", lambda t: t - (other * alpha if alpha != 1 else other))
+
+    def mul_(self, other):
+        return self._inplace("mul_", lambda t: t * other)
+
+    def div_(self, other):
+        return self._inplace("div_", lambda t: t / other)
+
+    def clamp_(self, min=None, max=None):  # noqa: A002
+        return self._inplace("clamp_", lambda t: t.clamp(min, max))
+
+    def copy_(self, src):
+        src = self._wrap(src)
+        if src._b is not self._b:
+            src = src.to(self.device)
+        return self._inplace("copy_", lambda t: src.expand(*t.shape).to(t.dtype) + 0 * t
+                             if t._requires_grad else src.expand(*t.shape).to(t.dtype))
+
+    def fill_(self, value):
+        return self._inplace("fill_", lambda t: t * 0 + value)
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def _replace_data(self, data):
+        """Write new values with no graph (for initialisers and optimizers)."""
+        self._b.copy_into(self.data, data)
+        self._version[0] += 1
+        return self
+
+    def uniform_(self, a=0.0, b=1.0):
+        return self._replace_data(self._b.binary("add", self._b.binary("mul", self._b.rand(self.shape, self.dtype),
+                                                                       b - a), a))
+
+    def normal_(self, mean=0.0, std=1.0):
+        return self._replace_data(self._b.binary("add", self._b.binary("mul", self._b.randn(self.shape, self.dtype),
+                                                                       std), mean))
+
+
+def _snapshot_saved_alias(node, alias, start):
+    """Nodes this in-place op just made that saved `alias` (self's old value, as in
+    y.mul_(x)) get a copy of it: the write into self would otherwise overwrite it."""
+    snap = None
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if type(n) is not Node or n.seq < start or n in seen:
+            continue
+        seen.add(n)
+        ins = n._inputs
+        if ins is not None and any(a is alias for a in ins):
+            if snap is None:
+                snap = registry.Tensor._make(alias._b.copy(alias.data), alias._b, alias._requires_grad, alias.grad_fn, [0])
+            if n._versions is not None:
+                n._versions = tuple(0 if a is alias else v for a, v in zip(ins, n._versions))
+            n._inputs = tuple(snap if a is alias else a for a in ins)
+        stack.extend(n.parents)

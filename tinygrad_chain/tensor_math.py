@@ -1,0 +1,329 @@
+"""Tensor methods: arithmetic, comparisons, elementwise math and reductions."""
+import builtins
+from collections import namedtuple
+
+from tinygrad_chain import dtypes
+from tinygrad_chain.dims import dim_index
+from tinygrad_chain.ops import activations as A
+from tinygrad_chain.ops import elementwise as E
+from tinygrad_chain.ops import reduce as R
+from tinygrad_chain.ops import registry
+from tinygrad_chain.ops.registry import apply
+
+
+class TensorMath:
+    __slots__ = ()
+
+    # ---- arithmetic ------------------------------------------------------
+    def __add__(self, other):
+        return apply(E.Add, self, other)
+
+    def __radd__(self, other):
+        return apply(E.Add, other, self)
+
+    def __sub__(self, other):
+        return apply(E.Sub, self, other)
+
+    def __rsub__(self, other):
+        return apply(E.Sub, other, self)
+
+    def __mul__(self, other):
+        return apply(E.Mul, self, other)
+
+    def __rmul__(self, other):
+        return apply(E.Mul, other, self)
+
+    def __truediv__(self, other):
+        return apply(E.Div, self, other)
+
+    def __rtruediv__(self, other):
+        return apply(E.Div, other, self)
+
+    def __floordiv__(self, other):
+        return apply(E.Floordiv, self, other)
+
+    def __rfloordiv__(self, other):
+        return apply(E.Floordiv, other, self)
+
+    def __mod__(self, other):
+        return apply(E.Remainder, self, other)
+
+    def __rmod__(self, other):
+        return apply(E.Remainder, other, self)
+
+    def __pow__(self, other):
+        return apply(E.Pow, self, other)
+
+    def __rpow__(self, other):
+        return apply(E.Pow, other, self)
+
+    def __neg__(self):
+        return apply(E.Neg, self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return apply(E.Abs, self)
+
+    def __matmul__(self, other):
+        return self.matmul(other)
+
+    def __rmatmul__(self, other):
+        return self._wrap(other).matmul(self)
+
+    add = __add__
+    mul = __mul__
+    multiply = __mul__
+    div = __truediv__
+    divide = __truediv__
+    true_divide = __truediv__
+    floor_divide = __floordiv__
+    remainder = __mod__
+    pow = __pow__
+    neg = __neg__
+    negative = __neg__
+    abs = __abs__
+
+    def sub(self, other, alpha=1):
+        return self - (other * alpha if alpha != 1 else other)
+
+    subtract = sub
+
+    # ---- comparisons and logic (bool results, never require grad) --------
+    def __eq__(self, other):
+        return apply(E.Eq, self, other)
+
+    def __ne__(self, other):
+        return apply(E.Ne, self, other)
+
+    def __lt__(self, other):
+        return apply(E.Lt, self, other)
+
+    def __le__(self, other):
+        return apply(E.Le, self, other)
+
+    def __gt__(self, other):
+        return apply(E.Gt, self, other)
+
+    def __ge__(self, other):
+        return apply(E.Ge, self, other)
+
+    def __and__(self, other):
+        return apply(E.LogicalAnd, self, other)
+
+    def __or__(self, other):
+        return apply(E.LogicalOr, self, other)
+
+    def __xor__(self, other):
+        return apply(E.LogicalXor, self, other)
+
+    def __invert__(self):
+        return apply(E.LogicalNot, self)
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+    logical_and, logical_or, logical_xor, logical_not = __and__, __or__, __xor__, __invert__
+
+    def isnan(self):
+        return apply(E.Isnan, self)
+
+    def isinf(self):
+        return apply(E.Isinf, self)
+
+    def equal(self, other):
+        return self.shape == other.shape and builtins.bool((self == other).all())
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08):
+        return builtins.bool(((self - other).abs() <= atol + rtol * other.abs()).all())
+
+    def all(self, dim=None, keepdim=False):
+        return self.bool().long().sum(dim, keepdim) == (self.numel() if dim is None else _count(self, dim))
+
+    def any(self, dim=None, keepdim=False):
+        return self.bool().long().sum(dim, keepdim) > 0
+
+    # ---- unary math ------------------------------------------------------
+    def exp(self):
+        return apply(E.Exp, self)
+
+    def log(self):
+        return apply(E.Log, self)
+
+    def log1p(self):
+        return apply(E.Log1p, self)
+
+    def expm1(self):
+        return apply(E.Expm1, self)
+
+    def sqrt(self):
+        return apply(E.Sqrt, self)
+
+    def rsqrt(self):
+        return apply(E.Rsqrt, self)
+
+    def sin(self):
+        return apply(E.Sin, self)
+
+    def cos(self):
+        return apply(E.Cos, self)
+
+    def tan(self):
+        return apply(E.Tan, self)
+
+    def tanh(self):
+        return apply(A.Tanh, self)
+
+    def sigmoid(self):
+        return apply(A.Sigmoid, self)
+
+    def relu(self):
+        return apply(A.Relu, self)
+
+    def erf(self):
+        return apply(E.Erf, self)
+
+    def sign(self):
+        return apply(E.Sign, self)
+
+    def floor(self):
+        return apply(E.Floor, self)
+
+    def ceil(self):
+        return apply(E.Ceil, self)
+
+    def round(self):
+        return apply(E.Round, self)
+
+    def reciprocal(self):
+        return apply(E.Reciprocal, self)
+
+    def square(self):
+        return self * self
+
+    def maximum(self, other):
+        return apply(E.Maximum, self, other)
+
+    def minimum(self, other):
+        return apply(E.Minimum, self, other)
+
+    def clamp(self, min=None, max=None):  # noqa: A002
+        if min is None and max is None:
+            raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+        if isinstance(min, registry.Tensor) or isinstance(max, registry.Tensor):
+            out = self if min is None else self.maximum(min)
+            return out if max is None else out.minimum(max)
+        return apply(E.Clamp, self, min=min, max=max)
+
+    clip = clamp
+
+    def where(self, condition, other):
+        """torch's Tensor.where: where(condition, self, other)."""
+        return E.where(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        return E.where(mask, value, self)
+
+    # ---- reductions --------------------------------------------------------
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        if x.dtype is dtypes.bool_:
+            x = x.long()
+        return apply(R.Sum, x, axis=R.normalize_dims(dim, x.ndim, "sum"), keepdims=keepdim)
+
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        if not x.dtype.is_floating_point:
+            raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
+                               f"point or complex dtype. Got: {x.dtype.name}")
+        return x.sum(dim, keepdim) * (1.0 / _count(x, dim))
+
+    def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        correction = _correction(unbiased, correction)
+        centered = self - self.mean(dim, keepdim=True)
+        return (centered * centered).sum(dim, keepdim) / builtins.max(_count(self, dim) - correction, 0)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return self.var(dim, unbiased, keepdim, correction).sqrt()
+
+    def prod(self, dim=None, keepdim=False):
+        return apply(R.Prod, self, axis=R.normalize_dims(dim, self.ndim, "prod"), keepdims=keepdim)
+
+    def amax(self, dim=None, keepdim=False):
+        return apply(R.Amax, self, axis=R.normalize_dims(() if dim is None else dim, self.ndim, "amax"),
+                     keepdims=keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return apply(R.Amin, self, axis=R.normalize_dims(() if dim is None else dim, self.ndim, "amin"),
+                     keepdims=keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        """max() -> a value; max(dim) -> (values, indices); max(other) -> maximum."""
+        if isinstance(dim, registry.Tensor):
+            return self.maximum(dim)
+        return self.amax() if dim is None else _values_indices(self, dim, keepdim, "argmax")
+
+    def min(self, dim=None, keepdim=False):
+        if isinstance(dim, registry.Tensor):
+            return self.minimum(dim)
+        return self.amin() if dim is None else _values_indices(self, dim, keepdim, "argmin")
+
+    def argmax(self, dim=None, keepdim=False):
+        return _arg(self, R.Argmax, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return _arg(self, R.Argmin, dim, keepdim)
+
+    def logsumexp(self, dim, keepdim=False):
+        return apply(R.Logsumexp, self, axis=R.normalize_dims(dim, self.ndim, "logsumexp"), keepdims=keepdim)
+
+    def softmax(self, dim):
+        return apply(R.Softmax, self, axis=dim_index(dim, self.ndim, "softmax"))
+
+    def log_softmax(self, dim):
+        return apply(R.LogSoftmax, self, axis=dim_index(dim, self.ndim, "log_softmax"))
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        p = 2.0 if p in ("fro", None) else builtins.float(p)
+        return apply(R.Norm, self, p=p, axis=R.normalize_dims(dim, self.ndim, "norm"), keepdims=keepdim)
+
+    def cumsum(self, dim):
+        return apply(R.Cumsum, self, axis=dim_index(dim, self.ndim, "cumsum"))
+
+    # ---- activations ------------------------------------------------------
+    def leaky_relu(self, negative_slope=0.01):
+        return apply(A.LeakyRelu, self, negative_slope=negative_slope)
+
+
+# torch.return_types.max / .min: a (values, indices) pair with field names
+_RETURN_TYPES = {"argmax": namedtuple("max", ["values", "indices"]), "argmin": namedtuple("min", ["values", "indices"])}
+
+
+def _count(x, dim):
+    axes = R.normalize_dims(dim, x.ndim)
+    n = 1
+    for i, s in enumerate(x.shape):
+        if axes is None or i in axes:
+            n *= s
+    return n
+
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def _values_indices(x, dim, keepdim, arg):
+    d = dim_index(dim, x.ndim, arg[3:])
+    idx = apply(R.Argmax if arg == "argmax" else R.Argmin, x, axis=d, keepdims=True)
+    values = x.gather(d, idx)
+    if not keepdim:
+        values, idx = values.squeeze(d), idx.squeeze(d)
+    return _RETURN_TYPES[arg](values, idx)
+
+
+def _arg(x, op, dim, keepdim):
+    if dim is None:
+        out = apply(op, x.reshape(-1), axis=0, keepdims=False)
+        return out.reshape((1,) * x.ndim) if keepdim else out
+    return apply(op, x, axis=dim_index(dim, x.ndim, op.name), keepdims=keepdim)

@@ -1,0 +1,208 @@
+"""Tensor methods: shape and movement, indexing, and matmul."""
+import builtins
+
+from tinygrad_chain.dims import dim_index, infer_shape, shape_arg
+from tinygrad_chain.ops import linalg as L
+from tinygrad_chain.ops import movement as M
+from tinygrad_chain.ops import reduce as R
+from tinygrad_chain.ops import registry
+from tinygrad_chain.ops.registry import apply
+
+
+class TensorShape:
+    __slots__ = ()
+
+    # ---- shape -----------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = shape_arg(shape)
+        new = infer_shape(shape, self.data.size, self.shape)
+        if new == self.shape:
+            return self if not self._requires_grad else apply(M.Reshape, self, shape=new)
+        return apply(M.Reshape, self, shape=new)
+
+    view = reshape
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = dim_index(start_dim, self.ndim, "flatten")
+        e = dim_index(end_dim, self.ndim, "flatten")
+        shape = self.shape
+        return self.reshape(shape[:s] + (-1,) + shape[e + 1:])
+
+    def unflatten(self, dim, sizes):
+        d = dim_index(dim, self.ndim, "unflatten")
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+
+    def unsqueeze(self, dim):
+        d = dim_index(dim, self.ndim + 1, "unsqueeze")
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        dims = R.normalize_dims(dim, self.ndim, "squeeze") or ()
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1)))
+
+    def permute(self, *dims):
+        dims = shape_arg(dims)
+        if sorted(dim_index(d, self.ndim, "permute") for d in dims) != list(range(self.ndim)):
+            raise RuntimeError(f"permute: dims {list(dims)} are not a permutation of the {self.ndim} dims of "
+                               f"a tensor of shape {list(self.shape)}")
+        return apply(M.Permute, self, perm=tuple(dim_index(d, self.ndim, "permute") for d in dims))
+
+    def transpose(self, dim0, dim1):
+        perm = list(range(self.ndim))
+        a, b = dim_index(dim0, self.ndim, "transpose"), dim_index(dim1, self.ndim, "transpose")
+        perm[a], perm[b] = perm[b], perm[a]
+        return apply(M.Permute, self, perm=tuple(perm))
+
+    swapaxes = transpose
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self if self.ndim < 2 else self.transpose(0, 1)
+
+    @property
+    def T(self):  # noqa: N802
+        return self if self.ndim < 2 else self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self):  # noqa: N802
+        if self.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got "
+                               f"{self.ndim}-D tensor.")
+        return self.transpose(-2, -1)
+
+    def expand(self, *sizes):
+        sizes = shape_arg(sizes)
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal "
+                               f"to the number of dimensions in the tensor ({self.ndim})")
+        shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+        for i, n in enumerate(self.shape):
+            if n != 1 and n != shape[i + lead]:
+                raise RuntimeError(f"expand: the expanded size of the tensor ({shape[i + lead]}) must match the "
+                                   f"existing size ({n}) at non-singleton dimension {i + lead}. Target sizes: "
+                                   f"{list(sizes)}. Tensor sizes: {list(self.shape)}")
+        return self if shape == self.shape else apply(M.Expand, self, shape=shape)
+
+    def broadcast_to(self, shape):
+        return self.expand(*shape)
+
+    def expand_as(self, other):
+        return self.expand(*other.shape)
+
+    def flip(self, dims):
+        dims = (dims,) if isinstance(dims, builtins.int) else tuple(dims)
+        return apply(M.Flip, self, axis=R.normalize_dims(dims, self.ndim, "flip"))
+
+    def repeat(self, *sizes):
+        sizes = shape_arg(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"repeat: Number of dimensions of repeat dims ({len(sizes)}) can not be smaller "
+                               f"than number of dimensions of tensor ({self.ndim})")
+        return apply(M.Repeat, self, reps=tuple(sizes))
+
+    def split(self, split_size_or_sections, dim=0):
+        d = dim_index(dim, self.ndim, "split")
+        n = self.shape[d]
+        if isinstance(split_size_or_sections, builtins.int):
+            step = split_size_or_sections
+            sizes = [builtins.min(step, n - s) for s in range(0, n, step)] or [0]
+        else:
+            sizes = list(split_size_or_sections)
+            if builtins.sum(sizes) != n:
+                raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
+                                   f"at dimension {d}), but got split_sizes={sizes}")
+        out, start = [], 0
+        for s in sizes:
+            out.append(self.narrow(d, start, s))
+            start += s
+        return tuple(out)
+
+    def chunk(self, chunks, dim=0):
+        d = dim_index(dim, self.ndim, "chunk")
+        n = self.shape[d]
+        return self.split( -(-n // chunks) if n else 1, d)
+
+    def unbind(self, dim=0):
+        d = dim_index(dim, self.ndim, "unbind")
+        return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
+
+    def gather(self, dim, index):
+        d = dim_index(dim, self.ndim, "gather")
+        if index.ndim != self.ndim:
+            raise RuntimeError(f"gather: Index tensor must have the same number of dimensions as input tensor "
+                               f"({index.ndim} vs {self.ndim})")
+        return apply(M.Gather, self, index, axis=d)
+
+    def narrow(self, dim, start, length):
+        d = dim_index(dim, self.ndim, "narrow")
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    # ---- indexing ------------------------------------------------------------
+    def __getitem__(self, index):
+        index, basic = _index(self, index)
+        return apply(M.GetItemView if basic else M.GetItemCopy, self, index=index)
+
+    def __setitem__(self, index, value):
+        index, _ = _index(self, index)
+        if isinstance(value, registry.Tensor) and value.dtype is not self.dtype:
+            value = value.to(self.dtype)
+        self._inplace("__setitem__", lambda t: apply(M.IndexPut, t, value, index=index))
+
+    # ---- linear algebra ------------------------------------------------------
+    def matmul(self, other):
+        other = self._wrap(other)
+        if self.ndim == 0 or other.ndim == 0:
+            raise RuntimeError(f"matmul: both arguments need to be at least 1D, but they are {self.ndim}D and "
+                               f"{other.ndim}D")
+        x = self.unsqueeze(0) if self.ndim == 1 else self
+        y = other.unsqueeze(-1) if other.ndim == 1 else other
+        if x.shape[-1] != y.shape[-2] and (self.ndim == 1 or other.ndim == 1):
+            raise RuntimeError(f"matmul: size mismatch, got input ({list(self.shape)}) and "
+                               f"({list(other.shape)}): {x.shape[-1]} != {y.shape[-2]}")
+        out = apply(L.Matmul, x, y)
+        if other.ndim == 1:
+            out = out.squeeze(-1)
+        if self.ndim == 1:
+            out = out.squeeze(-2 if other.ndim > 1 else -1)
+        return out
+
+    mm = matmul
+    bmm = matmul
+
+    def dot(self, other):
+        return (self * other).sum()
+
+
+def _index(x, index):
+    """The native index for x[index], and whether it is basic (a view)."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    basic = True
+    for i in index:
+        if isinstance(i, registry.Tensor):
+            if i._b is not x._b:
+                raise RuntimeError(f"indices should be on the same device as the indexed tensor "
+                                   f"({i.device} vs {x.device})")
+            if i.dtype.is_floating_point:
+                raise IndexError(f"tensors used as indices must be long, int or bool tensors, got {i.dtype.name}")
+            out.append(i.data)
+            basic = False
+        elif isinstance(i, (list, tuple)) or hasattr(i, "dtype"):
+            out.append(x._b.asarray(i))
+            basic = False
+        else:
+            out.append(i)
+    return tuple(out), basic
