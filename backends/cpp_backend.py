@@ -13,6 +13,7 @@ import numpy as np
 
 from tinygrad_chain import _C  # ImportError when the extension is missing
 
+from ._malloc import keep_freed_memory
 from .numpy_backend import NumpyBackend
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -44,6 +45,13 @@ def _same(a, b):
 _c = np.ascontiguousarray
 
 
+def _as_scalar_if_uniform(a):
+    """A Python float for a large stride-0 view of one value (expand of a scalar), else a."""
+    if type(a) is np.ndarray and a.size >= _MIN_ARITH and a.dtype in _FLOATS and not any(a.strides):
+        return float(a.flat[0])
+    return a
+
+
 def _py_scalar(s):
     # int/float exactly: a NumPy scalar may carry its own dtype and promote
     return type(s) in (int, float)
@@ -52,6 +60,10 @@ def _py_scalar(s):
 class CppBackend(NumpyBackend):
     name = "cpp"
     device_type = "cpu"
+
+    def __init__(self):
+        super().__init__()
+        keep_freed_memory()  # large temporaries reuse freed pages instead of faulting new ones
 
     # ---- threads ---------------------------------------------------------
     @staticmethod
@@ -95,6 +107,11 @@ class CppBackend(NumpyBackend):
     def binary(self, name, a, b):
         op = _BIN.get(name)
         if op is not None:
+            # a broadcast single value (the gradient of a sum) acts as a scalar: no copy
+            if type(a) is np.ndarray and type(b) is np.ndarray:
+                ua, ub = _as_scalar_if_uniform(a), _as_scalar_if_uniform(b)
+                if ua is a or ub is b:  # never both: the result must stay an array
+                    a, b = ua, ub
             if _f(a):
                 if a.size >= _MIN_ARITH:
                     if _same(a, b):
