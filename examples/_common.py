@@ -120,7 +120,7 @@ def plot_curves(path, curves, extra=None):
     for ax, (name, (xs, ys)) in zip(axes[0], curves.items()):
         ax.plot(xs, ys, marker="." if len(xs) < 40 else None)
         ax.set_title(name)
-        ax.set_xlabel("step" if "step" not in name else "")
+        ax.set_xlabel("epoch" if "epoch" in name else "step")
         ax.grid(alpha=0.3)
     if extra is not None:
         extra(axes[0][-1])
