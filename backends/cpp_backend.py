@@ -105,6 +105,9 @@ class CppBackend(NumpyBackend):
 
     # ---- elementwise -----------------------------------------------------
     def binary(self, name, a, b):
+        # small operands go straight to NumPy: the 1-element autograd path stays the numpy device's
+        if not ((type(a) is np.ndarray and a.size >= _MIN_ARITH) or (type(b) is np.ndarray and b.size >= _MIN_ARITH)):
+            return super().binary(name, a, b)
         op = _BIN.get(name)
         if op is not None:
             # a broadcast single value (the gradient of a sum) acts as a scalar: no copy
