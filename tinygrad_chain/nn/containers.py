@@ -128,7 +128,42 @@ class ModuleList(Module):
         raise NotImplementedError("ModuleList has no forward(); iterate over it instead")
 
 
-class ModuleDict(Module):
+class _DictMethods:
+    """The dict protocol of ModuleDict and ParameterDict, over the dict `_store()` returns."""
+
+    def __delitem__(self, key):
+        del self._store()[key]
+
+    def __len__(self):
+        return len(self._store())
+
+    def __iter__(self):
+        return iter(self._store())
+
+    def __contains__(self, key):
+        return key in self._store()
+
+    def keys(self):
+        return self._store().keys()
+
+    def items(self):
+        return self._store().items()
+
+    def values(self):
+        return self._store().values()
+
+    def pop(self, key):
+        return self._store().pop(key)
+
+    def clear(self):
+        self._store().clear()
+
+    def update(self, entries):
+        for k, v in (entries.items() if hasattr(entries, "items") else entries):
+            self[k] = v
+
+
+class ModuleDict(_DictMethods, Module):
     """A dict of modules, registered, in insertion order."""
 
     def __init__(self, modules=None):
@@ -142,37 +177,8 @@ class ModuleDict(Module):
     def __setitem__(self, key, module):
         self.add_module(key, module)
 
-    def __delitem__(self, key):
-        del self._modules[key]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key):
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def items(self):
-        return self._modules.items()
-
-    def values(self):
-        return self._modules.values()
-
-    def pop(self, key):
-        return self._modules.pop(key)
-
-    def clear(self):
-        self._modules.clear()
-
-    def update(self, modules):
-        items = modules.items() if hasattr(modules, "items") else modules
-        for k, m in items:
-            self[k] = m
+    def _store(self):
+        return self._modules
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleDict has no forward(); index it instead")
@@ -210,7 +216,7 @@ class ParameterList(Module):
                          for i, p in enumerate(self))
 
 
-class ParameterDict(Module):
+class ParameterDict(_DictMethods, Module):
     def __init__(self, parameters=None):
         super().__init__()
         if parameters is not None:
@@ -223,26 +229,8 @@ class ParameterDict(Module):
     def __setitem__(self, key, value):
         self.register_parameter(key, _as_param(value))
 
-    def __delitem__(self, key):
-        del self._parameters[key]
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def __contains__(self, key):
-        return key in self._parameters
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def items(self):
-        return self._parameters.items()
-
-    def values(self):
-        return self._parameters.values()
+    def _store(self):
+        return self._parameters
 
 
 def _as_param(v):
