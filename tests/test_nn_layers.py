@@ -706,3 +706,17 @@ def test_loss_errors():
         F.mse_loss(tc.randn(2), tc.randn(2), reduction="avg")
     with pytest.warns(UserWarning, match="different to the input size"):
         F.mse_loss(tc.randn(4, 1), tc.randn(4))
+
+
+def test_sequential_and_modulelist_insert_match_torch():
+    pairs = ((tc.nn.Sequential(tc.nn.ReLU(), tc.nn.Tanh()), torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Tanh())),
+             (tc.nn.ModuleList([tc.nn.ReLU(), tc.nn.Tanh()]), torch.nn.ModuleList([torch.nn.ReLU(), torch.nn.Tanh()])))
+    for ours, theirs in pairs:
+        at = -1 if isinstance(theirs, torch.nn.Sequential) else 1  # torch's ModuleList.insert fails on -1
+        ours.insert(at, tc.nn.Sigmoid())
+        theirs.insert(at, torch.nn.Sigmoid())
+        ours.insert(0, tc.nn.Identity())
+        theirs.insert(0, torch.nn.Identity())
+        assert [type(m).__name__ for m in ours] == [type(m).__name__ for m in theirs]
+        with pytest.raises(IndexError, match="insert"):
+            ours.insert(10, tc.nn.ReLU())

@@ -13,7 +13,31 @@ def _index(i, n, what):
     return i % n
 
 
-class Sequential(Module):
+class _ListMethods:
+    """append/extend/insert of Sequential and ModuleList: modules keyed "0", "1", ... in order."""
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index, module):
+        n = len(self._modules)
+        if not -n <= index <= n:
+            raise IndexError(f"{type(self).__name__}.insert: index {index} out of range for {n} modules")
+        mods = list(self._modules.values())
+        mods.insert(index, module)  # list semantics, as torch: -1 inserts before the last
+        self._modules.clear()
+        for i, m in enumerate(mods):
+            self.add_module(str(i), m)
+        return self
+
+
+class Sequential(_ListMethods, Module):
     """Modules applied in order: Sequential(m1, m2) or Sequential(OrderedDict(name=m))."""
 
     def __init__(self, *args):
@@ -55,25 +79,9 @@ class Sequential(Module):
     def __iter__(self):
         return iter(self._modules.values())
 
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index, module):
-        mods = list(self._modules.values())
-        mods.insert(index if index >= 0 else index + len(mods) + 1, module)
-        self._modules.clear()
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
-        return self
 
 
-class ModuleList(Module):
+class ModuleList(_ListMethods, Module):
     """A list of modules, registered (so parameters() sees them)."""
 
     def __init__(self, modules=None):
@@ -108,21 +116,6 @@ class ModuleList(Module):
     def __add__(self, other):
         return ModuleList(list(self) + list(other))
 
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index, module):
-        mods = list(self._modules.values())
-        mods.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(); iterate over it instead")
