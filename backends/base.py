@@ -445,8 +445,9 @@ class Backend(abc.ABC):
         """g scattered (added) to the positions in indices, in zeros(x_shape); `overlapping=False`
         promises each position appears at most once (windows that tile), so a plain put suffices."""
         n, c, h, w = x_shape
-        flat = self.scatter_add_along_axis((n, c, h * w), self.reshape(indices, (n, c, -1)),
-                                           self.reshape(g, (n, c, -1)), 2)
+        p = g.shape[2] * g.shape[3]  # not -1: the batch may be empty
+        flat = self.scatter_add_along_axis((n, c, h * w), self.reshape(indices, (n, c, p)),
+                                           self.reshape(g, (n, c, p)), 2)
         return self.reshape(flat, x_shape)
 
     def avg_pool2d(self, x, kernel, stride, padding, out_hw, divisor):

@@ -14,6 +14,7 @@ import numpy as np
 from tinygrad_chain import _C  # ImportError when the extension is missing
 
 from ._malloc import keep_freed_memory
+from .cpp_window import CppWindowMixin
 from .numpy_backend import NumpyBackend
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -57,7 +58,7 @@ def _py_scalar(s):
     return type(s) in (int, float)
 
 
-class CppBackend(NumpyBackend):
+class CppBackend(CppWindowMixin, NumpyBackend):
     name = "cpp"
     device_type = "cpu"
 

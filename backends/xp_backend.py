@@ -276,5 +276,6 @@ class XpBackend(XpOptimMixin, Backend):
         n, c = x_shape[:2]
         xp = self.xp
         flat = xp.zeros((n, c, x_shape[2] * x_shape[3]), dtype=g.dtype)
-        flat[xp.arange(n)[:, None, None], xp.arange(c)[None, :, None], indices.reshape(n, c, -1)] = g.reshape(n, c, -1)
+        p = g.shape[2] * g.shape[3]
+        flat[xp.arange(n)[:, None, None], xp.arange(c)[None, :, None], indices.reshape(n, c, p)] = g.reshape(n, c, p)
         return flat.reshape(x_shape)

@@ -22,6 +22,9 @@ struct TypedKernels {
     // Serial: the threaded driver in gemm.cpp splits the work.
     void (*gemm)(i64 M, i64 N, i64 K, const T* A, i64 rsa, i64 csa, const T* B, i64 rsb, i64 csb,
                  T* C, i64 ldc, T beta);
+    // C[M,N] += A[M,K] @ B[K,N] with A[i,k] = A[i*rsa + k] and B[k,j] = B[j*csb + k]: dot products
+    // for a small C and long K (gemm.cpp picks it and splits K over the threads).
+    void (*gemm_dot)(i64 M, i64 N, i64 K, const T* A, i64 rsa, const T* B, i64 csb, T* C, i64 ldc);
     // Elementwise, on contiguous [0, n) chunks.
     void (*act_fwd)(Act, i64 n, const T* x, T* y, T p0, T p1);
     // gx = g * f'(.) ; `xy` is the input x, except sigmoid/tanh which take the output y.

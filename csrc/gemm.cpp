@@ -2,6 +2,8 @@
 // block per thread (columns when N is wide, else rows), and batches.
 #include "gemm.h"
 
+#include <vector>
+
 namespace tc {
 
 namespace {
@@ -21,6 +23,39 @@ Tiling tiling(i64 M, i64 N, int threads) {
     }
     return {mu, nu, (M + mu - 1) / mu, (N + nu - 1) / nu};
 }
+
+// A small C over a long, k-contiguous K (the conv weight gradient) wastes most
+// of a packed micro-tile; dot products over K chunks that stay in L2 do not.
+template <class T>
+bool dot_shaped(const GemmArgs<T>& g) {
+    return g.csa == 1 && g.rsb == 1 && g.M * g.N <= 2048 && g.K >= 1024 && g.K >= 16 * (g.M > g.N ? g.M : g.N);
+}
+
+template <class T>
+void gemm_dot(const GemmArgs<T>& g) {
+    constexpr i64 CHUNK = 2048;  // k per pass: one chunk of A's rows and B's columns fits in L2
+    const auto& k = tk<T>();
+    i64 mn = g.M * g.N;
+    bool threaded = num_threads() > 1 && 2.0 * double(mn) * double(g.K) >= PARALLEL_FLOPS;
+    i64 pieces = threaded ? num_threads() : 1;
+    i64 per = ((g.K + pieces - 1) / pieces + 63) / 64 * 64;
+    std::vector<T> parts(std::size_t(pieces * mn), T(0));
+    parallel_for(pieces, 2, 1, [&](i64 b, i64 e) {
+        for (i64 p = b; p < e; ++p)
+            for (i64 k0 = p * per; k0 < g.K && k0 < (p + 1) * per; k0 += CHUNK) {
+                i64 end = (p + 1) * per < g.K ? (p + 1) * per : g.K;
+                i64 kc = end - k0 < CHUNK ? end - k0 : CHUNK;
+                k.gemm_dot(g.M, g.N, kc, g.A + k0, g.rsa, g.B + k0, g.csb, parts.data() + p * mn, g.N);
+            }
+    });
+    for (i64 i = 0; i < g.M; ++i)
+        for (i64 j = 0; j < g.N; ++j) {
+            T s = T(0);
+            for (i64 p = 0; p < pieces; ++p) s += parts[std::size_t(p * mn + i * g.N + j)];
+            T* c = g.C + i * g.ldc + j;
+            *c = g.beta == T(0) ? s : s + g.beta * *c;
+        }
+}
 }  // namespace
 
 template <class T>
@@ -31,6 +66,7 @@ void gemm(const GemmArgs<T>& g, i64 batch, i64 sa, i64 sb, i64 sc) {
         k.gemm(r1 - r0, c1 - c0, g.K, g.A + i * sa + r0 * g.rsa, g.rsa, g.csa, g.B + i * sb + c0 * g.csb, g.rsb,
                g.csb, g.C + i * sc + r0 * g.ldc + c0, g.ldc, g.beta);
     };
+    if (batch == 1 && dot_shaped(g)) return gemm_dot(g);
     int nt = num_threads();
     double flops = 2.0 * double(g.M) * double(g.N) * double(g.K);
     if (nt <= 1 || flops * batch < PARALLEL_FLOPS) {

@@ -143,3 +143,53 @@ struct Gemm {
         }
     }
 };
+
+// C[M,N] = A[M,K] @ B[K,N] for a small C and a long K, when A's rows and B's
+// columns both run contiguously along k (the conv weight gradient: K is the
+// batch times the output positions). Each output is a dot product; R x S of
+// them share every loaded vector. Serial over a k range; gemm.cpp splits K.
+template <class T, class V>
+struct GemmDot {
+    static constexpr int W = sizeof(V) / sizeof(T);
+
+    template <int R, int S>
+    static void block(i64 K, const T* A, i64 rsa, const T* B, i64 csb, T* C, i64 ldc) {
+        V acc[R][S];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r)
+#pragma GCC unroll 3
+            for (int s = 0; s < S; ++s) acc[r][s] = V{};
+        i64 k = 0;
+        for (; k + W <= K; k += W) {
+            V b[S];
+#pragma GCC unroll 3
+            for (int s = 0; s < S; ++s) b[s] = loadu<V>(B + s * csb + k);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) {
+                V a = loadu<V>(A + r * rsa + k);
+#pragma GCC unroll 3
+                for (int s = 0; s < S; ++s) acc[r][s] += a * b[s];
+            }
+        }
+        for (int r = 0; r < R; ++r)
+            for (int s = 0; s < S; ++s) {
+                T t = T(0);
+                for (int l = 0; l < W; ++l) t += acc[r][s][l];
+                for (i64 q = k; q < K; ++q) t += A[r * rsa + q] * B[s * csb + q];
+                C[r * ldc + s] += t;
+            }
+    }
+
+    // C += A @ B over the whole of K (the caller zeroes C).
+    static void run(i64 M, i64 N, i64 K, const T* A, i64 rsa, const T* B, i64 csb, T* C, i64 ldc) {
+        using Fn = void (*)(i64, const T*, i64, const T*, i64, T*, i64);
+        static const Fn table[4][3] = {{&block<1, 1>, &block<1, 2>, &block<1, 3>},
+                                       {&block<2, 1>, &block<2, 2>, &block<2, 3>},
+                                       {&block<3, 1>, &block<3, 2>, &block<3, 3>},
+                                       {&block<4, 1>, &block<4, 2>, &block<4, 3>}};
+        for (i64 i = 0; i < M; i += 4)
+            for (i64 j = 0; j < N; j += 3)
+                table[imin<i64>(4, M - i) - 1][imin<i64>(3, N - j) - 1](K, A + i * rsa, rsa, B + j * csb, csb,
+                                                                       C + i * ldc + j, ldc);
+    }
+};

@@ -23,10 +23,10 @@ void ce_bwd_i64(i64 rows, i64 cols, const T* g, const T* x, const T* lse, const 
 
 const KernelTable table = {
     TC_ISA_NAME,
-    {&Gemm<float, TC_VF, TC_MR_F, TC_NV_F>::run<TC_KC_F, TC_NC_F>, &act_fwd<float>, &act_bwd<float>,
+    {&Gemm<float, TC_VF, TC_MR_F, TC_NV_F>::run<TC_KC_F, TC_NC_F>, &GemmDot<float, TC_VF>::run, &act_fwd<float>, &act_bwd<float>,
      &binary<float>, &binary_scalar<float>, &soft_fwd<float>, &soft_bwd<float>, &logsumexp<float>,
      &ce_fwd_i64<float>, &ce_bwd_i64<float>, &reduce_rows<float>, &reduce_cols<float>},
-    {&Gemm<double, TC_VD, TC_MR_D, TC_NV_D>::run<TC_KC_D, TC_NC_D>, &act_fwd<double>, &act_bwd<double>,
+    {&Gemm<double, TC_VD, TC_MR_D, TC_NV_D>::run<TC_KC_D, TC_NC_D>, &GemmDot<double, TC_VD>::run, &act_fwd<double>, &act_bwd<double>,
      &binary<double>, &binary_scalar<double>, &soft_fwd<double>, &soft_bwd<double>, &logsumexp<double>,
      &ce_fwd_i64<double>, &ce_bwd_i64<double>, &reduce_rows<double>, &reduce_cols<double>},
 };

@@ -10,6 +10,7 @@ void bind_elementwise(py::module_& m);
 void bind_softmax(py::module_& m);
 void bind_reduce(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_window(py::module_& m);
 
 namespace {
 // Element strides of the last two axes, and of the batch axis when 3-D.
@@ -47,7 +48,7 @@ void gemm_t(const py::array& a, const py::array& b, py::array& c, double beta) {
 
 PYBIND11_MODULE(_C, m) {
     using namespace tc;
-    m.doc() = "tinygrad_chain C++ kernels (GEMM, fused elementwise, softmax, reductions, optimizers)";
+    m.doc() = "tinygrad_chain C++ kernels (GEMM, fused elementwise, softmax, reductions, optimizers, conv/pool windows)";
     m.def("gemm", [](const py::array& a, const py::array& b, py::array& out, double beta) {
         check_float(a, "gemm");
         if (!a.dtype().is(b.dtype()) || !a.dtype().is(out.dtype()))
@@ -67,4 +68,5 @@ PYBIND11_MODULE(_C, m) {
     bind_softmax(m);
     bind_reduce(m);
     bind_optim(m);
+    bind_window(m);
 }

@@ -102,6 +102,24 @@ def test_gemm_views_no_copy_layouts(isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mnk", [(1, 1, 1024), (3, 5, 1031), (4, 3, 4096), (8, 9, 43264), (5, 7, 20000),
+                                 (16, 72, 7744), (13, 11, 3001)])
+def test_gemm_dot_path(isa, threads, dtype, mnk):
+    """Small C over a long K with k-contiguous operands (the conv weight gradient's layout): the
+    dot-product path, K split over the threads, every row/column remainder, with and without beta."""
+    m, n, k = mnk
+    a, bt, c = rand((m, k), dtype, 1, 1.0), rand((n, k), dtype, 2, 1.0), rand((m, n), dtype, 3)
+    for nt in (1, 2):
+        _C.set_num_threads(nt)
+        out = np.full((m, n), np.nan, dtype)
+        _C.gemm(a, bt.T, out)
+        np.testing.assert_allclose(out, ref_mm(a, bt.T), **gemm_tol(dtype, k), err_msg=f"{nt} threads")
+        out = c.copy()
+        _C.gemm(a, bt.T, out, 0.5)
+        np.testing.assert_allclose(out, ref_mm(a, bt.T) + 0.5 * c, **gemm_tol(dtype, k))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_gemm_beta_accumulates(dtype):
     a, b, c = rand((20, 30), dtype, 1), rand((30, 40), dtype, 2), rand((20, 40), dtype, 3)
     out = c.copy()

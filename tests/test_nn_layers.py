@@ -128,6 +128,13 @@ def test_max_pool2d_return_indices(rng):
     assert to_np(idx).tolist() == ridx.numpy().tolist()
 
 
+@pytest.mark.parametrize("layer", ["Conv2d", "MaxPool2d", "AvgPool2d"])
+def test_empty_batch(rng, layer):
+    args = (3, 4, 3) if layer == "Conv2d" else (2,)
+    out = compare(getattr(nn, layer)(*args), getattr(torch.nn, layer)(*args), R(rng, 0, 3, 6, 6))
+    assert tuple(out[0].shape) == ((0, 4, 4, 4) if layer == "Conv2d" else (0, 3, 3, 3))
+
+
 @pytest.mark.parametrize("kw", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1},
                                 {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False},
                                 {"kernel_size": 2, "ceil_mode": True}, {"kernel_size": 3, "divisor_override": 2}])

@@ -120,9 +120,9 @@ class MaxPool2dBackward(Op):
 
     def vjp(self, ctx, gg):
         idx = ctx.attrs["indices"]
-        n, c = idx.shape[:2]
-        index = _const(idx, gg._b).reshape(n, c, -1)
-        return (gg.reshape(n, c, -1).gather(2, index).reshape(idx.shape),)
+        n, c, oh, ow = idx.shape
+        index = _const(idx, gg._b).reshape(n, c, oh * ow)
+        return (gg.reshape(n, c, -1 if n * c else gg.shape[2] * gg.shape[3]).gather(2, index).reshape(idx.shape),)
 
 
 def pool_divisor(b, dtype, x_shape, kernel, stride, padding, out_hw, count_include_pad, divisor_override):

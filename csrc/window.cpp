@@ -1,0 +1,307 @@
+// Sliding-window kernels for convolution and pooling on NCHW images:
+// im2col and its adjoint col2im, max pooling with argmax indices and its
+// scatter, average pooling and its spread. They move data rather than
+// compute, so they are compiled once (no per-ISA variants); threads split
+// the work so that no two write the same element (planes or column rows).
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "pyutil.h"
+
+namespace tc {
+
+namespace {
+// One spatial geometry: input H x W, output OH x OW, kernel taps, stride,
+// dilation and the top/left padding (bottom/right padding is implied by OH, OW).
+struct Win {
+    i64 h, w, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
+    // The input row/column a tap reads for output position o (may be outside [0, n)).
+    i64 row(i64 o, i64 i) const { return o * sh - pt + i * dh; }
+    i64 col(i64 o, i64 j) const { return o * sw - pl + j * dw; }
+};
+
+Win win_of(const py::array& x, py::tuple out_hw, py::tuple kernel, py::tuple stride, py::tuple dilation,
+           py::tuple padding, int hdim) {
+    auto at = [](py::tuple t, int i) { return t[i].cast<i64>(); };
+    Win g{x.shape(hdim), x.shape(hdim + 1), at(out_hw, 0), at(out_hw, 1), at(kernel, 0), at(kernel, 1),
+          at(stride, 0), at(stride, 1), at(dilation, 0), at(dilation, 1), at(padding, 0), at(padding, 1)};
+    if (g.oh < 0 || g.ow < 0 || g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1)
+        throw py::value_error("window: bad geometry");
+    return g;
+}
+
+// The output positions [o0, o1) whose tap at offset `off` (= tap*dilation - pad) lands in [0, n).
+void valid_range(i64 n, i64 o_count, i64 s, i64 off, i64& o0, i64& o1) {
+    // o*s + off >= 0  <=>  o >= ceil(-off / s);  o*s + off < n  <=>  o < ceil((n - off) / s)
+    o0 = off >= 0 ? 0 : (-off + s - 1) / s;
+    o1 = n - off <= 0 ? 0 : (n - off + s - 1) / s;
+    if (o1 > o_count) o1 = o_count;
+    if (o0 > o1) o0 = o1;
+}
+
+// cols (C, kh, kw, N, OH, OW) from x (N, C, H, W); one (c, i, j, n) row of OH x OW per task.
+template <class T>
+void im2col_t(const T* x, i64 n, i64 c, const Win& g, T* cols) {
+    py::gil_scoped_release nogil;
+    i64 rows = c * g.kh * g.kw * n, plane = g.oh * g.ow;
+    parallel_for(rows, rows * plane >= EW_PARALLEL ? 2 : rows + 1, 1 + 4096 / (plane + 1), [&](i64 b, i64 e) {
+        for (i64 r = b; r < e; ++r) {
+            i64 ni = r % n, t = r / n, j = t % g.kw, i = (t / g.kw) % g.kh, ci = t / (g.kw * g.kh);
+            const T* src = x + (ni * c + ci) * g.h * g.w;
+            T* dst = cols + r * plane;
+            i64 r0, r1, c0, c1;
+            valid_range(g.h, g.oh, g.sh, i * g.dh - g.pt, r0, r1);
+            valid_range(g.w, g.ow, g.sw, j * g.dw - g.pl, c0, c1);
+            for (i64 oy = 0; oy < g.oh; ++oy) {
+                T* out = dst + oy * g.ow;
+                if (oy < r0 || oy >= r1) {
+                    for (i64 ox = 0; ox < g.ow; ++ox) out[ox] = T(0);
+                    continue;
+                }
+                const T* in = src + g.row(oy, i) * g.w;
+                for (i64 ox = 0; ox < c0; ++ox) out[ox] = T(0);
+                if (g.sw == 1) {
+                    const T* p = in + g.col(c0, j);
+                    for (i64 ox = c0; ox < c1; ++ox) out[ox] = p[ox - c0];
+                } else {
+                    for (i64 ox = c0; ox < c1; ++ox) out[ox] = in[g.col(ox, j)];
+                }
+                for (i64 ox = c1; ox < g.ow; ++ox) out[ox] = T(0);
+            }
+        }
+    });
+}
+
+// x (N, C, H, W) = the sum of every cols entry back at the position it was read from.
+template <class T>
+void col2im_t(const T* cols, i64 n, i64 c, const Win& g, T* x) {
+    py::gil_scoped_release nogil;
+    i64 planes = n * c, hw = g.h * g.w, plane = g.oh * g.ow;
+    parallel_for(planes, planes * hw >= EW_PARALLEL / 4 ? 2 : planes + 1, 1, [&](i64 b, i64 e) {
+        for (i64 p = b; p < e; ++p) {
+            i64 ni = p / c, ci = p % c;
+            T* dst = x + p * hw;
+            for (i64 k = 0; k < hw; ++k) dst[k] = T(0);
+            for (i64 i = 0; i < g.kh; ++i) {
+                i64 r0, r1;
+                valid_range(g.h, g.oh, g.sh, i * g.dh - g.pt, r0, r1);
+                for (i64 j = 0; j < g.kw; ++j) {
+                    i64 c0, c1;
+                    valid_range(g.w, g.ow, g.sw, j * g.dw - g.pl, c0, c1);
+                    const T* src = cols + (((ci * g.kh + i) * g.kw + j) * n + ni) * plane;
+                    for (i64 oy = r0; oy < r1; ++oy) {
+                        T* out = dst + g.row(oy, i) * g.w;
+                        const T* in = src + oy * g.ow;
+                        if (g.sw == 1) {
+                            T* q = out + g.col(c0, j) - c0;
+                            for (i64 ox = c0; ox < c1; ++ox) q[ox] += in[ox];
+                        } else {
+                            for (i64 ox = c0; ox < c1; ++ox) out[g.col(ox, j)] += in[ox];
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+// Window maxima over the positions inside the image (padding never wins, as
+// torch's -inf padding); idx holds the flat h*W + w of the first maximum.
+// NaN propagates: each NaN takes over, as in torch's kernel (so the last wins).
+template <class T>
+void max_pool_t(const T* x, i64 planes, const Win& g, T* out, std::int64_t* idx) {
+    py::gil_scoped_release nogil;
+    i64 hw = g.h * g.w, plane = g.oh * g.ow;
+    bool tiles2 = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 && g.pt == 0 &&
+                  g.pl == 0 && 2 * g.oh <= g.h && 2 * g.ow <= g.w;
+    parallel_for(planes, planes * hw >= EW_PARALLEL / 4 ? 2 : planes + 1, 1, [&](i64 b, i64 e) {
+        for (i64 p = b; p < e; ++p) {
+            const T* src = x + p * hw;
+            T* o = out + p * plane;
+            std::int64_t* k = idx + p * plane;
+            for (i64 oy = 0; oy < g.oh; ++oy)
+                for (i64 ox = 0; ox < g.ow; ++ox) {
+                    T best;
+                    i64 at;
+                    if (tiles2) {  // the common 2x2 tiling: four loads, no bounds checks
+                        i64 q = 2 * oy * g.w + 2 * ox, cand[3] = {q + 1, q + g.w, q + g.w + 1};
+                        best = src[q], at = q;
+                        for (i64 c : cand)
+                            if (src[c] > best || src[c] != src[c]) best = src[c], at = c;
+                    } else {
+                        best = -std::numeric_limits<T>::infinity(), at = -1;
+                        for (i64 i = 0; i < g.kh; ++i) {
+                            i64 y = g.row(oy, i);
+                            if (y < 0 || y >= g.h) continue;
+                            for (i64 j = 0; j < g.kw; ++j) {
+                                i64 xx = g.col(ox, j);
+                                if (xx < 0 || xx >= g.w) continue;
+                                T v = src[y * g.w + xx];
+                                if (at < 0 || v > best || v != v) best = v, at = y * g.w + xx;
+                            }
+                        }
+                        if (at < 0) at = 0;  // a window wholly in the padding (torch's geometry never has one)
+                    }
+                    o[oy * g.ow + ox] = best;
+                    k[oy * g.ow + ox] = at;
+                }
+        }
+    });
+}
+
+// gx (planes, H*W) = zeros with g added at idx (overlapping windows add up).
+template <class T>
+void max_pool_backward_t(const T* g, const std::int64_t* idx, i64 planes, i64 plane, i64 hw, T* gx) {
+    py::gil_scoped_release nogil;
+    parallel_for(planes, planes * hw >= EW_PARALLEL / 4 ? 2 : planes + 1, 1, [&](i64 b, i64 e) {
+        for (i64 p = b; p < e; ++p) {
+            T* dst = gx + p * hw;
+            for (i64 q = 0; q < hw; ++q) dst[q] = T(0);
+            const T* src = g + p * plane;
+            const std::int64_t* k = idx + p * plane;
+            for (i64 q = 0; q < plane; ++q) dst[k[q]] += src[q];
+        }
+    });
+}
+
+// Window sums over zero padding, each divided by div[oy*OW + ox].
+template <class T>
+void avg_pool_t(const T* x, i64 planes, const Win& g, const T* div, T* out) {
+    py::gil_scoped_release nogil;
+    i64 hw = g.h * g.w, plane = g.oh * g.ow;
+    parallel_for(planes, planes * hw >= EW_PARALLEL / 4 ? 2 : planes + 1, 1, [&](i64 b, i64 e) {
+        for (i64 p = b; p < e; ++p) {
+            const T* src = x + p * hw;
+            for (i64 oy = 0; oy < g.oh; ++oy)
+                for (i64 ox = 0; ox < g.ow; ++ox) {
+                    T s = T(0);
+                    for (i64 i = 0; i < g.kh; ++i) {
+                        i64 y = g.row(oy, i);
+                        if (y < 0 || y >= g.h) continue;
+                        for (i64 j = 0; j < g.kw; ++j) {
+                            i64 xx = g.col(ox, j);
+                            if (xx >= 0 && xx < g.w) s += src[y * g.w + xx];
+                        }
+                    }
+                    out[p * plane + oy * g.ow + ox] = s / div[oy * g.ow + ox];
+                }
+        }
+    });
+}
+
+// The adjoint of avg_pool_t: each g / div spread over its window's in-image positions.
+template <class T>
+void avg_pool_backward_t(const T* g, i64 planes, const Win& w, const T* div, T* gx) {
+    py::gil_scoped_release nogil;
+    i64 hw = w.h * w.w, plane = w.oh * w.ow;
+    parallel_for(planes, planes * hw >= EW_PARALLEL / 4 ? 2 : planes + 1, 1, [&](i64 b, i64 e) {
+        for (i64 p = b; p < e; ++p) {
+            T* dst = gx + p * hw;
+            for (i64 q = 0; q < hw; ++q) dst[q] = T(0);
+            for (i64 oy = 0; oy < w.oh; ++oy)
+                for (i64 ox = 0; ox < w.ow; ++ox) {
+                    T share = g[p * plane + oy * w.ow + ox] / div[oy * w.ow + ox];
+                    for (i64 i = 0; i < w.kh; ++i) {
+                        i64 y = w.row(oy, i);
+                        if (y < 0 || y >= w.h) continue;
+                        for (i64 j = 0; j < w.kw; ++j) {
+                            i64 xx = w.col(ox, j);
+                            if (xx >= 0 && xx < w.w) dst[y * w.w + xx] += share;
+                        }
+                    }
+                }
+        }
+    });
+}
+
+void check_image(const py::array& x, const char* op) {
+    check_float(x, op);
+    check_contig(x, op);
+    if (x.ndim() != 4) throw py::value_error(std::string(op) + ": expected a 4-D (N, C, H, W) array");
+}
+
+py::array new_array(const py::array& like, std::vector<py::ssize_t> shape) { return py::array(like.dtype(), shape); }
+
+void check_div(const py::array& div, const py::array& x, const Win& g, const char* op) {
+    check_contig(div, op);
+    if (!x.dtype().is(div.dtype()) || i64(div.size()) != g.oh * g.ow)
+        throw py::value_error(std::string(op) + ": divisor must be an (OH, OW) array of the input's dtype");
+}
+}  // namespace
+
+void bind_window(py::module_& m) {
+    m.def("im2col", [](const py::array& x, py::tuple kernel, py::tuple stride, py::tuple padding, py::tuple dilation,
+                       py::tuple out_hw) {
+        check_image(x, "im2col");
+        Win g = win_of(x, out_hw, kernel, stride, dilation, padding, 2);
+        i64 n = x.shape(0), c = x.shape(1);
+        py::array cols = new_array(x, {c, g.kh, g.kw, n, g.oh, g.ow});
+        if (is_f32(x)) im2col_t<float>(cptr<float>(x), n, c, g, mptr<float>(cols));
+        else im2col_t<double>(cptr<double>(x), n, c, g, mptr<double>(cols));
+        return cols;
+    }, "Patches of a contiguous (N, C, H, W) image as a (C, kh, kw, N, OH, OW) array (zero padding; "
+       "padding is (top, left)).");
+    m.def("col2im", [](const py::array& cols, i64 h, i64 w, py::tuple stride, py::tuple padding, py::tuple dilation) {
+        check_float(cols, "col2im");
+        check_contig(cols, "col2im");
+        if (cols.ndim() != 6) throw py::value_error("col2im: expected a 6-D (C, kh, kw, N, OH, OW) array");
+        i64 c = cols.shape(0), n = cols.shape(3);
+        Win g{h, w, cols.shape(4), cols.shape(5), cols.shape(1), cols.shape(2), stride[0].cast<i64>(),
+              stride[1].cast<i64>(), dilation[0].cast<i64>(), dilation[1].cast<i64>(), padding[0].cast<i64>(),
+              padding[1].cast<i64>()};
+        py::array x = new_array(cols, {n, c, h, w});
+        if (is_f32(cols)) col2im_t<float>(cptr<float>(cols), n, c, g, mptr<float>(x));
+        else col2im_t<double>(cptr<double>(cols), n, c, g, mptr<double>(x));
+        return x;
+    }, "The adjoint of im2col: (C, kh, kw, N, OH, OW) summed back into an (N, C, h, w) image.");
+    m.def("max_pool2d", [](const py::array& x, py::tuple kernel, py::tuple stride, py::tuple padding,
+                           py::tuple dilation, py::tuple out_hw) {
+        check_image(x, "max_pool2d");
+        Win g = win_of(x, out_hw, kernel, stride, dilation, padding, 2);
+        i64 n = x.shape(0), c = x.shape(1);
+        py::array out = new_array(x, {n, c, g.oh, g.ow});
+        py::array_t<std::int64_t> idx(std::vector<py::ssize_t>{n, c, g.oh, g.ow});
+        if (is_f32(x)) max_pool_t<float>(cptr<float>(x), n * c, g, mptr<float>(out), idx.mutable_data());
+        else max_pool_t<double>(cptr<double>(x), n * c, g, mptr<double>(out), idx.mutable_data());
+        return py::make_tuple(out, idx);
+    }, "Window maxima of an (N, C, H, W) image -> (out, flat argmax within each H*W plane).");
+    m.def("max_pool2d_backward", [](const py::array& g, const py::array_t<std::int64_t>& idx, i64 h, i64 w) {
+        check_image(g, "max_pool2d_backward");
+        if (!(idx.flags() & py::array::c_style) || idx.size() != g.size())
+            throw py::value_error("max_pool2d_backward: indices must be a contiguous int64 array shaped like g");
+        i64 n = g.shape(0), c = g.shape(1), plane = g.shape(2) * g.shape(3);
+        const std::int64_t* k = idx.data();
+        for (py::ssize_t q = 0; q < idx.size(); ++q)  // a bad index must not write out of bounds
+            if (k[q] < 0 || k[q] >= h * w) throw py::value_error("max_pool2d_backward: index out of range");
+        py::array gx = new_array(g, {n, c, h, w});
+        if (is_f32(g)) max_pool_backward_t<float>(cptr<float>(g), k, n * c, plane, h * w, mptr<float>(gx));
+        else max_pool_backward_t<double>(cptr<double>(g), k, n * c, plane, h * w, mptr<double>(gx));
+        return gx;
+    }, "Zeros (N, C, h, w) with g added at the flat argmax indices.");
+    m.def("avg_pool2d", [](const py::array& x, py::tuple kernel, py::tuple stride, py::tuple padding,
+                           py::tuple out_hw, const py::array& div) {
+        check_image(x, "avg_pool2d");
+        Win g = win_of(x, out_hw, kernel, stride, py::make_tuple(1, 1), padding, 2);
+        check_div(div, x, g, "avg_pool2d");
+        i64 n = x.shape(0), c = x.shape(1);
+        py::array out = new_array(x, {n, c, g.oh, g.ow});
+        if (is_f32(x)) avg_pool_t<float>(cptr<float>(x), n * c, g, cptr<float>(div), mptr<float>(out));
+        else avg_pool_t<double>(cptr<double>(x), n * c, g, cptr<double>(div), mptr<double>(out));
+        return out;
+    }, "Window sums over zero padding divided by div (an (OH, OW) array).");
+    m.def("avg_pool2d_backward", [](const py::array& g, i64 h, i64 w, py::tuple kernel, py::tuple stride,
+                                    py::tuple padding, const py::array& div) {
+        check_image(g, "avg_pool2d_backward");
+        i64 n = g.shape(0), c = g.shape(1);
+        Win wn{h, w, g.shape(2), g.shape(3), kernel[0].cast<i64>(), kernel[1].cast<i64>(), stride[0].cast<i64>(),
+               stride[1].cast<i64>(), 1, 1, padding[0].cast<i64>(), padding[1].cast<i64>()};
+        check_div(div, g, wn, "avg_pool2d_backward");
+        py::array gx = new_array(g, {n, c, h, w});
+        if (is_f32(g)) avg_pool_backward_t<float>(cptr<float>(g), n * c, wn, cptr<float>(div), mptr<float>(gx));
+        else avg_pool_backward_t<double>(cptr<double>(g), n * c, wn, cptr<double>(div), mptr<double>(gx));
+        return gx;
+    }, "The adjoint of avg_pool2d: each g / div spread over its window.");
+}
+
+}  // namespace tc
