@@ -28,6 +28,23 @@ def _divisor_plane(divisor, out_hw, dtype):
 
 
 class CppWindowMixin:
+    # ---- the (O, N, P) <-> NCHW layouts around conv's matmuls (base.py) ----
+    def _to_nchw(self, out, bias):
+        rows = out.transpose(1, 0, 2, 3)  # the matmul's (O, N, OH, OW) result, contiguous
+        if not (_image(out) and rows.flags.c_contiguous and (bias is None or (type(bias) is np.ndarray
+                                                                              and bias.dtype == out.dtype))):
+            return super()._to_nchw(out, bias)
+        o, n, oh, ow = rows.shape
+        b = None if bias is None else np.ascontiguousarray(bias)
+        return _C.swap_leading_axes(rows.reshape(o, n, oh * ow), b).reshape(n, o, oh, ow)
+
+    def _grad_rows(self, g):
+        if not _image(g):
+            return super()._grad_rows(g)
+        n, o, oh, ow = g.shape
+        return _C.swap_leading_axes(np.ascontiguousarray(g).reshape(n, o, oh * ow)).reshape(o, n * oh * ow)
+
+    # ---- windows -------------------------------------------------------------
     def im2col(self, x, kh, kw, stride, padding, dilation):
         if not _image(x):
             return super().im2col(x, kh, kw, stride, padding, dilation)

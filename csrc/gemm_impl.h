@@ -133,9 +133,14 @@ struct Gemm {
                             ukr(kc, ap, b, c, ldc, bet);
                         } else {
                             ukr(kc, ap, b, tmp, NR, T(0));
-                            for (i64 i = 0; i < mr; ++i)
-                                for (i64 j = 0; j < nr; ++j)
-                                    c[i * ldc + j] = bet == T(0) ? tmp[i * NR + j] : tmp[i * NR + j] + bet * c[i * ldc + j];
+                            for (i64 i = 0; i < mr; ++i) {  // row by row, so the copies vectorize
+                                T* ci = c + i * ldc;
+                                const T* ti = tmp + i * NR;
+                                if (bet == T(0))
+                                    for (i64 j = 0; j < nr; ++j) ci[j] = ti[j];
+                                else
+                                    for (i64 j = 0; j < nr; ++j) ci[j] = ti[j] + bet * ci[j];
+                            }
                         }
                     }
                 }

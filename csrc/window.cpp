@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "pyutil.h"
 
@@ -30,6 +31,8 @@ Win win_of(const py::array& x, py::tuple out_hw, py::tuple kernel, py::tuple str
         throw py::value_error("window: bad geometry");
     return g;
 }
+
+template <class V, class T> inline V loadu_v(const T* p) { V v; __builtin_memcpy(&v, p, sizeof(V)); return v; }
 
 // The output positions [o0, o1) whose tap at offset `off` (= tap*dilation - pad) lands in [0, n).
 void valid_range(i64 n, i64 o_count, i64 s, i64 off, i64& o0, i64& o1) {
@@ -106,46 +109,118 @@ void col2im_t(const T* cols, i64 n, i64 c, const Win& g, T* x) {
     });
 }
 
+// One kernel tap over a row of outputs: where the tap's value beats the
+// running maximum (or is NaN, or is the window's first in-image value), take
+// it. Branch-free selects over ox, so the loop vectorizes. SW > 0 fixes the
+// column stride at compile time (1 and 2 are the common ones).
+template <int SW, class T>
+inline void max_tap(const T* in, i64 c0, i64 c1, i64 sw, i64 off, std::int32_t base, T* best, std::int32_t* at) {
+    const i64 s = SW > 0 ? SW : sw;
+    for (i64 ox = c0; ox < c1; ++ox) {
+        T v = in[ox * s + off];
+        bool take = v > best[ox] || v != v || at[ox] < 0;
+        best[ox] = take ? v : best[ox];
+        at[ox] = take ? base + std::int32_t(ox * s + off) : at[ox];
+    }
+}
+
+// SSE-width vectors (the baseline every x86-64 CPU has) for the 2x2 pooling path.
+typedef float f32x4 __attribute__((vector_size(16)));
+typedef int i32x4 __attribute__((vector_size(16)));
+typedef double f64x2 __attribute__((vector_size(16)));
+typedef long long i64x2 __attribute__((vector_size(16)));
+template <class T> struct Sse;
+template <> struct Sse<float> {
+    typedef f32x4 V; typedef i32x4 M; static constexpr int N = 4;
+    static V evens(V a, V b) { return __builtin_shuffle(a, b, M{0, 2, 4, 6}); }
+    static V odds(V a, V b) { return __builtin_shuffle(a, b, M{1, 3, 5, 7}); }
+};
+template <> struct Sse<double> {
+    typedef f64x2 V; typedef i64x2 M; static constexpr int N = 2;
+    static V evens(V a, V b) { return __builtin_shuffle(a, b, M{0, 2}); }
+    static V odds(V a, V b) { return __builtin_shuffle(a, b, M{1, 3}); }
+};
+
+// The common 2x2 stride-2 tiling (no padding, no dilation). Data-dependent
+// branches would mispredict half the time, and GCC branches on scalar float
+// compares, so N outputs go at once in vectors: the maximum and which of the
+// four taps holds it, as selects (take a later tap where it is greater or NaN).
+template <class T>
+void max_pool_2x2(const T* src, i64 w, i64 oh, i64 ow, T* out, std::int64_t* idx) {
+    using S = Sse<T>;
+    using V = typename S::V;
+    constexpr int N = S::N;
+    const i64 offset[4] = {0, 1, w, w + 1};
+    for (i64 oy = 0; oy < oh; ++oy) {
+        const T* r0 = src + 2 * oy * w;
+        const T* r1 = r0 + w;
+        T* o = out + oy * ow;
+        std::int64_t* k = idx + oy * ow;
+        i64 ox = 0;
+        for (; ox + N <= ow; ox += N) {
+            V a0 = loadu_v<V>(r0 + 2 * ox), a1 = loadu_v<V>(r0 + 2 * ox + N);
+            V b0 = loadu_v<V>(r1 + 2 * ox), b1 = loadu_v<V>(r1 + 2 * ox + N);
+            V taps[3] = {S::odds(a0, a1), S::evens(b0, b1), S::odds(b0, b1)};
+            V best = S::evens(a0, a1), tap = V{};
+            for (int t = 0; t < 3; ++t) {
+                auto take = (taps[t] > best) | (taps[t] != taps[t]);
+                best = take ? taps[t] : best;
+                tap = take ? V{} + T(t + 1) : tap;
+            }
+            __builtin_memcpy(o + ox, &best, sizeof(V));
+            for (int l = 0; l < N; ++l) k[ox + l] = 2 * oy * w + 2 * (ox + l) + offset[int(tap[l])];
+        }
+        for (; ox < ow; ++ox) {  // the row's last few outputs
+            i64 q = 2 * oy * w + 2 * ox, at = q;
+            T best = src[q];
+            for (int t = 1; t < 4; ++t) {
+                T v = src[q + offset[t]];
+                if (v > best || v != v) best = v, at = q + offset[t];
+            }
+            o[ox] = best;
+            k[ox] = at;
+        }
+    }
+}
+
 // Window maxima over the positions inside the image (padding never wins, as
 // torch's -inf padding); idx holds the flat h*W + w of the first maximum.
 // NaN propagates: each NaN takes over, as in torch's kernel (so the last wins).
+// Taps run in window order over whole output rows (first maximum kept).
 template <class T>
 void max_pool_t(const T* x, i64 planes, const Win& g, T* out, std::int64_t* idx) {
     py::gil_scoped_release nogil;
     i64 hw = g.h * g.w, plane = g.oh * g.ow;
+    std::vector<i64> c0(g.kw), c1(g.kw);
+    for (i64 j = 0; j < g.kw; ++j) valid_range(g.w, g.ow, g.sw, j * g.dw - g.pl, c0[j], c1[j]);
     bool tiles2 = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 && g.pt == 0 &&
                   g.pl == 0 && 2 * g.oh <= g.h && 2 * g.ow <= g.w;
     parallel_for(planes, planes * hw >= EW_PARALLEL / 4 ? 2 : planes + 1, 1, [&](i64 b, i64 e) {
+        std::vector<std::int32_t> at(g.ow);  // int32 (H*W < 2^31, checked) so it vectorizes beside T
         for (i64 p = b; p < e; ++p) {
             const T* src = x + p * hw;
-            T* o = out + p * plane;
-            std::int64_t* k = idx + p * plane;
-            for (i64 oy = 0; oy < g.oh; ++oy)
-                for (i64 ox = 0; ox < g.ow; ++ox) {
-                    T best;
-                    i64 at;
-                    if (tiles2) {  // the common 2x2 tiling: four loads, no bounds checks
-                        i64 q = 2 * oy * g.w + 2 * ox, cand[3] = {q + 1, q + g.w, q + g.w + 1};
-                        best = src[q], at = q;
-                        for (i64 c : cand)
-                            if (src[c] > best || src[c] != src[c]) best = src[c], at = c;
-                    } else {
-                        best = -std::numeric_limits<T>::infinity(), at = -1;
-                        for (i64 i = 0; i < g.kh; ++i) {
-                            i64 y = g.row(oy, i);
-                            if (y < 0 || y >= g.h) continue;
-                            for (i64 j = 0; j < g.kw; ++j) {
-                                i64 xx = g.col(ox, j);
-                                if (xx < 0 || xx >= g.w) continue;
-                                T v = src[y * g.w + xx];
-                                if (at < 0 || v > best || v != v) best = v, at = y * g.w + xx;
-                            }
-                        }
-                        if (at < 0) at = 0;  // a window wholly in the padding (torch's geometry never has one)
+            if (tiles2) {
+                max_pool_2x2(src, g.w, g.oh, g.ow, out + p * plane, idx + p * plane);
+                continue;
+            }
+            for (i64 oy = 0; oy < g.oh; ++oy) {
+                T* best = out + p * plane + oy * g.ow;
+                for (i64 ox = 0; ox < g.ow; ++ox) best[ox] = -std::numeric_limits<T>::infinity(), at[ox] = -1;
+                for (i64 i = 0; i < g.kh; ++i) {
+                    i64 y = g.row(oy, i);
+                    if (y < 0 || y >= g.h) continue;
+                    const T* in = src + y * g.w;
+                    auto base = std::int32_t(y * g.w);
+                    for (i64 j = 0; j < g.kw; ++j) {
+                        i64 off = j * g.dw - g.pl;
+                        if (g.sw == 1) max_tap<1>(in, c0[j], c1[j], 1, off, base, best, at.data());
+                        else if (g.sw == 2) max_tap<2>(in, c0[j], c1[j], 2, off, base, best, at.data());
+                        else max_tap<0>(in, c0[j], c1[j], g.sw, off, base, best, at.data());
                     }
-                    o[oy * g.ow + ox] = best;
-                    k[oy * g.ow + ox] = at;
                 }
+                std::int64_t* k = idx + p * plane + oy * g.ow;
+                for (i64 ox = 0; ox < g.ow; ++ox) k[ox] = at[ox] < 0 ? 0 : at[ox];  // < 0: window all padding
+            }
         }
     });
 }
@@ -215,6 +290,22 @@ void avg_pool_backward_t(const T* g, i64 planes, const Win& w, const T* div, T* 
     });
 }
 
+// out[j, i, :] = x[i, j, :] (+ bias[i]): conv's matmul layout (O, N, P) to NCHW
+// with the bias added in the same pass, and NCHW gradients to (O, N, P) rows.
+template <class T>
+void swap_leading_t(const T* x, i64 a, i64 b, i64 p, const T* bias, T* out) {
+    py::gil_scoped_release nogil;
+    parallel_for(b, a * b * p >= EW_PARALLEL ? 2 : b + 1, 1, [&](i64 j0, i64 j1) {
+        for (i64 j = j0; j < j1; ++j)
+            for (i64 i = 0; i < a; ++i) {
+                const T* src = x + (i * b + j) * p;
+                T* dst = out + (j * a + i) * p;
+                T add = bias ? bias[i] : T(0);
+                for (i64 q = 0; q < p; ++q) dst[q] = src[q] + add;
+            }
+    });
+}
+
 void check_image(const py::array& x, const char* op) {
     check_float(x, op);
     check_contig(x, op);
@@ -231,6 +322,26 @@ void check_div(const py::array& div, const py::array& x, const Win& g, const cha
 }  // namespace
 
 void bind_window(py::module_& m) {
+    m.def("swap_leading_axes", [](const py::array& x, const py::object& bias) {
+        check_float(x, "swap_leading_axes");
+        check_contig(x, "swap_leading_axes");
+        if (x.ndim() != 3) throw py::value_error("swap_leading_axes: expected a 3-D (A, B, P) array");
+        i64 a = x.shape(0), b = x.shape(1), p = x.shape(2);
+        py::array out = new_array(x, {b, a, p});
+        py::array bs;
+        if (!bias.is_none()) {
+            bs = py::reinterpret_borrow<py::array>(bias);
+            check_contig(bs, "swap_leading_axes");
+            if (!bs.dtype().is(x.dtype()) || i64(bs.size()) != a)
+                throw py::value_error("swap_leading_axes: bias must be an (A,) array of x's dtype");
+        }
+        if (is_f32(x)) swap_leading_t<float>(cptr<float>(x), a, b, p, bias.is_none() ? nullptr : cptr<float>(bs),
+                                             mptr<float>(out));
+        else swap_leading_t<double>(cptr<double>(x), a, b, p, bias.is_none() ? nullptr : cptr<double>(bs),
+                                    mptr<double>(out));
+        return out;
+    }, py::arg("x"), py::arg("bias") = py::none(),
+    "out[j, i, :] = x[i, j, :] (+ bias[i]) for a contiguous (A, B, P) array; returns (B, A, P).");
     m.def("im2col", [](const py::array& x, py::tuple kernel, py::tuple stride, py::tuple padding, py::tuple dilation,
                        py::tuple out_hw) {
         check_image(x, "im2col");
@@ -259,6 +370,7 @@ void bind_window(py::module_& m) {
                            py::tuple dilation, py::tuple out_hw) {
         check_image(x, "max_pool2d");
         Win g = win_of(x, out_hw, kernel, stride, dilation, padding, 2);
+        if (g.h * g.w >= (i64(1) << 31)) throw py::value_error("max_pool2d: an image plane over 2^31 elements");
         i64 n = x.shape(0), c = x.shape(1);
         py::array out = new_array(x, {n, c, g.oh, g.ow});
         py::array_t<std::int64_t> idx(std::vector<py::ssize_t>{n, c, g.oh, g.ow});

@@ -155,3 +155,18 @@ def test_kernels_reject_bad_input():
         _C.avg_pool2d(x, (2, 2), (2, 2), (0, 0), (2, 2), np.ones((3, 3), np.float32))
     with pytest.raises(ValueError, match="geometry"):
         _C.im2col(x, (2, 2), (0, 1), (0, 0), (1, 1), (3, 3))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_layouts_match_numpy(threads, dtype):
+    """The (O, N, P) <-> NCHW copies around conv's matmuls, with the bias folded in."""
+    rows = rand((5, 3, 4, 6), dtype, 9)  # (O, N, OH, OW)
+    bias = rand((5,), dtype, 10)
+    view = rows.transpose(1, 0, 2, 3)
+    for b in (None, bias):
+        np.testing.assert_array_equal(cpp._to_nchw(view, b), ref._to_nchw(view, b))
+    g = rand((3, 5, 4, 6), dtype, 11)
+    for x in (g, g[:, :, ::-1]):
+        np.testing.assert_array_equal(cpp._grad_rows(x), ref._grad_rows(x))
+    with pytest.raises(ValueError, match="bias"):
+        _C.swap_leading_axes(rows.reshape(5, 3, 24), np.ones(3, dtype))
