@@ -158,6 +158,15 @@ class Backend(abc.ABC):
     def is_view(self, a):
         """True when a does not own its memory."""
 
+    def uniform_value(self, a):
+        """The value of a broadcast scalar (every stride 0, as the gradient of a sum), else None.
+        Only a backend that can read it without a device round trip says."""
+        return None
+
+    def mul_backward(self, g, x, y):
+        """(g * y, g * x) for same-shape operands: both gradients of a product."""
+        return self.binary("mul", g, y), self.binary("mul", g, x)
+
     # ---- linear algebra ------------------------------------------------
     @abc.abstractmethod
     def matmul(self, a, b):

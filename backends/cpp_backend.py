@@ -105,6 +105,11 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         return out.reshape(batch + (m, n))
 
     # ---- elementwise -----------------------------------------------------
+    def mul_backward(self, g, x, y):
+        if _f(g) and g.size >= _MIN_ARITH and _same(g, x) and _same(g, y):
+            return tuple(_C.mul_backward(_c(g), _c(x), _c(y)))
+        return super().mul_backward(g, x, y)
+
     def binary(self, name, a, b):
         # small operands go straight to NumPy: the 1-element autograd path stays the numpy device's
         if not ((type(a) is np.ndarray and a.size >= _MIN_ARITH) or (type(b) is np.ndarray and b.size >= _MIN_ARITH)):

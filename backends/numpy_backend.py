@@ -8,3 +8,8 @@ class NumpyBackend(XpBackend):
     name = "numpy"
     device_type = "cpu"
     xp = numpy
+
+    def uniform_value(self, a):
+        if type(a) is numpy.ndarray and a.ndim and a.size and not any(a.strides):
+            return a.flat[0].item()
+        return None

@@ -42,6 +42,25 @@ void binary_scalar_t(Bin op, const py::array& a, double s, bool first, py::array
     parallel_for(a.size(), EW_PARALLEL, EW_GRAIN, [&](i64 b, i64 e) { f(op, e - b, ap + b, T(s), o + b, first); });
 }
 
+// (g * y, g * x) in one pass: both gradients of a product read g once.
+template <class T>
+void mul_backward_t(const py::array& g, const py::array& x, const py::array& y, py::array& gx, py::array& gy) {
+    const T *gp = cptr<T>(g), *xp = cptr<T>(x), *yp = cptr<T>(y);
+    T *gxp = mptr<T>(gx), *gyp = mptr<T>(gy);
+    auto f = tk<T>().binary;
+    py::gil_scoped_release nogil;
+    i64 n = g.size();
+    parallel_for(n, EW_PARALLEL, EW_GRAIN, [&](i64 s, i64 e) {
+        // block by block, so g's block is still in L1 for the second product
+        constexpr i64 BLOCK = 4096;
+        for (i64 b = s; b < e; b += BLOCK) {
+            i64 len = e - b < BLOCK ? e - b : BLOCK;
+            f(Bin::mul, len, gp + b, yp + b, gxp + b);
+            f(Bin::mul, len, gp + b, xp + b, gyp + b);
+        }
+    });
+}
+
 void check_in(const py::array& a, const char* op) { check_float(a, op); check_contig(a, op); }
 }  // namespace
 
@@ -75,6 +94,16 @@ void bind_elementwise(py::module_& m) {
         return o;
     }, py::arg("op"), py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
     "a (op) b for same-shape arrays; op: 0 add, 1 sub, 2 mul, 3 div.");
+
+    m.def("mul_backward", [](const py::array& g, const py::array& x, const py::array& y) {
+        check_in(g, "mul_backward");
+        check_same(g, x, "mul_backward");
+        check_same(g, y, "mul_backward");
+        py::array gx = empty_like(g), gy = empty_like(g);
+        if (is_f32(g)) mul_backward_t<float>(g, x, y, gx, gy);
+        else mul_backward_t<double>(g, x, y, gx, gy);
+        return py::make_tuple(gx, gy);
+    }, "(g * y, g * x) for same-shape contiguous arrays, in one pass.");
 
     m.def("binary_scalar", [](int op, const py::array& a, double s, bool scalar_first, const py::object& out) {
         check_in(a, "binary_scalar");

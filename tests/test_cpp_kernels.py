@@ -289,6 +289,21 @@ def test_binary(isa, cpp, ref, op, dtype):
         np.testing.assert_allclose(cpp.binary(op, 3.0, vb), ref.binary(op, 3.0, vb), **tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mul_backward(isa, threads, cpp, ref, dtype):
+    for n in SIZES + [70_000, 300_001]:
+        g, x, y = rand(n, dtype, 1), rand(n, dtype, 2), rand(n, dtype, 3)
+        for nt in (1, 2):
+            _C.set_num_threads(nt)
+            gx, gy = _C.mul_backward(g, x, y)
+            np.testing.assert_array_equal(gx, g * y)
+            np.testing.assert_array_equal(gy, g * x)
+        for got, want in zip(cpp.mul_backward(g[::-1], x, y), ref.mul_backward(g[::-1], x, y)):
+            np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError):
+        _C.mul_backward(rand(5, np.float32), rand(6, np.float32), rand(5, np.float32))
+
+
 def test_binary_keeps_numpy_promotion(cpp):
     a = rand((400, 300), np.float32)
     assert cpp.binary("mul", a, np.float64(2.0)).dtype == (a * np.float64(2.0)).dtype

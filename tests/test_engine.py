@@ -29,6 +29,41 @@ def test_fan_out_through_shared_interior_node():
     assert_close(x.grad, 2 * 9 * np.array([1.0, 2.0]) + 3 * np.cos([3.0, 6.0]))
 
 
+@pytest.mark.parametrize("n", [5, 70_000])  # below and above the cpp kernels' size thresholds
+def test_product_gradients_never_share_memory(n):
+    """The first-order product VJP passes the other factor on as the gradient when the upstream
+    gradient is a sum's ones; nothing the user receives may share that memory."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    av, bv = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    a, b = tc.tensor(av, requires_grad=True), tc.tensor(bv, requires_grad=True)
+    (a * b).sum().backward()
+    assert_close(a.grad, bv)
+    assert_close(b.grad, av)
+    a.grad.zero_()
+    b.grad.mul_(0)
+    assert_close(a, av)  # writing the gradients left the factors alone
+    assert_close(b, bv)
+    ga, = tc.autograd.grad((a * b).sum(), [a])
+    ga.add_(1)
+    assert_close(b, bv)
+    # the same tensor on both sides, a retained product, and broadcasting (no fast path)
+    x = tc.tensor(av, requires_grad=True)
+    y = x * x
+    y.retain_grad()
+    (y * x).sum().backward()
+    assert_close(x.grad, 3 * av.astype(np.float64) ** 2, rtol=1e-5, atol=1e-5)
+    assert_close(y.grad, av)
+    y.grad.zero_()
+    assert_close(x, av)
+    col, row = tc.tensor(av[:3, None].copy(), requires_grad=True), tc.tensor(bv[:4].copy(), requires_grad=True)
+    (col * row).sum().backward()
+    tc_, tr = torch.tensor(av[:3, None].copy(), requires_grad=True), torch.tensor(bv[:4].copy(), requires_grad=True)
+    (tc_ * tr).sum().backward()
+    assert_close(col.grad, tc_.grad.numpy())
+    assert_close(row.grad, tr.grad.numpy())
+
+
 def test_grad_accumulates_until_zeroed():
     x = tc.tensor([1.0, 2.0], requires_grad=True)
     (x * x).sum().backward()

@@ -8,6 +8,8 @@
 3. Each VJP's input gradients are summed back to the input's shape here, the
    one place where broadcasting is undone, and accumulated per parent.
 """
+import sys
+
 from .grad_mode import state
 from .node import Node
 
@@ -49,7 +51,7 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
                 if node.retained:
                     _write_retained(node, g, create_graph, owned)
             elif id(node) in wanted:
-                results[wanted[id(node)]] = g
+                results[wanted[id(node)]] = g if create_graph else _owned(g, owned)
             _propagate(node, g, grads, leaf_grads)
             if not retain_graph:
                 node.release()
@@ -59,7 +61,7 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
                 for hook in leaf._hooks or ():
                     g = _run_hook(hook, g)
                 if id(leaf) in wanted:
-                    results[wanted[id(leaf)]] = g
+                    results[wanted[id(leaf)]] = g if create_graph else _owned(g, owned)
             return _check_used(results, inputs, allow_unused)
         for leaf, g in leaf_grads.values():
             for hook in leaf._hooks or ():
@@ -130,9 +132,12 @@ def _run_hook(hook, g):
 
 
 def _owned(g, owned):
-    """g, or a copy of it when its array may be shared with another gradient."""
-    b = g._b
-    if b.is_view(g.data) or id(g.data) in owned:
+    """g, or a copy of it when its array may be shared: a view, an array already given to
+    another .grad, or one that anything besides g holds (VJPs may pass an input's or a
+    saved array on as a gradient, e.g. the product's when the upstream gradient is one)."""
+    data = g.data
+    # 3 references when g alone holds it: g's slot, `data`, and getrefcount's argument
+    if g._b.is_view(data) or id(data) in owned or sys.getrefcount(data) > 3:
         g = g.detach().clone()
     owned.add(id(g.data))
     return g

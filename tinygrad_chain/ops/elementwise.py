@@ -7,7 +7,9 @@ Ops whose derivative is infinite somewhere (sqrt, log, div, pow...) use
 """
 import math
 
-from .registry import Op, apply, register
+from tinygrad_chain.autograd.grad_mode import state
+
+from .registry import Op, apply, constant, register
 
 
 def _times(g, d):
@@ -55,6 +57,18 @@ class Mul(Op):
 
     def vjp(self, ctx, g):
         x, y = ctx.inputs
+        if not state.enabled:  # first order: fewer passes over memory
+            b = g._b
+            need_x, need_y = ctx.needs_input_grad
+            same = (getattr(x, "shape", None) == getattr(y, "shape", None) == g.shape  # a factor may be a number
+                    and x.dtype == y.dtype == g.dtype)
+            if same and b.uniform_value(g.data) == 1.0:
+                # the gradient of a sum: g * y is y. Shared, not copied: gradients are never
+                # written in place, and the engine copies one before it becomes a .grad
+                return constant(y.data, b) if need_x else None, constant(x.data, b) if need_y else None
+            if same and need_x and need_y:
+                gx, gy = b.mul_backward(g.data, x.data, y.data)
+                return constant(gx, b), constant(gy, b)
         return _both(ctx, lambda: g * y, lambda: g * x)
 
 

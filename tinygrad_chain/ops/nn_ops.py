@@ -14,13 +14,7 @@ paths through arrays the forward saved (im2col columns, log-sum-exp).
 """
 from tinygrad_chain.autograd.grad_mode import state
 
-from .registry import Op, apply, register
-
-
-def _const(array, b):
-    """A native array as a constant Tensor (no graph)."""
-    from tinygrad_chain.tensor import Tensor
-    return Tensor._make(array, b, False, None, [0])
+from .registry import Op, apply, constant as _const, register
 
 
 def _conv_attrs(a):
