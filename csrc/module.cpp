@@ -10,7 +10,8 @@ void bind_elementwise(py::module_& m);
 void bind_softmax(py::module_& m);
 void bind_reduce(py::module_& m);
 void bind_optim(py::module_& m);
-void bind_window(py::module_& m);
+void bind_conv_window(py::module_& m);
+void bind_pool(py::module_& m);
 
 namespace {
 // Element strides of the last two axes, and of the batch axis when 3-D.
@@ -68,5 +69,6 @@ PYBIND11_MODULE(_C, m) {
     bind_softmax(m);
     bind_reduce(m);
     bind_optim(m);
-    bind_window(m);
+    bind_conv_window(m);
+    bind_pool(m);
 }
