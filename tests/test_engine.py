@@ -602,3 +602,24 @@ def test_where_does_not_leak_nan():
         x = tc.tensor([0.0, 4.0], requires_grad=True)
         tc.where(x > 0, x ** 0.5, 0.0).sum().backward()
         assert_close(x.grad, [0.0, 0.25])
+
+
+def test_backward_restores_the_garbage_collector():
+    """backward pauses the cyclic collector while it walks the tape, and restores its state,
+    also when a hook raises."""
+    import gc
+    x = tc.tensor([1.0, 2.0], requires_grad=True)
+    assert gc.isenabled()
+    (x * x).sum().backward()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        (x * x).sum().backward()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    y = x * 2
+    y.register_hook(lambda g: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        y.sum().backward()
+    assert gc.isenabled()
