@@ -343,6 +343,39 @@ class Backend(abc.ABC):
         self.copy_into(param, self.binary("add", param, self.binary("div", self.binary("mul", exp_avg, -step_size),
                                                                     denom)))
 
+    # ---- the LSTM step (used by tinygrad_chain/ops/recurrent.py) ---------------
+    def _gate(self, a, k, hidden):
+        return self.getitem(a, (Ellipsis, slice(k * hidden, (k + 1) * hidden)))
+
+    def lstm_cell(self, gates, c):
+        """One LSTM step from the pre-activation gates (..., 4H; torch's order i, f, g, o) and the
+        cell state c (..., H) -> (stacked (2, ..., H) [h', c'], saved) where
+        c' = f*c + i*g and h' = o*tanh(c'); `saved` is what lstm_cell_backward reads."""
+        hidden = c.shape[-1]
+        s = self.sigmoid(gates)  # i, f and o (the g quarter is computed and unused)
+        i, f, o = (self._gate(s, k, hidden) for k in (0, 1, 3))
+        g = self.unary("tanh", self._gate(gates, 2, hidden))
+        c2 = self.binary("add", self.binary("mul", f, c), self.binary("mul", i, g))
+        tc = self.unary("tanh", c2)
+        h2 = self.binary("mul", o, tc)
+        out = self.concatenate([self.reshape(h2, (1,) + h2.shape), self.reshape(c2, (1,) + c2.shape)], 0)
+        return out, (s, g, tc)
+
+    def lstm_cell_backward(self, grad, c, s, g, tc):
+        """(d gates, d c) from grad (2, ..., H) = the gradients of [h', c'], the input c and saved."""
+        hidden = c.shape[-1]
+        i, f, o = (self._gate(s, k, hidden) for k in (0, 1, 3))
+        gh, gc = self.getitem(grad, 0), self.getitem(grad, 1)
+
+        def mul(a, b):
+            return self.binary("mul", a, b)
+        dc = self.binary("add", gc, self.tanh_backward(mul(gh, o), tc))  # c' reaches h' through tanh
+        d_i = self.sigmoid_backward(mul(dc, g), i)
+        d_f = self.sigmoid_backward(mul(dc, c), f)
+        d_g = self.tanh_backward(mul(dc, i), g)
+        d_o = self.sigmoid_backward(mul(gh, tc), o)
+        return self.concatenate([d_i, d_f, d_g, d_o], -1), mul(dc, f)
+
     # ---- convolution and pooling (used by tinygrad_chain/ops/nn_ops.py) -----
     # Images are NCHW. `padding` is (top, bottom, left, right); kernel, stride
     # and dilation are (h, w) pairs. The two window primitives are abstract in

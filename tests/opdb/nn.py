@@ -1,6 +1,6 @@
-"""Op database records for the nn ops (tinygrad_chain/ops/nn_ops.py): convolution,
-its transpose and weight gradient, max/avg pooling and their backward ops, and
-the fused cross-entropy.
+"""Op database records for the nn ops (tinygrad_chain/ops/nn_ops.py, recurrent.py):
+convolution, its transpose and weight gradient, max/avg pooling and their backward
+ops, the fused cross-entropy, and the fused LSTM step.
 
 References are written independently of the implementation: convolution as a
 sum of shifted slices (not im2col), pooling with explicit loops over windows.
@@ -214,6 +214,19 @@ def _ce(tc, x, t, **kw):
     return tc.nn.functional.cross_entropy(x, t, reduction="none", **kw)
 
 
+def lstm_cell_ref(np, gates, c):
+    """The LSTM step of torch's documentation, gate by gate."""
+    hidden = c.shape[-1]
+    i, f, g, o = (gates[..., k * hidden:(k + 1) * hidden] for k in range(4))
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    c2 = sig(f) * c + sig(i) * np.tanh(g)
+    return np.stack([sig(o) * np.tanh(c2), c2])
+
+
+def _lstm_cell(tc, gates, c):
+    return apply(REGISTRY["lstm_cell"], gates, c)
+
+
 # ---- samples ---------------------------------------------------------------------------------
 def _conv2d_samples(rng, dt):
     return [
@@ -301,6 +314,14 @@ def _ce_samples(rng, dt):
     ]
 
 
+def _lstm_samples(rng, dt):
+    return [
+        Sample((U(rng, dt, (3, 8), -2, 2), U(rng, dt, (3, 2)))),
+        Sample((U(rng, dt, (12,), -2, 2), U(rng, dt, (3,)))),  # unbatched
+        Sample((U(rng, dt, (2, 3, 4), -2, 2), U(rng, dt, (2, 3, 1)))),
+    ]
+
+
 OPS = [
     OpInfo(("conv2d",), "conv2d", _conv2d, _conv2d_samples, conv2d_ref, atol=1e-5),
     OpInfo(("conv2d",), "conv1d", _conv1d, _conv1d_samples, conv1d_ref),
@@ -315,4 +336,5 @@ OPS = [
     OpInfo(("avg_pool2d_backward",), "avg_pool2d_backward", _avg_pool_backward, _avg_backward_samples,
            _avg_pool_backward_ref),
     OpInfo(("cross_entropy",), "cross_entropy", _ce, _ce_samples, cross_entropy_ref),
+    OpInfo(("lstm_cell",), "lstm_cell", _lstm_cell, _lstm_samples, lstm_cell_ref),
 ]

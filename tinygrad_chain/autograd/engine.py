@@ -12,6 +12,7 @@ import gc
 import sys
 
 from .grad_mode import state
+from .indexed_grad import add_grads, dense
 from .node import Node
 
 
@@ -50,6 +51,7 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
             g = grads.pop(node, None)
             if g is None:
                 continue
+            g = dense(g)
             if node.hooks:
                 for hook in node.hooks:
                     g = _run_hook(hook, g)
@@ -64,12 +66,14 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
 
         if wanted is not None:
             for leaf, g in leaf_grads.values():
+                g = dense(g)
                 for hook in leaf._hooks or ():
                     g = _run_hook(hook, g)
                 if id(leaf) in wanted:
                     results[wanted[id(leaf)]] = g if create_graph else _owned(g, owned)
             return _check_used(results, inputs, allow_unused)
         for leaf, g in leaf_grads.values():
+            g = dense(g)
             for hook in leaf._hooks or ():
                 g = _run_hook(hook, g)
             _write_grad(leaf, g, create_graph, owned)
@@ -114,7 +118,7 @@ def _propagate(node, g, grads, leaf_grads):
         if gi.shape != shape:
             gi = gi._sum_to_shape(shape)
         if gi.dtype is not dtype:
-            gi = gi.to(dtype)
+            gi = dense(gi).to(dtype)
         if type(parent) is Node:
             _accumulate(grads, parent, gi)
         else:
@@ -123,7 +127,7 @@ def _propagate(node, g, grads, leaf_grads):
 
 def _accumulate(grads, node, g):
     prev = grads.get(node)
-    grads[node] = g if prev is None else prev + g
+    grads[node] = g if prev is None else add_grads(prev, g)
 
 
 def _accumulate_leaf(leaf_grads, leaf, g):
@@ -131,7 +135,7 @@ def _accumulate_leaf(leaf_grads, leaf, g):
     if entry is None:
         leaf_grads[id(leaf)] = [leaf, g]
     else:
-        entry[1] = entry[1] + g
+        entry[1] = add_grads(entry[1], g)
 
 
 def _run_hook(hook, g):
@@ -170,7 +174,7 @@ def _write_retained(node, g, create_graph, owned):
 
 def _check_nan(node, in_grads):
     for i, gi in enumerate(in_grads):
-        if gi is not None and gi.isnan().any().item():
+        if gi is not None and dense(gi).isnan().any().item():
             raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
 
 

@@ -8,6 +8,8 @@ import math
 
 from tinygrad_chain.creation import empty, zeros
 from tinygrad_chain.functions import cat, stack
+from tinygrad_chain.ops.recurrent import LstmCell
+from tinygrad_chain.ops.registry import apply
 
 from . import functional as F
 from . import init
@@ -17,12 +19,10 @@ from .parameter import Parameter
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 
-def _lstm_step(gates, h, c, hidden):
-    s = gates.sigmoid()  # one op for i, f and o (the g slice is computed and ignored)
-    i, f, o = s[:, :hidden], s[:, hidden:2 * hidden], s[:, 3 * hidden:]
-    g = gates[:, 2 * hidden:3 * hidden].tanh()
-    c = f * c + i * g
-    return o * c.tanh(), c
+def _lstm_step(gates, c):
+    """(h', c') from the step's pre-activation gates: one fused op (ops/recurrent.py)."""
+    h, c = apply(LstmCell, gates, c).unbind(0)
+    return h, c
 
 
 def _gru_step(gi, gh, h, hidden):
@@ -140,7 +140,7 @@ class RNNBase(Module):
         for t in steps:
             hw = h.matmul(w_hh_t)
             if self.mode == "LSTM":
-                h, c = _lstm_step(xs[t] + hw, h, c, hidden)
+                h, c = _lstm_step(xs[t] + hw, c)
             elif gru:
                 h = _gru_step(xs[t], hw + b_hh if b_hh is not None else hw, h, hidden)
             elif self.mode == "RNN_TANH":
@@ -255,7 +255,7 @@ class LSTMCell(_CellBase):
         else:
             x, (h, c), batched = self._prepare(input, tuple(hx))
         gi, gh = self._proj(x, h)
-        h, c = _lstm_step(gi + gh, h, c, self.hidden_size)
+        h, c = _lstm_step(gi + gh, c)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 

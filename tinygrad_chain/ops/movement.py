@@ -1,4 +1,7 @@
 """Shape, movement and indexing ops."""
+from tinygrad_chain.autograd.grad_mode import state
+from tinygrad_chain.autograd.indexed_grad import IndexedGrad
+
 from .registry import Op, apply, register
 
 
@@ -119,7 +122,10 @@ class _GetItem(Op):
         return b.getitem(x, index)
 
     def vjp(self, ctx, g):
-        return (apply(IndexAddZeros, g, shape=ctx.in_meta[0][0], index=ctx.attrs["index"]),)
+        shape, index = ctx.in_meta[0][0], ctx.attrs["index"]
+        if not state.enabled:  # first order: summed lazily, built once (autograd/indexed_grad.py)
+            return (IndexedGrad(shape, g.dtype, g._b, [(index, g)]),)
+        return (apply(IndexAddZeros, g, shape=shape, index=index),)
 
 
 @register
