@@ -1,5 +1,5 @@
 """The cpp device's convolution and pooling windows: im2col/col2im and the
-pooling kernels of csrc/window.cpp, in place of NumPy's strided views and
+pooling kernels of csrc/conv_window.cpp and pool.cpp, in place of NumPy's strided views and
 the Python loop over kernel taps. A mixin of CppBackend; anything that is
 not a float32/float64 array falls back to the NumPy implementation.
 

@@ -1,4 +1,4 @@
-"""The C++ window kernels (csrc/window.cpp: im2col, col2im, max/avg pooling) against the
+"""The C++ window kernels (csrc/conv_window.cpp and pool.cpp: im2col, col2im, max/avg pooling) against the
 NumPy backend's implementations, over strides, asymmetric padding, dilation, odd and
 empty sizes, views, both float dtypes and 1 vs 2 threads."""
 import numpy as np
