@@ -88,21 +88,16 @@ class CppBackend(CppWindowMixin, NumpyBackend):
             _C.gemm(a, b, out)
             return out
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        if b.ndim == 2:  # (..., m, k) @ (k, n): one tall GEMM when a's rows fold without a copy
-            try:
-                a2 = np.reshape(a, (-1, k), copy=False)
-            except (ValueError, TypeError):
-                a2 = None
-            if a2 is not None:
-                out = np.empty((a2.shape[0], n), a.dtype)
-                _C.gemm(a2, b, out)
-                return out.reshape(batch + (m, n))
-        nb = int(np.prod(batch))
-        a3 = np.broadcast_to(a, batch + (m, k)).reshape(nb, m, k)
-        b3 = np.broadcast_to(b, batch + (k, n)).reshape(nb, k, n)
-        out = np.empty((nb, m, n), a.dtype)
-        _C.gemm(a3, b3, out)
-        return out.reshape(batch + (m, n))
+        if b.ndim == 2:
+            # (..., m, k) @ (k, n): one tall GEMM over a's rows (copied only when they do not fold:
+            # far cheaper than packing b once per batch element)
+            out = np.empty((int(np.prod(batch)) * m, n), a.dtype)
+            _C.gemm(a.reshape(-1, k), b, out)
+            return out.reshape(batch + (m, n))
+        # batch axes of any strides go to the kernel as they are (broadcast ones have stride 0)
+        out = np.empty(batch + (m, n), a.dtype)
+        _C.gemm(np.broadcast_to(a, batch + (m, k)), np.broadcast_to(b, batch + (k, n)), out)
+        return out
 
     # ---- elementwise -----------------------------------------------------
     def mul_backward(self, g, x, y):

@@ -59,12 +59,13 @@ void gemm_dot(const GemmArgs<T>& g) {
 }  // namespace
 
 template <class T>
-void gemm(const GemmArgs<T>& g, i64 batch, i64 sa, i64 sb, i64 sc) {
+void gemm(const GemmArgs<T>& g, i64 batch, BatchOffsets off) {
     if (g.M <= 0 || g.N <= 0 || batch <= 0) return;
     const auto& k = tk<T>();
     auto one = [&](i64 i, i64 r0, i64 r1, i64 c0, i64 c1) {
-        k.gemm(r1 - r0, c1 - c0, g.K, g.A + i * sa + r0 * g.rsa, g.rsa, g.csa, g.B + i * sb + c0 * g.csb, g.rsb,
-               g.csb, g.C + i * sc + r0 * g.ldc + c0, g.ldc, g.beta);
+        i64 oa = off.a ? off.a[i] : 0, ob = off.b ? off.b[i] : 0, oc = off.c ? off.c[i] : 0;
+        k.gemm(r1 - r0, c1 - c0, g.K, g.A + oa + r0 * g.rsa, g.rsa, g.csa, g.B + ob + c0 * g.csb, g.rsb,
+               g.csb, g.C + oc + r0 * g.ldc + c0, g.ldc, g.beta);
     };
     if (batch == 1 && dot_shaped(g)) return gemm_dot(g);
     int nt = num_threads();
@@ -90,7 +91,7 @@ void gemm(const GemmArgs<T>& g, i64 batch, i64 sa, i64 sb, i64 sc) {
     });
 }
 
-template void gemm<float>(const GemmArgs<float>&, i64, i64, i64, i64);
-template void gemm<double>(const GemmArgs<double>&, i64, i64, i64, i64);
+template void gemm<float>(const GemmArgs<float>&, i64, BatchOffsets);
+template void gemm<double>(const GemmArgs<double>&, i64, BatchOffsets);
 
 }  // namespace tc

@@ -14,8 +14,11 @@ struct GemmArgs {
     T beta;                    // 0: overwrite C (never read), else C = AB + beta*C
 };
 
-// batch products, the i-th at element offsets i*sa, i*sb, i*sc (sa or sb may be 0).
+// Element offsets of each product's A, B and C from the arguments' pointers.
+struct BatchOffsets { const i64 *a, *b, *c; };
+
+// One product, or `batch` of them at the given offsets (a broadcast operand repeats its offset).
 template <class T>
-void gemm(const GemmArgs<T>& g, i64 batch = 1, i64 sa = 0, i64 sb = 0, i64 sc = 0);
+void gemm(const GemmArgs<T>& g, i64 batch = 1, BatchOffsets off = {nullptr, nullptr, nullptr});
 
 }  // namespace tc

@@ -1,6 +1,7 @@
 // tinygrad_chain._C: the pybind11 module. Each kernel family binds itself;
 // this file adds GEMM, threads and the CPU-feature dispatch.
 #include <string>
+#include <vector>
 
 #include "gemm.h"
 #include "pyutil.h"
@@ -14,34 +15,54 @@ void bind_conv_window(py::module_& m);
 void bind_pool(py::module_& m);
 
 namespace {
-// Element strides of the last two axes, and of the batch axis when 3-D.
-struct Mat { i64 rows, cols, rs, cs, bs, batch; };
+// The matrix (last two) axes of an operand, in elements.
+struct Mat { i64 rows, cols, rs, cs; };
 
 Mat mat_of(const py::array& a, const char* name) {
-    if (a.ndim() != 2 && a.ndim() != 3) throw py::value_error(std::string("gemm: ") + name + " must be 2-D or 3-D");
     int d = int(a.ndim());
+    if (d < 2) throw py::value_error(std::string("gemm: ") + name + " must have 2 or more dimensions");
     i64 item = a.itemsize();
     for (int i = 0; i < d; ++i)
         if (a.strides(i) % item) throw py::value_error(std::string("gemm: ") + name + " has unaligned strides");
-    Mat m{a.shape(d - 2), a.shape(d - 1), a.strides(d - 2) / item, a.strides(d - 1) / item, 0, 1};
-    if (d == 3) { m.batch = a.shape(0); m.bs = a.strides(0) / item; }
-    return m;
+    return {a.shape(d - 2), a.shape(d - 1), a.strides(d - 2) / item, a.strides(d - 1) / item};
+}
+
+// Each product's element offset into `a`, for out's batch axes `shape`: any strides (a transposed
+// or sliced batch costs no copy); a 2-D operand, or a size-1 batch axis, repeats.
+std::vector<i64> batch_offsets(const py::array& a, const std::vector<i64>& shape, i64 total, const char* name) {
+    int nb = int(shape.size()), da = int(a.ndim()) - 2;
+    std::vector<i64> off(std::size_t(total), 0);
+    if (da == 0) return off;
+    if (da != nb) throw py::value_error(std::string("gemm: ") + name + " must be 2-D or have out's batch axes");
+    for (int j = 0; j < nb; ++j)
+        if (a.shape(j) != shape[j] && a.shape(j) != 1) throw py::value_error("gemm: batch shapes do not match");
+    std::vector<i64> idx(std::size_t(nb), 0);
+    for (i64 i = 0; i < total; ++i) {
+        i64 o = 0;
+        for (int j = 0; j < nb; ++j)
+            if (a.shape(j) != 1) o += idx[j] * (a.strides(j) / a.itemsize());
+        off[std::size_t(i)] = o;
+        for (int j = nb - 1; j >= 0 && ++idx[j] == shape[j]; --j) idx[j] = 0;
+    }
+    return off;
 }
 
 template <class T>
 void gemm_t(const py::array& a, const py::array& b, py::array& c, double beta) {
     Mat A = mat_of(a, "a"), B = mat_of(b, "b"), C = mat_of(c, "out");
-    i64 batch = C.batch;
-    if (A.cols != B.rows || C.rows != A.rows || C.cols != B.cols || (A.batch != batch && A.batch != 1) ||
-        (B.batch != batch && B.batch != 1))
-        throw py::value_error("gemm: shapes do not match");
+    if (A.cols != B.rows || C.rows != A.rows || C.cols != B.cols) throw py::value_error("gemm: shapes do not match");
     if (!(c.flags() & py::array::c_style)) throw py::value_error("gemm: out must be C-contiguous");
+    std::vector<i64> shape(c.shape(), c.shape() + c.ndim() - 2);
+    i64 batch = 1;
+    for (i64 n : shape) batch *= n;
+    auto oa = batch_offsets(a, shape, batch, "a"), ob = batch_offsets(b, shape, batch, "b");
     if (c.size() == 0) return;
+    std::vector<i64> oc(static_cast<std::size_t>(batch));
+    for (i64 i = 0; i < batch; ++i) oc[std::size_t(i)] = i * C.rows * C.cols;
     // out is C-contiguous: its strides follow from its shape (NumPy may report any stride for size-1 axes)
     GemmArgs<T> g{A.rows, B.cols, A.cols, cptr<T>(a), A.rs, A.cs, cptr<T>(b), B.rs, B.cs, mptr<T>(c), C.cols, T(beta)};
-    i64 sa = A.batch == 1 ? 0 : A.bs, sb = B.batch == 1 ? 0 : B.bs, sc = C.rows * C.cols;
     py::gil_scoped_release nogil;
-    gemm<T>(g, batch, sa, sb, sc);
+    gemm<T>(g, batch, {oa.data(), ob.data(), oc.data()});
 }
 }  // namespace
 
@@ -58,8 +79,8 @@ PYBIND11_MODULE(_C, m) {
         if (is_f32(a)) gemm_t<float>(a, b, out, beta);
         else gemm_t<double>(a, b, out, beta);
     }, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("beta") = 0.0,
-    "out = a @ b + beta*out for 2-D or 3-D (batched, batch 1 broadcasts) operands with any strides; "
-    "out C-contiguous. Transposed views cost no copy.");
+    "out = a @ b + beta*out; out C-contiguous with batch axes before the last two, a and b either 2-D or "
+    "with out's batch axes (size 1 broadcasts), any strides: transposed views cost no copy.");
     m.def("set_num_threads", &set_num_threads, "Threads the kernels use.");
     m.def("get_num_threads", &num_threads);
     m.def("isa", [] { return std::string(kernels().name); }, "The instruction set the kernels run with.");

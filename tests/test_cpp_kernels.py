@@ -150,6 +150,24 @@ def test_matmul_backend_batched_broadcast(cpp, dtype):
                                    **gemm_tol(dtype, 70))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_strided_batch_axes(isa, dtype):
+    """Batch axes of any strides (attention's transposed heads), size-1 and stride-0 (broadcast) ones,
+    and 2-D operands shared by every product: no copy, the same result as NumPy."""
+    q = rand((3, 20, 4, 16), dtype, 1).transpose(0, 2, 1, 3)          # (3, 4, 20, 16), non-contiguous batch
+    kt = rand((3, 20, 4, 16), dtype, 2).transpose(0, 2, 3, 1)         # (3, 4, 16, 20)
+    cases = [(q, kt), (q, rand((16, 9), dtype, 3)), (rand((20, 16), dtype, 4), kt),
+             (q, np.broadcast_to(rand((1, 4, 16, 20), dtype, 5), (3, 4, 16, 20))), (q[:, :, ::-1], kt[::-1])]
+    for a, b in cases:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        out = np.full(batch + (a.shape[-2], b.shape[-1]), np.nan, dtype)
+        _C.gemm(a, b, out)
+        np.testing.assert_allclose(out, ref_mm(a, b), **gemm_tol(dtype, 16))
+        np.testing.assert_allclose(CppBackend().matmul(a, b), ref_mm(a, b), **gemm_tol(dtype, 16))
+    with pytest.raises(ValueError, match="batch"):
+        _C.gemm(q, rand((2, 4, 16, 20), dtype), np.empty((3, 4, 20, 20), dtype))
+
+
 def test_matmul_backend_falls_back(cpp):
     a = np.arange(12, dtype=np.int64).reshape(3, 4)
     np.testing.assert_array_equal(cpp.matmul(a, a.T), a @ a.T)

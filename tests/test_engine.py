@@ -661,3 +661,17 @@ def test_indexing_gradients_are_summed_as_pieces():
     want = np.zeros((5, 3))
     want[1] = 6 * v[1].astype(np.float64)
     assert_close(x3.grad, want)
+
+
+def test_shared_weight_gradient_is_one_product():
+    """x (batch..., m, k) @ w (k, n): w's gradient sums every batch element's x_i^T g_i (as one GEMM
+    over the folded rows), also for a non-contiguous x; matches torch."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    xv, wv = rng.standard_normal((4, 6, 3, 5)).astype(np.float32), rng.standard_normal((5, 7)).astype(np.float32)
+    x, w = tc.tensor(xv, requires_grad=True), tc.tensor(wv, requires_grad=True)
+    tx, tw = torch.tensor(xv, requires_grad=True), torch.tensor(wv, requires_grad=True)
+    (x.transpose(0, 1) @ w).sin().sum().backward()
+    (tx.transpose(0, 1) @ tw).sin().sum().backward()
+    assert_close(w.grad, tw.grad.numpy(), atol=1e-5)
+    assert_close(x.grad, tx.grad.numpy(), atol=1e-5)

@@ -31,8 +31,15 @@ class Matmul(Op):
     def vjp(self, ctx, g):
         x, y = ctx.inputs
         need_x, need_y = ctx.needs_input_grad
-        # the engine sums broadcast batch dims back to each operand's shape
-        return (g @ y.mT if need_x else None, x.mT @ g if need_y else None)
+        gx = g @ y.mT if need_x else None  # the engine sums broadcast batch dims back to x's shape
+        if not need_y:
+            gy = None
+        elif y.ndim == 2 and x.ndim > 2:
+            # one y served every batch element: the sum of x_i^T g_i is one GEMM over the folded rows
+            gy = x.reshape(-1, x.shape[-1]).mT @ g.reshape(-1, g.shape[-1])
+        else:
+            gy = x.mT @ g
+        return gx, gy
 
 
 @register
