@@ -176,6 +176,11 @@ class Backend(abc.ABC):
     def einsum(self, equation, *arrays): ...
 
     # ---- fused kernels: defaults from primitives ---------------------------
+    def linear(self, x, w, bias):
+        """x @ w.T (+ bias): torch's linear (x (..., in), w (out, in))."""
+        out = self.matmul(x, self.transpose(w, (1, 0)))
+        return out if bias is None else self.binary("add", out, bias)
+
     def sum_to_shape(self, a, shape):
         """Sum `a` over the axes broadcasting added, so it has `shape`."""
         lead = a.ndim - len(shape)

@@ -99,6 +99,17 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         _C.gemm(np.broadcast_to(a, batch + (m, k)), np.broadcast_to(b, batch + (k, n)), out)
         return out
 
+    def linear(self, x, w, bias):
+        if not (_f(x) and x.ndim >= 2 and type(w) is np.ndarray and w.dtype == x.dtype and bias is not None
+                and type(bias) is np.ndarray and bias.dtype == x.dtype and bias.shape == w.shape[:1]
+                and x.shape[-1] == w.shape[1] and x.size * w.shape[0] >= _MIN_GEMM):
+            return super().linear(x, w, bias)
+        # the bias is written first and the GEMM adds onto it (beta = 1): no separate pass for the add
+        out = np.empty((x.size // x.shape[-1], w.shape[0]), x.dtype)
+        out[...] = bias
+        _C.gemm(x.reshape(-1, x.shape[-1]), w.T, out, 1.0)
+        return out.reshape(x.shape[:-1] + (w.shape[0],))
+
     # ---- elementwise -----------------------------------------------------
     def mul_backward(self, g, x, y):
         if _f(g) and g.size >= _MIN_ARITH and _same(g, x) and _same(g, y):

@@ -168,6 +168,15 @@ def test_gemm_strided_batch_axes(isa, dtype):
         _C.gemm(q, rand((2, 4, 16, 20), dtype), np.empty((3, 4, 20, 20), dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linear_adds_the_bias_inside_the_gemm(cpp, ref, dtype):
+    w, bias = rand((70, 50), dtype, 1), rand((70,), dtype, 2)
+    for x in (rand((40, 50), dtype, 3), rand((3, 40, 50), dtype, 4), rand((50, 40), dtype, 5).T,
+              rand((40, 3, 50), dtype, 6).transpose(1, 0, 2)):
+        np.testing.assert_allclose(cpp.linear(x, w, bias), ref.linear(x, w, bias), **gemm_tol(dtype, 50))
+        np.testing.assert_allclose(cpp.linear(x, w, None), ref.linear(x, w, None), **gemm_tol(dtype, 50))
+
+
 def test_matmul_backend_falls_back(cpp):
     a = np.arange(12, dtype=np.int64).reshape(3, 4)
     np.testing.assert_array_equal(cpp.matmul(a, a.T), a @ a.T)

@@ -757,6 +757,15 @@ MATMUL_SHAPES = [((2, 3), (3, 2)), ((2, 2, 3), (3, 2)), ((2, 1, 2, 3), (3, 3, 2)
                  ((3,), (3,)), ((3,), (2, 3, 2)), ((2, 2, 3), (3,)), ((1, 3), (2, 3, 1))]
 
 
+def _linear_samples(rng, dtype):
+    return [
+        Sample((U(rng, dtype, (3, 4)), U(rng, dtype, (5, 4)), U(rng, dtype, (5,)))),
+        Sample((U(rng, dtype, (2, 3, 4)), U(rng, dtype, (5, 4)))),
+        Sample((U(rng, dtype, (4,)), U(rng, dtype, (2, 4)), U(rng, dtype, (2,)))),
+        Sample((U(rng, dtype, (2, 2, 3, 4)), U(rng, dtype, (3, 4)), U(rng, dtype, (3,)))),
+    ]
+
+
 def _matmul_samples(rng, dtype):
     return [Sample((U(rng, dtype, a), U(rng, dtype, b))) for a, b in MATMUL_SHAPES]
 
@@ -774,6 +783,8 @@ def _einsum_samples(rng, dtype):
 LINALG = [
     OpInfo(ops=("matmul",), name="matmul", call=lambda tc, a, b: a @ b, samples=_matmul_samples,
            ref=lambda np, a, b: np.matmul(a, b)),
+    OpInfo(ops=("linear",), name="linear", call=lambda tc, *a: tc.nn.functional.linear(*a), samples=_linear_samples,
+           ref=lambda np, x, w, b=None: np.matmul(x, w.T) + (0 if b is None else b)),
     OpInfo(ops=("einsum",), name="einsum", call=lambda tc, *xs, equation: tc.einsum(equation, *xs),
            samples=_einsum_samples, ref=lambda np, *xs, equation: np.einsum(equation, *xs)),
 ]

@@ -12,6 +12,7 @@ from tinygrad_chain.ops import activations as A
 from tinygrad_chain.ops import movement as M
 from tinygrad_chain.ops import nn_ops as N
 from tinygrad_chain.ops.elementwise import where
+from tinygrad_chain.ops.linalg import Linear
 from tinygrad_chain.ops.registry import apply
 
 from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,  # noqa: F401
@@ -126,8 +127,7 @@ def linear(input, weight, bias=None):  # noqa: A002
         raise RuntimeError(f"linear: mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} and "
                            f"{weight.shape[-1]}x{weight.shape[0]}) (input {list(input.shape)}, weight "
                            f"{list(weight.shape)})")
-    out = input.matmul(weight.t())
-    return out if bias is None else out + bias
+    return apply(Linear, input, weight) if bias is None else apply(Linear, input, weight, bias)
 
 
 def bilinear(input1, input2, weight, bias=None):

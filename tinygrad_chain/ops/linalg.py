@@ -43,6 +43,33 @@ class Matmul(Op):
 
 
 @register
+class Linear(Op):
+    """linear(x (..., in), w (out, in)[, bias (out,)]) = x @ w.T + bias as one op: w's gradient
+    g^T x comes out in w's own layout (no transposed view to copy into .grad), and one node
+    replaces three (transpose, matmul, add)."""
+    name = "linear"
+    backward_name = "AddmmBackward"
+    saves_inputs = (0, 1)
+
+    def check(self, x, w, bias=None):
+        dts = {t.dtype for t in (x, w, bias) if t is not None}
+        if len(dts) > 1:
+            raise RuntimeError(f"linear: expected input, weight and bias to share one dtype, got "
+                               f"{', '.join(t.dtype.name for t in (x, w, bias) if t is not None)}")
+
+    def forward(self, b, x, w, bias=None):
+        return b.linear(x, w, bias)
+
+    def vjp(self, ctx, g):
+        x, w = ctx.inputs[0], ctx.inputs[1]
+        need = ctx.needs_input_grad
+        rows = g.reshape(-1, g.shape[-1])  # every batch element's gradient, one row each
+        gx = g @ w if need[0] else None
+        gw = rows.mT @ x.reshape(-1, x.shape[-1]) if need[1] else None
+        return (gx, gw) + ((rows.sum(0) if need[2] else None,) if len(need) == 3 else ())
+
+
+@register
 class Einsum(Op):
     name = "einsum"
     saves_inputs = True
