@@ -354,22 +354,22 @@ class Backend(abc.ABC):
 
     def lstm_cell(self, gates, c):
         """One LSTM step from the pre-activation gates (..., 4H; torch's order i, f, g, o) and the
-        cell state c (..., H) -> (stacked (2, ..., H) [h', c'], saved) where
-        c' = f*c + i*g and h' = o*tanh(c'); `saved` is what lstm_cell_backward reads."""
+        cell state c (..., H) -> (stacked (2, ..., H) [h', c'], saved) where c' = f*c + i*g and
+        h' = o*tanh(c'). saved = (acts: sigmoid i, f, o and tanh g in the gates' layout, tanh(c'))."""
         hidden = c.shape[-1]
-        s = self.sigmoid(gates)  # i, f and o (the g quarter is computed and unused)
-        i, f, o = (self._gate(s, k, hidden) for k in (0, 1, 3))
-        g = self.unary("tanh", self._gate(gates, 2, hidden))
+        acts = self.sigmoid(gates)  # a new array: the g quarter is overwritten with its tanh
+        self.setitem(acts, (Ellipsis, slice(2 * hidden, 3 * hidden)), self.unary("tanh", self._gate(gates, 2, hidden)))
+        i, f, g, o = (self._gate(acts, k, hidden) for k in range(4))
         c2 = self.binary("add", self.binary("mul", f, c), self.binary("mul", i, g))
         tc = self.unary("tanh", c2)
         h2 = self.binary("mul", o, tc)
         out = self.concatenate([self.reshape(h2, (1,) + h2.shape), self.reshape(c2, (1,) + c2.shape)], 0)
-        return out, (s, g, tc)
+        return out, (acts, tc)
 
-    def lstm_cell_backward(self, grad, c, s, g, tc):
+    def lstm_cell_backward(self, grad, c, acts, tc):
         """(d gates, d c) from grad (2, ..., H) = the gradients of [h', c'], the input c and saved."""
         hidden = c.shape[-1]
-        i, f, o = (self._gate(s, k, hidden) for k in (0, 1, 3))
+        i, f, g, o = (self._gate(acts, k, hidden) for k in range(4))
         gh, gc = self.getitem(grad, 0), self.getitem(grad, 1)
 
         def mul(a, b):

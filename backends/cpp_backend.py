@@ -110,6 +110,18 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         _C.gemm(x.reshape(-1, x.shape[-1]), w.T, out, 1.0)
         return out.reshape(x.shape[:-1] + (w.shape[0],))
 
+    # ---- the LSTM step (ops/recurrent.py) -----------------------------------
+    def lstm_cell(self, gates, c):
+        if not (_f(c) and type(gates) is np.ndarray and gates.dtype == c.dtype and c.ndim and c.size):
+            return super().lstm_cell(gates, c)
+        out, acts, tc = _C.lstm_cell_forward(_c(gates), _c(c))
+        return out, (acts, tc)
+
+    def lstm_cell_backward(self, grad, c, acts, tc):
+        if not (_f(c) and _same(c, tc) and type(grad) is np.ndarray and grad.dtype == c.dtype and c.size):
+            return super().lstm_cell_backward(grad, c, acts, tc)
+        return tuple(_C.lstm_cell_backward(_c(grad), _c(c), _c(acts), _c(tc)))
+
     # ---- elementwise -----------------------------------------------------
     def mul_backward(self, g, x, y):
         if _f(g) and g.size >= _MIN_ARITH and _same(g, x) and _same(g, y):

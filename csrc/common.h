@@ -30,6 +30,10 @@ struct TypedKernels {
     // gx = g * f'(.) ; `xy` is the input x, except sigmoid/tanh which take the output y.
     void (*act_bwd)(Act, i64 n, const T* g, const T* xy, T* out, T p0, T p1);
     void (*binary)(Bin, i64 n, const T* a, const T* b, T* out);
+    // The LSTM step and its backward on rows of H (elementwise_impl.h says the layouts).
+    void (*lstm_fwd)(i64 rows, i64 H, const T* gates, const T* c, T* h, T* c2, T* acts, T* tc);
+    void (*lstm_bwd)(i64 rows, i64 H, const T* gh, const T* gc, const T* c, const T* acts, const T* tc,
+                     T* dgates, T* dc);
     void (*binary_scalar)(Bin, i64 n, const T* a, T s, T* out, bool scalar_first);
     // Row kernels over a contiguous [rows, cols] block.
     void (*soft_fwd)(SoftKind, i64 rows, i64 cols, const T* x, T* y);

@@ -81,3 +81,40 @@ static void binary_scalar(Bin op, i64 n, const T* __restrict a, T s, T* __restri
     }
 }
 #undef TC_LOOP
+
+// The LSTM step on `rows` rows of H: gates (rows, 4H; i, f, g, o) and c (rows, H) ->
+// h, c' (rows, H each), acts (rows, 4H: sigmoid i, f, o and tanh g) and tanh(c').
+template <class T>
+static void lstm_fwd(i64 rows, i64 H, const T* __restrict gates, const T* __restrict c, T* __restrict h,
+                     T* __restrict c2, T* __restrict acts, T* __restrict tc) {
+    for (i64 r = 0; r < rows; ++r) {
+        const T* G = gates + r * 4 * H;
+        T* A = acts + r * 4 * H;
+        for (i64 j = 0; j < H; ++j) {
+            T i = sigmoid_t(G[j]), f = sigmoid_t(G[H + j]), g = tanh_t(G[2 * H + j]), o = sigmoid_t(G[3 * H + j]);
+            T cn = f * c[r * H + j] + i * g, t = tanh_t(cn);
+            A[j] = i, A[H + j] = f, A[2 * H + j] = g, A[3 * H + j] = o;
+            c2[r * H + j] = cn, tc[r * H + j] = t, h[r * H + j] = o * t;
+        }
+    }
+}
+
+// Its backward: gh, gc (the gradients of h and c') -> d gates (rows, 4H) and d c (rows, H).
+template <class T>
+static void lstm_bwd(i64 rows, i64 H, const T* __restrict gh, const T* __restrict gc, const T* __restrict c,
+                     const T* __restrict acts, const T* __restrict tc, T* __restrict dgates, T* __restrict dc) {
+    for (i64 r = 0; r < rows; ++r) {
+        const T* A = acts + r * 4 * H;
+        T* D = dgates + r * 4 * H;
+        for (i64 j = 0; j < H; ++j) {
+            i64 k = r * H + j;
+            T i = A[j], f = A[H + j], g = A[2 * H + j], o = A[3 * H + j], t = tc[k];
+            T d = gc[k] + gh[k] * o * (T(1) - t * t);  // c' reaches h through tanh
+            D[j] = d * g * i * (T(1) - i);
+            D[H + j] = d * c[k] * f * (T(1) - f);
+            D[2 * H + j] = d * i * (T(1) - g * g);
+            D[3 * H + j] = gh[k] * t * o * (T(1) - o);
+            dc[k] = d * f;
+        }
+    }
+}

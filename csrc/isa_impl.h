@@ -21,15 +21,19 @@ void ce_bwd_i64(i64 rows, i64 cols, const T* g, const T* x, const T* lse, const 
     ce_bwd<T>(rows, cols, g, x, lse, (const long long*)t, ig, out);
 }
 
+// One row per TypedKernels member, in its order (common.h).
+#define TC_KERNELS(T, V, MR, NV, KC, NC)                                              \
+    {&Gemm<T, V, MR, NV>::run<KC, NC>, &GemmDot<T, V>::run, &act_fwd<T>, &act_bwd<T>, \
+     &binary<T>, &lstm_fwd<T>, &lstm_bwd<T>, &binary_scalar<T>,                        \
+     &soft_fwd<T>, &soft_bwd<T>, &logsumexp<T>, &ce_fwd_i64<T>, &ce_bwd_i64<T>,        \
+     &reduce_rows<T>, &reduce_cols<T>}
+
 const KernelTable table = {
     TC_ISA_NAME,
-    {&Gemm<float, TC_VF, TC_MR_F, TC_NV_F>::run<TC_KC_F, TC_NC_F>, &GemmDot<float, TC_VF>::run, &act_fwd<float>, &act_bwd<float>,
-     &binary<float>, &binary_scalar<float>, &soft_fwd<float>, &soft_bwd<float>, &logsumexp<float>,
-     &ce_fwd_i64<float>, &ce_bwd_i64<float>, &reduce_rows<float>, &reduce_cols<float>},
-    {&Gemm<double, TC_VD, TC_MR_D, TC_NV_D>::run<TC_KC_D, TC_NC_D>, &GemmDot<double, TC_VD>::run, &act_fwd<double>, &act_bwd<double>,
-     &binary<double>, &binary_scalar<double>, &soft_fwd<double>, &soft_bwd<double>, &logsumexp<double>,
-     &ce_fwd_i64<double>, &ce_bwd_i64<double>, &reduce_rows<double>, &reduce_cols<double>},
+    TC_KERNELS(float, TC_VF, TC_MR_F, TC_NV_F, TC_KC_F, TC_NC_F),
+    TC_KERNELS(double, TC_VD, TC_MR_D, TC_NV_D, TC_KC_D, TC_NC_D),
 };
+#undef TC_KERNELS
 }  // namespace
 }  // namespace TC_ISA_NS
 }  // namespace tc

@@ -331,6 +331,27 @@ def test_mul_backward(isa, threads, cpp, ref, dtype):
         _C.mul_backward(rand(5, np.float32), rand(6, np.float32), rand(5, np.float32))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lstm_cell(isa, threads, cpp, ref, dtype):
+    """The fused LSTM step and its backward against the NumPy backend's composition."""
+    for shape in [(1,), (3, 5), (64, 128), (2, 3, 17)]:
+        c = rand(shape, dtype, 1, 1.0)
+        gates = rand(shape[:-1] + (4 * shape[-1],), dtype, 2, 2.0)
+        grad = rand((2,) + shape, dtype, 3)
+        for nt in (1, 2):
+            _C.set_num_threads(nt)
+            out, saved = cpp.lstm_cell(gates, c)
+            want, want_saved = ref.lstm_cell(gates, c)
+            np.testing.assert_allclose(out, want, **tol(dtype, 5))
+            for got, exp in zip(cpp.lstm_cell_backward(grad, c, *saved), ref.lstm_cell_backward(grad, c, *want_saved)):
+                np.testing.assert_allclose(got, exp, **tol(dtype, 5))
+    g2 = rand((8, 4, 12), dtype, 4)[:, ::2]  # non-contiguous gates
+    c2 = rand((8, 2, 3), dtype, 5)
+    np.testing.assert_allclose(cpp.lstm_cell(g2, c2)[0], ref.lstm_cell(g2, c2)[0], **tol(dtype, 5))
+    with pytest.raises(ValueError, match="4 times"):
+        _C.lstm_cell_forward(rand((3, 8), dtype), rand((3, 3), dtype))
+
+
 def test_binary_keeps_numpy_promotion(cpp):
     a = rand((400, 300), np.float32)
     assert cpp.binary("mul", a, np.float64(2.0)).dtype == (a * np.float64(2.0)).dtype
