@@ -8,16 +8,20 @@ namespace tc {
 
 namespace {
 constexpr double PARALLEL_FLOPS = 2.0 * 128 * 128 * 128;  // below this (~20 us) one thread wins
+constexpr double SMALL_FLOPS = 2.0 * 256 * 256 * 256;     // below this, one tile per thread
 
 // C is cut into tiles (rows a multiple of every MR, cols of every NR) that the
 // threads claim dynamically; each tile packs its own panels, which costs
 // 1/(2*tile side) of its arithmetic.
 struct Tiling { i64 mu, nu, mt, nt; };
 
-Tiling tiling(i64 M, i64 N, int threads) {
+Tiling tiling(i64 M, i64 N, i64 K, int threads) {
     i64 mu = 384, nu = 512;
     auto count = [&] { return ((M + mu - 1) / mu) * ((N + nu - 1) / nu); };
-    while (count() < 4 * threads && (mu > 48 || nu > 64)) {
+    // a few tiles per thread balance the load; a small product gets one each (smaller tiles
+    // would repack its panels more than they save)
+    i64 want = 2.0 * double(M) * double(N) * double(K) < SMALL_FLOPS ? threads : 4 * threads;
+    while (count() < want && (mu > 48 || nu > 64)) {
         if ((mu >= nu && mu > 48) || nu <= 64) mu /= 2;
         else nu /= 2;
     }
@@ -80,7 +84,7 @@ void gemm(const GemmArgs<T>& g, i64 batch, BatchOffsets off) {
         });
         return;
     }
-    Tiling t = tiling(g.M, g.N, nt);
+    Tiling t = tiling(g.M, g.N, g.K, nt);
     i64 per = t.mt * t.nt;
     parallel_for(batch * per, 2, 1, [&](i64 b, i64 e) {
         for (i64 u = b; u < e; ++u) {
