@@ -1,5 +1,12 @@
-"""Linear algebra: matmul (2-D and batched) and einsum."""
-from .registry import Op, apply, register
+"""Linear algebra: matmul (2-D and batched), linear and einsum."""
+from tinygrad_chain.autograd.grad_mode import state
+
+from .registry import Op, apply, constant, register
+
+
+def _mT(b, a):
+    """a with its last two axes swapped (a view)."""
+    return b.transpose(a, tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2))
 
 
 @register
@@ -31,6 +38,16 @@ class Matmul(Op):
     def vjp(self, ctx, g):
         x, y = ctx.inputs
         need_x, need_y = ctx.needs_input_grad
+        if not state.enabled:  # first order: straight to the backend, no transpose nodes
+            b = g._b
+            gx = constant(b.matmul(g.data, _mT(b, y.data)), b) if need_x else None
+            if not need_y:
+                return gx, None
+            if y.ndim == 2 and x.ndim > 2:  # see below
+                gy = b.matmul(_mT(b, b.reshape(x.data, (-1, x.shape[-1]))), b.reshape(g.data, (-1, g.shape[-1])))
+            else:
+                gy = b.matmul(_mT(b, x.data), g.data)
+            return gx, constant(gy, b)
         gx = g @ y.mT if need_x else None  # the engine sums broadcast batch dims back to x's shape
         if not need_y:
             gy = None
@@ -63,6 +80,13 @@ class Linear(Op):
     def vjp(self, ctx, g):
         x, w = ctx.inputs[0], ctx.inputs[1]
         need = ctx.needs_input_grad
+        if not state.enabled:  # first order: straight to the backend
+            b = g._b
+            rows = b.reshape(g.data, (-1, g.shape[-1]))
+            gx = constant(b.matmul(g.data, w.data), b) if need[0] else None
+            gw = constant(b.matmul(_mT(b, rows), b.reshape(x.data, (-1, x.shape[-1]))), b) if need[1] else None
+            gb = (constant(b.reduce("sum", rows, (0,), False), b) if need[2] else None,) if len(need) == 3 else ()
+            return (gx, gw) + gb
         rows = g.reshape(-1, g.shape[-1])  # every batch element's gradient, one row each
         gx = g @ w if need[0] else None
         gw = rows.mT @ x.reshape(-1, x.shape[-1]) if need[1] else None
