@@ -479,6 +479,10 @@ class Backend(abc.ABC):
         win = self.getitem(win, (slice(None), slice(None), slice(0, oh), slice(0, ow)))
         flat = self.reshape(self.copy(win), (n, c, oh, ow, kh * kw))
         k = self.arg_reduce("argmax", flat, 4, True)
+        # a window with NaN: torch's kernel lets each NaN take over, so the last one is the argmax
+        nans = self.unary("isnan", flat)
+        last_nan = self.binary("sub", kh * kw - 1, self.arg_reduce("argmax", self.flip(nans, (4,)), 4, True))
+        k = self.where(self.reduce("max", nans, (4,), True), last_nan, k)
         out = self.reshape(self.take_along_axis(flat, k, 4), (n, c, oh, ow))
         k = self.reshape(k, (n, c, oh, ow))
         dt = self.dtype_of(k)

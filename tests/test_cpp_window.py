@@ -119,14 +119,15 @@ def test_views_are_copied_first():
             np.testing.assert_array_equal(a, b)
 
 
-def test_max_pool_nan_propagates_like_torch():
+@pytest.mark.parametrize("backend", [cpp, ref], ids=["cpp", "numpy"])
+def test_max_pool_nan_propagates_like_torch(backend):
     torch = pytest.importorskip("torch")
     x = rand((1, 1, 6, 6), np.float32, 8)
     x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan  # two NaNs in one 2x2 window
     x[0, 0, 3, 3] = np.nan
     for kernel, stride, padding in (((2, 2), (2, 2), (0, 0)), ((3, 3), (1, 1), (1, 1))):
         out_hw = pool_out(x.shape, kernel, stride, padding, (1, 1))
-        out, idx = cpp.max_pool2d(x, kernel, stride, padding, (1, 1), out_hw)
+        out, idx = backend.max_pool2d(x, kernel, stride, padding, (1, 1), out_hw)
         t_out, t_idx = torch.nn.functional.max_pool2d(torch.from_numpy(x), kernel, stride, padding,
                                                       return_indices=True)
         np.testing.assert_array_equal(out, t_out.numpy())
