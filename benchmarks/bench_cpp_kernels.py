@@ -1,11 +1,13 @@
 """Kernel-level benchmark of the cpp device: C++ kernels vs NumPy (OpenBLAS) vs torch, one run, 2 threads.
 
-    python benchmarks/bench_cpp_kernels.py [--threads 2] [--quick] [--only gemm|elementwise]
+    python benchmarks/bench_cpp_kernels.py [--threads 2] [--quick] [--only gemm|elementwise|windows]
 
 GEMM: GFLOP/s of float32 (and float64) n x n x n products, plus the two matmul-VJP layouts
 (A @ B.T and A.T @ B, transposed operands passed as strided views). Elementwise: milliseconds
 per call of the fused kernels on 4.2M float32 elements, and the chain
-y = (tanh(x*w + b) * sigmoid(x)).sum() forward + backward written with backend calls.
+y = (tanh(x*w + b) * sigmoid(x)).sum() forward + backward written with backend calls. Windows: the
+conv/pool kernels on the CNN benchmark's shapes (batch 64), against the numpy device and torch's
+unfold/fold/max_pool2d (torch's convolution itself does not go through im2col).
 Times are the median of the better half of repeated runs, each at least --min-time long.
 """
 import argparse
@@ -80,7 +82,7 @@ def bench_elementwise(np, torch, cpp, ref, n, min_time):
     y = ref.sigmoid(x)
     tx, tw, tg, ty = (torch.from_numpy(v) for v in (x, w, g, y))
     F = torch.nn.functional
-    rows = x.reshape(-1, 1000)
+    rows = x[: n - n % 1000].reshape(-1, 1000)
     trows = torch.from_numpy(rows)
     cases = [
         ("add", lambda b: b.binary("add", x, w), lambda: tx + tw),
@@ -138,11 +140,42 @@ def bench_elementwise(np, torch, cpp, ref, n, min_time):
           f"{t[2] * 1e3:.2f} | {t[0] / t[2]:.2f}x |")
 
 
+def bench_windows(np, torch, cpp, ref, min_time):
+    print("\n## Conv and pooling windows, float32, the CNN step's shapes (batch 64): ms per call\n")
+    print("| kernel | cpp | numpy device | torch | cpp / torch |")
+    print("|---|---:|---:|---:|---:|")
+    F = torch.nn.functional
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 8, 26, 26)).astype(np.float32)    # conv1 output, into the first pool
+    x2 = rng.standard_normal((64, 8, 13, 13)).astype(np.float32)   # into conv2 (3x3)
+    tx, tx2 = torch.from_numpy(x), torch.from_numpy(x2)
+    out, idx = ref.max_pool2d(x, (2, 2), (2, 2), (0, 0), (1, 1), (13, 13))
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    cols = ref.im2col(x2, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1))
+    tcols = F.unfold(tx2, 3)
+    t_out, t_idx = F.max_pool2d(tx, 2, return_indices=True)
+    tg = torch.from_numpy(g)
+    cases = [
+        ("max_pool2d 2x2 forward", lambda b: b.max_pool2d(x, (2, 2), (2, 2), (0, 0), (1, 1), (13, 13)),
+         lambda: F.max_pool2d(tx, 2, return_indices=True)),
+        ("max_pool2d 2x2 backward", lambda b: b.max_pool2d_backward(g, idx, x.shape, False),
+         lambda: torch.ops.aten.max_pool2d_with_indices_backward(tg, tx, [2, 2], [2, 2], [0, 0], [1, 1], False, t_idx)),
+        ("max_pool2d 3x3 stride 1 pad 1", lambda b: b.max_pool2d(x, (3, 3), (1, 1), (1, 1), (1, 1), (26, 26)),
+         lambda: F.max_pool2d(tx, 3, 1, 1, return_indices=True)),
+        ("im2col 3x3", lambda b: b.im2col(x2, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1)), lambda: F.unfold(tx2, 3)),
+        ("col2im 3x3", lambda b: b.col2im(cols, x2.shape, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1)),
+         lambda: F.fold(tcols, (13, 13), 3)),
+    ]
+    for name, fb, ft in cases:
+        t = [timeit(lambda: fb(cpp), min_time), timeit(lambda: fb(ref), min_time), timeit(ft, min_time)]
+        print(f"| {name} | {t[0] * 1e3:.3f} | {t[1] * 1e3:.3f} | {t[2] * 1e3:.3f} | {t[0] / t[2]:.2f}x |", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="smaller sizes, shorter timing")
-    p.add_argument("--only", choices=("gemm", "elementwise"))
+    p.add_argument("--only", choices=("gemm", "elementwise", "windows"))
     p.add_argument("--min-time", type=float, default=None)
     args = p.parse_args()
     _setup_threads(args.threads)
@@ -167,6 +200,8 @@ def main():
         bench_gemm(np, torch, _C, sizes, min_time)
     if args.only in (None, "elementwise"):
         bench_elementwise(np, torch, CppBackend(), NumpyBackend(), 1 << 18 if args.quick else 4_200_000, min_time)
+    if args.only in (None, "windows"):
+        bench_windows(np, torch, CppBackend(), NumpyBackend(), min_time)
 
 
 if __name__ == "__main__":

@@ -113,3 +113,15 @@ def test_gpu_report_paths_with_synthetic_results(bench_out, tmp_path):
     assert ("matmul", {"n": 8192}) in workloads.cases("full", ["matmul"], "cuda")
     assert ("matmul", {"n": 8192}) not in workloads.cases("full", ["matmul"], "cpu")
     assert ("elementwise", {"n": 67_108_864}) in workloads.cases("full", ["elementwise"], "cuda")
+
+
+@pytest.mark.skipif(not HAVE_TORCH or importlib.util.find_spec("tinygrad_chain._C") is None,
+                    reason="needs torch and the C++ extension")
+def test_kernel_benchmark_script_runs():
+    """benchmarks/bench_cpp_kernels.py (GEMM, elementwise, conv/pool windows) runs and prints its tables."""
+    proc = subprocess.run([sys.executable, "benchmarks/bench_cpp_kernels.py", "--quick", "--min-time", "0.005",
+                           "--threads", "1"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for heading in ("GFLOP/s", "Elementwise", "Conv and pooling windows"):
+        assert heading in proc.stdout
+    assert proc.stdout.count("| max_pool2d") == 3
