@@ -31,8 +31,8 @@ class CppWindowMixin:
     # ---- the (O, N, P) <-> NCHW layouts around conv's matmuls (base.py) ----
     def _to_nchw(self, out, bias):
         rows = out.transpose(1, 0, 2, 3)  # the matmul's (O, N, OH, OW) result, contiguous
-        if not (_image(out) and rows.flags.c_contiguous and (bias is None or (type(bias) is np.ndarray
-                                                                              and bias.dtype == out.dtype))):
+        bias_ok = bias is None or (type(bias) is np.ndarray and bias.dtype == out.dtype)
+        if not (_image(out) and rows.flags.c_contiguous and bias_ok):
             return super()._to_nchw(out, bias)
         o, n, oh, ow = rows.shape
         b = None if bias is None else np.ascontiguousarray(bias)
