@@ -262,7 +262,7 @@ class XpBackend(XpOptimMixin, Backend):
         out = subs[0]
         for s in subs[1:]:
             out = xp.maximum(out, s)
-        k = xp.int8(len(subs) - 1)
+        k = xp.full(out.shape, len(subs) - 1, dtype=xp.int8)  # an array even for a 1x1 kernel
         for i in range(len(subs) - 2, -1, -1):
             k = xp.where(subs[i] == out, xp.int8(i), k)
         if xp.isnan(out).any():  # each NaN takes over in torch's kernel: the last one is the argmax

@@ -334,33 +334,9 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                       ceil_mode, count_include_pad).squeeze(-2)
 
 
-def _adaptive_matrix(n, out, like):
-    """(out, n) averaging matrix of adaptive pooling: row i averages [floor(i*n/out), ceil((i+1)*n/out))."""
-    from tinygrad_chain.tensor import tensor
-    rows = []
-    for i in range(out):
-        start, end = (i * n) // out, -((-(i + 1) * n) // out)
-        rows.append([1.0 / (end - start) if start <= j < end else 0.0 for j in range(n)])
-    return tensor(rows, dtype=like.dtype, device=like.device)
-
-
-def adaptive_avg_pool2d(input, output_size):  # noqa: A002
-    if input.ndim not in (3, 4):
-        raise RuntimeError(f"adaptive_avg_pool2d: Expected 3D or 4D tensor, but got input of size "
-                           f"{list(input.shape)}")
-    h, w = input.shape[-2:]
-    oh, ow = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
-    oh, ow = h if oh is None else int(oh), w if ow is None else int(ow)
-    if oh <= 0 or ow <= 0:
-        raise RuntimeError(f"adaptive_avg_pool2d: output_size must be positive, got {output_size}")
-    if h % oh == 0 and w % ow == 0:  # equal windows: a plain average pool
-        return avg_pool2d(input, (h // oh, w // ow))
-    # separable: out = A_h @ x @ A_w^T with averaging matrices
-    return _adaptive_matrix(h, oh, input).matmul(input.matmul(_adaptive_matrix(w, ow, input).t()))
-
-
-def adaptive_avg_pool1d(input, output_size):  # noqa: A002
-    return adaptive_avg_pool2d(input.unsqueeze(-2), (1, _tuple(output_size, 1)[0])).squeeze(-2)
+from ._adaptive_pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: E402,F401
+                             adaptive_max_pool1d_with_indices, adaptive_max_pool2d,
+                             adaptive_max_pool2d_with_indices)
 
 
 # ---- interpolation -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d."""
+"""MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d."""
 from . import functional as F
 from .module import Module
 
@@ -77,3 +77,19 @@ class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
     def forward(self, input):  # noqa: A002
         self._check(input, 1)
         return F.adaptive_avg_pool1d(input, self.output_size)
+
+
+class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input):  # noqa: A002
+        self._check(input, 2)
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    def forward(self, input):  # noqa: A002
+        self._check(input, 1)
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
