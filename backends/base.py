@@ -64,20 +64,31 @@ class Backend(abc.ABC):
         """Wait for queued work (a no-op on synchronous devices)."""
 
     # ---- random --------------------------------------------------------
+    # Each draw takes `rng`: None draws from the backend's global RNG (manual_seed),
+    # else an RNG from make_rng (a tc.Generator seeds one per call).
     @abc.abstractmethod
     def manual_seed(self, seed): ...
 
     @abc.abstractmethod
-    def rand(self, shape, dtype): ...
+    def make_rng(self, seed):
+        """A fresh native RNG seeded with `seed`, for the draws' `rng` argument."""
 
     @abc.abstractmethod
-    def randn(self, shape, dtype): ...
+    def rand(self, shape, dtype, rng=None): ...
 
     @abc.abstractmethod
-    def randint(self, low, high, shape, dtype): ...
+    def randn(self, shape, dtype, rng=None): ...
 
     @abc.abstractmethod
-    def permutation(self, n): ...
+    def randint(self, low, high, shape, dtype, rng=None): ...
+
+    @abc.abstractmethod
+    def permutation(self, n, rng=None): ...
+
+    @abc.abstractmethod
+    def multinomial(self, weights, num_samples, replacement, rng=None):
+        """int64 (rows, num_samples) category indices drawn from each row of the
+        non-negative 2-D `weights` (rows already checked: finite, some weight > 0)."""
 
     # ---- elementwise: unary ------------------------------------------------
     # neg abs exp log log1p expm1 sqrt sin cos tan tanh sign reciprocal floor
@@ -112,6 +123,11 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def cumsum(self, a, axis): ...
+
+    @abc.abstractmethod
+    def argsort(self, a, axis, descending):
+        """int64 indices that sort `a` along int `axis` (a has >= 1 dim); stable (ties keep
+        their order, in both directions) and NaN sorts as the largest value, as torch."""
 
     # ---- movement and indexing ---------------------------------------------
     @abc.abstractmethod

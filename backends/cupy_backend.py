@@ -161,24 +161,25 @@ class CupyBackend(XpBackend):
 
     # ---- random --------------------------------------------------------
     # cupy's RandomState (cuRAND) draws every dtype we need and permutations
-    def manual_seed(self, seed):
-        self._rng = cupy.random.RandomState(seed)
+    def make_rng(self, seed):
+        return cupy.random.RandomState(seed % 2 ** 63)
 
-    def rand(self, shape, dtype):
+    def rand(self, shape, dtype, rng=None):
         nd = self._native[dtype]
-        draw = self._rng.random_sample(shape, dtype=nd if nd in _FLOATS else numpy.float32)
+        draw = (rng or self._rng).random_sample(shape, dtype=nd if nd in _FLOATS else numpy.float32)
         return draw.astype(nd, copy=False)
 
-    def randn(self, shape, dtype):
+    def randn(self, shape, dtype, rng=None):
         nd = self._native[dtype]
-        draw = self._rng.standard_normal(shape, dtype=nd if nd in _FLOATS else numpy.float32)
+        draw = (rng or self._rng).standard_normal(shape, dtype=nd if nd in _FLOATS else numpy.float32)
         return draw.astype(nd, copy=False)
 
-    def randint(self, low, high, shape, dtype):
-        return self._rng.randint(low, high, size=shape, dtype=numpy.int64).astype(self._native[dtype], copy=False)
+    def randint(self, low, high, shape, dtype, rng=None):
+        draw = (rng or self._rng).randint(low, high, size=shape, dtype=numpy.int64)
+        return draw.astype(self._native[dtype], copy=False)
 
-    def permutation(self, n):
-        return self._rng.permutation(n)
+    def permutation(self, n, rng=None):
+        return (rng or self._rng).permutation(n)
 
     # ---- elementwise ---------------------------------------------------
     # GPU math never warns, so there is no errstate to enter (cupy has none)

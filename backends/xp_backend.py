@@ -79,19 +79,46 @@ class XpBackend(XpOptimMixin, Backend):
 
     # ---- random --------------------------------------------------------
     def manual_seed(self, seed):
-        self._rng = self.xp.random.default_rng(seed)
+        self._rng = self.make_rng(seed)
 
-    def rand(self, shape, dtype):
-        return self._rng.random(shape, dtype=self._native[dtype])
+    def make_rng(self, seed):
+        return self.xp.random.default_rng(seed)
 
-    def randn(self, shape, dtype):
-        return self._rng.standard_normal(shape, dtype=self._native[dtype])
+    def rand(self, shape, dtype, rng=None):
+        return (rng or self._rng).random(shape, dtype=self._native[dtype])
 
-    def randint(self, low, high, shape, dtype):
-        return self._rng.integers(low, high, shape).astype(self._native[dtype], copy=False)
+    def randn(self, shape, dtype, rng=None):
+        return (rng or self._rng).standard_normal(shape, dtype=self._native[dtype])
 
-    def permutation(self, n):
-        return self._rng.permutation(n)
+    def randint(self, low, high, shape, dtype, rng=None):
+        return (rng or self._rng).integers(low, high, shape).astype(self._native[dtype], copy=False)
+
+    def permutation(self, n, rng=None):
+        return (rng or self._rng).permutation(n)
+
+    def _uniform64(self, shape, rng):
+        """float64 uniforms in [0, 1) (rand, whatever the backend's native RNG is)."""
+        return self.rand(shape, dtypes.float64, rng)
+
+    def multinomial(self, weights, num_samples, replacement, rng=None):
+        xp = self.xp
+        w = weights.astype(xp.float64)
+        rows, k = w.shape
+        if not replacement:
+            # exponential race: the smallest E_j / w_j wins, the next smallest is the second draw, ...
+            # which is sequential sampling without replacement; zero weights come last (key inf)
+            e = -xp.log1p(-self._uniform64((rows, k), rng))
+            keys = xp.where(w > 0, e / xp.where(w > 0, w, 1.0), xp.inf)
+            return self._stable_argsort(keys, 1)[:, :num_samples].astype(xp.int64)
+        # inverse CDF per row: category j covers [cdf[j-1], cdf[j]), so zero weights are never drawn
+        cdf = xp.cumsum(w, axis=1)
+        cdf /= cdf[:, -1:]
+        u = self._uniform64((rows, num_samples), rng)
+        out = xp.empty((rows, num_samples), dtype=xp.int64)
+        last = k - 1 - xp.argmax(w[:, ::-1] > 0, axis=1)  # the last category with weight (rounding guard)
+        for r in range(rows):
+            out[r] = xp.minimum(xp.searchsorted(cdf[r], u[r], side="right"), last[r])
+        return out
 
     # ---- elementwise ---------------------------------------------------
     # Functions that can meet a pole or overflow give inf/nan quietly, as torch
@@ -143,6 +170,20 @@ class XpBackend(XpOptimMixin, Backend):
 
     def cumsum(self, a, axis):
         return self.xp.cumsum(a, axis=axis)
+
+    def _stable_argsort(self, a, axis):
+        # CuPy's sort is always stable and takes no kind="stable"
+        return self.xp.argsort(a, axis=axis, kind="stable" if self.xp is numpy else None)
+
+    def argsort(self, a, axis, descending):
+        xp = self.xp
+        if not descending:  # NumPy and CuPy already put NaN last
+            return self._stable_argsort(a, axis).astype(xp.int64, copy=False)
+        # sort the reversed array ascending and read the result backwards: descending order, NaN
+        # first, and equal values in their original order (negating would break NaN and bool)
+        n = a.shape[axis]
+        order = self._stable_argsort(xp.flip(a, axis), axis)
+        return (n - 1 - xp.flip(order, axis)).astype(xp.int64, copy=False)
 
     # ---- movement and indexing -----------------------------------------
     def reshape(self, a, shape):

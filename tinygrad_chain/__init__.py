@@ -16,6 +16,7 @@ from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.threads import get_num_threads, set_num_threads
 from tinygrad_chain.functions import cat, chunk, concat, concatenate, einsum, eye, gather, split, stack
 from tinygrad_chain.tensor import Tensor, tensor
+from tinygrad_chain.tensor_sort import multinomial, return_types  # noqa: F401
 from tinygrad_chain import datasets, optim, utils  # noqa: F401,E402  (tc.optim, tc.utils.data, tc.datasets)
 from tinygrad_chain.generator import Generator  # noqa: E402
 from tinygrad_chain.serialization import load, save  # noqa: E402
@@ -43,7 +44,8 @@ for _name in ("abs", "neg", "negative", "exp", "log", "log1p", "expm1", "sqrt", 
               "unsqueeze", "squeeze", "transpose", "permute", "swapaxes", "t", "broadcast_to", "flip", "matmul",
               "mm", "bmm", "dot", "isnan", "isinf", "eq", "ne", "lt", "le", "gt", "ge", "logical_and",
               "logical_or", "logical_xor", "logical_not", "allclose", "equal", "all", "any", "narrow", "unbind",
-              "masked_fill", "clone", "detach", "numel", "max", "min"):
+              "masked_fill", "clone", "detach", "numel", "max", "min", "sort", "argsort", "msort", "topk",
+              "kthvalue", "median"):
     globals()[_name] = _method_as_function(_name)
 del _name
 

@@ -2,6 +2,7 @@
 from tinygrad_chain import backends, dtypes
 from tinygrad_chain.device import backend_for
 from tinygrad_chain.dims import shape_arg
+from tinygrad_chain.generator import native_rng
 from tinygrad_chain.tensor import Tensor
 
 
@@ -84,23 +85,28 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     return _new(b, b.linspace(start, end, steps, _float(dtype)), requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     b = backend_for(device)
-    return _new(b, b.rand(_size(size), _float(dtype)), requires_grad)
+    return _new(b, b.rand(_size(size), _float(dtype), native_rng(b, generator)), requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     b = backend_for(device)
-    return _new(b, b.randn(_size(size), _float(dtype)), requires_grad)
+    return _new(b, b.randn(_size(size), _float(dtype), native_rng(b, generator)), requires_grad)
 
 
-def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=False):
+def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=False, *, generator=None):
+    if size is None and isinstance(high, (tuple, list)):  # torch.randint(high, size)
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     b = backend_for(device)
-    return _new(b, b.randint(low, high, _size(size), dtypes.get(dtype or dtypes.int64)), requires_grad)
+    return _new(b, b.randint(low, high, _size(size), dtypes.get(dtype or dtypes.int64), native_rng(b, generator)),
+                requires_grad)
 
 
 def rand_like(x, dtype=None, device=None, requires_grad=False):
@@ -113,9 +119,10 @@ def randn_like(x, dtype=None, device=None, requires_grad=False):
     return randn(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def randperm(n, dtype=None, device=None):
+def randperm(n, dtype=None, device=None, *, generator=None):
+    _size((n,))
     b = backend_for(device)
-    return _new(b, b.astype(b.permutation(n), dtypes.get(dtype or dtypes.int64)), False)
+    return _new(b, b.astype(b.permutation(n, native_rng(b, generator)), dtypes.get(dtype or dtypes.int64)), False)
 
 
 def from_numpy(array):

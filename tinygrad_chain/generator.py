@@ -1,9 +1,11 @@
-"""tc.Generator: a seedable random source for shuffling and splitting data.
+"""tc.Generator: a seedable random source for shuffling, splitting and sampling.
 
 It drives index permutations (DataLoader shuffling, random_split), which are
 plain Python integers, so it wraps Python's Mersenne Twister rather than a
 device array RNG. Without an explicit generator, those functions draw a seed
-from the global RNG that tc.manual_seed controls, as torch's do.
+from the global RNG that tc.manual_seed controls, as torch's do. Tensor draws
+(tc.rand, randn, randint, randperm, multinomial with generator=g) seed a fresh
+backend RNG from it per call, so one generator serves every device.
 """
 import random as _random
 
@@ -47,6 +49,21 @@ class Generator:
 
     def randrange(self, n):
         return self._rng.randrange(n)
+
+    # ---- tensor draws (tc.rand(..., generator=g), multinomial, ...) ------------
+    def native_rng(self, backend):
+        """A fresh RNG of `backend`'s own kind, seeded from this generator (which advances):
+        the same generator state gives the same tensor, on every device kind."""
+        return backend.make_rng(self._rng.getrandbits(63))
+
+
+def native_rng(backend, generator):
+    """The `rng` argument for a backend draw: None (the global RNG) without a generator."""
+    if generator is None:
+        return None
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a tc.Generator, got {type(generator).__name__}")
+    return generator.native_rng(backend)
 
 
 def from_global_seed():

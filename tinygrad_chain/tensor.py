@@ -3,7 +3,7 @@
 Every method reaches `ops.registry.apply`, the one dispatch function. The
 methods are written out by kind: the core here (inspection, autograd,
 conversion), math in tensor_math.py, shape and indexing in tensor_shape.py,
-in-place writes in tensor_inplace.py.
+sorting and sampling in tensor_sort.py, in-place writes in tensor_inplace.py.
 """
 import builtins
 import numbers
@@ -17,9 +17,10 @@ from tinygrad_chain.ops.registry import apply
 from tinygrad_chain.tensor_inplace import TensorInplace
 from tinygrad_chain.tensor_math import TensorMath
 from tinygrad_chain.tensor_shape import TensorShape
+from tinygrad_chain.tensor_sort import TensorSort
 
 
-class Tensor(TensorMath, TensorShape, TensorInplace):
+class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
     __slots__ = ("data", "_b", "_requires_grad", "grad", "grad_fn", "_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy_array * tensor gives a Tensor
 

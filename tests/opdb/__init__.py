@@ -6,7 +6,7 @@ tests/test_opdb.py sweep every record: forward against the reference,
 gradcheck and gradgradcheck in float64, gradient shapes and dtypes. A test
 fails when a registered op has no record.
 
-Records live in modules by area (core.py, nn.py); each exports OPS, a list.
+Records live in modules by area (core.py, nn.py, sorting.py); each exports OPS, a list.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -53,7 +53,7 @@ class OpInfo:
     zero_grad_inputs: tuple = ()
 
 
-AREAS = ("core", "nn")
+AREAS = ("core", "nn", "sorting")
 
 
 def all_ops():

@@ -3,7 +3,7 @@
 Importing this package fills `registry.REGISTRY`; the op database in
 tests/ has one entry per registered op.
 """
-from . import activations, elementwise, linalg, movement, nn_ops, recurrent, reduce  # noqa: F401
+from . import activations, elementwise, linalg, movement, nn_ops, recurrent, reduce, sorting  # noqa: F401
 from .registry import REGISTRY, Op, apply, register
 
 __all__ = ["REGISTRY", "Op", "apply", "register"]
