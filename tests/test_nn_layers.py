@@ -727,3 +727,11 @@ def test_sequential_and_modulelist_insert_match_torch():
         assert [type(m).__name__ for m in ours] == [type(m).__name__ for m in theirs]
         with pytest.raises(IndexError, match="insert"):
             ours.insert(10, tc.nn.ReLU())
+
+
+def test_module_list_repr_groups_repeats_as_torch():
+    ours = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 3), nn.Linear(2, 3)])
+    theirs = torch.nn.ModuleList([torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.ReLU(),
+                                  torch.nn.Linear(2, 3), torch.nn.Linear(2, 3)])
+    assert repr(ours) == repr(theirs)
+    assert repr(nn.ModuleList()) == repr(torch.nn.ModuleList())

@@ -2,7 +2,7 @@
 import operator
 from collections import OrderedDict
 
-from .module import Module
+from .module import Module, _addindent
 from .parameter import Parameter
 
 
@@ -116,6 +116,20 @@ class ModuleList(_ListMethods, Module):
     def __add__(self, other):
         return ModuleList(list(self) + list(other))
 
+
+    def __repr__(self):
+        """torch's: runs of consecutive modules with the same repr print once, as "(0-5): 6 x Layer(...)"."""
+        runs = []  # [first index, last index, repr]
+        for i, mod in enumerate(self):
+            text = repr(mod)
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        if not runs:
+            return self._get_name() + "()"
+        lines = [_addindent(f"({a}): {t}" if a == b else f"({a}-{b}): {b - a + 1} x {t}", 2) for a, b, t in runs]
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(); iterate over it instead")
