@@ -129,9 +129,10 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         return super().mul_backward(g, x, y)
 
     def binary(self, name, a, b):
-        # small operands go straight to NumPy: the 1-element autograd path stays the numpy device's
+        # small operands go straight to NumPy (named, not super(): this is the 1-element autograd
+        # path, which should cost what it costs on the numpy device)
         if not ((type(a) is np.ndarray and a.size >= _MIN_ARITH) or (type(b) is np.ndarray and b.size >= _MIN_ARITH)):
-            return super().binary(name, a, b)
+            return NumpyBackend.binary(self, name, a, b)
         op = _BIN.get(name)
         if op is not None:
             # a broadcast single value (the gradient of a sum) acts as a scalar: no copy
