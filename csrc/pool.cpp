@@ -1,4 +1,5 @@
 // Max pooling with argmax indices and its scatter; average pooling and its spread.
+#include <atomic>
 #include <cstdint>
 #include <limits>
 
@@ -125,19 +126,28 @@ void max_pool_t(const T* x, i64 planes, const Win& g, T* out, std::int64_t* idx)
     });
 }
 
-// gx (planes, H*W) = zeros with g added at idx (overlapping windows add up).
+// gx (planes, H*W) = zeros with g added at idx (overlapping windows add up). Returns false
+// (having skipped them) when some index lies outside the plane.
 template <class T>
-void max_pool_backward_t(const T* g, const std::int64_t* idx, i64 planes, i64 plane, i64 hw, T* gx) {
+bool max_pool_backward_t(const T* g, const std::int64_t* idx, i64 planes, i64 plane, i64 hw, T* gx) {
     py::gil_scoped_release nogil;
+    std::atomic<bool> ok{true};
     parallel_for(planes, planes * hw >= EW_PARALLEL / 4 ? 2 : planes + 1, 1, [&](i64 b, i64 e) {
+        bool good = true;
         for (i64 p = b; p < e; ++p) {
             T* dst = gx + p * hw;
             for (i64 q = 0; q < hw; ++q) dst[q] = T(0);
             const T* src = g + p * plane;
             const std::int64_t* k = idx + p * plane;
-            for (i64 q = 0; q < plane; ++q) dst[k[q]] += src[q];
+            for (i64 q = 0; q < plane; ++q) {
+                bool in = std::uint64_t(k[q]) < std::uint64_t(hw);  // one compare also catches k < 0
+                good &= in;
+                if (in) dst[k[q]] += src[q];
+            }
         }
+        if (!good) ok.store(false, std::memory_order_relaxed);
     });
+    return ok.load();
 }
 
 // Window sums over zero padding, each divided by div[oy*OW + ox].
@@ -216,11 +226,10 @@ void bind_pool(py::module_& m) {
             throw py::value_error("max_pool2d_backward: indices must be a contiguous int64 array shaped like g");
         i64 n = g.shape(0), c = g.shape(1), plane = g.shape(2) * g.shape(3);
         const std::int64_t* k = idx.data();
-        for (py::ssize_t q = 0; q < idx.size(); ++q)  // a bad index must not write out of bounds
-            if (k[q] < 0 || k[q] >= h * w) throw py::value_error("max_pool2d_backward: index out of range");
         py::array gx = new_array(g, {n, c, h, w});
-        if (is_f32(g)) max_pool_backward_t<float>(cptr<float>(g), k, n * c, plane, h * w, mptr<float>(gx));
-        else max_pool_backward_t<double>(cptr<double>(g), k, n * c, plane, h * w, mptr<double>(gx));
+        bool ok = is_f32(g) ? max_pool_backward_t<float>(cptr<float>(g), k, n * c, plane, h * w, mptr<float>(gx))
+                            : max_pool_backward_t<double>(cptr<double>(g), k, n * c, plane, h * w, mptr<double>(gx));
+        if (!ok) throw py::value_error("max_pool2d_backward: index out of range");
         return gx;
     }, "Zeros (N, C, h, w) with g added at the flat argmax indices.");
     m.def("avg_pool2d", [](const py::array& x, py::tuple kernel, py::tuple stride, py::tuple padding,
