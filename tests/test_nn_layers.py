@@ -688,8 +688,12 @@ def test_pool_norm_rnn_attention_errors():
         nn.LayerNorm(4)(tc.randn(2, 3))
     with pytest.raises(RuntimeError, match=r"LSTM\(4, 5\).*Expected 4, got 3"):
         nn.LSTM(4, 5)(tc.randn(2, 1, 3))
-    with pytest.raises(RuntimeError, match=r"MultiheadAttention.*8"):
+    with pytest.raises(AssertionError, match=r"MultiheadAttention.*8"):  # torch: AssertionError too
         nn.MultiheadAttention(8, 2)(tc.randn(2, 1, 6), tc.randn(2, 1, 6), tc.randn(2, 1, 6))
+    with pytest.raises(AssertionError, match=r"2-D \(unbatched\) or 3-D"):
+        nn.MultiheadAttention(8, 2)(*(tc.randn(2, 1, 1, 8),) * 3)
+    with pytest.raises(AssertionError, match=r"key shape \[3, 1, 8\]"):
+        nn.MultiheadAttention(8, 2)(tc.randn(2, 1, 8), tc.randn(3, 1, 8), tc.randn(2, 1, 8))
     with pytest.raises(IndexError, match="out of range"):
         nn.Embedding(5, 2)(tc.tensor([1, 5]))
 

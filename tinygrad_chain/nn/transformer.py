@@ -62,9 +62,10 @@ class MultiheadAttention(Module):
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
         name = f"{self._get_name()}(embed_dim={self.embed_dim}, num_heads={self.num_heads})"
+        # shape errors are AssertionErrors, as torch's (its checks are asserts)
         batched = query.ndim == 3
         if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
-            raise RuntimeError(f"{name}: query, key and value must all be 2-D (unbatched) or 3-D, got "
+            raise AssertionError(f"{name}: query, key and value must all be 2-D (unbatched) or 3-D, got "
                                f"{list(query.shape)}, {list(key.shape)}, {list(value.shape)}")
         if is_causal and attn_mask is None:
             raise RuntimeError(f"{name}: Need attn_mask if specifying the is_causal hint")
@@ -80,10 +81,10 @@ class MultiheadAttention(Module):
         L, N, E = query.shape
         S = key.shape[0]
         if E != self.embed_dim or key.shape[-1] != E or value.shape[-1] != E:
-            raise RuntimeError(f"{name}: expected query, key and value with last dimension {self.embed_dim}, got "
+            raise AssertionError(f"{name}: expected query, key and value with last dimension {self.embed_dim}, got "
                                f"{list(query.shape)}, {list(key.shape)}, {list(value.shape)}")
         if key.shape[:2] != value.shape[:2] or key.shape[1] != N:
-            raise RuntimeError(f"{name}: key shape {list(key.shape)} and value shape {list(value.shape)} do not "
+            raise AssertionError(f"{name}: key shape {list(key.shape)} and value shape {list(value.shape)} do not "
                                f"match each other or the query's batch of {N}")
         w, b = self.in_proj_weight, self.in_proj_bias
         if self_attn:
