@@ -397,6 +397,41 @@ class Backend(abc.ABC):
         d_o = self.sigmoid_backward(mul(gh, tc), o)
         return self.concatenate([d_i, d_f, d_g, d_o], -1), mul(dc, f)
 
+    def lstm_layer(self, xw, h0, c0, w_hh):
+        """T LSTM steps -> (stacked (T + 1, B, H): h_1..h_T then c_T, saved for lstm_layer_backward)."""
+        steps = xw.shape[0]
+        w_t = self.transpose(w_hh, (1, 0))
+        h, c = h0, c0
+        outs, acts, tcs, hs, cs = [], [], [], [], []
+        for t in range(steps):
+            hs.append(h)
+            cs.append(c)
+            hc, (a, tc) = self.lstm_cell(self.binary("add", self.getitem(xw, t), self.matmul(h, w_t)), c)
+            h, c = self.getitem(hc, 0), self.getitem(hc, 1)
+            outs.append(h)
+            acts.append(a)
+            tcs.append(tc)
+        stacked = [self.reshape(a, (1,) + a.shape) for a in outs + [c]]
+        return self.concatenate(stacked, 0), tuple(self.concatenate([self.reshape(a, (1,) + a.shape) for a in part], 0)
+                                                   for part in (acts, tcs, hs, cs))
+
+    def lstm_layer_backward(self, grad, w_hh, acts, tcs, hs, cs):
+        """(d xw, d h0, d c0, d w_hh) back through time; w_hh's T step gradients summed as one GEMM."""
+        steps, batch, hidden = hs.shape
+        dh = self.full((batch, hidden), 0, self.dtype_of(grad))
+        dc = self.getitem(grad, steps)
+        d_gates = []
+        for t in range(steps - 1, -1, -1):
+            gh = self.binary("add", self.getitem(grad, t), dh)
+            pair = self.concatenate([self.reshape(gh, (1,) + gh.shape), self.reshape(dc, (1,) + dc.shape)], 0)
+            dg, dc = self.lstm_cell_backward(pair, self.getitem(cs, t), self.getitem(acts, t), self.getitem(tcs, t))
+            dh = self.matmul(dg, w_hh)
+            d_gates.append(self.reshape(dg, (1,) + dg.shape))
+        d_xw = self.concatenate(d_gates[::-1], 0)
+        rows = self.reshape(d_xw, (steps * batch, 4 * hidden))
+        d_w = self.matmul(self.transpose(rows, (1, 0)), self.reshape(hs, (steps * batch, hidden)))
+        return d_xw, dh, dc, d_w
+
     # ---- convolution and pooling (used by tinygrad_chain/ops/nn_ops.py) -----
     # Images are NCHW. `padding` is (top, bottom, left, right); kernel, stride
     # and dilation are (h, w) pairs. The two window primitives are abstract in

@@ -739,3 +739,22 @@ def test_module_list_repr_groups_repeats_as_torch():
                                   torch.nn.Linear(2, 3), torch.nn.Linear(2, 3)])
     assert repr(ours) == repr(theirs)
     assert repr(nn.ModuleList()) == repr(torch.nn.ModuleList())
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_double_backward_matches_torch(bidirectional):
+    """A gradient penalty through a 2-layer LSTM (one lstm_layer op per layer and direction: its
+    create_graph VJP runs the recurrence again in recorded ops)."""
+    rng = np.random.default_rng(0)
+    tm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=bidirectional).double()
+    om = nn.LSTM(3, 4, num_layers=2, bidirectional=bidirectional).double()
+    om.load_state_dict({k: tc.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    xv = rng.standard_normal((5, 2, 3))
+    tx, ox = torch.tensor(xv, requires_grad=True), tc.tensor(xv, requires_grad=True)
+    for m, x, lib in ((tm, tx, torch), (om, ox, tc)):
+        out, (h, c) = m(x)
+        g, = lib.autograd.grad(out.sin().sum() + h.sum() + c.cos().sum(), [x], create_graph=True)
+        (g ** 2).sum().backward()
+    for (name, tp), (_, op) in zip(tm.named_parameters(), om.named_parameters()):
+        assert_close(op.grad, tp.grad.numpy(), atol=1e-8, rtol=1e-6, msg=name)
+    assert_close(ox.grad, tx.grad.numpy(), atol=1e-8, rtol=1e-6)

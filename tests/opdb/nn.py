@@ -223,6 +223,19 @@ def lstm_cell_ref(np, gates, c):
     return np.stack([sig(o) * np.tanh(c2), c2])
 
 
+def lstm_layer_ref(np, xw, h0, c0, w_hh):
+    """T steps of lstm_cell_ref, hidden states then the last cell state."""
+    h, c, outs = h0, c0, []
+    for t in range(xw.shape[0]):
+        h, c = lstm_cell_ref(np, xw[t] + h @ w_hh.T, c)
+        outs.append(h)
+    return np.stack(outs + [c])
+
+
+def _lstm_layer(tc, xw, h0, c0, w_hh):
+    return apply(REGISTRY["lstm_layer"], xw, h0, c0, w_hh)
+
+
 def _lstm_cell(tc, gates, c):
     return apply(REGISTRY["lstm_cell"], gates, c)
 
@@ -322,6 +335,13 @@ def _lstm_samples(rng, dt):
     ]
 
 
+def _lstm_layer_samples(rng, dt):
+    return [
+        Sample((U(rng, dt, (3, 2, 8), -2, 2), U(rng, dt, (2, 2)), U(rng, dt, (2, 2)), U(rng, dt, (8, 2)))),
+        Sample((U(rng, dt, (1, 1, 4), -2, 2), U(rng, dt, (1, 1)), U(rng, dt, (1, 1)), U(rng, dt, (4, 1)))),
+    ]
+
+
 OPS = [
     OpInfo(("conv2d",), "conv2d", _conv2d, _conv2d_samples, conv2d_ref, atol=1e-5),
     OpInfo(("conv2d",), "conv1d", _conv1d, _conv1d_samples, conv1d_ref),
@@ -337,4 +357,5 @@ OPS = [
            _avg_pool_backward_ref),
     OpInfo(("cross_entropy",), "cross_entropy", _ce, _ce_samples, cross_entropy_ref),
     OpInfo(("lstm_cell",), "lstm_cell", _lstm_cell, _lstm_samples, lstm_cell_ref),
+    OpInfo(("lstm_layer",), "lstm_layer", _lstm_layer, _lstm_layer_samples, lstm_layer_ref),
 ]

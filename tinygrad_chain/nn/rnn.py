@@ -8,7 +8,7 @@ import math
 
 from tinygrad_chain.creation import empty, zeros
 from tinygrad_chain.functions import cat, stack
-from tinygrad_chain.ops.recurrent import LstmCell
+from tinygrad_chain.ops.recurrent import LstmCell, LstmLayer
 from tinygrad_chain.ops.registry import apply
 
 from . import functional as F
@@ -133,15 +133,17 @@ class RNNBase(Module):
         xw = x.matmul(w_ih.t())
         if b_ih is not None:
             xw = xw + (b_ih if gru else b_ih + b_hh)
+        if self.mode == "LSTM":  # the whole sequence as one op (ops/recurrent.py)
+            out = apply(LstmLayer, xw.flip(0) if d else xw, h, c, w_hh)
+            ys, c = out[:seq], out[seq]
+            return (ys.flip(0) if d else ys), ys[seq - 1], c
         w_hh_t = w_hh.t()
         steps = range(seq - 1, -1, -1) if d else range(seq)
         ys = [None] * seq
         xs = xw.unbind(0)
         for t in steps:
             hw = h.matmul(w_hh_t)
-            if self.mode == "LSTM":
-                h, c = _lstm_step(xs[t] + hw, c)
-            elif gru:
+            if gru:
                 h = _gru_step(xs[t], hw + b_hh if b_hh is not None else hw, h, hidden)
             elif self.mode == "RNN_TANH":
                 h = (xs[t] + hw).tanh()

@@ -1,14 +1,16 @@
-"""The fused LSTM step.
+"""The fused LSTM step, and a whole LSTM layer over a sequence.
 
 An LSTM step written with separate ops records about fourteen nodes, and the
 backward of its four gate slices builds four zero-padded gradients that are
 then summed. As one op it records one node, and its VJP writes the gates'
-gradient at once. The first-order VJP runs the backend's fused kernel on what
-the forward saved; with create_graph it is the same formula in Tensor ops.
+gradient at once. A layer over T steps as one op records one node instead of
+T, and its backward sums the recurrent weight's T gradients as one GEMM over
+the stacked steps. First-order VJPs run the backend's loops on what the
+forward saved; with create_graph they are the same formulas in Tensor ops.
 """
 from tinygrad_chain.autograd.grad_mode import state
 
-from .registry import Op, constant, register
+from .registry import Op, apply, constant, register
 
 
 @register
@@ -34,13 +36,63 @@ class LstmCell(Op):
             b = grad._b
             d_gates, d_c = b.lstm_cell_backward(grad.data, c.data, *ctx.saved)
             return constant(d_gates, b), constant(d_c, b)
-        from tinygrad_chain.functions import cat
-        hidden = c.shape[-1]
-        s = gates.sigmoid()
-        i, f, o = (s[..., k * hidden:(k + 1) * hidden] for k in (0, 1, 3))
-        g = gates[..., 2 * hidden:3 * hidden].tanh()
-        tc = (f * c + i * g).tanh()
-        gh, gc = grad[0], grad[1]
-        dc = gc + gh * o * (1 - tc * tc)
-        d_gates = cat([dc * g * i * (1 - i), dc * c * f * (1 - f), dc * i * (1 - g * g), gh * tc * o * (1 - o)], -1)
-        return d_gates, dc * f
+        return _cell_vjp(gates, c, grad[0], grad[1])
+
+
+def _cell_vjp(gates, c, gh, gc):
+    """(d gates, d c) of one step for the gradients gh, gc of (h', c'), in recorded Tensor ops."""
+    from tinygrad_chain.functions import cat
+    hidden = c.shape[-1]
+    s = gates.sigmoid()
+    i, f, o = (s[..., k * hidden:(k + 1) * hidden] for k in (0, 1, 3))
+    g = gates[..., 2 * hidden:3 * hidden].tanh()
+    tc = (f * c + i * g).tanh()
+    dc = gc + gh * o * (1 - tc * tc)
+    d_gates = cat([dc * g * i * (1 - i), dc * c * f * (1 - f), dc * i * (1 - g * g), gh * tc * o * (1 - o)], -1)
+    return d_gates, dc * f
+
+
+@register
+class LstmLayer(Op):
+    """lstm_layer(xw (T, B, 4H), h0 (B, H), c0 (B, H), w_hh (4H, H)) -> (T + 1, B, H): the hidden
+    states h_1..h_T, then the last cell state c_T, of the recurrence gates_t = xw[t] + h_{t-1} @ w_hh.T
+    (xw holds each step's input projection and both biases)."""
+    name = "lstm_layer"
+    backward_name = "LstmLayerBackward"
+    saves_inputs = True
+    saves_extra = True  # every step's activated gates, tanh(c_t), and the states it started from
+
+    def check(self, xw, h0, c0, w_hh):
+        hidden = h0.shape[-1]
+        if (xw.ndim != 3 or tuple(h0.shape) != (xw.shape[1], hidden) or tuple(c0.shape) != tuple(h0.shape)
+                or tuple(w_hh.shape) != (4 * hidden, hidden) or xw.shape[2] != 4 * hidden):
+            raise RuntimeError(f"lstm_layer: expected xw (T, B, 4H), h0 and c0 (B, H), w_hh (4H, H); got xw "
+                               f"{list(xw.shape)}, h0 {list(h0.shape)}, c0 {list(c0.shape)}, w_hh {list(w_hh.shape)}")
+
+    def forward(self, b, xw, h0, c0, w_hh):
+        return b.lstm_layer(xw, h0, c0, w_hh)
+
+    def vjp(self, ctx, grad):
+        xw, h0, c0, w_hh = ctx.inputs
+        if not state.enabled:
+            b = grad._b
+            grads = b.lstm_layer_backward(grad.data, w_hh.data, *ctx.saved)
+            return tuple(constant(gi, b) for gi in grads)
+        # higher order: the recurrence again in recorded ops, then back through time with them
+        from tinygrad_chain.functions import stack
+        steps = xw.shape[0]
+        hs, cs, gates = [h0], [c0], []
+        for t in range(steps):
+            gates.append(xw[t] + hs[-1] @ w_hh.mT)
+            h, c = apply(LstmCell, gates[-1], cs[-1]).unbind(0)
+            hs.append(h)
+            cs.append(c)
+        dh, dc = grad[steps - 1] * 0, grad[steps]
+        d_xw, d_w = [None] * steps, None
+        for t in range(steps - 1, -1, -1):
+            d_gates, dc = _cell_vjp(gates[t], cs[t], grad[t] + dh, dc)
+            dh = d_gates @ w_hh
+            d_xw[t] = d_gates
+            step_w = d_gates.mT @ hs[t]
+            d_w = step_w if d_w is None else d_w + step_w
+        return stack(d_xw), dh, dc, d_w
