@@ -125,3 +125,13 @@ def test_kernel_benchmark_script_runs():
     for heading in ("GFLOP/s", "Elementwise", "Conv and pooling windows"):
         assert heading in proc.stdout
     assert proc.stdout.count("| max_pool2d") == 3
+
+
+@pytest.mark.skipif(not HAVE_TORCH or importlib.util.find_spec("tinygrad_chain._C") is None,
+                    reason="needs torch and the C++ extension")
+def test_steady_chain_script_runs():
+    """benchmarks/bench_chain_steady.py (each library alone, warmed up) prints its table and ratios."""
+    proc = subprocess.run([sys.executable, "benchmarks/bench_chain_steady.py", "--repeat", "1", "--steps", "12",
+                           "--threads", "1"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "| 1 | torch |" in proc.stdout and "cpp / torch per run:" in proc.stdout
