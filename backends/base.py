@@ -365,6 +365,10 @@ class Backend(abc.ABC):
                                                                     denom)))
 
     # ---- the LSTM step (used by tinygrad_chain/ops/recurrent.py) ---------------
+    def _stack(self, arrays):
+        """The arrays (one shape) stacked along a new first axis."""
+        return self.concatenate([self.reshape(a, (1,) + a.shape) for a in arrays], 0)
+
     def _gate(self, a, k, hidden):
         return self.getitem(a, (Ellipsis, slice(k * hidden, (k + 1) * hidden)))
 
@@ -379,8 +383,7 @@ class Backend(abc.ABC):
         c2 = self.binary("add", self.binary("mul", f, c), self.binary("mul", i, g))
         tc = self.unary("tanh", c2)
         h2 = self.binary("mul", o, tc)
-        out = self.concatenate([self.reshape(h2, (1,) + h2.shape), self.reshape(c2, (1,) + c2.shape)], 0)
-        return out, (acts, tc)
+        return self._stack([h2, c2]), (acts, tc)
 
     def lstm_cell_backward(self, grad, c, acts, tc):
         """(d gates, d c) from grad (2, ..., H) = the gradients of [h', c'], the input c and saved."""
@@ -411,9 +414,7 @@ class Backend(abc.ABC):
             outs.append(h)
             acts.append(a)
             tcs.append(tc)
-        stacked = [self.reshape(a, (1,) + a.shape) for a in outs + [c]]
-        return self.concatenate(stacked, 0), tuple(self.concatenate([self.reshape(a, (1,) + a.shape) for a in part], 0)
-                                                   for part in (acts, tcs, hs, cs))
+        return self._stack(outs + [c]), tuple(self._stack(part) for part in (acts, tcs, hs, cs))
 
     def lstm_layer_backward(self, grad, w_hh, acts, tcs, hs, cs):
         """(d xw, d h0, d c0, d w_hh) back through time; w_hh's T step gradients summed as one GEMM."""
@@ -423,11 +424,11 @@ class Backend(abc.ABC):
         d_gates = []
         for t in range(steps - 1, -1, -1):
             gh = self.binary("add", self.getitem(grad, t), dh)
-            pair = self.concatenate([self.reshape(gh, (1,) + gh.shape), self.reshape(dc, (1,) + dc.shape)], 0)
-            dg, dc = self.lstm_cell_backward(pair, self.getitem(cs, t), self.getitem(acts, t), self.getitem(tcs, t))
+            dg, dc = self.lstm_cell_backward(self._stack([gh, dc]), self.getitem(cs, t), self.getitem(acts, t),
+                                             self.getitem(tcs, t))
             dh = self.matmul(dg, w_hh)
-            d_gates.append(self.reshape(dg, (1,) + dg.shape))
-        d_xw = self.concatenate(d_gates[::-1], 0)
+            d_gates.append(dg)
+        d_xw = self._stack(d_gates[::-1])
         rows = self.reshape(d_xw, (steps * batch, 4 * hidden))
         d_w = self.matmul(self.transpose(rows, (1, 0)), self.reshape(hs, (steps * batch, hidden)))
         return d_xw, dh, dc, d_w

@@ -14,7 +14,7 @@ paths through arrays the forward saved (im2col columns, log-sum-exp).
 """
 from tinygrad_chain.autograd.grad_mode import state
 
-from .registry import Op, apply, constant as _const, register
+from .registry import Op, apply, constant, register
 
 
 def _conv_attrs(a):
@@ -42,7 +42,7 @@ class Conv2d(Op):
             b = g._b
             gx, gw = b.conv2d_backward(g.data, w.data, ctx.saved, tuple(x.shape), need_input=need[0],
                                        need_weight=need[1], **conv)
-            return (_const(gx, b) if need[0] else None, _const(gw, b) if need[1] else None) + gb
+            return (constant(gx, b) if need[0] else None, constant(gw, b) if need[1] else None) + gb
         gx = apply(ConvTranspose2d, g, w, out_hw=tuple(x.shape[2:]), **conv) if need[0] else None
         gw = apply(Conv2dWeight, x, g, w_shape=tuple(w.shape), **conv) if need[1] else None
         return (gx, gw) + gb
@@ -115,7 +115,7 @@ class MaxPool2dBackward(Op):
     def vjp(self, ctx, gg):
         idx = ctx.attrs["indices"]
         n, c, oh, ow = idx.shape
-        index = _const(idx, gg._b).reshape(n, c, oh * ow)
+        index = constant(idx, gg._b).reshape(n, c, oh * ow)
         return (gg.reshape(n, c, -1 if n * c else gg.shape[2] * gg.shape[3]).gather(2, index).reshape(idx.shape),)
 
 
@@ -186,7 +186,7 @@ class CrossEntropy(Op):
         ignore = ctx.attrs["ignore_index"]
         if not state.enabled:  # first order: one fused kernel from the saved log-sum-exp
             b = logits._b
-            return _const(b.cross_entropy_backward(g.data, logits.data, ctx.saved, target.data, ignore), b), None
+            return constant(b.cross_entropy_backward(g.data, logits.data, ctx.saved, target.data, ignore), b), None
         from tinygrad_chain.creation import arange
         valid = target != ignore
         safe = target.masked_fill(~valid, 0)
