@@ -657,6 +657,17 @@ def test_linear_wrong_feature_count():
         nn.Linear(4, 3)(tc.randn(2, 5))
     with pytest.raises(RuntimeError, match=r"2x5 and 4x3"):
         F.linear(tc.randn(2, 5), tc.randn(3, 4))
+    with pytest.raises(RuntimeError, match=r"linear: .*share one dtype.*float32, float64"):
+        F.linear(tc.randn(2, 4), tc.randn(3, 4, dtype=tc.float64))
+
+
+def test_fused_lstm_ops_reject_bad_shapes():
+    from tinygrad_chain.ops import REGISTRY
+    from tinygrad_chain.ops.registry import apply
+    with pytest.raises(RuntimeError, match=r"lstm_cell: gates \[3, 7\].*\[3, 2\]"):
+        apply(REGISTRY["lstm_cell"], tc.randn(3, 7), tc.randn(3, 2))
+    with pytest.raises(RuntimeError, match=r"lstm_layer: .*w_hh \[8, 3\]"):
+        apply(REGISTRY["lstm_layer"], tc.randn(4, 3, 8), tc.randn(3, 2), tc.randn(3, 2), tc.randn(8, 3))
 
 
 def test_conv2d_bad_inputs():
