@@ -183,6 +183,26 @@ class Backend(abc.ABC):
         """(g * y, g * x) for same-shape operands: both gradients of a product."""
         return self.binary("mul", g, y), self.binary("mul", g, x)
 
+    # ---- fused elementwise programs (tinygrad_chain/ops/fusion.py) -------------
+    #: instruction name -> opcode, for a backend that runs fused programs; empty: every op
+    #: is computed as it comes. The names: add sub mul div maximum minimum (two operands),
+    #: neg exp sqrt tanh sigmoid relu (one), relu_backward sigmoid_backward tanh_backward
+    #: (the upstream gradient and the saved output), and sum.
+    fused_ops = {}
+
+    def fusable(self, a):
+        """True when native array `a` can be read by a fused program."""
+        return False
+
+    def run_fused(self, code, inputs, consts, outputs, n_scratch, n_sums):
+        """Run a fused program over same-shape arrays, element by element; return its sums.
+
+        Registers are numbered: `inputs` (arrays), `consts` (float64 values), `outputs`
+        (arrays it writes), then `n_scratch` temporaries. Each row (opcode, dst, a, b) of the
+        int32 array `code` writes register dst from a and b (b = -1 for one operand); a
+        `sum` row adds register a into sums[dst], of which there are n_sums."""
+        raise NotImplementedError(f"device {self.name!r} runs no fused programs")
+
     # ---- linear algebra ------------------------------------------------
     @abc.abstractmethod
     def matmul(self, a, b):

@@ -22,6 +22,10 @@ _BIN = {"add": 0, "sub": 1, "mul": 2, "div": 3}
 _ACT = {"relu": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5, "silu": 6,
         "softplus": 7, "exp": 8}
 _RED = {"sum": 0, "mean": 1, "max": 2}
+# the fused program's instructions, in the order of FOp (csrc/common.h)
+_FUSED = {name: i for i, name in enumerate((
+    "add", "sub", "mul", "div", "maximum", "minimum", "neg", "exp", "sqrt", "tanh", "sigmoid", "relu",
+    "relu_backward", "sigmoid_backward", "tanh_backward", "sum"))}
 _SOFTMAX, _LOG_SOFTMAX = 0, 1
 
 # Sizes (elements) from which the kernels beat NumPy (benchmarks/bench_cpp_kernels.py):
@@ -121,6 +125,15 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         if not (_f(c) and _same(c, tc) and type(grad) is np.ndarray and grad.dtype == c.dtype and c.size):
             return super().lstm_cell_backward(grad, c, acts, tc)
         return tuple(_C.lstm_cell_backward(_c(grad), _c(c), _c(acts), _c(tc)))
+
+    # ---- fused elementwise programs ------------------------------------------
+    fused_ops = _FUSED
+
+    def fusable(self, a):
+        return type(a) is np.ndarray and a.dtype in _FLOATS and a.flags.c_contiguous
+
+    def run_fused(self, code, inputs, consts, outputs, n_scratch, n_sums):
+        return _C.fused_run(code, inputs, consts, outputs, n_scratch, n_sums)
 
     # ---- elementwise -----------------------------------------------------
     def mul_backward(self, g, x, y):

@@ -16,6 +16,25 @@ enum class Bin : int { add, sub, mul, div };
 enum class SoftKind : int { softmax, log_softmax };
 enum class Red : int { sum, mean, max };
 
+// A fused elementwise program (fused.cpp checks and threads it, fused_impl.h runs it):
+// instructions over registers, each register one block of up to FUSED_BLOCK elements.
+// Registers are numbered inputs, then constants, then outputs, then scratch; an
+// instruction writes `dst` from `a` and `b` (-1 for one operand). `sum` adds the
+// block of `a` into sums[dst].
+enum class FOp : int { add, sub, mul, div, maximum, minimum, neg, exp, sqrt, tanh, sigmoid, relu,
+                       relu_backward, sigmoid_backward, tanh_backward, sum, count_ };
+struct FInstr { std::int32_t op, dst, a, b; };
+struct FusedProgram {
+    const FInstr* code;
+    int n_code, n_in, n_const, n_out, n_scratch, n_sums;
+    const void* const* in;  // n_in arrays
+    void* const* out;       // n_out arrays
+    const double* consts;   // n_const values
+    bool stream;            // outputs bigger than the caches: staged in blocks, then streamed out
+};
+constexpr i64 FUSED_BLOCK = 512;
+constexpr int FUSED_MAX_REGS = 160;
+
 template <class T>
 struct TypedKernels {
     // C[M,N] = A[M,K] @ B[K,N] (+ beta*C), any element strides for A and B; C row stride ldc.
@@ -45,6 +64,9 @@ struct TypedKernels {
     // out[o] = reduce(x[o*n : o*n+n]) for o < rows; out[0:w] = reduce over k < n of x[k*inner : k*inner+w] (w <= 256)
     void (*reduce_rows)(Red, i64 rows, i64 n, const T* x, T* out);
     void (*reduce_cols)(Red, i64 n, i64 inner, i64 w, const T* x, T* out);
+    // Elements [begin, end) of a fused program; `work` holds n_const + n_scratch blocks (and
+    // n_out more when streaming); sums[k] gets the partial sum of sum slot k.
+    void (*fused)(const FusedProgram& p, i64 begin, i64 end, T* work, double* sums);
 };
 
 struct KernelTable {

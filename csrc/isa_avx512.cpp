@@ -1,7 +1,7 @@
 // Kernels compiled for AVX-512 (F/DQ/BW/VL + FMA): 32 zmm registers hold a
 // 12x32 float (12x16 double) accumulator tile.
 #include "common.h"
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi2")
+#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi2,prefer-vector-width=512")
 #define TC_ISA_NS avx512
 #define TC_ISA_NAME "avx512"
 #define TC_VF v16sf
@@ -14,5 +14,7 @@
 #define TC_NC_F 512
 #define TC_KC_D 256
 #define TC_NC_D 256
+#define TC_STREAM_F(p, v) __builtin_ia32_movntps512(p, v)
+#define TC_STREAM_D(p, v) __builtin_ia32_movntpd512(p, v)
 #include "isa_impl.h"
 const tc::KernelTable& tc::kernels_avx512() { return tc::avx512::table; }

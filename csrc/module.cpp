@@ -13,6 +13,7 @@ void bind_reduce(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_conv_window(py::module_& m);
 void bind_pool(py::module_& m);
+void bind_fused(py::module_& m);
 
 namespace {
 // The matrix (last two) axes of an operand, in elements.
@@ -92,4 +93,5 @@ PYBIND11_MODULE(_C, m) {
     bind_optim(m);
     bind_conv_window(m);
     bind_pool(m);
+    bind_fused(m);
 }

@@ -5,6 +5,10 @@ do not work here appear as skipped params with the backend's reason. While a
 test runs, its device is the default device, so tensors made without
 `device=` land there. TINYGRAD_CHAIN_TEST_DEVICE=name runs the whole suite on
 that one device only (tinygrad's approach).
+
+The cpp device runs twice: as users get it ("cpp": small arrays eager), and with
+every elementwise op on any size recorded and fused ("cpp_fused"), so the whole
+op database also checks the fused programs (ops/fusion.py).
 """
 import os
 
@@ -13,6 +17,7 @@ import pytest
 
 import tinygrad_chain as tc
 from tinygrad_chain import backends
+from tinygrad_chain.ops import fusion
 
 ALL_DEVICES = ("numpy", "cpp", "cupy")
 
@@ -24,7 +29,9 @@ def _device_params():
     for name in names:
         reason = backends.unavailable_reason(name)
         marks = [pytest.mark.skip(reason=f"device {name!r} unavailable: {reason}")] if reason else []
-        params.append(pytest.param(name, id=name, marks=marks))
+        params.append(pytest.param((name, False), id=name, marks=marks))
+        if name == "cpp":
+            params.append(pytest.param((name, True), id="cpp_fused", marks=marks))
     return params
 
 
@@ -34,13 +41,18 @@ DEVICE_PARAMS = _device_params()
 @pytest.fixture(params=DEVICE_PARAMS, autouse=True)
 def device(request):
     """The device under test (also the default device while the test runs)."""
+    name, fuse_everything = request.param
     previous = tc.get_default_device()
-    tc.set_default_device(request.param)
+    threshold = fusion.config.min_elements
+    tc.set_default_device(name)
+    if fuse_everything:
+        fusion.config.min_elements = 1
     tc.manual_seed(0)
     try:
-        yield request.param
+        yield name
     finally:
         tc.set_default_device(previous)
+        fusion.config.min_elements = threshold
 
 
 @pytest.fixture

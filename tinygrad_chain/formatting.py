@@ -10,7 +10,7 @@ _DEFAULT_SHOWN = (dtypes.int64, dtypes.bool_)
 
 
 def tensor_repr(t):
-    values = t._b.to_numpy(t.data)
+    values = t._b.to_numpy(t._array)
     prefix = "tensor("
     # torch: integral floats print as "1.", others with 4 fixed decimals
     finite = values[numpy.isfinite(values)] if values.dtype.kind == "f" else values

@@ -109,7 +109,7 @@ def _write_payload(fh, tree, tensors):
     """Write the whole file to the binary file object fh."""
     table, arrays, offset = [], [], 0
     for t in tensors:
-        arr = numpy.asarray(t._b.to_numpy(t.data))
+        arr = numpy.asarray(t._b.to_numpy(t._array))
         if not arr.flags.c_contiguous:
             arr = arr.copy(order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         offset = -(-offset // _ALIGN) * _ALIGN
@@ -232,7 +232,7 @@ def _move(t, target, saved, name):
                                f"available here ({e}); pass map_location='cpu' to load them on the CPU") from None
     if b is t._b:
         return t
-    return Tensor._make(b.asarray(t.data), b, False, None, [0])
+    return Tensor._make(b.asarray(t._array), b, False, None, [0])
 
 
 def _as_parameter(t):

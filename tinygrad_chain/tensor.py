@@ -12,7 +12,8 @@ from tinygrad_chain import dtypes
 from tinygrad_chain.autograd import engine
 from tinygrad_chain.device import backend_for, device
 from tinygrad_chain.ops import movement as M
-from tinygrad_chain.ops import registry
+from tinygrad_chain.ops import fusion, registry
+from tinygrad_chain.ops.fusion import Pending
 from tinygrad_chain.ops.registry import apply
 from tinygrad_chain.tensor_inplace import TensorInplace
 from tinygrad_chain.tensor_math import TensorMath
@@ -21,20 +22,20 @@ from tinygrad_chain.tensor_sort import TensorSort
 
 
 class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
-    __slots__ = ("data", "_b", "_requires_grad", "grad", "grad_fn", "_version", "_hooks", "__weakref__")
+    __slots__ = ("_data", "_b", "_requires_grad", "grad", "grad_fn", "_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy_array * tensor gives a Tensor
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         t = tensor(data, dtype=dtype if dtype is not None else _default_for(data), device=device,
                    requires_grad=requires_grad)
-        self.data, self._b, self._requires_grad = t.data, t._b, t._requires_grad
+        self._data, self._b, self._requires_grad = t._data, t._b, t._requires_grad
         self.grad = self.grad_fn = self._hooks = None
         self._version = [0]
 
     @classmethod
     def _make(cls, data, backend, requires_grad, grad_fn, version):
         t = object.__new__(cls)
-        t.data = data
+        t._data = data  # a backend array, or a fusion.Pending not computed yet
         t._b = backend
         t._requires_grad = requires_grad
         t.grad = None
@@ -43,14 +44,48 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
         t._hooks = None
         return t
 
+    # ---- the data ------------------------------------------------------
+    @property
+    def data(self):
+        """The backend array, sharing this tensor's memory. Pending fused work is computed
+        first, and the memory is marked as held outside the library: fused expressions
+        never read it lazily again, since the caller may write it at any time."""
+        a = self._writable()
+        if self._b.fused_ops:
+            fusion.expose(a)
+        return a
+
+    @data.setter
+    def data(self, value):
+        if isinstance(value, Tensor):
+            value = value._array
+        elif self._b.fused_ops:
+            fusion.expose(value)  # the caller keeps the array
+        self._data = value
+
+    @property
+    def _array(self):
+        """The backend array, for reading inside the library (pending work computed)."""
+        d = self._data
+        if type(d) is Pending:
+            d = self._data = d.get()
+        return d
+
+    def _writable(self):
+        """The backend array, about to be written in place: pending expressions that read
+        this memory are computed first."""
+        a = self._array
+        fusion.before_write(a)
+        return a
+
     # ---- inspection ----------------------------------------------------
     @property
     def shape(self):
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self):
-        return self._b.dtype_of(self.data)
+        return self._b.dtype_of(self._data)
 
     @property
     def device(self):
@@ -58,21 +93,21 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     def dim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     def size(self, dim=None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._data.shape if dim is None else self._data.shape[dim]
 
     def numel(self):
-        return self.data.size
+        return self._data.size
 
     def __len__(self):
-        if not self.data.ndim:
+        if not self._data.ndim:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     @property
     def is_leaf(self):
@@ -92,23 +127,23 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
         return self._b.to_numpy(self.data)
 
     def __array__(self, dtype=None, copy=None):
-        out = self._b.to_numpy(self.data)
+        out = self._b.to_numpy(self.data)  # shares memory: .data marks it
         return out if dtype is None else out.astype(dtype)
 
     def item(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
-        return self._b.to_numpy(self.data).item()
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._b.to_numpy(self._array).item()
 
     def tolist(self):
-        return self._b.to_numpy(self.data).tolist()
+        return self._b.to_numpy(self._array).tolist()
 
     def __repr__(self):
         from tinygrad_chain.formatting import tensor_repr
         return tensor_repr(self)
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return builtins.bool(self.item())
 
@@ -127,9 +162,9 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
         return id(self)
 
     def __iter__(self):
-        if not self.data.ndim:
+        if not self._data.ndim:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     # ---- autograd --------------------------------------------------------
     @property
@@ -194,7 +229,7 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
 
     def detach(self):
         """The same data, cut from the graph (shares memory and version counter)."""
-        return Tensor._make(self.data, self._b, False, None, self._version)
+        return Tensor._make(self._data, self._b, False, None, self._version)
 
     def detach_(self):
         self.grad_fn = None
@@ -259,7 +294,7 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
         if self.grad_fn is not None:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
                                "protocol at the moment. Use detach() first.")
-        t = type(self)._make(self._b.copy(self.data), self._b, self._requires_grad, None, [0])
+        t = type(self)._make(self._b.copy(self._array), self._b, self._requires_grad, None, [0])
         if self.grad is not None:
             t.grad = self.grad.detach().clone()
         memo[id(self)] = t
@@ -303,7 +338,7 @@ def _seed(t, gradient, what):
     if not t._requires_grad:
         raise RuntimeError(f"{what}: element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None:
-        if t.data.size != 1:
+        if t._data.size != 1:
             raise RuntimeError(f"{what}: grad can be implicitly created only for scalar outputs (the output has "
                                f"shape {list(t.shape)}); pass gradient=")
         return Tensor._make(t._b.full(t.shape, 1, t.dtype), t._b, False, None, [0])
@@ -321,7 +356,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if isinstance(data, Tensor):
         data = data.detach()
         b = backend_for(device) if device is not None else data._b
-        arr = b.copy(b.asarray(data._b.to_numpy(data.data)) if b is not data._b else data.data)
+        arr = b.copy(b.asarray(data._b.to_numpy(data._array)) if b is not data._b else data._array)
     else:
         b = backend_for(device)
         if isinstance(data, (list, tuple)) and any(isinstance(e, Tensor) for e in data):

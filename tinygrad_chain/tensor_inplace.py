@@ -23,7 +23,7 @@ class TensorInplace:
         if state.enabled and self._requires_grad and self.grad_fn is None:
             raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place "
                                f"operation.")
-        alias = registry.Tensor._make(self.data, self._b, self._requires_grad, self.grad_fn, self._version)
+        alias = registry.Tensor._make(self._data, self._b, self._requires_grad, self.grad_fn, self._version)
         start = next(_node_seq)
         out = compute(alias)
         if out.grad_fn is not None:
@@ -36,7 +36,7 @@ class TensorInplace:
                 raise RuntimeError(f"{name}: result type {out.dtype.name} can't be cast to the desired output "
                                    f"type {self.dtype.name}")
             out = out.to(self.dtype)
-        self._b.copy_into(self.data, out.data)
+        self._b.copy_into(self._writable(), out._array)
         if out._requires_grad:
             self.grad_fn, self._requires_grad = out.grad_fn, True
         self._version[0] += 1
@@ -84,7 +84,7 @@ class TensorInplace:
 
     def _replace_data(self, data):
         """Write new values with no graph (for initialisers and optimizers)."""
-        self._b.copy_into(self.data, data)
+        self._b.copy_into(self._writable(), data)
         self._version[0] += 1
         return self
 
@@ -110,7 +110,7 @@ def _snapshot_saved_alias(node, alias, start):
         ins = n._inputs
         if ins is not None and any(a is alias for a in ins):
             if snap is None:
-                snap = registry.Tensor._make(alias._b.copy(alias.data), alias._b, alias._requires_grad, alias.grad_fn, [0])
+                snap = registry.Tensor._make(alias._b.copy(alias._array), alias._b, alias._requires_grad, alias.grad_fn, [0])
             if n._versions is not None:
                 n._versions = tuple(0 if a is alias else v for a, v in zip(ins, n._versions))
             n._inputs = tuple(snap if a is alias else a for a in ins)

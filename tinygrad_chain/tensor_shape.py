@@ -15,7 +15,7 @@ class TensorShape:
     # ---- shape -----------------------------------------------------------------
     def reshape(self, *shape):
         shape = shape_arg(shape)
-        new = infer_shape(shape, self.data.size, self.shape)
+        new = infer_shape(shape, self._data.size, self.shape)
         if new == self.shape:
             return self if not self._requires_grad else apply(M.Reshape, self, shape=new)
         return apply(M.Reshape, self, shape=new)
@@ -198,7 +198,7 @@ def _index(x, index):
                                    f"({i.device} vs {x.device})")
             if i.dtype.is_floating_point:
                 raise IndexError(f"tensors used as indices must be long, int or bool tensors, got {i.dtype.name}")
-            out.append(i.data)
+            out.append(i._array)
             basic = False
         elif isinstance(i, (list, tuple)) or hasattr(i, "dtype"):
             out.append(x._b.asarray(i))

@@ -11,8 +11,10 @@
 import gc
 import sys
 
+from tinygrad_chain.ops import fusion
+
 from .grad_mode import state
-from .indexed_grad import add_grads, dense
+from .indexed_grad import IndexedGrad, add_grads, dense
 from .node import Node
 
 
@@ -28,7 +30,7 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
     leaf_grads = {}   # id(leaf) -> [leaf, gradient]
     owned = set()     # ids of arrays given to a .grad in this pass (never shared)
     for r, s in zip(roots, seeds):
-        owned.add(id(s.data))
+        owned.add(id(s._array))
         if r.grad_fn is not None:
             _accumulate(grads, r.grad_fn, s)
         else:
@@ -64,6 +66,8 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
             if not retain_graph:
                 node.release()
 
+        # the leaves' gradients often share their inputs: one pass computes the pending ones
+        fusion.compute_together([g._data for _, g in leaf_grads.values() if type(g) is not IndexedGrad])
         if wanted is not None:
             for leaf, g in leaf_grads.values():
                 g = dense(g)
@@ -147,11 +151,11 @@ def _owned(g, owned):
     """g, or a copy of it when its array may be shared: a view, an array already given to
     another .grad, or one that anything besides g holds (VJPs may pass an input's or a
     saved array on as a gradient, e.g. the product's when the upstream gradient is one)."""
-    data = g.data
+    data = g._array
     # 3 references when g alone holds it: g's slot, `data`, and getrefcount's argument
     if g._b.is_view(data) or id(data) in owned or sys.getrefcount(data) > 3:
         g = g.detach().clone()
-    owned.add(id(g.data))
+    owned.add(id(g._array))
     return g
 
 
@@ -162,7 +166,7 @@ def _write_grad(t, g, create_graph, owned):
     elif create_graph or t.grad.requires_grad:
         t.grad = t.grad + g
     else:
-        t.grad._b.copy_into(t.grad.data, t.grad._b.binary("add", t.grad.data, g.data))
+        t.grad._b.copy_into(t.grad._writable(), t.grad._b.binary("add", t.grad._array, g._array))
 
 
 def _write_retained(node, g, create_graph, owned):

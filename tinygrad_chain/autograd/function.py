@@ -72,5 +72,5 @@ class Function:
                 continue
             node = Node(_FunctionOp(cls, i, len(outs)), {}, parents, in_meta)
             node.saved = (ctx, outs)
-            results.append(Tensor._make(o.data, o._b, True, node, [0]))
+            results.append(Tensor._make(o._data, o._b, True, node, [0]))
         return results[0] if single else tuple(results)

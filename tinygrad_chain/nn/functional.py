@@ -294,7 +294,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         return out.squeeze(0) if unbatched else out
     from tinygrad_chain.tensor import Tensor
     b = x._b
-    idx = out.grad_fn.saved if out.grad_fn is not None else b.max_pool2d(x.data, kernel, stride, padding,
+    idx = out.grad_fn.saved if out.grad_fn is not None else b.max_pool2d(x._array, kernel, stride, padding,
                                                                           dilation, out_hw)[1]
     idx = Tensor._make(b.astype(idx, _int64()), b, False, None, [0])
     return (out.squeeze(0), idx.squeeze(0)) if unbatched else (out, idx)

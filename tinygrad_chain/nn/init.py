@@ -61,8 +61,8 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
         if not bool(bad.any()):
             break
         fresh = randn(*tensor.shape, dtype=tensor.dtype, device=tensor.device) * std + mean
-        out._replace_data(where(bad, fresh, out).data)
-    return tensor._replace_data(out.clamp(a, b).data)
+        out._replace_data(where(bad, fresh, out)._array)
+    return tensor._replace_data(out.clamp(a, b)._array)
 
 
 def constant_(tensor, val):

@@ -301,7 +301,7 @@ class Module:
                         continue
                     new = convert(t)
                     if new is not t:
-                        t.data, t._b = new.data, new._b
+                        t._data, t._b = new._data, new._b
                         t._version[0] += 1
                     if t.grad is not None:
                         g = convert(t.grad)
@@ -331,7 +331,7 @@ class Module:
                     out = out.to(device)
                 if dtype is not None and out.dtype.is_floating_point:
                     out = out.to(dtype)
-            return t if out.data is t.data else out
+            return t if out._data is t._data else out
         return self._apply_tensors(convert)
 
     def cpu(self):
@@ -434,7 +434,7 @@ class Module:
         with no_grad():
             for target, value in pending:
                 src = value.detach().to(target.device).to(target.dtype)
-                target._b.copy_into(target.data, src.data)
+                target._b.copy_into(target._writable(), src._array)
                 target._version[0] += 1
         return _IncompatibleKeys(missing, unexpected)
 

@@ -60,7 +60,7 @@ class _BatchNorm(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             nbt = self.num_batches_tracked
-            nbt._replace_data(nbt._b.binary("add", nbt.data, 1))
+            nbt._replace_data(nbt._b.binary("add", nbt._array, 1))
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(nbt.item())
         use_batch = self.training or (self.running_mean is None and self.running_var is None)

@@ -14,7 +14,7 @@ class Parameter(Tensor):
             from tinygrad_chain.tensor import tensor
             data = tensor(data)
         # shares data (and its version counter) with `data`, cut from any graph, as torch
-        p = cls._make(data.data, data._b, False, None, data._version)
+        p = cls._make(data._data, data._b, False, None, data._version)
         if requires_grad:
             p.requires_grad_(True)
         return p

@@ -13,6 +13,7 @@ from .registry import Op, apply, register
 @register
 class Relu(Op):
     name = "relu"
+    fuse = "relu"
     saves_output = True  # y > 0 exactly where x > 0; the input can be freed
 
     def forward(self, b, x):
@@ -26,6 +27,7 @@ class Relu(Op):
 class ReluBackward(Op):
     """g where y > 0, else 0 (so relu has gradient 0 at 0)."""
     name = "relu_backward"
+    fuse = "relu_backward"
     saves_inputs = (1,)
 
     def forward(self, b, g, y):
@@ -38,6 +40,7 @@ class ReluBackward(Op):
 @register
 class Sigmoid(Op):
     name = "sigmoid"
+    fuse = "sigmoid"
     saves_output = True
     float_only = True
 
@@ -52,6 +55,7 @@ class Sigmoid(Op):
 class SigmoidBackward(Op):
     """g * y * (1 - y)."""
     name = "sigmoid_backward"
+    fuse = "sigmoid_backward"
     saves_inputs = True
 
     def forward(self, b, g, y):
@@ -67,6 +71,7 @@ class SigmoidBackward(Op):
 @register
 class Tanh(Op):
     name = "tanh"
+    fuse = "tanh"
     saves_output = True
     float_only = True
 
@@ -81,6 +86,7 @@ class Tanh(Op):
 class TanhBackward(Op):
     """g * (1 - y**2)."""
     name = "tanh_backward"
+    fuse = "tanh_backward"
     saves_inputs = True
 
     def forward(self, b, g, y):

@@ -9,6 +9,7 @@ import math
 
 from tinygrad_chain.autograd.grad_mode import state
 
+from . import fusion
 from .registry import Op, apply, constant, register
 
 
@@ -28,6 +29,7 @@ def _both(ctx, ga, gb):
 @register
 class Add(Op):
     name = "add"
+    fuse = "add"
 
     def forward(self, b, x, y):
         return b.binary("add", x, y)
@@ -39,6 +41,7 @@ class Add(Op):
 @register
 class Sub(Op):
     name = "sub"
+    fuse = "sub"
 
     def forward(self, b, x, y):
         return b.binary("sub", x, y)
@@ -50,6 +53,7 @@ class Sub(Op):
 @register
 class Mul(Op):
     name = "mul"
+    fuse = "mul"
     saves_inputs = True
 
     def forward(self, b, x, y):
@@ -57,17 +61,18 @@ class Mul(Op):
 
     def vjp(self, ctx, g):
         x, y = ctx.inputs
-        if not state.enabled:  # first order: fewer passes over memory
+        # first order: fewer passes over memory (a pending g fuses into the products instead)
+        if not state.enabled and not fusion.is_pending(g._data):
             b = g._b
             need_x, need_y = ctx.needs_input_grad
             same = (getattr(x, "shape", None) == getattr(y, "shape", None) == g.shape  # a factor may be a number
                     and x.dtype == y.dtype == g.dtype)
-            if same and b.uniform_value(g.data) == 1.0:
+            if same and b.uniform_value(g._array) == 1.0:
                 # the gradient of a sum: g * y is y. Shared, not copied: gradients are never
                 # written in place, and the engine copies one before it becomes a .grad
-                return constant(y.data, b) if need_x else None, constant(x.data, b) if need_y else None
+                return constant(y._array, b) if need_x else None, constant(x._array, b) if need_y else None
             if same and need_x and need_y:
-                gx, gy = b.mul_backward(g.data, x.data, y.data)
+                gx, gy = b.mul_backward(g._array, x._array, y._array)
                 return constant(gx, b), constant(gy, b)
         return _both(ctx, lambda: g * y, lambda: g * x)
 
@@ -75,6 +80,7 @@ class Mul(Op):
 @register
 class Div(Op):
     name = "div"
+    fuse = "div"
     saves_inputs = True
     float_only = True
 
@@ -117,6 +123,7 @@ class Pow(Op):
 @register
 class Maximum(Op):
     name = "maximum"
+    fuse = "maximum"
     saves_inputs = True
 
     def forward(self, b, x, y):
@@ -130,6 +137,7 @@ class Maximum(Op):
 @register
 class Minimum(Op):
     name = "minimum"
+    fuse = "minimum"
     saves_inputs = True
 
     def forward(self, b, x, y):
@@ -207,6 +215,7 @@ class _Unary(Op):
 @register
 class Neg(_Unary):
     name = "neg"
+    fuse = "neg"
 
     def vjp(self, ctx, g):
         return (-g,)
@@ -224,6 +233,7 @@ class Abs(_Unary):
 @register
 class Exp(_Unary):
     name = "exp"
+    fuse = "exp"
     saves_output = True
     float_only = True
 
@@ -264,6 +274,7 @@ class Expm1(_Unary):
 @register
 class Sqrt(_Unary):
     name = "sqrt"
+    fuse = "sqrt"
     saves_output = True
     float_only = True
 

@@ -40,13 +40,13 @@ class Matmul(Op):
         need_x, need_y = ctx.needs_input_grad
         if not state.enabled:  # first order: straight to the backend, no transpose nodes
             b = g._b
-            gx = constant(b.matmul(g.data, _mT(b, y.data)), b) if need_x else None
+            gx = constant(b.matmul(g._array, _mT(b, y._array)), b) if need_x else None
             if not need_y:
                 return gx, None
             if y.ndim == 2 and x.ndim > 2:  # see below
-                gy = b.matmul(_mT(b, b.reshape(x.data, (-1, x.shape[-1]))), b.reshape(g.data, (-1, g.shape[-1])))
+                gy = b.matmul(_mT(b, b.reshape(x._array, (-1, x.shape[-1]))), b.reshape(g._array, (-1, g.shape[-1])))
             else:
-                gy = b.matmul(_mT(b, x.data), g.data)
+                gy = b.matmul(_mT(b, x._array), g._array)
             return gx, constant(gy, b)
         gx = g @ y.mT if need_x else None  # the engine sums broadcast batch dims back to x's shape
         if not need_y:
@@ -82,9 +82,9 @@ class Linear(Op):
         need = ctx.needs_input_grad
         if not state.enabled:  # first order: straight to the backend
             b = g._b
-            rows = b.reshape(g.data, (-1, g.shape[-1]))
-            gx = constant(b.matmul(g.data, w.data), b) if need[0] else None
-            gw = constant(b.matmul(_mT(b, rows), b.reshape(x.data, (-1, x.shape[-1]))), b) if need[1] else None
+            rows = b.reshape(g._array, (-1, g.shape[-1]))
+            gx = constant(b.matmul(g._array, w._array), b) if need[0] else None
+            gw = constant(b.matmul(_mT(b, rows), b.reshape(x._array, (-1, x.shape[-1]))), b) if need[1] else None
             gb = (constant(b.reduce("sum", rows, (0,), False), b) if need[2] else None,) if len(need) == 3 else ()
             return (gx, gw) + gb
         rows = g.reshape(-1, g.shape[-1])  # every batch element's gradient, one row each

@@ -40,7 +40,7 @@ class Conv2d(Op):
         gb = (g.sum((0, 2, 3)) if need[2] else None,) if len(need) == 3 else ()
         if not state.enabled:  # first order: one kernel, reusing im2col(x) and one layout of g
             b = g._b
-            gx, gw = b.conv2d_backward(g.data, w.data, ctx.saved, tuple(x.shape), need_input=need[0],
+            gx, gw = b.conv2d_backward(g._array, w._array, ctx.saved, tuple(x.shape), need_input=need[0],
                                        need_weight=need[1], **conv)
             return (constant(gx, b) if need[0] else None, constant(gw, b) if need[1] else None) + gb
         gx = apply(ConvTranspose2d, g, w, out_hw=tuple(x.shape[2:]), **conv) if need[0] else None
@@ -186,7 +186,7 @@ class CrossEntropy(Op):
         ignore = ctx.attrs["ignore_index"]
         if not state.enabled:  # first order: one fused kernel from the saved log-sum-exp
             b = logits._b
-            return constant(b.cross_entropy_backward(g.data, logits.data, ctx.saved, target.data, ignore), b), None
+            return constant(b.cross_entropy_backward(g._array, logits._array, ctx.saved, target._array, ignore), b), None
         from tinygrad_chain.creation import arange
         valid = target != ignore
         safe = target.masked_fill(~valid, 0)

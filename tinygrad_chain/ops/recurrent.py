@@ -34,7 +34,7 @@ class LstmCell(Op):
         gates, c = ctx.inputs
         if not state.enabled:
             b = grad._b
-            d_gates, d_c = b.lstm_cell_backward(grad.data, c.data, *ctx.saved)
+            d_gates, d_c = b.lstm_cell_backward(grad._array, c._array, *ctx.saved)
             return constant(d_gates, b), constant(d_c, b)
         return _cell_vjp(gates, c, grad[0], grad[1])
 
@@ -76,7 +76,7 @@ class LstmLayer(Op):
         xw, h0, c0, w_hh = ctx.inputs
         if not state.enabled:
             b = grad._b
-            grads = b.lstm_layer_backward(grad.data, w_hh.data, *ctx.saved)
+            grads = b.lstm_layer_backward(grad._array, w_hh._array, *ctx.saved)
             return tuple(constant(gi, b) for gi in grads)
         # higher order: the recurrence again in recorded ops, then back through time with them
         from tinygrad_chain.functions import stack

@@ -8,6 +8,8 @@ from tinygrad_chain import dtypes
 from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.autograd.node import Node
 
+from . import fusion
+
 REGISTRY = {}
 Tensor = None  # set by tinygrad_chain.tensor, which imports this module
 
@@ -41,6 +43,9 @@ class Op:
     changes_device = False
     #: the op chooses its output dtype (a cast to float64 is not demoted to the default float)
     sets_dtype = False
+    #: the instruction computing this op inside a fused elementwise program (ops/fusion.py),
+    #: for an op that maps same-shape inputs to an output of that shape, element by element
+    fuse = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -81,7 +86,7 @@ def apply(op, *args, **attrs):
                 raise _device_error(op, args)
             if a._requires_grad:
                 requires_grad = True
-            arrays.append(a.data)
+            arrays.append(a._data)
         else:
             arrays.append(a)
     if b is None:
@@ -90,10 +95,14 @@ def apply(op, *args, **attrs):
         op.check(*args, **attrs)
     if op.float_only:
         arrays = _as_float(b, arrays)
-    try:
-        out = op.forward(b, *arrays, **attrs)
-    except ValueError as e:
-        raise _shape_error(op, args, e) from None
+    out = fusion.forward(op, b, arrays, attrs) if b.fused_ops else None
+    if out is None:
+        if b.fused_ops:
+            arrays = fusion.computed(arrays)
+        try:
+            out = op.forward(b, *arrays, **attrs)
+        except ValueError as e:
+            raise _shape_error(op, args, e) from None
     if op.saves_extra:
         out, saved = out
     if out.ndim == 0:  # NumPy returns scalars, not arrays, for 0-d results
@@ -112,7 +121,7 @@ def apply(op, *args, **attrs):
     for a in args:
         if isinstance(a, Tensor):
             parents.append((a.grad_fn or a) if a._requires_grad else None)
-            in_meta.append((a.data.shape, a._b.dtype_of(a.data)))
+            in_meta.append((a._data.shape, a._b.dtype_of(a._data)))
         else:
             parents.append(None)
             in_meta.append(None)

@@ -24,13 +24,13 @@ class Adagrad(Optimizer):
                                                     b, False, None, [0])
 
     def _update(self, p, grad, group, state):
-        b, x = p._b, p.data
+        b, x = p._b, p._writable()
         state["step"] += 1
-        g = b.unary("neg", grad.data) if group["maximize"] else grad.data
+        g = b.unary("neg", grad._array) if group["maximize"] else grad._array
         if group["weight_decay"]:
             g = b.binary("add", g, b.binary("mul", x, group["weight_decay"]))
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        s = state["sum"].data
+        s = state["sum"]._writable()
         b.copy_into(s, b.binary("add", s, b.binary("mul", g, g)))
         std = b.binary("add", b.unary("sqrt", s), group["eps"])
         b.copy_into(x, b.binary("add", x, b.binary("div", b.binary("mul", g, -clr), std)))

@@ -31,8 +31,8 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = _zeros_like(p)
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        b.adam_step(p.data, grad.data, state["exp_avg"].data, state["exp_avg_sq"].data,
-                    state["max_exp_avg_sq"].data if amsgrad else None, state["step"], group["lr"], beta1, beta2,
+        b.adam_step(p._writable(), grad._array, state["exp_avg"]._writable(), state["exp_avg_sq"]._writable(),
+                    state["max_exp_avg_sq"]._writable() if amsgrad else None, state["step"], group["lr"], beta1, beta2,
                     group["eps"], group["weight_decay"], amsgrad, self._decoupled, maximize=group["maximize"])
 
 

@@ -84,7 +84,7 @@ class Optimizer:
                         g.detach_()
                     else:
                         g.requires_grad_(False)
-                    g._b.copy_into(g.data, 0)
+                    g._b.copy_into(g._writable(), 0)
 
     def step(self, closure=None):
         loss = None
@@ -155,7 +155,7 @@ def _cast_like(value, param, key):
         value = value.to(param.device, param.dtype)
     else:
         value = value.to(param.device)
-    return Tensor._make(value._b.copy(value.data), value._b, False, None, [0])
+    return Tensor._make(value._b.copy(value._array), value._b, False, None, [0])
 
 
 def _check_hyper(name, value, low=0.0):

@@ -15,7 +15,7 @@ class RMSprop(Optimizer):
                                       centered=centered, maximize=maximize))
 
     def _update(self, p, grad, group, state):
-        b, x = p._b, p.data
+        b, x = p._b, p._writable()
         if not state:
             state["step"] = 0
             state["square_avg"] = _zeros_like(p)
@@ -25,20 +25,20 @@ class RMSprop(Optimizer):
                 state["grad_avg"] = _zeros_like(p)
         state["step"] += 1
         alpha, lr = group["alpha"], group["lr"]
-        g = b.unary("neg", grad.data) if group["maximize"] else grad.data
+        g = b.unary("neg", grad._array) if group["maximize"] else grad._array
         if group["weight_decay"]:
             g = b.binary("add", g, b.binary("mul", x, group["weight_decay"]))
-        sq = state["square_avg"].data
+        sq = state["square_avg"]._writable()
         b.copy_into(sq, b.binary("add", b.binary("mul", sq, alpha), b.binary("mul", b.binary("mul", g, 1 - alpha), g)))
         if group["centered"]:
-            ga = state["grad_avg"].data
+            ga = state["grad_avg"]._writable()
             b.copy_into(ga, _lerp(b, ga, g, 1 - alpha))
             avg = b.unary("sqrt", b.binary("sub", sq, b.binary("mul", ga, ga)))
         else:
             avg = b.unary("sqrt", sq)
         avg = b.binary("add", avg, group["eps"])
         if group["momentum"] > 0:
-            buf = state["momentum_buffer"].data
+            buf = state["momentum_buffer"]._writable()
             b.copy_into(buf, b.binary("add", b.binary("mul", buf, group["momentum"]), b.binary("div", g, avg)))
             b.copy_into(x, b.binary("add", x, b.binary("mul", buf, -lr)))
         else:

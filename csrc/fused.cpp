@@ -1,0 +1,103 @@
+// Binding and threading for fused elementwise programs (fused_impl.h runs them;
+// tinygrad_chain/ops/fusion.py compiles them from pending expressions).
+#include <string>
+#include <vector>
+
+#include "pyutil.h"
+
+namespace tc {
+
+namespace {
+// Elements per task. Fixed, so a sum adds the same partial sums in the same order
+// whatever the thread count.
+constexpr i64 FUSED_CHUNK = 1 << 15;
+// Outputs from this size (bytes each) bypass the caches (fused_impl.h: stream_copy).
+constexpr i64 FUSED_STREAM_BYTES = i64(4) << 20;
+
+bool unary_op(FOp op) {
+    return op == FOp::neg || op == FOp::exp || op == FOp::sqrt || op == FOp::tanh || op == FOp::sigmoid ||
+           op == FOp::relu || op == FOp::sum;
+}
+
+[[noreturn]] void bad(const std::string& what) { throw py::value_error("fused_run: " + what); }
+
+// Every register an instruction reads or writes exists, and writes go to outputs or scratch.
+void check_code(const std::vector<FInstr>& code, int n_reg, int first_out, int n_sums) {
+    for (std::size_t c = 0; c < code.size(); ++c) {
+        const FInstr& i = code[c];
+        std::string at = "instruction " + std::to_string(c);
+        if (i.op < 0 || i.op >= int(FOp::count_)) bad(at + " has an unknown op " + std::to_string(i.op));
+        FOp op = FOp(i.op);
+        if (i.a < 0 || i.a >= n_reg) bad(at + " reads a register out of range");
+        if (unary_op(op) ? i.b != -1 : (i.b < 0 || i.b >= n_reg)) bad(at + " has a bad second operand");
+        if (op == FOp::sum ? (i.dst < 0 || i.dst >= n_sums) : (i.dst < first_out || i.dst >= n_reg))
+            bad(at + " writes where it may not");
+        if (op != FOp::sum && (i.dst == i.a || i.dst == i.b)) bad(at + " overwrites its own operand");
+    }
+}
+
+template <class T>
+void run_t(const FusedProgram& p, i64 n, std::vector<double>& sums) {
+    const i64 chunks = (n + FUSED_CHUNK - 1) / FUSED_CHUNK;
+    std::vector<double> partial(std::size_t(chunks * p.n_sums), 0.0);
+    auto f = tk<T>().fused;
+    {
+        py::gil_scoped_release nogil;
+        parallel_for(chunks, 2, 1, [&](i64 cb, i64 ce) {
+            std::vector<T> work(std::size_t((p.n_const + p.n_scratch + p.n_out) * FUSED_BLOCK));
+            for (i64 c = cb; c < ce; ++c) {
+                i64 e = (c + 1) * FUSED_CHUNK < n ? (c + 1) * FUSED_CHUNK : n;
+                f(p, c * FUSED_CHUNK, e, work.data(), partial.data() + c * p.n_sums);
+            }
+        });
+    }
+    for (i64 c = 0; c < chunks; ++c)
+        for (int k = 0; k < p.n_sums; ++k) sums[std::size_t(k)] += partial[std::size_t(c * p.n_sums + k)];
+}
+}  // namespace
+
+void bind_fused(py::module_& m) {
+    m.def("fused_run", [](const py::array_t<std::int32_t, py::array::c_style>& code, const py::list& inputs,
+                          const py::array_t<double, py::array::c_style>& consts, const py::list& outputs,
+                          int n_scratch, int n_sums) {
+        if (code.ndim() != 2 || code.shape(1) != 4) bad("code must be an (n, 4) int32 array");
+        std::vector<py::array> ins, outs;
+        for (auto& a : inputs) ins.push_back(py::reinterpret_borrow<py::array>(a));
+        for (auto& a : outputs) outs.push_back(py::reinterpret_borrow<py::array>(a));
+        if (ins.empty()) bad("needs at least one input array");
+        const py::array& ref = ins[0];
+        check_float(ref, "fused_run");
+        for (auto* group : {&ins, &outs})
+            for (auto& a : *group) {
+                check_same(ref, a, "fused_run");
+                check_contig(a, "fused_run");
+            }
+        for (auto& a : outs)
+            if (!a.writeable()) bad("an output is read-only");
+        int n_in = int(ins.size()), n_const = int(consts.size()), n_out = int(outs.size());
+        int n_reg = n_in + n_const + n_out + n_scratch;
+        if (n_scratch < 0 || n_sums < 0 || n_reg > FUSED_MAX_REGS)
+            bad("needs " + std::to_string(n_reg) + " registers; at most " + std::to_string(FUSED_MAX_REGS));
+        std::vector<FInstr> prog(std::size_t(code.shape(0)));
+        auto c = code.unchecked<2>();
+        for (py::ssize_t i = 0; i < code.shape(0); ++i) prog[std::size_t(i)] = {c(i, 0), c(i, 1), c(i, 2), c(i, 3)};
+        check_code(prog, n_reg, n_in + n_const, n_sums);
+
+        std::vector<const void*> in_ptr;
+        std::vector<void*> out_ptr;
+        for (auto& a : ins) in_ptr.push_back(a.data());
+        for (auto& a : outs) out_ptr.push_back(a.mutable_data());
+        FusedProgram p{prog.data(), int(prog.size()), n_in, n_const, n_out, n_scratch, n_sums,
+                       in_ptr.data(), out_ptr.data(), consts.data(),
+                       i64(ref.nbytes()) >= FUSED_STREAM_BYTES};
+        std::vector<double> sums(std::size_t(n_sums), 0.0);
+        if (is_f32(ref)) run_t<float>(p, i64(ref.size()), sums);
+        else run_t<double>(p, i64(ref.size()), sums);
+        return py::array_t<double>(py::ssize_t(sums.size()), sums.data());
+    }, py::arg("code"), py::arg("inputs"), py::arg("consts"), py::arg("outputs"), py::arg("n_scratch"),
+    py::arg("n_sums"),
+    "Run a fused elementwise program over same-size contiguous float arrays; returns the sums (float64).\n"
+    "code rows are (op, dst, a, b) over registers numbered inputs, consts, outputs, scratch.");
+}
+
+}  // namespace tc

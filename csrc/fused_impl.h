@@ -1,0 +1,112 @@
+// The fused elementwise program, run block by block: each instruction is one short
+// loop over a block that stays in L1, so a chain of ops reads its inputs from memory
+// once and writes only the outputs asked for. The formulas match the single-op
+// kernels (elementwise_impl.h), so a fused result equals the unfused one.
+
+static inline float sqrt_t(float x) { return __builtin_sqrtf(x); }
+static inline double sqrt_t(double x) { return __builtin_sqrt(x); }
+
+// d[i] = f(a[i]) and d[i] = f(a[i], b[i]); the compiler (ops/fusion.py) never gives an
+// instruction a destination that is also one of its operands, so these do not alias.
+template <class T, class F>
+static inline void map1(i64 n, T* __restrict d, const T* __restrict a, F f) {
+    for (i64 i = 0; i < n; ++i) d[i] = f(a[i]);
+}
+template <class T, class F>
+static inline void map2(i64 n, T* __restrict d, const T* __restrict a, const T* __restrict b, F f) {
+    for (i64 i = 0; i < n; ++i) d[i] = f(a[i], b[i]);
+}
+
+// Sum of a block: one 64-byte vector of partial sums, then double.
+template <class T>
+static inline double block_sum(i64 n, const T* __restrict a) {
+    constexpr int L = 64 / sizeof(T);
+    T acc[L] = {};
+    i64 i = 0;
+    for (; i + L <= n; i += L)
+        for (int j = 0; j < L; ++j) acc[j] += a[i + j];
+    double s = 0;
+    for (int j = 0; j < L; ++j) s += double(acc[j]);
+    for (; i < n; ++i) s += double(a[i]);
+    return s;
+}
+
+// Copy a block out with streaming (non-temporal) stores: an output bigger than the caches
+// is not read back soon, and a normal store would first read every line in from memory.
+template <class T> struct StreamVec;
+template <> struct StreamVec<float> { typedef TC_VF type; };
+template <> struct StreamVec<double> { typedef TC_VD type; };
+#ifdef TC_STREAM_F
+static inline void stream_vec(float* p, TC_VF v) { TC_STREAM_F(p, v); }
+static inline void stream_vec(double* p, TC_VD v) { TC_STREAM_D(p, v); }
+static inline void stream_fence() { __builtin_ia32_sfence(); }  // before other threads read
+#else
+template <class T, class V> static inline void stream_vec(T* p, V v) { storeu(p, v); }
+static inline void stream_fence() {}
+#endif
+
+template <class T>
+static inline void stream_copy(i64 n, T* __restrict dst, const T* __restrict src) {
+    typedef typename StreamVec<T>::type V;
+    constexpr i64 W = sizeof(V) / sizeof(T);
+    i64 i = 0;
+    for (; i < n && (reinterpret_cast<unsigned long long>(dst + i) % sizeof(V)); ++i) dst[i] = src[i];
+    for (; i + W <= n; i += W) stream_vec(dst + i, loadu<V>(src + i));
+    for (; i < n; ++i) dst[i] = src[i];
+}
+
+template <class T>
+static void fused_run(const FusedProgram& p, i64 begin, i64 end, T* work, double* sums) {
+    T* reg[FUSED_MAX_REGS];
+    const int first_const = p.n_in, first_out = p.n_in + p.n_const, first_scratch = first_out + p.n_out;
+    for (int c = 0; c < p.n_const; ++c) {
+        T* blk = work + i64(c) * FUSED_BLOCK;
+        const T v = T(p.consts[c]);
+        for (i64 i = 0; i < FUSED_BLOCK; ++i) blk[i] = v;
+        reg[first_const + c] = blk;
+    }
+    for (int s = 0; s < p.n_scratch; ++s) reg[first_scratch + s] = work + i64(p.n_const + s) * FUSED_BLOCK;
+    T* stage = work + i64(p.n_const + p.n_scratch) * FUSED_BLOCK;  // outputs' blocks, when streaming
+    if (p.stream)
+        for (int k = 0; k < p.n_out; ++k) reg[first_out + k] = stage + i64(k) * FUSED_BLOCK;
+
+    for (i64 at = begin; at < end; at += FUSED_BLOCK) {
+        const i64 n = end - at < FUSED_BLOCK ? end - at : FUSED_BLOCK;
+        for (int k = 0; k < p.n_in; ++k) reg[k] = const_cast<T*>(static_cast<const T*>(p.in[k])) + at;
+        if (!p.stream)
+            for (int k = 0; k < p.n_out; ++k) reg[first_out + k] = static_cast<T*>(p.out[k]) + at;
+        for (int c = 0; c < p.n_code; ++c) {
+            const FInstr& ins = p.code[c];
+            const T* a = reg[ins.a];
+            const T* b = ins.b >= 0 ? reg[ins.b] : a;
+            if (FOp(ins.op) == FOp::sum) {
+                sums[ins.dst] += block_sum(n, a);
+                continue;
+            }
+            T* d = reg[ins.dst];
+            switch (FOp(ins.op)) {
+                case FOp::add: map2(n, d, a, b, [](T x, T y) { return x + y; }); break;
+                case FOp::sub: map2(n, d, a, b, [](T x, T y) { return x - y; }); break;
+                case FOp::mul: map2(n, d, a, b, [](T x, T y) { return x * y; }); break;
+                case FOp::div: map2(n, d, a, b, [](T x, T y) { return x / y; }); break;
+                // NaN in either operand wins, as in NumPy and torch
+                case FOp::maximum: map2(n, d, a, b, [](T x, T y) { return (x > y || x != x) ? x : y; }); break;
+                case FOp::minimum: map2(n, d, a, b, [](T x, T y) { return (x < y || x != x) ? x : y; }); break;
+                case FOp::neg: map1(n, d, a, [](T x) { return -x; }); break;
+                case FOp::exp: map1(n, d, a, [](T x) { return exp_t(x); }); break;
+                case FOp::sqrt: map1(n, d, a, [](T x) { return sqrt_t(x); }); break;
+                case FOp::tanh: map1(n, d, a, [](T x) { return tanh_t(x); }); break;
+                case FOp::sigmoid: map1(n, d, a, [](T x) { return sigmoid_t(x); }); break;
+                case FOp::relu: map1(n, d, a, [](T x) { return x < T(0) ? T(0) : x; }); break;
+                // the activations' backward: a is the upstream gradient, b the saved output
+                case FOp::relu_backward: map2(n, d, a, b, [](T g, T y) { return y > T(0) ? g : T(0); }); break;
+                case FOp::sigmoid_backward: map2(n, d, a, b, [](T g, T y) { return g * (y * (T(1) - y)); }); break;
+                case FOp::tanh_backward: map2(n, d, a, b, [](T g, T y) { return g * (T(1) - y * y); }); break;
+                default: break;  // checked by the binding
+            }
+        }
+        if (p.stream)
+            for (int k = 0; k < p.n_out; ++k) stream_copy(n, static_cast<T*>(p.out[k]) + at, stage + i64(k) * FUSED_BLOCK);
+    }
+    if (p.stream) stream_fence();
+}

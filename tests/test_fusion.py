@@ -1,0 +1,319 @@
+"""Elementwise fusion (tinygrad_chain/ops/fusion.py, csrc/fused*.{h,cpp}).
+
+The kernel: every instruction on every ISA, sizes around the block and chunk edges, both
+float dtypes, streamed (cache-bypassing) outputs, 1 vs 2 threads, and bad programs.
+The Python layer: which nodes a pass stores, results against eager computation and
+torch, and that deferring a read never sees a later write (in-place ops, .data,
+.numpy(), optimizer steps, gradient accumulation, views).
+"""
+import numpy as np
+import pytest
+
+_C = pytest.importorskip("tinygrad_chain._C", reason="C++ extension tinygrad_chain._C is not built")
+
+import tinygrad_chain as tc  # noqa: E402
+from tinygrad_chain.backends import cpp_backend  # noqa: E402
+from tinygrad_chain.ops import fusion  # noqa: E402
+
+OPS = cpp_backend._FUSED
+DTYPES = [np.float32, np.float64]
+ISAS = [isa for isa in ("generic", "avx2", "avx512") if _C.set_isa(isa)]
+DEFAULT_ISA = ISAS[-1]
+_C.set_isa(DEFAULT_ISA)
+
+UNARY = {
+    "neg": np.negative, "exp": np.exp, "sqrt": np.sqrt, "tanh": np.tanh,
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "relu": lambda x: np.where(x < 0, 0, x),
+}
+BINARY = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+    "maximum": np.maximum, "minimum": np.minimum,
+    "relu_backward": lambda g, y: np.where(y > 0, g, 0),
+    "sigmoid_backward": lambda g, y: g * (y * (1 - y)),
+    "tanh_backward": lambda g, y: g * (1 - y * y),
+}
+
+
+@pytest.fixture(autouse=True)
+def device():
+    """Fusion runs on the cpp device: these tests run once, not once per device (conftest)."""
+    previous = tc.get_default_device()
+    tc.set_default_device("cpp")
+    yield "cpp"
+    tc.set_default_device(previous)
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    assert _C.set_isa(request.param)
+    yield request.param
+    _C.set_isa(DEFAULT_ISA)
+
+
+@pytest.fixture
+def threads():
+    n = _C.get_num_threads()
+    yield
+    _C.set_num_threads(n)
+
+
+@pytest.fixture
+def fuse_all(monkeypatch):
+    """Fuse arrays of any size (the default threshold keeps small ones eager)."""
+    monkeypatch.setattr(fusion.config, "min_elements", 1)
+    monkeypatch.setattr(fusion.config, "enabled", True)
+
+
+@pytest.fixture
+def programs(monkeypatch):
+    """Every fused program run: (code, n_inputs, n_outputs, n_sums)."""
+    ran = []
+    real = cpp_backend.CppBackend.run_fused
+
+    def spy(self, code, inputs, consts, outputs, n_scratch, n_sums):
+        ran.append((code.copy(), len(inputs), len(outputs), n_sums))
+        return real(self, code, inputs, consts, outputs, n_scratch, n_sums)
+    monkeypatch.setattr(cpp_backend.CppBackend, "run_fused", spy)
+    return ran
+
+
+def tol(dtype):
+    return dict(rtol=3e-6, atol=3e-7) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
+
+
+def rand(n, dtype, seed):
+    return (np.random.default_rng(seed).standard_normal(n) * 2).astype(dtype)
+
+
+# ---------------------------------------------------------------- the kernel
+def run(code, inputs, n_out, n_scratch=0, n_sums=0, consts=()):
+    outs = [np.empty_like(inputs[0]) for _ in range(n_out)]
+    sums = _C.fused_run(np.array(code, np.int32).reshape(-1, 4), inputs, np.array(consts, np.float64), outs,
+                        n_scratch, n_sums)
+    return outs, sums
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 3, 17, 511, 512, 513, 1025, (1 << 15) + 1, 1 << 20])  # 1<<20 f32 streams
+def test_every_instruction(isa, dtype, n):
+    x = rand(n, dtype, 0)
+    y = np.abs(rand(n, dtype, 1)) + 0.5
+    for name, f in UNARY.items():
+        arg = np.abs(x) if name == "sqrt" else x
+        (out,), _ = run([(OPS[name], 1, 0, -1)], [arg], 1)
+        np.testing.assert_allclose(out, f(arg.astype(np.float64)), **tol(dtype), err_msg=f"{isa} {name}")
+    for name, f in BINARY.items():
+        (out,), _ = run([(OPS[name], 2, 0, 1)], [x, y], 1)
+        np.testing.assert_allclose(out, f(x.astype(np.float64), y.astype(np.float64)), **tol(dtype),
+                                   err_msg=f"{isa} {name}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 1000, 70_000, 1 << 20])
+def test_chain_with_two_outputs_and_a_sum(isa, threads, dtype, n):
+    # registers: x w b (0-2) | t s (3-4) | scratch 5-6
+    x, w, b = (rand(n, dtype, s) for s in range(3))
+    code = [(OPS["mul"], 5, 0, 1), (OPS["add"], 6, 5, 2), (OPS["tanh"], 3, 6, -1), (OPS["sigmoid"], 4, 0, -1),
+            (OPS["mul"], 5, 3, 4), (OPS["sum"], 0, 5, -1)]
+    t_ref = np.tanh(x.astype(np.float64) * w + b)
+    s_ref = 1 / (1 + np.exp(-x.astype(np.float64)))
+    results = []
+    for nt in (1, 2):
+        _C.set_num_threads(nt)
+        (t, s), sums = run(code, [x, w, b], 2, n_scratch=2, n_sums=1)
+        np.testing.assert_allclose(t, t_ref, **tol(dtype))
+        np.testing.assert_allclose(s, s_ref, **tol(dtype))
+        np.testing.assert_allclose(sums[0], (t_ref * s_ref).sum(), rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=1e-3 if dtype == np.float32 else 1e-9)
+        results.append((t, s, sums))
+    # a fixed split into chunks: the same bits whatever the thread count
+    for a, b_ in zip(results[0], results[1]):
+        assert np.array_equal(a, b_)
+
+
+def test_constants_and_special_values():
+    x = np.array([-np.inf, -100.0, -1.0, -0.0, 0.0, 1.0, 100.0, np.inf, np.nan], np.float32)
+    (mx, mn, e, s, r), _ = run([(OPS["maximum"], 2, 0, 1), (OPS["minimum"], 3, 0, 1), (OPS["exp"], 4, 0, -1),
+                                (OPS["sigmoid"], 5, 0, -1), (OPS["relu"], 6, 0, -1)], [x], 5, consts=[0.5])
+    np.testing.assert_array_equal(mx, np.maximum(x, np.float32(0.5)))  # NaN propagates
+    np.testing.assert_array_equal(mn, np.minimum(x, np.float32(0.5)))
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(e, np.exp(x), rtol=3e-6, atol=1e-37)  # subnormal results flush to 0
+    assert not np.isnan(s[:-1]).any() and s[0] == 0 and s[-2] == 1 and np.isnan(s[-1])
+    np.testing.assert_array_equal(r[:-1], np.maximum(x[:-1], 0))
+    assert np.isnan(r[-1])
+
+
+def test_bad_programs_are_rejected():
+    x = np.ones(8, np.float32)
+    with pytest.raises(ValueError, match="unknown op"):
+        run([(99, 1, 0, -1)], [x], 1)
+    with pytest.raises(ValueError, match="out of range"):
+        run([(OPS["neg"], 1, 5, -1)], [x], 1)
+    with pytest.raises(ValueError, match="writes where it may not"):
+        run([(OPS["neg"], 0, 0, -1)], [x], 1)  # into an input
+    with pytest.raises(ValueError, match="overwrites its own operand"):
+        run([(OPS["neg"], 1, 1, -1)], [x], 1)
+    with pytest.raises(ValueError, match="second operand"):
+        run([(OPS["add"], 1, 0, -1)], [x], 1)
+    with pytest.raises(ValueError, match="dtype or size"):
+        run([(OPS["add"], 2, 0, 1)], [x, np.ones(9, np.float32)], 1)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        run([(OPS["neg"], 1, 0, -1)], [np.ones(8, np.int32)], 1)
+
+
+# ---------------------------------------------------------------- the Python layer
+def chain(lib, x, w, b):
+    return (lib.tanh(x * w + b) * lib.sigmoid(x)).sum()
+
+
+@pytest.mark.parametrize("dtype", [tc.float32, tc.float64])
+def test_chain_stores_only_what_backward_reads(fuse_all, programs, dtype):
+    torch = pytest.importorskip("torch")
+    vals = [rand(1000, np.float64, s) for s in range(3)]
+    x, w, b = (tc.tensor(v, dtype=dtype, requires_grad=True) for v in vals)
+    y = chain(tc, x, w, b)
+    # one pass: x, w, b in; tanh's and sigmoid's outputs (saved for backward) out; the sum taken inside
+    assert [(n_in, n_out, n_sums) for _, n_in, n_out, n_sums in programs] == [(3, 2, 1)]
+    y.backward()
+    # backward: one more pass, from the two saved outputs and x, w to the three gradients
+    assert [(n_in, n_out, n_sums) for _, n_in, n_out, n_sums in programs[1:]] == [(4, 3, 0)]
+    tx, tw, tb = (torch.tensor(v, dtype=torch.float32 if dtype is tc.float32 else torch.float64,
+                               requires_grad=True) for v in vals)
+    ty = chain(torch, tx, tw, tb)
+    ty.backward()
+    t = tol(np.float32 if dtype is tc.float32 else np.float64)
+    np.testing.assert_allclose(y.item(), ty.item(), rtol=1e-5 if dtype is tc.float32 else 1e-12)
+    for ours, theirs in ((x, tx), (w, tw), (b, tb)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), **t)
+
+
+def test_pending_results_match_eager(fuse_all, monkeypatch):
+    vals = [rand(3000, np.float32, s) for s in range(3)]
+
+    def compute():
+        a, c, d = (tc.tensor(v) for v in vals)
+        e = ((a * c - d / 3.0).relu() + (-a).exp().sqrt() * 0.5).tanh()
+        f = tc.maximum(e, c.sigmoid()) - tc.minimum(a, d)
+        return [t.numpy() for t in (e, f, f.sum(), (f * 2).mean())]
+    fused = compute()
+    monkeypatch.setattr(fusion.config, "enabled", False)
+    eager = compute()
+    for got, want in zip(fused, eager):
+        np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
+
+
+def test_long_chains_run_in_pieces(fuse_all, programs):
+    x = tc.tensor(rand(500, np.float64, 0))
+    y, ref = x, x.numpy().copy()
+    for _ in range(100):
+        y = y * 1.01 + 0.1
+        ref = ref * 1.01 + 0.1
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-13)
+    assert len(programs) >= 200 // fusion.MAX_NODES
+    assert max(len(code) for code, *_ in programs) <= fusion.MAX_NODES
+
+
+def test_signed_zero_constants_stay_apart(fuse_all):
+    x = tc.tensor(np.full(10, 2.0, np.float32))
+    out = ((x * 0.0 + 1.0) * (x * -0.0)).numpy()
+    assert np.signbit(out).all()
+
+
+def test_a_later_in_place_write_is_not_seen(fuse_all):
+    x = tc.tensor(np.arange(6, dtype=np.float32))
+    y = x * 2.0
+    assert fusion.is_pending(y._data)
+    x.add_(100.0)
+    x[0] = -7.0
+    np.testing.assert_array_equal(y.numpy(), np.arange(6) * 2.0)
+    v = x.view(2, 3)  # a view shares the memory: writing through it counts too
+    z = x + 1.0
+    v.mul_(0.0)
+    np.testing.assert_array_equal(z.numpy(), np.array([-7, 101, 102, 103, 104, 105]) + 1.0)
+
+
+def test_memory_handed_out_is_never_read_lazily(fuse_all):
+    x = tc.tensor(np.ones(4, np.float32))
+    held = x.numpy()          # shares x's memory
+    y = x * 3.0
+    assert not fusion.is_pending(y._data)  # computed now: the caller may write `held` at any time
+    held += 1
+    np.testing.assert_array_equal(y.numpy(), [3, 3, 3, 3])
+
+    u = tc.tensor(np.ones(4, np.float32))
+    p = u * 5.0
+    assert fusion.is_pending(p._data)
+    u.data[...] = 0           # .data computes what reads u first
+    np.testing.assert_array_equal(p.numpy(), [5, 5, 5, 5])
+    assert not fusion.is_pending((u * 2.0)._data)
+
+    raw = np.ones(4, np.float32)
+    t = tc.tensor([0.0, 0, 0, 0])
+    t.data = raw              # the caller keeps `raw`
+    q = t + 1.0
+    raw[:] = 9
+    np.testing.assert_array_equal(q.numpy(), [2, 2, 2, 2])
+
+
+def test_optimizer_steps_and_grad_accumulation_wait_for_readers(fuse_all):
+    w = tc.nn.Parameter(tc.tensor(np.ones(5, np.float32)))
+    opt = tc.optim.SGD([w], lr=0.5, momentum=0.9)
+    (w * w).sum().backward()
+    doubled = w * 2.0              # pending, reads w
+    grad_copy = w.grad * 1.0       # pending, reads w.grad
+    opt.step()                     # writes w (and the momentum buffer) in place
+    (w * 3.0).sum().backward()     # accumulates into w.grad in place
+    np.testing.assert_array_equal(doubled.detach().numpy(), np.full(5, 2.0))
+    np.testing.assert_array_equal(grad_copy.numpy(), np.full(5, 2.0))
+    np.testing.assert_allclose(w.detach().numpy(), np.zeros(5))
+    np.testing.assert_allclose(w.grad.numpy(), np.full(5, 5.0))
+    opt.zero_grad(set_to_none=False)
+    assert not w.grad.numpy().any()
+
+
+def test_computed_nodes_let_go_of_their_inputs(fuse_all):
+    import weakref
+    a = np.arange(8, dtype=np.float32)
+    x = tc.tensor(a)
+    y = (x * 2.0 + 1.0).exp()
+    pending = y._data
+    ref = weakref.ref(x._data)
+    del x
+    assert ref() is not None      # the pending expression still reads it
+    y.numpy()
+    assert pending.value is not None and pending.args == ()
+    assert ref() is None          # computed: the input is free
+
+
+def test_hooks_and_retained_grads_see_values(fuse_all):
+    x = tc.tensor(rand(64, np.float32, 0), requires_grad=True)
+    h = x.sigmoid()
+    seen = []
+    h.register_hook(lambda g: seen.append(g.numpy().copy()))
+    h.retain_grad()
+    (h * h).sum().backward()
+    s = 1 / (1 + np.exp(-x.detach().numpy().astype(np.float64)))
+    np.testing.assert_allclose(seen[0], 2 * s, rtol=1e-6)
+    np.testing.assert_allclose(h.grad.numpy(), 2 * s, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * s * s * (1 - s), rtol=1e-5)
+
+
+def test_double_backward_through_fused_ops(fuse_all):
+    x = tc.tensor(rand(50, np.float64, 3), dtype=tc.float64, requires_grad=True)
+    (g,) = tc.autograd.grad((x.tanh() * x.sigmoid()).sum(), x, create_graph=True)
+    (gg,) = tc.autograd.grad(g.sum(), x)
+    v = x.detach().numpy()
+    eps = 1e-6
+
+    def first(z):
+        t, s = np.tanh(z), 1 / (1 + np.exp(-z))
+        return (1 - t * t) * s + t * s * (1 - s)
+    np.testing.assert_allclose(gg.numpy(), (first(v + eps) - first(v - eps)) / (2 * eps), rtol=1e-6, atol=1e-8)
+
+
+def test_threshold_keeps_small_ops_eager():
+    x = tc.tensor(np.ones(16, np.float32))
+    assert not fusion.is_pending((x * 2.0)._data)
+    big = tc.tensor(np.ones(fusion.config.min_elements, np.float32))
+    assert fusion.is_pending((big * 2.0)._data) == fusion.config.enabled
