@@ -45,9 +45,11 @@ def _extensions():
         return []
     # No -march=native: one binary for any x86-64; csrc/ compiles AVX2 and
     # AVX-512 variants with `#pragma GCC target` and picks one at import.
-    # -ffp-contract=fast lets the SIMD kernels use FMA; no -ffast-math (NaN/inf must behave).
+    # -ffp-contract=fast lets the SIMD kernels use FMA; -fno-trapping-math lets GCC turn the
+    # selects in exp/tanh/... into blends below AVX-512 (it vectorizes nothing there otherwise);
+    # no -ffast-math (NaN/inf must behave).
     # Threads come from a small pthread pool (csrc/threadpool.h), not OpenMP.
-    flags = ["-O3", "-pthread", "-ffp-contract=fast", "-fno-math-errno", "-fvisibility=hidden", "-Wno-psabi"]
+    flags = ["-O3", "-pthread", "-ffp-contract=fast", "-fno-math-errno", "-fno-trapping-math", "-fvisibility=hidden", "-Wno-psabi"]
     return [Pybind11Extension(
         "tinygrad_chain._C",
         sorted(glob.glob("csrc/*.cpp")),

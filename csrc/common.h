@@ -30,7 +30,6 @@ struct FusedProgram {
     const void* const* in;  // n_in arrays
     void* const* out;       // n_out arrays
     const double* consts;   // n_const values
-    bool stream;            // outputs bigger than the caches: staged in blocks, then streamed out
 };
 constexpr i64 FUSED_BLOCK = 512;
 constexpr int FUSED_MAX_REGS = 160;
@@ -64,8 +63,8 @@ struct TypedKernels {
     // out[o] = reduce(x[o*n : o*n+n]) for o < rows; out[0:w] = reduce over k < n of x[k*inner : k*inner+w] (w <= 256)
     void (*reduce_rows)(Red, i64 rows, i64 n, const T* x, T* out);
     void (*reduce_cols)(Red, i64 n, i64 inner, i64 w, const T* x, T* out);
-    // Elements [begin, end) of a fused program; `work` holds n_const + n_scratch blocks (and
-    // n_out more when streaming); sums[k] gets the partial sum of sum slot k.
+    // Elements [begin, end) of a fused program; `work` holds n_const + n_scratch blocks;
+    // sums[k] gets the partial sum of sum slot k.
     void (*fused)(const FusedProgram& p, i64 begin, i64 end, T* work, double* sums);
 };
 

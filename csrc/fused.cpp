@@ -11,8 +11,6 @@ namespace {
 // Elements per task. Fixed, so a sum adds the same partial sums in the same order
 // whatever the thread count.
 constexpr i64 FUSED_CHUNK = 1 << 15;
-// Outputs from this size (bytes each) bypass the caches (fused_impl.h: stream_copy).
-constexpr i64 FUSED_STREAM_BYTES = i64(4) << 20;
 
 bool unary_op(FOp op) {
     return op == FOp::neg || op == FOp::exp || op == FOp::sqrt || op == FOp::tanh || op == FOp::sigmoid ||
@@ -44,7 +42,7 @@ void run_t(const FusedProgram& p, i64 n, std::vector<double>& sums) {
     {
         py::gil_scoped_release nogil;
         parallel_for(chunks, 2, 1, [&](i64 cb, i64 ce) {
-            std::vector<T> work(std::size_t((p.n_const + p.n_scratch + p.n_out) * FUSED_BLOCK));
+            std::vector<T> work(std::size_t((p.n_const + p.n_scratch) * FUSED_BLOCK));
             for (i64 c = cb; c < ce; ++c) {
                 i64 e = (c + 1) * FUSED_CHUNK < n ? (c + 1) * FUSED_CHUNK : n;
                 f(p, c * FUSED_CHUNK, e, work.data(), partial.data() + c * p.n_sums);
@@ -88,8 +86,7 @@ void bind_fused(py::module_& m) {
         for (auto& a : ins) in_ptr.push_back(a.data());
         for (auto& a : outs) out_ptr.push_back(a.mutable_data());
         FusedProgram p{prog.data(), int(prog.size()), n_in, n_const, n_out, n_scratch, n_sums,
-                       in_ptr.data(), out_ptr.data(), consts.data(),
-                       i64(ref.nbytes()) >= FUSED_STREAM_BYTES};
+                       in_ptr.data(), out_ptr.data(), consts.data()};
         std::vector<double> sums(std::size_t(n_sums), 0.0);
         if (is_f32(ref)) run_t<float>(p, i64(ref.size()), sums);
         else run_t<double>(p, i64(ref.size()), sums);

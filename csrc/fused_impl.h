@@ -31,30 +31,6 @@ static inline double block_sum(i64 n, const T* __restrict a) {
     return s;
 }
 
-// Copy a block out with streaming (non-temporal) stores: an output bigger than the caches
-// is not read back soon, and a normal store would first read every line in from memory.
-template <class T> struct StreamVec;
-template <> struct StreamVec<float> { typedef TC_VF type; };
-template <> struct StreamVec<double> { typedef TC_VD type; };
-#ifdef TC_STREAM_F
-static inline void stream_vec(float* p, TC_VF v) { TC_STREAM_F(p, v); }
-static inline void stream_vec(double* p, TC_VD v) { TC_STREAM_D(p, v); }
-static inline void stream_fence() { __builtin_ia32_sfence(); }  // before other threads read
-#else
-template <class T, class V> static inline void stream_vec(T* p, V v) { storeu(p, v); }
-static inline void stream_fence() {}
-#endif
-
-template <class T>
-static inline void stream_copy(i64 n, T* __restrict dst, const T* __restrict src) {
-    typedef typename StreamVec<T>::type V;
-    constexpr i64 W = sizeof(V) / sizeof(T);
-    i64 i = 0;
-    for (; i < n && (reinterpret_cast<unsigned long long>(dst + i) % sizeof(V)); ++i) dst[i] = src[i];
-    for (; i + W <= n; i += W) stream_vec(dst + i, loadu<V>(src + i));
-    for (; i < n; ++i) dst[i] = src[i];
-}
-
 template <class T>
 static void fused_run(const FusedProgram& p, i64 begin, i64 end, T* work, double* sums) {
     T* reg[FUSED_MAX_REGS];
@@ -66,15 +42,11 @@ static void fused_run(const FusedProgram& p, i64 begin, i64 end, T* work, double
         reg[first_const + c] = blk;
     }
     for (int s = 0; s < p.n_scratch; ++s) reg[first_scratch + s] = work + i64(p.n_const + s) * FUSED_BLOCK;
-    T* stage = work + i64(p.n_const + p.n_scratch) * FUSED_BLOCK;  // outputs' blocks, when streaming
-    if (p.stream)
-        for (int k = 0; k < p.n_out; ++k) reg[first_out + k] = stage + i64(k) * FUSED_BLOCK;
 
     for (i64 at = begin; at < end; at += FUSED_BLOCK) {
         const i64 n = end - at < FUSED_BLOCK ? end - at : FUSED_BLOCK;
         for (int k = 0; k < p.n_in; ++k) reg[k] = const_cast<T*>(static_cast<const T*>(p.in[k])) + at;
-        if (!p.stream)
-            for (int k = 0; k < p.n_out; ++k) reg[first_out + k] = static_cast<T*>(p.out[k]) + at;
+        for (int k = 0; k < p.n_out; ++k) reg[first_out + k] = static_cast<T*>(p.out[k]) + at;
         for (int c = 0; c < p.n_code; ++c) {
             const FInstr& ins = p.code[c];
             const T* a = reg[ins.a];
@@ -105,8 +77,5 @@ static void fused_run(const FusedProgram& p, i64 begin, i64 end, T* work, double
                 default: break;  // checked by the binding
             }
         }
-        if (p.stream)
-            for (int k = 0; k < p.n_out; ++k) stream_copy(n, static_cast<T*>(p.out[k]) + at, stage + i64(k) * FUSED_BLOCK);
     }
-    if (p.stream) stream_fence();
 }

@@ -14,7 +14,5 @@
 #define TC_NC_F 512
 #define TC_KC_D 256
 #define TC_NC_D 256
-#define TC_STREAM_F(p, v) __builtin_ia32_movntps512(p, v)
-#define TC_STREAM_D(p, v) __builtin_ia32_movntpd512(p, v)
 #include "isa_impl.h"
 const tc::KernelTable& tc::kernels_avx512() { return tc::avx512::table; }

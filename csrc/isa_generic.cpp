@@ -12,9 +12,5 @@
 #define TC_NC_F 256
 #define TC_KC_D 256
 #define TC_NC_D 256
-#if defined(__x86_64__)  // SSE2 is part of x86-64
-#define TC_STREAM_F(p, v) __builtin_ia32_movntps(p, v)
-#define TC_STREAM_D(p, v) __builtin_ia32_movntpd(p, v)
-#endif
 #include "isa_impl.h"
 const tc::KernelTable& tc::kernels_generic() { return tc::generic::table; }

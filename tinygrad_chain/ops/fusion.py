@@ -198,8 +198,9 @@ def _run(roots, reduce=None):
     b = tops[0].backend
     order, uses = _topological(tops)
     refs = _ref_counts(order)
+    root_ids = {id(r) for r in roots}
     outputs = [n for n, r in zip(order, refs)
-               if n is not reduce and (_is_root(n, roots) or r - _BASE_REFS > uses.get(id(n), 0))]
+               if n is not reduce and (id(n) in root_ids or r - _BASE_REFS > uses.get(id(n), 0))]
     code, inputs, consts, n_scratch = _compile(b, order, uses, outputs, reduce)
     out_arrays = [b.empty(n.shape, b.dtype_of(n)) for n in outputs]
     sums = b.run_fused(code, inputs, consts, out_arrays, n_scratch, 1 if reduce is not None else 0)
@@ -208,10 +209,6 @@ def _run(roots, reduce=None):
         n.args = ()
         _pending.discard(n)
     return float(sums[0]) if reduce is not None else None
-
-
-def _is_root(n, roots):
-    return any(n is r for r in roots)
 
 
 def _topological(tops):
