@@ -49,7 +49,8 @@ def _extensions():
     # selects in exp/tanh/... into blends below AVX-512 (it vectorizes nothing there otherwise);
     # no -ffast-math (NaN/inf must behave).
     # Threads come from a small pthread pool (csrc/threadpool.h), not OpenMP.
-    flags = ["-O3", "-pthread", "-ffp-contract=fast", "-fno-math-errno", "-fno-trapping-math", "-fvisibility=hidden", "-Wno-psabi"]
+    flags = ["-O3", "-pthread", "-ffp-contract=fast", "-fno-math-errno", "-fno-trapping-math", "-fvisibility=hidden",
+             "-Wno-psabi"]
     return [Pybind11Extension(
         "tinygrad_chain._C",
         sorted(glob.glob("csrc/*.cpp")),

@@ -13,12 +13,10 @@ _C = pytest.importorskip("tinygrad_chain._C", reason="C++ extension tinygrad_cha
 
 from tinygrad_chain.backends.cpp_backend import CppBackend  # noqa: E402
 from tinygrad_chain.backends.numpy_backend import NumpyBackend  # noqa: E402
+from cpp_fixtures import isa, threads  # noqa: E402,F401  (fixtures)
 
 SIZES = [0, 1, 3, 17, 255, 1025]
 DTYPES = [np.float32, np.float64]
-ISAS = [isa for isa in ("generic", "avx2", "avx512") if _C.set_isa(isa)]
-_C.set_isa({"avx512": "avx512", "avx2": "avx2"}.get(ISAS[-1], "generic"))
-DEFAULT_ISA = _C.isa()
 
 
 def tol(dtype, scale=1.0):
@@ -29,20 +27,6 @@ def tol(dtype, scale=1.0):
 def device():
     """These tests call the kernels directly: run them once, not once per device (conftest)."""
     yield "cpp"
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    assert _C.set_isa(request.param)
-    yield request.param
-    _C.set_isa(DEFAULT_ISA)
-
-
-@pytest.fixture
-def threads():
-    n = _C.get_num_threads()
-    yield
-    _C.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,10 @@ _C = pytest.importorskip("tinygrad_chain._C", reason="C++ extension tinygrad_cha
 import tinygrad_chain as tc  # noqa: E402
 from tinygrad_chain.backends import cpp_backend  # noqa: E402
 from tinygrad_chain.ops import fusion  # noqa: E402
+from cpp_fixtures import isa, threads  # noqa: E402,F401  (fixtures)
 
 OPS = cpp_backend._FUSED
 DTYPES = [np.float32, np.float64]
-ISAS = [isa for isa in ("generic", "avx2", "avx512") if _C.set_isa(isa)]
-DEFAULT_ISA = ISAS[-1]
-_C.set_isa(DEFAULT_ISA)
 
 UNARY = {
     "neg": np.negative, "exp": np.exp, "sqrt": np.sqrt, "tanh": np.tanh,
@@ -41,20 +39,6 @@ def device():
     tc.set_default_device("cpp")
     yield "cpp"
     tc.set_default_device(previous)
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    assert _C.set_isa(request.param)
-    yield request.param
-    _C.set_isa(DEFAULT_ISA)
-
-
-@pytest.fixture
-def threads():
-    n = _C.get_num_threads()
-    yield
-    _C.set_num_threads(n)
 
 
 @pytest.fixture

@@ -110,7 +110,8 @@ def _snapshot_saved_alias(node, alias, start):
         ins = n._inputs
         if ins is not None and any(a is alias for a in ins):
             if snap is None:
-                snap = registry.Tensor._make(alias._b.copy(alias._array), alias._b, alias._requires_grad, alias.grad_fn, [0])
+                snap = registry.Tensor._make(alias._b.copy(alias._array), alias._b, alias._requires_grad,
+                                             alias.grad_fn, [0])
             if n._versions is not None:
                 n._versions = tuple(0 if a is alias else v for a, v in zip(ins, n._versions))
             n._inputs = tuple(snap if a is alias else a for a in ins)

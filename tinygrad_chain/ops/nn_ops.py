@@ -186,7 +186,8 @@ class CrossEntropy(Op):
         ignore = ctx.attrs["ignore_index"]
         if not state.enabled:  # first order: one fused kernel from the saved log-sum-exp
             b = logits._b
-            return constant(b.cross_entropy_backward(g._array, logits._array, ctx.saved, target._array, ignore), b), None
+            gx = b.cross_entropy_backward(g._array, logits._array, ctx.saved, target._array, ignore)
+            return constant(gx, b), None
         from tinygrad_chain.creation import arange
         valid = target != ignore
         safe = target.masked_fill(~valid, 0)

@@ -20,7 +20,7 @@ class SGD(Optimizer):
         g = b.unary("neg", grad._array) if group["maximize"] else grad._array
         momentum = group["momentum"]
         buf = state.get("momentum_buffer") if momentum else None
-        new = b.sgd_step(p._writable(), g, None if buf is None else buf._writable(), group["lr"], momentum, group["dampening"],
-                         group["nesterov"], group["weight_decay"])
+        new = b.sgd_step(p._writable(), g, None if buf is None else buf._writable(), group["lr"], momentum,
+                         group["dampening"], group["nesterov"], group["weight_decay"])
         if momentum and buf is None:  # the first step creates the buffer (a copy of the update)
             state["momentum_buffer"] = Tensor._make(new, b, False, None, [0])
