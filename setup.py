@@ -39,10 +39,12 @@ class OptionalBuildExt(build_ext):
 
 def _extensions():
     try:
-        from pybind11.setup_helpers import Pybind11Extension
+        from pybind11.setup_helpers import ParallelCompile, Pybind11Extension
     except ImportError:
         _warn("pybind11 is not installed")
         return []
+    # the sources compile side by side, one per core (TINYGRAD_CHAIN_BUILD_JOBS=n to choose)
+    ParallelCompile("TINYGRAD_CHAIN_BUILD_JOBS").install()
     # No -march=native: one binary for any x86-64; csrc/ compiles AVX2 and
     # AVX-512 variants with `#pragma GCC target` and picks one at import.
     # -ffp-contract=fast lets the SIMD kernels use FMA; -fno-trapping-math lets GCC turn the

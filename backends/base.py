@@ -11,6 +11,13 @@ overrides.
 import abc
 
 
+#: The instructions of a fused elementwise program: two operands (add ... minimum), one
+#: (neg ... relu), an activation's backward from the upstream gradient and the saved output
+#: (relu_backward ...), and sum. Each has the meaning of the backend's op of that name.
+FUSED_INSTRUCTIONS = ("add", "sub", "mul", "div", "maximum", "minimum", "neg", "exp", "sqrt", "tanh", "sigmoid",
+                      "relu", "relu_backward", "sigmoid_backward", "tanh_backward", "sum")
+
+
 class Backend(abc.ABC):
     #: the device name ("numpy", "cpp", "cupy")
     name = None
@@ -184,10 +191,8 @@ class Backend(abc.ABC):
         return self.binary("mul", g, y), self.binary("mul", g, x)
 
     # ---- fused elementwise programs (tinygrad_chain/ops/fusion.py) -------------
-    #: instruction name -> opcode, for a backend that runs fused programs; empty: every op
-    #: is computed as it comes. The names: add sub mul div maximum minimum (two operands),
-    #: neg exp sqrt tanh sigmoid relu (one), relu_backward sigmoid_backward tanh_backward
-    #: (the upstream gradient and the saved output), and sum.
+    #: instruction name -> opcode (from FUSED_INSTRUCTIONS), for a backend that runs fused
+    #: programs; empty: every op is computed as it comes
     fused_ops = {}
 
     def fusable(self, a):
@@ -195,7 +200,8 @@ class Backend(abc.ABC):
         return False
 
     def run_fused(self, code, inputs, consts, outputs, n_scratch, n_sums):
-        """Run a fused program over same-shape arrays, element by element; return its sums.
+        """Run a fused program over same-shape arrays, element by element; return its sums
+        (a float64 array of this backend).
 
         Registers are numbered: `inputs` (arrays), `consts` (float64 values), `outputs`
         (arrays it writes), then `n_scratch` temporaries. Each row (opcode, dst, a, b) of the

@@ -14,6 +14,7 @@ import numpy as np
 from tinygrad_chain import _C  # ImportError when the extension is missing
 
 from ._malloc import keep_freed_memory
+from .base import FUSED_INSTRUCTIONS
 from .cpp_window import CppWindowMixin
 from .numpy_backend import NumpyBackend
 
@@ -22,10 +23,8 @@ _BIN = {"add": 0, "sub": 1, "mul": 2, "div": 3}
 _ACT = {"relu": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5, "silu": 6,
         "softplus": 7, "exp": 8}
 _RED = {"sum": 0, "mean": 1, "max": 2}
-# the fused program's instructions, in the order of FOp (csrc/common.h)
-_FUSED = {name: i for i, name in enumerate((
-    "add", "sub", "mul", "div", "maximum", "minimum", "neg", "exp", "sqrt", "tanh", "sigmoid", "relu",
-    "relu_backward", "sigmoid_backward", "tanh_backward", "sum"))}
+# opcodes of the fused programs: FOp (csrc/common.h) lists them in this order
+_FUSED = {name: i for i, name in enumerate(FUSED_INSTRUCTIONS)}
 _SOFTMAX, _LOG_SOFTMAX = 0, 1
 
 # Sizes (elements) from which the kernels beat NumPy (benchmarks/bench_cpp_kernels.py):

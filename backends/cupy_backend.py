@@ -21,6 +21,7 @@ except ImportError as e:
 from tinygrad_chain import cuda as _tc_cuda
 
 from . import cupy_kernels as K
+from .base import FUSED_INSTRUCTIONS
 from .xp_backend import XpBackend
 
 _FLOATS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
@@ -217,6 +218,18 @@ class CupyBackend(XpBackend):
     def einsum(self, equation, *arrays):
         # cupy's optimize= takes only False or an explicit path; its default contracts pairwise
         return cupy.einsum(equation, *arrays)
+
+    # ---- fused elementwise programs (ops/fusion.py) --------------------------
+    fused_ops = {name: i for i, name in enumerate(FUSED_INSTRUCTIONS)}
+
+    def fusable(self, a):
+        return type(a) is cupy.ndarray and a.dtype in _FLOATS and a.flags.c_contiguous
+
+    def run_fused(self, code, inputs, consts, outputs, n_scratch, n_sums):
+        kernel = K.fused_kernel(FUSED_INSTRUCTIONS, code, len(inputs), len(consts), len(outputs), n_scratch, n_sums)
+        reduced = [cupy.empty_like(inputs[0]) for _ in range(n_sums)]  # each summed below
+        kernel(*inputs, *[float(c) for c in consts], *outputs, *reduced)
+        return cupy.stack([r.sum(dtype=cupy.float64) for r in reduced]) if n_sums else cupy.empty(0, cupy.float64)
 
     # ---- fused kernels ---------------------------------------------------
     def sigmoid(self, a):

@@ -136,6 +136,60 @@ sgd_momentum = cupy.ElementwiseKernel(
     "tc_sgd_momentum")
 
 
+# ---- fused elementwise programs (tinygrad_chain/ops/fusion.py) ---------------------
+# Each instruction as a CUDA expression over its operands a and b, with the formulas of
+# the single-op kernels above, so a fused result equals the unfused one.
+FUSED_EXPR = {
+    "add": "{a} + {b}", "sub": "{a} - {b}", "mul": "{a} * {b}", "div": "{a} / {b}",
+    "maximum": "(({a} > {b} || {a} != {a}) ? {a} : {b})",  # NaN in either operand wins
+    "minimum": "(({a} < {b} || {a} != {a}) ? {a} : {b})",
+    "neg": "-{a}", "exp": "exp({a})", "sqrt": "sqrt({a})", "tanh": "tanh({a})",
+    "sigmoid": "({a} >= T(0) ? T(1) / (T(1) + exp(-{a})) : exp({a}) / (T(1) + exp({a})))",
+    "relu": "({a} < T(0) ? T(0) : {a})",
+    "relu_backward": "{a} * ({b} > T(0) ? T(1) : T(0))",
+    "sigmoid_backward": "{a} * ({b} * (T(1) - {b}))",
+    "tanh_backward": "{a} * (T(1) - {b} * {b})",
+}
+_fused_kernels = {}
+
+
+def fused_source(names, code, n_in, n_const, n_out, n_scratch, n_sums):
+    """ElementwiseKernel (in_params, out_params, operation) for a fused program: registers
+    become i0.. (inputs), c0.. (float64 scalars), o0.. (outputs) and s0.. (locals); a sum
+    row copies its register to the extra output r<k>, which the caller sums."""
+    first_const, first_out = n_in, n_in + n_const
+    first_scratch = first_out + n_out
+
+    def reg(r):
+        if r < first_const:
+            return f"i{r}"
+        if r < first_out:
+            return f"T(c{r - first_const})"
+        if r < first_scratch:
+            return f"o{r - first_out}"
+        return f"s{r - first_scratch}"
+    lines = [f"T {', '.join(f's{k}' for k in range(n_scratch))};"] if n_scratch else []
+    for op, dst, a, b in code:
+        name = names[op]
+        if name == "sum":
+            lines.append(f"r{dst} = {reg(a)};")
+        else:
+            lines.append(f"{reg(dst)} = {FUSED_EXPR[name].format(a=reg(a), b=reg(b) if b >= 0 else '')};")
+    ins = [f"T i{k}" for k in range(n_in)] + [f"float64 c{k}" for k in range(n_const)]
+    outs = [f"T o{k}" for k in range(n_out)] + [f"T r{k}" for k in range(n_sums)]
+    return ", ".join(ins), ", ".join(outs), "\n".join(lines)
+
+
+def fused_kernel(names, code, n_in, n_const, n_out, n_scratch, n_sums):
+    """The compiled kernel for a fused program, made once per program."""
+    key = (code.tobytes(), n_in, n_const, n_out, n_scratch, n_sums)
+    kernel = _fused_kernels.get(key)
+    if kernel is None:
+        params = fused_source(names, code.tolist(), n_in, n_const, n_out, n_scratch, n_sums)
+        kernel = _fused_kernels[key] = cupy.ElementwiseKernel(*params, f"tc_fused_{len(_fused_kernels)}")
+    return kernel
+
+
 def scatter_add(a, index, values):
     """a[index] += values, accumulating repeated indices (atomic adds)."""
     if hasattr(cupy.add, "at"):

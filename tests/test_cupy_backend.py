@@ -12,6 +12,7 @@ import pytest
 
 import tinygrad_chain as tc
 from tinygrad_chain import backends
+from tinygrad_chain.ops import fusion
 
 if not tc.cuda.is_available():
     pytest.skip(f"no usable GPU: {tc.cuda.unavailable_reason()}", allow_module_level=True)
@@ -255,6 +256,57 @@ def test_mlp_training_steps_match_numpy(opt, rng):
 
 
 # ---- seeding, devices, memory -------------------------------------------------------------
+# ---- fused elementwise programs (ops/fusion.py) ------------------------------------
+@pytest.fixture
+def fuse_all(monkeypatch):
+    """Fuse arrays of any size (the default threshold keeps small ones eager)."""
+    monkeypatch.setattr(fusion.config, "min_elements", 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_fused_expressions_match_numpy(dtype, rng, fuse_all):
+    vals = [data(rng, (64, 33), dtype) for _ in range(3)]
+
+    def compute(dev):
+        a, c, d = (tc.tensor(v, device=dev, requires_grad=True) for v in vals)
+        e = ((a * c - d / 3.0).relu() + (-a).exp().sqrt() * 0.5).tanh()
+        f = tc.maximum(e, c.sigmoid()) - tc.minimum(a, d)
+        loss = (f * f).sum()
+        loss.backward()
+        return [t.detach() for t in (e, f, loss, a.grad, c.grad, d.grad)]
+    for got, want in zip(compute("cupy"), compute("numpy")):
+        close(got._array, want.numpy(), dtype, scale=10.0)
+
+
+def test_fused_chain_is_two_passes(rng, fuse_all, monkeypatch):
+    ran = []
+    real = type(CP).run_fused
+
+    def spy(self, code, inputs, consts, outputs, n_scratch, n_sums):
+        ran.append((len(inputs), len(outputs), n_sums))
+        return real(self, code, inputs, consts, outputs, n_scratch, n_sums)
+    monkeypatch.setattr(type(CP), "run_fused", spy)
+    vals = [data(rng, 5000, np.float32) for _ in range(3)]
+    x, w, b = (tc.tensor(v, device="cuda", requires_grad=True) for v in vals)
+    y = (tc.tanh(x * w + b) * tc.sigmoid(x)).sum()
+    y.backward()
+    assert ran == [(3, 2, 1), (4, 3, 0)]  # forward with its sum; the three gradients together
+    xs, ws, bs = (v.astype(np.float64) for v in vals)
+    t, s = np.tanh(xs * ws + bs), 1 / (1 + np.exp(-xs))
+    np.testing.assert_allclose(y.item(), (t * s).sum(), rtol=1e-5)
+    np.testing.assert_allclose(CP.to_numpy(b.grad._array), s * (1 - t * t), rtol=1e-5, atol=1e-6)
+
+
+def test_synchronize_and_memory_figures_run_pending_work(fuse_all):
+    x = tc.ones(1 << 20, device="cuda")
+    tc.cuda.synchronize()
+    before = tc.cuda.memory_allocated()
+    y = x * 2.0
+    assert fusion.is_pending(y._data)
+    assert tc.cuda.memory_allocated() >= before + 4 * 2**20  # computed, as eager code would have
+    assert not fusion.is_pending(y._data)
+
+
 def test_seeding_is_reproducible_on_gpu():
     def draw():
         return [t.cpu().numpy() for t in (tc.randn(1000, device="cuda"), tc.rand(3, 4, device="cuda"),

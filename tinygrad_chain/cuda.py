@@ -7,6 +7,7 @@ imports fine on a machine without a GPU and only fails at the first
 allocation, so the import alone proves nothing.
 """
 from tinygrad_chain import backends
+from tinygrad_chain.ops import fusion
 
 _NAME = "cupy"
 
@@ -47,8 +48,11 @@ def get_device_name(device=None):
 
 
 def synchronize(device=None):
-    """Wait until every kernel queued on the GPU has finished (needed for honest timing)."""
-    _backend("synchronize").synchronize()
+    """Run the pending fused work (ops/fusion.py), then wait until every kernel queued on the
+    GPU has finished: the time is then spent where eager code would spend it (honest timing)."""
+    b = _backend("synchronize")
+    fusion.compute_all()
+    b.synchronize()
 
 
 def manual_seed(seed):
@@ -62,17 +66,17 @@ manual_seed_all = manual_seed
 
 def memory_allocated(device=None):
     """Bytes held by live GPU arrays (0 when no GPU is in use)."""
-    return backends.get(_NAME).memory_stats()["allocated"] if _in_use() else 0
+    return _memory_stats()["allocated"] if _in_use() else 0
 
 
 def max_memory_allocated(device=None):
     """The peak of memory_allocated() since start or the last reset_peak_memory_stats()."""
-    return backends.get(_NAME).memory_stats()["peak"] if _in_use() else 0
+    return _memory_stats()["peak"] if _in_use() else 0
 
 
 def memory_reserved(device=None):
     """Bytes the memory pool holds from CUDA: live arrays plus cached free blocks."""
-    return backends.get(_NAME).memory_stats()["reserved"] if _in_use() else 0
+    return _memory_stats()["reserved"] if _in_use() else 0
 
 
 def reset_peak_memory_stats(device=None):
@@ -90,6 +94,11 @@ def empty_cache():
 def mem_get_info(device=None):
     """(free, total) bytes on the device, as CUDA reports them."""
     return _backend("mem_get_info").mem_get_info()
+
+
+def _memory_stats():
+    fusion.compute_all()  # the figures of eager code: pending results hold memory once computed
+    return backends.get(_NAME).memory_stats()
 
 
 def _in_use():

@@ -21,8 +21,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def _nvrtc():
     path = os.environ.get("NVRTC_LIBRARY")
     if not path:
-        for entry in sys.path:
-            hits = sorted(glob.glob(os.path.join(entry, "nvidia", "cuda_nvrtc", "lib", "libnvrtc.so*")))
+        for entry in sys.path:  # the CUDA 12 wheel's layout, then CUDA 13's
+            hits = sorted(glob.glob(os.path.join(entry, "nvidia", "cuda_nvrtc", "lib", "libnvrtc.so*")) +
+                          glob.glob(os.path.join(entry, "nvidia", "cu1*", "lib", "libnvrtc.so*")))
             if hits:
                 path = hits[0]
                 break
@@ -58,6 +59,7 @@ def main():
     failures += rc != 0
     ctypes_of = {"int32": "int", "int64": "long long", "float32": "float", "float64": "double"}
     kernels = {n: v for n, v in vars(K).items() if type(v).__name__ == "ElementwiseKernel"}
+    kernels.update(_fused_programs(K))
     for name, k in sorted(kernels.items()):
         for t in ("float", "double"):
             params = []
@@ -71,6 +73,30 @@ def main():
             print(f"{name}<{t}>: {'ok' if rc == 0 else 'FAILED'} {log}")
             failures += rc != 0
     sys.exit(1 if failures else 0)
+
+
+def _fused_programs(K):
+    """Kernels for fused programs (ops/fusion.py): the elementwise chain's forward (with its
+    sum) and backward, and one that uses every instruction with a constant."""
+    spec = importlib.util.spec_from_file_location("base", os.path.join(ROOT, "backends", "base.py"))
+    base = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(base)
+    names = base.FUSED_INSTRUCTIONS
+    op = {n: i for i, n in enumerate(names)}
+    import numpy
+    programs = {  # (code rows, n_in, n_const, n_out, n_scratch, n_sums)
+        "fused_chain_forward": ([(op["mul"], 5, 0, 1), (op["add"], 6, 5, 2), (op["tanh"], 3, 6, -1),
+                                 (op["sigmoid"], 4, 0, -1), (op["mul"], 5, 3, 4), (op["sum"], 0, 5, -1)], 3, 0, 2, 2, 1),
+        "fused_chain_backward": ([(op["tanh_backward"], 4, 0, 1), (op["mul"], 5, 4, 2), (op["mul"], 7, 4, 3),
+                                  (op["sigmoid_backward"], 8, 1, 0), (op["add"], 6, 7, 8)], 4, 0, 3, 2, 0),
+        # registers: i0 i1 | c0 | o0 | s0 s1: every instruction reads i0/i1/c0 and writes a scratch, then o0
+        "fused_every_instruction": ([(op[n], 4 + k % 2, 0, 2 if k % 3 else 1) if n not in ("neg", "exp", "sqrt",
+                                     "tanh", "sigmoid", "relu", "sum") else (op[n], 4 + k % 2, 0, -1)
+                                     for k, n in enumerate(names) if n != "sum"] + [(op["add"], 3, 4, 5)],
+                                    2, 1, 1, 2, 0),
+    }
+    return {name: K.fused_kernel(names, numpy.array(code, numpy.int32), *sizes)
+            for name, (code, *sizes) in programs.items()}
 
 
 if __name__ == "__main__":

@@ -105,6 +105,12 @@ def compute_together(values):
             _run(group[i:i + _MAX_ROOTS])
 
 
+def compute_all():
+    """Compute every pending expression now (before timing a device or reading its memory
+    figures, so the work and the memory are where eager code would have them)."""
+    compute_together(list(_pending))
+
+
 def before_write(a):
     """Array `a` is about to be written in place: compute first every pending expression
     that reads its memory."""
@@ -186,14 +192,15 @@ def _arrays_read(p):
 
 # ---- running -----------------------------------------------------------------------
 def _sum(p, keepdims):
-    total = _run([], reduce=p)
     b = p.backend
-    return b.full((1,) * p.ndim if keepdims else (), total, b.dtype_of(p))
+    sums = _run([], reduce=p)  # float64, on the device: no round trip to the host
+    return b.astype(b.reshape(sums, (1,) * p.ndim if keepdims else ()), b.dtype_of(p))
 
 
 def _run(roots, reduce=None):
     """Compute `roots` (and the pending nodes under them held elsewhere) in one program;
-    with `reduce`, also the sum of that Pending, which is returned and not stored."""
+    with `reduce`, also the sum of that Pending, which is returned (a one-element float64
+    array) and not stored."""
     tops = roots + [reduce] if reduce is not None else roots
     b = tops[0].backend
     order, uses = _topological(tops)
@@ -208,7 +215,7 @@ def _run(roots, reduce=None):
         n.value = arr
         n.args = ()
         _pending.discard(n)
-    return float(sums[0]) if reduce is not None else None
+    return sums if reduce is not None else None
 
 
 def _topological(tops):
