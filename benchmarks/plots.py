@@ -59,8 +59,11 @@ def time_per_workload(doc, path):
     for ax, wl in zip(axes.flat, names):
         rs = {target_key(r): r for r in rows if r["workload"] == wl}
         keys = _order(rs)[::-1]
-        t = [rs[k]["median_s"] for k in keys]
-        err = [[rs[k]["median_s"] - rs[k]["min_s"] for k in keys], [rs[k]["max_s"] - rs[k]["median_s"] for k in keys]]
+        # autograd_overhead is drawn per op, as its labels say; the rest per step
+        per = {k: rs[k]["us_per_op"] * 1e-6 / rs[k]["median_s"] if "us_per_op" in rs[k] else 1.0 for k in keys}
+        t = [rs[k]["median_s"] * per[k] for k in keys]
+        err = [[(rs[k]["median_s"] - rs[k]["min_s"]) * per[k] for k in keys],
+               [(rs[k]["max_s"] - rs[k]["median_s"]) * per[k] for k in keys]]
         bars = ax.barh(keys, t, xerr=err, color=[_color(k) for k in keys],
                        hatch=None, alpha=0.85, error_kw={"lw": 0.8})
         for b, k in zip(bars, keys):
@@ -70,12 +73,13 @@ def time_per_workload(doc, path):
         ax.xaxis.set_major_formatter(_TIME_FMT)
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(f"{wl} ({rs[keys[0]]['label']})", fontsize=10)
-        ax.set_xlabel("time per step (log; bars = median, whiskers = min..max)", fontsize=8)
+        unit = "op" if any("us_per_op" in rs[k] for k in keys) else "step"
+        ax.set_xlabel(f"time per {unit} (log; bars = median, whiskers = min..max)", fontsize=8)
         ax.tick_params(labelsize=8)
         for b, k in zip(bars, keys):
             r = rs[k]
             text = f"{r['us_per_op']:.3g} µs/op" if "us_per_op" in r else fmt_time(r["median_s"])
-            ax.text(r["median_s"], b.get_y() + b.get_height() / 2, " " + text, va="center", fontsize=7)
+            ax.text(r["median_s"] * per[k], b.get_y() + b.get_height() / 2, " " + text, va="center", fontsize=7)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.suptitle("Time per workload and library (hatched: GPU)\n" + _subtitle(doc), fontsize=10)
