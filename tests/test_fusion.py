@@ -296,6 +296,32 @@ def test_double_backward_through_fused_ops(fuse_all):
     np.testing.assert_allclose(gg.numpy(), (first(v + eps) - first(v - eps)) / (2 * eps), rtol=1e-6, atol=1e-8)
 
 
+def test_python_threads_sharing_pending_tensors(fuse_all):
+    import concurrent.futures as cf
+    vals = [rand(20_000, np.float32, s) for s in range(3)]
+    want_t = np.tanh(vals[0].astype(np.float64) * vals[1] + vals[2])
+    for _ in range(20):
+        x, w, b = (tc.tensor(v) for v in vals)
+        t = (x * w + b).tanh()            # pending, shared by every thread
+        u = t * 2.0
+        with cf.ThreadPoolExecutor(4) as pool:
+            outs = list(pool.map(lambda k: [(t * float(k)).sum().item(), u.numpy().copy(), t.numpy().copy()],
+                                 range(1, 9)))
+        for k, (total, u_val, t_val) in enumerate(outs, start=1):
+            np.testing.assert_allclose(t_val, want_t, rtol=3e-6, atol=3e-7)
+            np.testing.assert_allclose(u_val, 2 * want_t, rtol=3e-6, atol=3e-7)
+            np.testing.assert_allclose(total, k * want_t.sum(), rtol=1e-4, atol=1e-2)
+
+
+def test_a_node_computed_meanwhile_is_not_computed_again(fuse_all):
+    # what a second Python thread finds when the first has just computed the expression
+    x = tc.tensor(np.arange(10, dtype=np.float32))
+    p = (x * 3.0)._data
+    value = p.get()
+    assert fusion._run([p]) is None and p.get() is value
+    np.testing.assert_allclose(fusion._run([], reduce=p), [135.0])
+
+
 def test_threshold_keeps_small_ops_eager():
     x = tc.tensor(np.ones(16, np.float32))
     assert not fusion.is_pending((x * 2.0)._data)

@@ -25,6 +25,7 @@ array fused (elements; below it an op costs less eagerly than recorded).
 import math
 import os
 import sys
+import threading
 import weakref
 
 import numpy
@@ -42,6 +43,9 @@ class _Config:
 config = _Config()
 _pending = weakref.WeakSet()                  # every Pending not computed yet
 _exposed = weakref.WeakValueDictionary()     # id(root array) -> root array: memory user code holds
+# One program at a time: Python threads that share pending tensors must not compile an
+# expression another thread is computing (the kernel itself still runs on every core).
+_running = threading.RLock()
 
 
 class Pending:
@@ -201,6 +205,18 @@ def _run(roots, reduce=None):
     """Compute `roots` (and the pending nodes under them held elsewhere) in one program;
     with `reduce`, also the sum of that Pending, which is returned (a one-element float64
     array) and not stored."""
+    with _running:
+        roots = [r for r in roots if r.value is None]  # another thread may have computed some
+        if reduce is not None and reduce.value is not None:
+            b = reduce.backend
+            return b.run_fused(numpy.array([[b.fused_ops["sum"], 0, 0, -1]], numpy.int32), [reduce.value],
+                               numpy.zeros(0), [], 0, 1)
+        if roots or reduce is not None:
+            return _run_program(roots, reduce)
+    return None
+
+
+def _run_program(roots, reduce):
     tops = roots + [reduce] if reduce is not None else roots
     b = tops[0].backend
     order, uses = _topological(tops)
