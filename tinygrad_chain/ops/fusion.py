@@ -48,6 +48,14 @@ _exposed = weakref.WeakValueDictionary()     # id(root array) -> root array: mem
 _running = threading.RLock()
 
 
+def _after_fork_in_child():
+    global _running
+    _running = threading.RLock()  # a thread holding it at fork time does not exist in the child
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Pending:
     """An elementwise result not computed yet: `op` applied to `args` (Pending nodes,
     backend arrays or Python numbers). It answers shape, dtype, ndim and size like an
