@@ -54,6 +54,14 @@ struct Gemm {
                 for (int r = 0; r < MR; ++r) ap[k * MR + r] = A[k * csa + r];
             return;
         }
+        if (mr == MR && csa == 1) {
+            // rows of A contiguous: k outer, so the MR rows' cache lines are fetched side by
+            // side (one row after another, each short stream stalls on its first misses)
+            for (i64 k = 0; k < kc; ++k)
+#pragma GCC unroll 16
+                for (int r = 0; r < MR; ++r) ap[k * MR + r] = A[r * rsa + k];
+            return;
+        }
         for (i64 r = 0; r < mr; ++r) {
             const T* row = A + r * rsa;
             if (csa == 1)
@@ -74,6 +82,12 @@ struct Gemm {
                 for (i64 k = 0; k < kc; ++k)
 #pragma GCC unroll 4
                     for (int j = 0; j < NV; ++j) *(V*)(bp + k * NR + j * W) = loadu<V>(src + k * rsb + j * W);
+                continue;
+            }
+            if (nr == NR && rsb == 1) {  // columns of B contiguous (B transposed): k outer, as in pack_a
+                for (i64 k = 0; k < kc; ++k)
+#pragma GCC unroll 8
+                    for (int j = 0; j < NR; ++j) bp[k * NR + j] = src[j * csb + k];
                 continue;
             }
             for (i64 j = 0; j < nr; ++j) {

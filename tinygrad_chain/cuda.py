@@ -7,7 +7,6 @@ imports fine on a machine without a GPU and only fails at the first
 allocation, so the import alone proves nothing.
 """
 from tinygrad_chain import backends
-from tinygrad_chain.ops import fusion
 
 _NAME = "cupy"
 
@@ -51,7 +50,7 @@ def synchronize(device=None):
     """Run the pending fused work (ops/fusion.py), then wait until every kernel queued on the
     GPU has finished: the time is then spent where eager code would spend it (honest timing)."""
     b = _backend("synchronize")
-    fusion.compute_all()
+    _compute_pending()
     b.synchronize()
 
 
@@ -97,8 +96,13 @@ def mem_get_info(device=None):
 
 
 def _memory_stats():
-    fusion.compute_all()  # the figures of eager code: pending results hold memory once computed
+    _compute_pending()  # the figures of eager code: pending results hold memory once computed
     return backends.get(_NAME).memory_stats()
+
+
+def _compute_pending():
+    from tinygrad_chain.ops import fusion  # here: tc.cuda loads before the ops package
+    fusion.compute_all()
 
 
 def _in_use():
