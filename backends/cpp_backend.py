@@ -134,6 +134,18 @@ class CppBackend(CppWindowMixin, NumpyBackend):
     def run_fused(self, code, inputs, consts, outputs, n_scratch, n_sums):
         return _C.fused_run(code, inputs, consts, outputs, n_scratch, n_sums)
 
+    # ---- the LSTM layer: its time loop in C++ (csrc/lstm.cpp) ----------------
+    def lstm_layer(self, xw, h0, c0, w_hh):
+        if not (_f(xw) and all(type(a) is np.ndarray and a.dtype == xw.dtype for a in (h0, c0, w_hh))):
+            return super().lstm_layer(xw, h0, c0, w_hh)
+        out, *saved = _C.lstm_layer_forward(_c(xw), _c(h0), _c(c0), _c(w_hh))
+        return out, tuple(saved)
+
+    def lstm_layer_backward(self, grad, w_hh, acts, tcs, hs, cs):
+        if not (_f(grad) and type(w_hh) is np.ndarray and w_hh.dtype == grad.dtype):
+            return super().lstm_layer_backward(grad, w_hh, acts, tcs, hs, cs)
+        return tuple(_C.lstm_layer_backward(_c(grad), _c(w_hh), acts, tcs, hs, cs))
+
     # ---- elementwise -----------------------------------------------------
     def mul_backward(self, g, x, y):
         if _f(g) and g.size >= _MIN_ARITH and _same(g, x) and _same(g, y):

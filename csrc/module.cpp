@@ -14,6 +14,7 @@ void bind_optim(py::module_& m);
 void bind_conv_window(py::module_& m);
 void bind_pool(py::module_& m);
 void bind_fused(py::module_& m);
+void bind_lstm(py::module_& m);
 
 namespace {
 // The matrix (last two) axes of an operand, in elements.
@@ -94,4 +95,5 @@ PYBIND11_MODULE(_C, m) {
     bind_conv_window(m);
     bind_pool(m);
     bind_fused(m);
+    bind_lstm(m);
 }

@@ -336,6 +336,40 @@ def test_lstm_cell(isa, threads, cpp, ref, dtype):
         _C.lstm_cell_forward(rand((3, 8), dtype), rand((3, 3), dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lstm_layer_loop(isa, threads, cpp, ref, dtype):
+    """The LSTM layer's C++ time loop, forward and back, against the NumPy backend's Python loop."""
+    for steps, batch, hidden in [(1, 1, 1), (5, 3, 7), (9, 64, 33)]:
+        xw = rand((steps, batch, 4 * hidden), dtype, 1, 1.0)
+        h0, c0 = rand((batch, hidden), dtype, 2, 1.0), rand((batch, hidden), dtype, 3, 1.0)
+        w = rand((4 * hidden, hidden), dtype, 4, 0.3)
+        grad = rand((steps + 1, batch, hidden), dtype, 5)
+        for nt in (1, 2):
+            _C.set_num_threads(nt)
+            out, saved = cpp.lstm_layer(xw, h0, c0, w)
+            want, want_saved = ref.lstm_layer(xw, h0, c0, w)
+            np.testing.assert_allclose(out, want, **tol(dtype, 20))
+            for got, exp in zip(saved, want_saved):
+                np.testing.assert_allclose(got, exp, **tol(dtype, 20))
+            for got, exp in zip(cpp.lstm_layer_backward(grad, w, *saved),
+                                ref.lstm_layer_backward(grad, w, *want_saved)):
+                np.testing.assert_allclose(got, exp, **tol(dtype, 50 * max(1, steps)))
+    c0 = rand((2, 3), dtype)
+    out, _, _, hs, _ = _C.lstm_layer_forward(rand((0, 2, 12), dtype), rand((2, 3), dtype), c0, rand((12, 3), dtype))
+    assert hs.shape == (0, 2, 3) and np.array_equal(out, c0[None])  # no steps: the state is c0
+    x = rand((4, 2, 12), dtype)
+    with pytest.raises(ValueError, match="w_hh must have shape"):
+        _C.lstm_layer_forward(x, rand((2, 3), dtype), rand((2, 3), dtype), rand((3, 12), dtype))
+    with pytest.raises(ValueError, match="xw must be"):
+        _C.lstm_layer_forward(rand((4, 2, 10), dtype), rand((2, 3), dtype), rand((2, 3), dtype), rand((12, 3), dtype))
+    with pytest.raises(TypeError, match="share one dtype"):
+        _C.lstm_layer_forward(x, rand((2, 3), np.float32 if dtype == np.float64 else np.float64),
+                              rand((2, 3), dtype), rand((12, 3), dtype))
+    with pytest.raises(ValueError, match="grad must have shape"):
+        _C.lstm_layer_backward(rand((4, 2, 3), dtype), rand((12, 3), dtype), *(rand(s, dtype) for s in
+                               [(4, 2, 12), (4, 2, 3), (4, 2, 3), (4, 2, 3)]))
+
+
 def test_binary_keeps_numpy_promotion(cpp):
     a = rand((400, 300), np.float32)
     assert cpp.binary("mul", a, np.float64(2.0)).dtype == (a * np.float64(2.0)).dtype
