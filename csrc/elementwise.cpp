@@ -1,4 +1,4 @@
-// Bindings and threading for the fused activation and arithmetic kernels.
+// Bindings and threading for the fused activation and arithmetic kernels (the LSTM cell: lstm.cpp).
 #include <string>
 #include <vector>
 
@@ -66,40 +66,6 @@ void mul_backward_t(const py::array& g, const py::array& x, const py::array& y, 
 
 void check_in(const py::array& a, const char* op) { check_float(a, op); check_contig(a, op); }
 
-// The LSTM step over rows of H = c's last size; gates has 4H per row. Threads split the rows.
-void check_lstm(const py::array& gates, const py::array& c, const char* op) {
-    check_in(gates, op);
-    check_in(c, op);
-    i64 H = c.ndim() ? c.shape(c.ndim() - 1) : 0;
-    if (!gates.dtype().is(c.dtype()) || c.ndim() != gates.ndim() || H < 1 || i64(gates.size()) != 4 * i64(c.size()) ||
-        gates.shape(gates.ndim() - 1) != 4 * H)
-        throw py::value_error(std::string(op) + ": gates must be c's shape with 4 times its last size, same dtype");
-}
-
-template <class T>
-void lstm_fwd_t(const py::array& gates, const py::array& c, py::array& out, py::array& acts, py::array& tc) {
-    i64 H = c.shape(c.ndim() - 1), rows = c.size() / H;
-    const T *g = cptr<T>(gates), *cp = cptr<T>(c);
-    T *h = mptr<T>(out), *c2 = h + rows * H, *a = mptr<T>(acts), *t = mptr<T>(tc);
-    auto f = tk<T>().lstm_fwd;
-    py::gil_scoped_release nogil;
-    parallel_for(rows, rows * H >= EW_PARALLEL / 8 ? 2 : rows + 1, 1, [&](i64 b, i64 e) {
-        f(e - b, H, g + b * 4 * H, cp + b * H, h + b * H, c2 + b * H, a + b * 4 * H, t + b * H);
-    });
-}
-
-template <class T>
-void lstm_bwd_t(const py::array& grad, const py::array& c, const py::array& acts, const py::array& tc,
-                py::array& dgates, py::array& dc) {
-    i64 H = c.shape(c.ndim() - 1), rows = c.size() / H;
-    const T *gh = cptr<T>(grad), *gc = gh + rows * H, *cp = cptr<T>(c), *a = cptr<T>(acts), *t = cptr<T>(tc);
-    T *dg = mptr<T>(dgates), *d = mptr<T>(dc);
-    auto f = tk<T>().lstm_bwd;
-    py::gil_scoped_release nogil;
-    parallel_for(rows, rows * H >= EW_PARALLEL / 8 ? 2 : rows + 1, 1, [&](i64 b, i64 e) {
-        f(e - b, H, gh + b * H, gc + b * H, cp + b * H, a + b * 4 * H, t + b * H, dg + b * 4 * H, d + b * H);
-    });
-}
 }  // namespace
 
 void bind_elementwise(py::module_& m) {
@@ -142,29 +108,6 @@ void bind_elementwise(py::module_& m) {
         else mul_backward_t<double>(g, x, y, gx, gy);
         return py::make_tuple(gx, gy);
     }, "(g * y, g * x) for same-shape contiguous arrays, in one pass.");
-
-    m.def("lstm_cell_forward", [](const py::array& gates, const py::array& c) {
-        check_lstm(gates, c, "lstm_cell_forward");
-        std::vector<py::ssize_t> two = shape_of(c);
-        two.insert(two.begin(), 2);
-        py::array out(c.dtype(), two), acts = empty_like(gates), tc = empty_like(c);
-        if (is_f32(c)) lstm_fwd_t<float>(gates, c, out, acts, tc);
-        else lstm_fwd_t<double>(gates, c, out, acts, tc);
-        return py::make_tuple(out, acts, tc);
-    }, "One LSTM step: gates (..., 4H; i, f, g, o), c (..., H) -> (stack([h, c']), acts, tanh(c')), "
-       "acts = sigmoid i, f, o and tanh g in the gates' layout.");
-    m.def("lstm_cell_backward", [](const py::array& grad, const py::array& c, const py::array& acts,
-                                   const py::array& tc) {
-        check_lstm(acts, c, "lstm_cell_backward");
-        check_same(c, tc, "lstm_cell_backward");
-        check_in(grad, "lstm_cell_backward");
-        if (!grad.dtype().is(c.dtype()) || i64(grad.size()) != 2 * i64(c.size()))
-            throw py::value_error("lstm_cell_backward: grad must be stack([gh, gc]) shaped like 2 x c");
-        py::array dgates = empty_like(acts), dc = empty_like(c);
-        if (is_f32(c)) lstm_bwd_t<float>(grad, c, acts, tc, dgates, dc);
-        else lstm_bwd_t<double>(grad, c, acts, tc, dgates, dc);
-        return py::make_tuple(dgates, dc);
-    }, "The LSTM step's backward: grad = stack([gh, gc]) -> (d gates, d c).");
 
     m.def("binary_scalar", [](int op, const py::array& a, double s, bool scalar_first, const py::object& out) {
         check_in(a, "binary_scalar");

@@ -1,7 +1,7 @@
-// An LSTM layer's time loop, forward and back, in one call each: every step is one GEMM
-// (h @ W_hh^T added onto the step's input projection) and one fused cell kernel, with the
-// saved tensors written in place, instead of a Python loop that stacks them at the end.
-// The layouts are backends/base.py's lstm_layer / lstm_layer_backward.
+// The LSTM cell (one step) and a layer's time loop, forward and back. The loop is one call
+// each way: every step is one GEMM (h @ W_hh^T added onto the step's input projection) and
+// one fused cell kernel, with the saved tensors written in place, instead of a Python loop
+// that stacks them at the end. The layouts are backends/base.py's lstm_cell / lstm_layer.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -80,6 +80,18 @@ void layer_backward(i64 steps, i64 B, i64 H, const T* grad, const T* w, const T*
     gemm<T>(g);
 }
 
+// The LSTM step over rows of H = c's last size; gates has 4H per row.
+void check_lstm(const py::array& gates, const py::array& c, const char* op) {
+    for (const py::array* a : {&gates, &c}) {
+        check_float(*a, op);
+        check_contig(*a, op);
+    }
+    i64 H = c.ndim() ? c.shape(c.ndim() - 1) : 0;
+    if (!gates.dtype().is(c.dtype()) || c.ndim() != gates.ndim() || H < 1 || i64(gates.size()) != 4 * i64(c.size()) ||
+        gates.shape(gates.ndim() - 1) != 4 * H)
+        throw py::value_error(std::string(op) + ": gates must be c's shape with 4 times its last size, same dtype");
+}
+
 void check_shape(const py::array& a, std::vector<i64> want, const char* name, const char* op) {
     bool ok = a.ndim() == py::ssize_t(want.size());
     for (std::size_t i = 0; ok && i < want.size(); ++i) ok = a.shape(py::ssize_t(i)) == want[i];
@@ -100,6 +112,46 @@ void check_all(std::initializer_list<const py::array*> arrays, const py::array& 
 }  // namespace
 
 void bind_lstm(py::module_& m) {
+    m.def("lstm_cell_forward", [](const py::array& gates, const py::array& c) {
+        check_lstm(gates, c, "lstm_cell_forward");
+        std::vector<py::ssize_t> two = shape_of(c);
+        two.insert(two.begin(), 2);
+        py::array out(c.dtype(), two), acts = empty_like(gates), tc = empty_like(c);
+        i64 H = c.shape(c.ndim() - 1), rows = i64(c.size()) / H;
+        auto run = [&](auto zero) {
+            using T = decltype(zero);
+            T* h = mptr<T>(out);
+            py::gil_scoped_release nogil;
+            cell_forward<T>(rows, H, cptr<T>(gates), cptr<T>(c), h, h + rows * H, mptr<T>(acts), mptr<T>(tc));
+        };
+        if (is_f32(c)) run(float(0));
+        else run(double(0));
+        return py::make_tuple(out, acts, tc);
+    }, "One LSTM step: gates (..., 4H; i, f, g, o), c (..., H) -> (stack([h, c']), acts, tanh(c')), "
+       "acts = sigmoid i, f, o and tanh g in the gates' layout.");
+    m.def("lstm_cell_backward", [](const py::array& grad, const py::array& c, const py::array& acts,
+                                   const py::array& tc) {
+        const char* op = "lstm_cell_backward";
+        check_lstm(acts, c, op);
+        check_same(c, tc, op);
+        check_float(grad, op);
+        check_contig(grad, op);
+        if (!grad.dtype().is(c.dtype()) || i64(grad.size()) != 2 * i64(c.size()))
+            throw py::value_error("lstm_cell_backward: grad must be stack([gh, gc]) shaped like 2 x c");
+        py::array dgates = empty_like(acts), dc = empty_like(c);
+        i64 H = c.shape(c.ndim() - 1), rows = i64(c.size()) / H;
+        auto run = [&](auto zero) {
+            using T = decltype(zero);
+            const T* gh = cptr<T>(grad);
+            py::gil_scoped_release nogil;
+            cell_backward<T>(rows, H, gh, gh + rows * H, cptr<T>(c), cptr<T>(acts), cptr<T>(tc), mptr<T>(dgates),
+                             mptr<T>(dc));
+        };
+        if (is_f32(c)) run(float(0));
+        else run(double(0));
+        return py::make_tuple(dgates, dc);
+    }, "The LSTM step's backward: grad = stack([gh, gc]) -> (d gates, d c).");
+
     m.def("lstm_layer_forward", [](const py::array& xw, const py::array& h0, const py::array& c0,
                                    const py::array& w_hh) {
         const char* op = "lstm_layer_forward";
