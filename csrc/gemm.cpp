@@ -8,37 +8,24 @@ namespace tc {
 
 namespace {
 constexpr double PARALLEL_FLOPS = 2.0 * 128 * 128 * 128;  // below this (~20 us) one thread wins
-constexpr double MEDIUM_FLOPS = 2.0 * 512 * 512 * 512;    // below this, one tile per thread
 constexpr i64 MR_ALL = 12, NR_ALL = 32;                   // multiples of every ISA's MR and NR
 
-// C is cut into tiles (rows a multiple of every MR, cols of every NR) that the
-// threads claim dynamically; each tile packs its own panels, which costs
-// 1/(2*tile side) of its arithmetic.
+// C is cut into one even tile per thread, which each packs its own panels. More,
+// smaller tiles would balance a late thread better but repack more: 4 tiles per
+// thread (384 x 512) ran 1024^3 and 2048^3 at 145-167 GFLOP/s against 162-177 for
+// one, interleaved in one process. The cut runs across the longer side of C, so the
+// operand every thread packs whole is the smaller one (along N each packs all of A).
 struct Tiling { i64 mu, nu, mt, nt; };
 
 i64 round_up(i64 n, i64 m) { return (n + m - 1) / m * m; }
 
-Tiling tiling(i64 M, i64 N, i64 K, int threads) {
-    if (2.0 * double(M) * double(N) * double(K) < MEDIUM_FLOPS) {
-        // one even tile per thread (more would repack panels more than they balance), cut so
-        // the operand every thread packs whole is the smaller one: along N each packs all of A
-        // (MLP step GEMMs: 150 -> 162 GFLOP/s on 2 threads against 4 uneven tiles per thread)
-        if ((M * K <= K * N && N >= threads * NR_ALL) || M < threads * MR_ALL) {
-            i64 nu = round_up((N + threads - 1) / threads, NR_ALL);
-            return {M, nu, 1, (N + nu - 1) / nu};
-        }
-        i64 mu = round_up((M + threads - 1) / threads, MR_ALL);
-        return {mu, N, (M + mu - 1) / mu, 1};
+Tiling tiling(i64 M, i64 N, int threads) {
+    if ((M <= N && N >= threads * NR_ALL) || M < threads * MR_ALL) {
+        i64 nu = round_up((N + threads - 1) / threads, NR_ALL);
+        return {M, nu, 1, (N + nu - 1) / nu};
     }
-    i64 mu = 384, nu = 512;
-    auto count = [&] { return ((M + mu - 1) / mu) * ((N + nu - 1) / nu); };
-    // a few tiles per thread balance the load
-    i64 want = 4 * threads;
-    while (count() < want && (mu > 48 || nu > 64)) {
-        if ((mu >= nu && mu > 48) || nu <= 64) mu /= 2;
-        else nu /= 2;
-    }
-    return {mu, nu, (M + mu - 1) / mu, (N + nu - 1) / nu};
+    i64 mu = round_up((M + threads - 1) / threads, MR_ALL);
+    return {mu, N, (M + mu - 1) / mu, 1};
 }
 
 // A small C over a long, k-contiguous K (the conv weight gradient) wastes most
@@ -97,7 +84,7 @@ void gemm(const GemmArgs<T>& g, i64 batch, BatchOffsets off) {
         });
         return;
     }
-    Tiling t = tiling(g.M, g.N, g.K, nt);
+    Tiling t = tiling(g.M, g.N, nt);
     i64 per = t.mt * t.nt;
     parallel_for(batch * per, 2, 1, [&](i64 b, i64 e) {
         for (i64 u = b; u < e; ++u) {

@@ -46,6 +46,27 @@ struct Gemm {
         }
     }
 
+    // dst[k*ld + i] = src[i*stride + k] for i < rows, k < kc, with each source row read
+    // along k as whole vectors and turned in registers W x W at a time (a scalar gather
+    // of `rows` strided streams stalled on cache misses: 9% of a B.T product's time).
+    // A last group of fewer than W rows stores whole vectors whose extra lanes spill
+    // into the next k's first lanes; groups go last to first, so those lanes are
+    // written again afterwards. The final spill needs W elements of slack after dst.
+    static void pack_rows(i64 rows, i64 kc, const T* src, i64 stride, T* __restrict dst, i64 ld) {
+        i64 k0 = 0;
+        for (; k0 + W <= kc; k0 += W)
+            for (i64 g = (rows - 1) / W * W; g >= 0; g -= W) {
+                V r[W];
+#pragma GCC unroll 16
+                for (int i = 0; i < W; ++i) r[i] = g + i < rows ? loadu<V>(src + (g + i) * stride + k0) : V{};
+                transpose_block<T>(r);
+#pragma GCC unroll 16
+                for (int k = 0; k < W; ++k) storeu(dst + (k0 + k) * ld + g, r[k]);
+            }
+        for (i64 k = k0; k < kc; ++k)
+            for (i64 i = 0; i < rows; ++i) dst[k * ld + i] = src[i * stride + k];
+    }
+
     // Ap[k*MR + r] = A[r, k] for an mr x kc block (rows >= mr are zero).
     static void pack_a(i64 mr, i64 kc, const T* A, i64 rsa, i64 csa, T* __restrict ap) {
         if (mr == MR && rsa == 1) {
@@ -54,14 +75,7 @@ struct Gemm {
                 for (int r = 0; r < MR; ++r) ap[k * MR + r] = A[k * csa + r];
             return;
         }
-        if (mr == MR && csa == 1) {
-            // rows of A contiguous: k outer, so the MR rows' cache lines are fetched side by
-            // side (one row after another, each short stream stalls on its first misses)
-            for (i64 k = 0; k < kc; ++k)
-#pragma GCC unroll 16
-                for (int r = 0; r < MR; ++r) ap[k * MR + r] = A[r * rsa + k];
-            return;
-        }
+        if (mr == MR && csa == 1) return pack_rows(MR, kc, A, rsa, ap, MR);
         for (i64 r = 0; r < mr; ++r) {
             const T* row = A + r * rsa;
             if (csa == 1)
@@ -84,10 +98,8 @@ struct Gemm {
                     for (int j = 0; j < NV; ++j) *(V*)(bp + k * NR + j * W) = loadu<V>(src + k * rsb + j * W);
                 continue;
             }
-            if (nr == NR && rsb == 1) {  // columns of B contiguous (B transposed): k outer, as in pack_a
-                for (i64 k = 0; k < kc; ++k)
-#pragma GCC unroll 8
-                    for (int j = 0; j < NR; ++j) bp[k * NR + j] = src[j * csb + k];
+            if (nr == NR && rsb == 1) {  // columns of B contiguous (B transposed)
+                pack_rows(NR, kc, src, csb, bp, NR);
                 continue;
             }
             for (i64 j = 0; j < nr; ++j) {
@@ -127,9 +139,9 @@ struct Gemm {
         }
         static thread_local Workspace ws;
         constexpr i64 NCP = ((NC + NR - 1) / NR) * NR;
-        T* bp = ws.get(i64(KC) * NCP + i64(MR) * KC + MR * NR);
-        T* ap = bp + i64(KC) * NCP;
-        T* tmp = ap + i64(MR) * KC;
+        T* bp = ws.get(i64(KC) * NCP + i64(MR) * KC + W + MR * NR);
+        T* ap = bp + i64(KC) * NCP;  // a pack_rows spill after bp lands in ap, unread yet
+        T* tmp = ap + i64(MR) * KC + W;
         for (i64 jc = 0; jc < N; jc += NC) {
             i64 nc = imin<i64>(NC, N - jc);
             for (i64 pc = 0; pc < K; pc += KC) {

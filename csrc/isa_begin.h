@@ -22,3 +22,32 @@ template <class V, class T> static inline void storeu(T* p, V v) { __builtin_mem
 template <class T> struct VecOf;
 template <> struct VecOf<float> { typedef v16sf type; };
 template <> struct VecOf<double> { typedef v8df type; };
+
+// Same-width integer lanes, for __builtin_shuffle masks.
+template <class T> struct LaneInt;
+template <> struct LaneInt<float> { typedef int type; };
+template <> struct LaneInt<double> { typedef long long type; };
+
+// Transposes the W x W block held in r[0..W) (W lanes each) in registers: stage h
+// swaps bit h of the row index with bit h of the lane index.
+template <class T, class V>
+static inline void transpose_block(V* r) {
+    constexpr int W = sizeof(V) / sizeof(T);
+    typedef typename LaneInt<T>::type I __attribute__((vector_size(sizeof(V))));
+#pragma GCC unroll 4
+    for (int h = W / 2; h >= 1; h /= 2) {
+        I lo_mask, hi_mask;
+#pragma GCC unroll 16
+        for (int j = 0; j < W; ++j) {
+            lo_mask[j] = (j & h) ? W + j - h : j;
+            hi_mask[j] = (j & h) ? W + j : j + h;
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < W; ++i)
+            if (!(i & h)) {
+                V lo = r[i], hi = r[i + h];
+                r[i] = __builtin_shuffle(lo, hi, lo_mask);
+                r[i + h] = __builtin_shuffle(lo, hi, hi_mask);
+            }
+    }
+}

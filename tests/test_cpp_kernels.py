@@ -75,14 +75,17 @@ def test_gemm_shapes(isa, dtype, mnk):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_gemm_views_no_copy_layouts(isa, dtype):
-    a, b = rand((37, 70), dtype, 1), rand((70, 45), dtype, 2)
+@pytest.mark.parametrize("mnk", [(37, 45, 70), (25, 67, 531)])  # K past one 256-deep block, not a multiple of 16
+def test_gemm_views_no_copy_layouts(isa, dtype, mnk):
+    """Every operand layout is packed straight from its strides (transposed ones turned in registers)."""
+    m, n, k = mnk
+    a, b = rand((m, k), dtype, 1), rand((k, n), dtype, 2)
     want = ref_mm(a, b)
     for na, va in views(a):
         for nb, vb in views(b):
-            out = np.empty((37, 45), dtype)
+            out = np.empty((m, n), dtype)
             _C.gemm(va, vb, out)
-            np.testing.assert_allclose(out, want, **gemm_tol(dtype, 70), err_msg=f"{na} @ {nb}")
+            np.testing.assert_allclose(out, want, **gemm_tol(dtype, k), err_msg=f"{na} @ {nb}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
