@@ -34,6 +34,10 @@ struct FusedProgram {
 constexpr i64 FUSED_BLOCK = 512;
 constexpr int FUSED_MAX_REGS = 160;
 
+// Optimizer hyperparameters in the update's precision (optim.cpp derives them).
+template <class T> struct SgdArgs { T lr, momentum, damp, weight_decay, sign; bool nesterov, init_buf; };
+template <class T> struct AdamArgs { T beta1, beta2, l2, decay, sign, step_size, inv_bc2_sqrt, eps; };
+
 template <class T>
 struct TypedKernels {
     // C[M,N] = A[M,K] @ B[K,N] (+ beta*C), any element strides for A and B; C row stride ldc.
@@ -66,6 +70,9 @@ struct TypedKernels {
     // Elements [begin, end) of a fused program; `work` holds n_const + n_scratch blocks;
     // sums[k] gets the partial sum of sum slot k.
     void (*fused)(const FusedProgram& p, i64 begin, i64 end, T* work, double* sums);
+    // In-place optimizer updates of n contiguous elements (buf, vmax may be null).
+    void (*sgd)(i64 n, T* p, const T* g, T* buf, const SgdArgs<T>& h);
+    void (*adam)(i64 n, T* p, const T* g, T* m, T* v, T* vmax, const AdamArgs<T>& h);
 };
 
 struct KernelTable {

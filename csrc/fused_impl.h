@@ -3,9 +3,6 @@
 // once and writes only the outputs asked for. The formulas match the single-op
 // kernels (elementwise_impl.h), so a fused result equals the unfused one.
 
-static inline float sqrt_t(float x) { return __builtin_sqrtf(x); }
-static inline double sqrt_t(double x) { return __builtin_sqrt(x); }
-
 // d[i] = f(a[i]) and d[i] = f(a[i], b[i]); the compiler (ops/fusion.py) never gives an
 // instruction a destination that is also one of its operands, so these do not alias.
 template <class T, class F>

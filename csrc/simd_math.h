@@ -7,6 +7,9 @@ static inline int f_to_bits(float f) { return __builtin_bit_cast(int, f); }
 static inline double bits_to_d(long long i) { return __builtin_bit_cast(double, i); }
 static inline long long d_to_bits(double d) { return __builtin_bit_cast(long long, d); }
 
+static inline float sqrt_t(float x) { return __builtin_sqrtf(x); }
+static inline double sqrt_t(double x) { return __builtin_sqrt(x); }
+
 // exp: e^x = 2^n * e^r with n = round(x/ln2), |r| <= ln2/2, r by Cody-Waite.
 static inline float exp_t(float x) {
     const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer

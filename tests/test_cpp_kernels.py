@@ -568,6 +568,49 @@ def test_adam_step(cpp, ref, dtype, amsgrad, decoupled, wd, maximize):
             np.testing.assert_allclose(a, b, **tol(dtype, 50))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", SIZES + [70001])  # vector remainders, and past the threading threshold
+def test_optimizer_kernels_every_isa(isa, threads, ref, dtype, n):
+    """The per-ISA update loops (one per variant) against the composed NumPy formulas, 1 and 2 threads."""
+    sgd_cfgs = [dict(momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.01),
+                dict(momentum=0.9, dampening=0.1, nesterov=False, weight_decay=0.0),
+                dict(momentum=0.9, dampening=0.0, nesterov=True, weight_decay=0.001)]
+    for nt in (1, 2):
+        _C.set_num_threads(nt)
+        for cfg in sgd_cfgs:
+            p1, p2, b1, b2 = rand(n, dtype, 1), rand(n, dtype, 1), None, None
+            for step in range(2):  # the first step creates the buffer, the second reads it
+                g = rand(n, dtype, 10 + step)
+                if cfg["momentum"] and b1 is None:
+                    b1 = np.empty_like(p1)
+                _C.sgd_step(p1, g, b1 if cfg["momentum"] else None, 0.1, cfg["momentum"], cfg["dampening"],
+                            cfg["nesterov"], cfg["weight_decay"], step == 0)
+                b2 = ref.sgd_step(p2, g, b2, 0.1, **cfg)
+                np.testing.assert_allclose(p1, p2, **tol(dtype, 10), err_msg=f"{cfg}, {nt} threads")
+        for amsgrad in (False, True):
+            p1, p2 = rand(n, dtype, 1), rand(n, dtype, 1)
+            st1, st2 = [np.zeros_like(p1) for _ in range(3)], [np.zeros_like(p1) for _ in range(3)]
+            for step in (1, 2):
+                g = rand(n, dtype, 20 + step)
+                _C.adam_step(p1, g, *st1, step, 1e-2, 0.9, 0.999, 1e-8, 0.01, amsgrad, True)
+                ref.adam_step(p2, g, *st2, step, 1e-2, 0.9, 0.999, 1e-8, 0.01, amsgrad, True)
+                np.testing.assert_allclose(p1, p2, **tol(dtype, 50), err_msg=f"amsgrad={amsgrad}, {nt} threads")
+
+
+def test_optimizer_kernels_reject_shared_memory():
+    p, g = rand(100, np.float32, 1), rand(100, np.float32, 2)
+    before = p.copy()
+    with pytest.raises(ValueError, match="sgd_step: .*must not share memory"):
+        _C.sgd_step(p, g, p, 0.1, 0.9, 0.0, False, 0.0, False)
+    big = rand(200, np.float32, 3)
+    m, v = np.zeros(100, np.float32), np.zeros(100, np.float32)
+    with pytest.raises(ValueError, match="adam_step: .*must not share memory"):
+        _C.adam_step(big[:100], g, big[50:150], v, None, 1, 1e-2, 0.9, 0.999, 1e-8, 0.0, False, False)
+    with pytest.raises(ValueError, match="adam_step: .*must not share memory"):
+        _C.adam_step(p, g, m, m, None, 1, 1e-2, 0.9, 0.999, 1e-8, 0.0, False, False)
+    np.testing.assert_array_equal(p, before)  # nothing changed
+
+
 def test_adam_against_torch_formula():
     torch = pytest.importorskip("torch")
     p = rand((300, 100), np.float32, 1)
