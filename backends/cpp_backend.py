@@ -127,6 +127,7 @@ class CppBackend(CppWindowMixin, NumpyBackend):
 
     # ---- fused elementwise programs ------------------------------------------
     fused_ops = _FUSED
+    fuses_repeats = True
 
     def fusable(self, a):
         return type(a) is np.ndarray and a.dtype in _FLOATS and a.flags.c_contiguous

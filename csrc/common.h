@@ -24,12 +24,16 @@ enum class Red : int { sum, mean, max };
 enum class FOp : int { add, sub, mul, div, maximum, minimum, neg, exp, sqrt, tanh, sigmoid, relu,
                        relu_backward, sigmoid_backward, tanh_backward, sum, count_ };
 struct FInstr { std::int32_t op, dst, a, b; };
+// An input smaller than the program repeats: element e reads in[k][e % in_size[k]]
+// (a bias row broadcast over the rows of a matrix).
 struct FusedProgram {
     const FInstr* code;
     int n_code, n_in, n_const, n_out, n_scratch, n_sums;
     const void* const* in;  // n_in arrays
-    void* const* out;       // n_out arrays
+    const i64* in_size;     // their sizes, each dividing `size`
+    void* const* out;       // n_out arrays of `size` elements
     const double* consts;   // n_const values
+    i64 size;
 };
 constexpr i64 FUSED_BLOCK = 512;
 constexpr int FUSED_MAX_REGS = 160;
@@ -67,7 +71,7 @@ struct TypedKernels {
     // out[o] = reduce(x[o*n : o*n+n]) for o < rows; out[0:w] = reduce over k < n of x[k*inner : k*inner+w] (w <= 256)
     void (*reduce_rows)(Red, i64 rows, i64 n, const T* x, T* out);
     void (*reduce_cols)(Red, i64 n, i64 inner, i64 w, const T* x, T* out);
-    // Elements [begin, end) of a fused program; `work` holds n_const + n_scratch blocks;
+    // Elements [begin, end) of a fused program; `work` holds n_const + n_scratch + n_in blocks;
     // sums[k] gets the partial sum of sum slot k.
     void (*fused)(const FusedProgram& p, i64 begin, i64 end, T* work, double* sums);
     // In-place optimizer updates of n contiguous elements (buf, vmax may be null).

@@ -42,7 +42,7 @@ void run_t(const FusedProgram& p, i64 n, std::vector<double>& sums) {
     {
         py::gil_scoped_release nogil;
         parallel_for(chunks, 2, 1, [&](i64 cb, i64 ce) {
-            std::vector<T> work(std::size_t((p.n_const + p.n_scratch) * FUSED_BLOCK));
+            std::vector<T> work(std::size_t((p.n_const + p.n_scratch + p.n_in) * FUSED_BLOCK));
             for (i64 c = cb; c < ce; ++c) {
                 i64 e = (c + 1) * FUSED_CHUNK < n ? (c + 1) * FUSED_CHUNK : n;
                 f(p, c * FUSED_CHUNK, e, work.data(), partial.data() + c * p.n_sums);
@@ -63,13 +63,22 @@ void bind_fused(py::module_& m) {
         for (auto& a : inputs) ins.push_back(py::reinterpret_borrow<py::array>(a));
         for (auto& a : outputs) outs.push_back(py::reinterpret_borrow<py::array>(a));
         if (ins.empty()) bad("needs at least one input array");
-        const py::array& ref = ins[0];
+        // the program runs over its largest input; smaller ones repeat (their size divides it)
+        const py::array* full = &ins[0];
+        for (auto& a : ins)
+            if (a.size() > full->size()) full = &a;
+        const py::array& ref = *full;
         check_float(ref, "fused_run");
-        for (auto* group : {&ins, &outs})
-            for (auto& a : *group) {
-                check_same(ref, a, "fused_run");
-                check_contig(a, "fused_run");
-            }
+        for (auto& a : outs) check_same(ref, a, "fused_run");
+        std::vector<i64> in_size;
+        for (auto& a : ins) {
+            check_contig(a, "fused_run");
+            if (!a.dtype().is(ref.dtype())) bad("inputs differ in dtype");
+            if (a.size() == 0 ? ref.size() != 0 : ref.size() % a.size() != 0)
+                bad("an input of " + std::to_string(a.size()) + " elements does not repeat evenly over " +
+                    std::to_string(ref.size()));
+            in_size.push_back(a.size() ? i64(a.size()) : 1);
+        }
         for (auto& a : outs)
             if (!a.writeable()) bad("an output is read-only");
         int n_in = int(ins.size()), n_const = int(consts.size()), n_out = int(outs.size());
@@ -86,14 +95,15 @@ void bind_fused(py::module_& m) {
         for (auto& a : ins) in_ptr.push_back(a.data());
         for (auto& a : outs) out_ptr.push_back(a.mutable_data());
         FusedProgram p{prog.data(), int(prog.size()), n_in, n_const, n_out, n_scratch, n_sums,
-                       in_ptr.data(), out_ptr.data(), consts.data()};
+                       in_ptr.data(), in_size.data(), out_ptr.data(), consts.data(), i64(ref.size())};
         std::vector<double> sums(std::size_t(n_sums), 0.0);
         if (is_f32(ref)) run_t<float>(p, i64(ref.size()), sums);
         else run_t<double>(p, i64(ref.size()), sums);
         return py::array_t<double>(py::ssize_t(sums.size()), sums.data());
     }, py::arg("code"), py::arg("inputs"), py::arg("consts"), py::arg("outputs"), py::arg("n_scratch"),
     py::arg("n_sums"),
-    "Run a fused elementwise program over same-size contiguous float arrays; returns the sums (float64).\n"
+    "Run a fused elementwise program over contiguous float arrays (the outputs the size of the largest input,\n"
+    "smaller inputs repeated: element e reads x[e % x.size]); returns the sums (float64).\n"
     "code rows are (op, dst, a, b) over registers numbered inputs, consts, outputs, scratch.");
 }
 

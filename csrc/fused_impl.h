@@ -39,10 +39,25 @@ static void fused_run(const FusedProgram& p, i64 begin, i64 end, T* work, double
         reg[first_const + c] = blk;
     }
     for (int s = 0; s < p.n_scratch; ++s) reg[first_scratch + s] = work + i64(p.n_const + s) * FUSED_BLOCK;
+    T* repeat = work + i64(p.n_const + p.n_scratch) * FUSED_BLOCK;  // one block per input
 
     for (i64 at = begin; at < end; at += FUSED_BLOCK) {
         const i64 n = end - at < FUSED_BLOCK ? end - at : FUSED_BLOCK;
-        for (int k = 0; k < p.n_in; ++k) reg[k] = const_cast<T*>(static_cast<const T*>(p.in[k])) + at;
+        for (int k = 0; k < p.n_in; ++k) {
+            const T* in = static_cast<const T*>(p.in[k]);
+            const i64 size = p.in_size[k], off = at % size;
+            if (off + n <= size) {  // the block lies inside one repeat (always, at full size)
+                reg[k] = const_cast<T*>(in) + off;
+                continue;
+            }
+            T* blk = repeat + i64(k) * FUSED_BLOCK;
+            for (i64 i = 0, j = off; i < n; j = 0) {  // whole runs up to the end of the input
+                const i64 len = imin(n - i, size - j);
+                for (i64 q = 0; q < len; ++q) blk[i + q] = in[j + q];
+                i += len;
+            }
+            reg[k] = blk;
+        }
         for (int k = 0; k < p.n_out; ++k) reg[first_out + k] = static_cast<T*>(p.out[k]) + at;
         for (int c = 0; c < p.n_code; ++c) {
             const FInstr& ins = p.code[c];

@@ -128,6 +128,28 @@ def test_constants_and_special_values():
     assert np.isnan(r[-1])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows,size", [(3000, 1), (700, 3), (300, 10), (9, 511), (70, 512), (5, 513), (90, 784),
+                                       (1, 4096), (300, 4096)])
+def test_smaller_inputs_repeat(isa, threads, dtype, rows, size):
+    """An input smaller than the program repeats end to end (a bias row broadcast over rows): runs that
+    wrap inside a block, periods above, below and equal to a block, 1 and 2 threads."""
+    full = rand(rows * size, dtype, 1)
+    row = rand(size, dtype, 2)
+    relu_of_sum = np.maximum(full.reshape(rows, size) + row, 0).ravel()
+    product = (row * full.reshape(rows, size)).ravel()
+    # registers: inputs 0, 1; outputs 2, 3; scratch 4. The larger input sets the size, wherever it is.
+    for inputs, f, r in (([full, row], 0, 1), ([row, full], 1, 0)):
+        code = [(OPS["add"], 4, f, r), (OPS["relu"], 2, 4, -1), (OPS["mul"], 3, r, f), (OPS["sum"], 0, 3, -1)]
+        for nt in (1, 2):
+            _C.set_num_threads(nt)
+            outs = [np.empty_like(full) for _ in range(2)]
+            sums = _C.fused_run(np.array(code, np.int32), inputs, np.zeros(0), outs, 1, 1)
+            np.testing.assert_allclose(outs[0], relu_of_sum, **tol(dtype))
+            np.testing.assert_allclose(outs[1], product, **tol(dtype))
+            np.testing.assert_allclose(sums[0], product.astype(np.float64).sum(), rtol=1e-5, atol=1e-3)
+
+
 def test_bad_programs_are_rejected():
     x = np.ones(8, np.float32)
     with pytest.raises(ValueError, match="unknown op"):
@@ -144,6 +166,10 @@ def test_bad_programs_are_rejected():
         run([(OPS["add"], 2, 0, 1)], [x, np.ones(9, np.float32)], 1)
     with pytest.raises(TypeError, match="float32 or float64"):
         run([(OPS["neg"], 1, 0, -1)], [np.ones(8, np.int32)], 1)
+    with pytest.raises(ValueError, match="an input of 3 elements does not repeat evenly over 8"):
+        run([(OPS["add"], 2, 0, 1)], [x, np.ones(3, np.float32)], 1)
+    with pytest.raises(ValueError, match="inputs differ in dtype"):
+        run([(OPS["add"], 2, 0, 1)], [x, np.ones(4, np.float64)], 1)
 
 
 # ---------------------------------------------------------------- the Python layer
@@ -185,6 +211,35 @@ def test_pending_results_match_eager(fuse_all, monkeypatch):
     eager = compute()
     for got, want in zip(fused, eager):
         np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("bias_shape", [(70,), (1, 70), ()])
+def test_a_bias_row_joins_the_expression(fuse_all, programs, bias_shape):
+    """relu(x @ w + b): the broadcast bias is read in the same pass as the activation, and the
+    sum before relu (which backward does not read) is never stored."""
+    torch = pytest.importorskip("torch")
+    xv, wv, bv = rand(300 * 50, np.float64, 0).reshape(300, 50), rand(50 * 70, np.float64, 1).reshape(50, 70), \
+        rand(int(np.prod(bias_shape)), np.float64, 2).reshape(bias_shape)
+    x, w, b = (tc.tensor(v, requires_grad=True) for v in (xv, wv, bv))
+    y = (x @ w + b).relu()
+    y.data  # noqa: B018  (computes it)
+    assert [(n_in, n_out) for _, n_in, n_out, _ in programs] == [(2, 1)]
+    (y * y).sum().backward()
+    tx, tw, tb = (torch.tensor(v, requires_grad=True) for v in (xv, wv, bv))
+    ty = (tx @ tw + tb).relu()
+    (ty * ty).sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for ours, theirs in ((x, tx), (w, tw), (b, tb)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-11, atol=1e-11)
+
+
+def test_broadcasts_other_than_repeats_stay_eager(fuse_all, programs):
+    a, col = tc.tensor(rand(300 * 70, np.float32, 0).reshape(300, 70)), tc.tensor(rand(300, np.float32, 1).reshape(300, 1))
+    row = tc.tensor(rand(70, np.float32, 2).reshape(1, 70))
+    for got, want in (((a + col).relu(), np.maximum(a.numpy() + col.numpy(), 0)),  # a column repeats no row
+                      ((col + row).exp(), np.exp(col.numpy() + row.numpy()))):   # the result is larger than both
+        np.testing.assert_allclose(got.numpy(), want, rtol=2e-6)
+    assert all(n_in == 1 for _, n_in, _, _ in programs)  # only the activations fused, after the eager adds
 
 
 def test_long_chains_run_in_pieces(fuse_all, programs):

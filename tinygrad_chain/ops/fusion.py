@@ -145,24 +145,28 @@ def expose(a):
 
 # ---- recording ---------------------------------------------------------------------
 def _record(name, b, arrays):
-    ref = None
+    ref = None  # the operand of the result's shape: the largest
     for a in arrays:
-        if type(a) not in _NUMBERS:
-            if ref is None:
-                ref = a
-            elif a.shape != ref.shape or a.dtype != ref.dtype:
-                return None
+        if type(a) not in _NUMBERS and (ref is None or a.size > ref.size):
+            ref = a
     if ref is None or ref.size < config.min_elements or not ref.ndim:
         return None
+    for a in arrays:
+        if type(a) not in _NUMBERS and a.dtype != ref.dtype:
+            return None
     args = []
     nodes = 1
     for a in arrays:
         if type(a) is Pending:
             if a.value is None:
+                if a.shape != ref.shape:
+                    return None
                 nodes += a.nodes
                 args.append(a)
                 continue
             a = a.value
+        if type(a) not in _NUMBERS and a.shape != ref.shape and not (b.fuses_repeats and _repeats(a.shape, ref.shape)):
+            return None
         if type(a) in _NUMBERS:
             args.append(float(a))
         elif b.fusable(a) and not _is_exposed(a):
@@ -175,6 +179,16 @@ def _record(name, b, arrays):
     p = Pending(name, tuple(args), ref, b, nodes)
     _pending.add(p)
     return p
+
+
+def _repeats(shape, full):
+    """Whether an array of `shape` broadcast to `full` is itself repeated end to end, so
+    flat element e of the result reads its element e % size (a bias row, a scalar)."""
+    i = 0
+    while i < len(shape) and shape[i] == 1:
+        i += 1
+    rest = tuple(shape[i:])
+    return len(rest) <= len(full) and tuple(full[len(full) - len(rest):]) == rest
 
 
 def _root(a):
