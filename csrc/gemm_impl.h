@@ -142,10 +142,14 @@ struct Gemm {
         T* bp = ws.get(i64(KC) * NCP + i64(MR) * KC + W + MR * NR);
         T* ap = bp + i64(KC) * NCP;  // a pack_rows spill after bp lands in ap, unread yet
         T* tmp = ap + i64(MR) * KC + W;
+        // depth blocks of even size (a multiple of W, for pack_rows): K = 784 runs as
+        // 208+208+208+160, not 256+256+256+16, whose last block reloads C for 16 steps
+        const i64 kblocks = (K + KC - 1) / KC;
+        const i64 kstep = imin<i64>(KC, ((K + kblocks - 1) / kblocks + W - 1) / W * W);
         for (i64 jc = 0; jc < N; jc += NC) {
             i64 nc = imin<i64>(NC, N - jc);
-            for (i64 pc = 0; pc < K; pc += KC) {
-                i64 kc = imin<i64>(KC, K - pc);
+            for (i64 pc = 0; pc < K; pc += kstep) {
+                i64 kc = imin<i64>(kstep, K - pc);
                 pack_b(kc, nc, B + pc * rsb + jc * csb, rsb, csb, bp);
                 T bet = pc == 0 ? beta : T(1);
                 for (i64 ir = 0; ir < M; ir += MR) {

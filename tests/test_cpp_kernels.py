@@ -107,6 +107,26 @@ def test_gemm_dot_path(isa, threads, dtype, mnk):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mnk", [(256, 10, 512), (64, 1, 100), (16, 4, 16), (1000, 16, 37), (301, 7, 1025)])
+def test_gemm_narrow_outputs(isa, threads, dtype, mnk):
+    """A C of at most 16 columns runs as C.T = B.T @ A.T into scratch, then lands transposed in C:
+    every operand layout, with and without beta, 1 and 2 threads."""
+    m, n, k = mnk
+    a, b, c = rand((m, k), dtype, 1), rand((k, n), dtype, 2), rand((m, n), dtype, 3)
+    want = ref_mm(a, b)
+    for nt in (1, 2):
+        _C.set_num_threads(nt)
+        for na, va in views(a):
+            for nb, vb in views(b):
+                out = np.full((m, n), np.nan, dtype)
+                _C.gemm(va, vb, out)
+                np.testing.assert_allclose(out, want, **gemm_tol(dtype, k), err_msg=f"{na} @ {nb}, {nt} threads")
+        out = c.copy()
+        _C.gemm(a, b, out, 0.5)
+        np.testing.assert_allclose(out, want + 0.5 * c, **gemm_tol(dtype, k))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_gemm_beta_accumulates(dtype):
     a, b, c = rand((20, 30), dtype, 1), rand((30, 40), dtype, 2), rand((20, 40), dtype, 3)
     out = c.copy()
