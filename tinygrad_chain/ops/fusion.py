@@ -84,7 +84,14 @@ def forward(op, b, arrays, attrs):
     """The output of `op` on `arrays` as a Pending (or, for a sum of one, the sum), or
     None when the op should run now."""
     name = op.fuse
-    if name is None or not config.enabled:
+    if name is None:
+        return None
+    for a in arrays:  # first the cheapest test: small tensors (the common op) never fuse
+        if type(a) not in _NUMBERS and a.size >= config.min_elements:
+            break
+    else:
+        return None
+    if not config.enabled:
         return None
     if name == "sum":
         x = arrays[0]
@@ -97,8 +104,12 @@ def forward(op, b, arrays, attrs):
 
 
 def computed(arrays):
-    """arrays, with every Pending computed."""
-    return [a.get() if type(a) is Pending else a for a in arrays]
+    """arrays, with every Pending computed (the same list when none is: the per-op cost
+    on small tensors)."""
+    for a in arrays:
+        if type(a) is Pending:
+            return [x.get() if type(x) is Pending else x for x in arrays]
+    return arrays
 
 
 def is_pending(a):

@@ -95,10 +95,12 @@ def apply(op, *args, **attrs):
         op.check(*args, **attrs)
     if op.float_only:
         arrays = _as_float(b, arrays)
-    out = fusion.forward(op, b, arrays, attrs) if b.fused_ops else None
-    if out is None:
-        if b.fused_ops:
+    out = None
+    if b.fused_ops:
+        out = fusion.forward(op, b, arrays, attrs)
+        if out is None:
             arrays = fusion.computed(arrays)
+    if out is None:
         try:
             out = op.forward(b, *arrays, **attrs)
         except ValueError as e:
