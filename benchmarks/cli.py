@@ -2,6 +2,7 @@
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,9 @@ def parse_args(argv):
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per case (default 1800)")
     ap.add_argument("--pause", type=float, default=0.2,
                     help="seconds of quiet before each case, so the previous library's threads go idle")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every case this many times, all libraries in turn each round, and report the "
+                         "median of the rounds' medians (steadier ratios on a shared machine)")
     ap.add_argument("--no-plots", action="store_true", help="skip the PNG charts")
     args = ap.parse_args(argv)
     args.preset = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -56,8 +60,8 @@ def parse_args(argv):
         bad = [n for n in name if n not in known]
         if bad:
             ap.error(f"unknown {what} {', '.join(bad)}: choose from {', '.join(known)}")
-    if args.threads < 1 or args.repeat < 1:
-        ap.error("--threads and --repeat must be at least 1")
+    if args.threads < 1 or args.repeat < 1 or args.rounds < 1:
+        ap.error("--threads, --repeat and --rounds must be at least 1")
     return args
 
 
@@ -179,19 +183,32 @@ def run_interleaved(targets, per_target, args, bar):
     workers = [Worker(t, args) for t in targets]
     for w in workers:
         w.wait_ready()
-    results = []
+    rounds = {}  # (worker index, case) -> one result per round
     order = list(dict.fromkeys(json.dumps(c) for cases in per_target for c in cases))
     for case in map(json.loads, order):
-        for w, cases in zip(workers, per_target):
-            if case not in cases:
-                continue
-            time.sleep(args.pause)  # let the previous library's spinning BLAS/OpenMP threads go to sleep
-            load = round(os.getloadavg()[0], 2)
-            res = w.run(*case)
-            res["loadavg_1m"] = load  # others' load makes timings noisy: keep it so a reader can tell
-            results.append(_augment(res, w.target))
-            bar.update(1, f"{w.name} {case[0]}")
+        for _ in range(args.rounds):
+            for i, (w, cases) in enumerate(zip(workers, per_target)):
+                if case not in cases:
+                    continue
+                time.sleep(args.pause)  # let the previous library's spinning BLAS/OpenMP threads go to sleep
+                load = round(os.getloadavg()[0], 2)
+                res = w.run(*case)
+                res["loadavg_1m"] = load  # others' load makes timings noisy: keep it so a reader can tell
+                rounds.setdefault((i, json.dumps(case)), []).append(res)
+                bar.update(1, f"{w.name} {case[0]}")
+    results = [_augment(_merge_rounds(rs), workers[i].target) for (i, _), rs in rounds.items()]
     return [w.close() for w in workers], results
+
+
+def _merge_rounds(rs):
+    """One record from a case's rounds: the median of their medians, every time kept."""
+    ok = [r for r in rs if r.get("status") == "ok"]
+    if len(ok) < len(rs) or len(rs) == 1:
+        return next((r for r in rs if r.get("status") != "ok"), rs[0])
+    times = [t for r in ok for t in r["times_s"]]
+    return {**ok[0], "times_s": times, "median_s": statistics.median(r["median_s"] for r in ok),
+            "min_s": min(times), "max_s": max(times), "rounds": len(ok),
+            "round_medians_s": [r["median_s"] for r in ok], "loadavg_1m": max(r["loadavg_1m"] for r in ok)}
 
 
 def _augment(res, target):
@@ -221,13 +238,13 @@ def main(argv=None):
     records = list(skipped)
     per_target = [[list(c) for c in workloads.cases(args.preset, args.workloads, t["device_type"])]
                   for t in targets]
-    with progress.Bar(total=sum(map(len, per_target))) as bar:
+    with progress.Bar(total=args.rounds * sum(map(len, per_target))) as bar:
         recs, results = run_interleaved(targets, per_target, args, bar)
     records += recs
     info["library_versions"] = {lib: rec["version"] for lib, rec in probes.items() if rec["ok"]}
     doc = {"schema": SCHEMA, "machine": info, "config": {
         "preset": args.preset, "repeat": args.repeat, "warmup": args.warmup, "min_time_s": args.min_time,
-        "threads": args.threads, "pause_s": args.pause, "timeout_s": args.timeout,
+        "threads": args.threads, "pause_s": args.pause, "timeout_s": args.timeout, "rounds": args.rounds,
         "schedule": "interleaved: one worker per (library, device), cases handed out in turn", "thread_env": {v: str(args.threads) for v in _THREAD_VARS},
         "workloads": args.workloads, "libraries": args.libraries, "devices": args.devices or "all",
         "argv": sys.argv[1:] if argv is None else list(argv)},

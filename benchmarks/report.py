@@ -115,8 +115,10 @@ def markdown(doc):
     out = ["# tinygrad_chain benchmarks", "",
            f"{m['date']}; CPU {m['cpu_model']} ({m['usable_cpus']} usable of {m['logical_cpus']} logical CPUs, "
            f"{m['memory_gib']} GiB); GPU {gpus}; Python {m['python']}; commit {m['git_commit']}.", "",
-           f"Preset `{c['preset']}`, {c['threads']} threads per library (each in its own process), "
-           f"median of {c['repeat']} timed repeats after {c['warmup']} warm-up calls "
+           f"Preset `{c['preset']}`, {c['threads']} threads per library (each in its own process), " +
+           (f"{c['rounds']} rounds (every library in turn each round), the median of the rounds' medians of "
+            if c.get("rounds", 1) > 1 else "median of ") +
+           f"{c['repeat']} timed repeats after {c['warmup']} warm-up calls "
            f"(fast steps looped to at least {c['min_time_s']} s per repeat); GPU work synchronised before the clock stops.",
            ""] + _load_line(doc) + ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in m.get("library_versions", {}).items()) + ".", "",
            "Cells give the median time per step, and in brackets the ratio to torch on the same device type "

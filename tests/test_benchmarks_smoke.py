@@ -87,6 +87,25 @@ def test_charts_are_pngs(bench_out):
         assert data[12:16] == b"IHDR" and len(data) > 1000, name
 
 
+def test_rounds_take_the_median_of_round_medians(tmp_path):
+    """--rounds runs each case that many times, every library in turn, and keeps every time."""
+    cmd = [sys.executable, "-m", "benchmarks", "--smoke", "--repeat", "2", "--threads", "1", "--rounds", "3",
+           "--libraries", "tinygrad_chain", "--devices", "numpy", "--workloads", "matmul,autograd_overhead",
+           "--no-plots", "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["config"]["rounds"] == 3
+    cases = [(r["workload"], r["label"]) for r in doc["results"]]
+    assert len(cases) == len(set(cases)) > 0  # one record per case, not one per round
+    for r in doc["results"]:
+        assert r["status"] == "ok" and r["rounds"] == 3 and len(r["times_s"]) == 6
+        medians = sorted(r["round_medians_s"])
+        assert r["median_s"] == medians[1]
+        assert r["min_s"] == min(r["times_s"]) and r["max_s"] == max(r["times_s"])
+    assert "3 rounds" in (tmp_path / "results.md").read_text()
+
+
 def test_bad_arguments_are_rejected():
     proc = subprocess.run([sys.executable, "-m", "benchmarks", "--workloads", "nope"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
