@@ -47,6 +47,7 @@ def _same(a, b):
 
 
 _c = np.ascontiguousarray
+_ndarray = np.ndarray  # one lookup less on the per-op path of small tensors
 
 
 def _as_scalar_if_uniform(a):
@@ -156,8 +157,10 @@ class CppBackend(CppWindowMixin, NumpyBackend):
     def binary(self, name, a, b):
         # small operands go straight to NumPy (named, not super(): this is the 1-element autograd
         # path, which should cost what it costs on the numpy device)
-        if not ((type(a) is np.ndarray and a.size >= _MIN_ARITH) or (type(b) is np.ndarray and b.size >= _MIN_ARITH)):
-            return NumpyBackend.binary(self, name, a, b)
+        if not ((type(a) is _ndarray and a.size >= _MIN_ARITH) or (type(b) is _ndarray and b.size >= _MIN_ARITH)):
+            if name in self._QUIET:  # NumPy's method enters errstate for these
+                return NumpyBackend.binary(self, name, a, b)
+            return self._binary[name](a, b)  # the ufunc itself: one call less per small op
         op = _BIN.get(name)
         if op is not None:
             # a broadcast single value (the gradient of a sum) acts as a scalar: no copy

@@ -80,18 +80,23 @@ class Pending:
         return f"<Pending {self.op} {list(self.shape)} {self.dtype}: {state}>"
 
 
+def prepare(op, b, arrays, attrs):
+    """(out, arrays) for `apply` when an operand is pending, or a fusable op has a large
+    one: out is the op's result when it was recorded (a Pending) or summed inside a pass,
+    else None, and the op runs now on `arrays`, with every pending operand computed."""
+    out = forward(op, b, arrays, attrs) if op.fuse is not None else None
+    return (out, arrays) if out is not None else (None, _computed(arrays))
+
+
+def _computed(arrays):
+    return [a.get() if type(a) is Pending else a for a in arrays]
+
+
 def forward(op, b, arrays, attrs):
     """The output of `op` on `arrays` as a Pending (or, for a sum of one, the sum), or
     None when the op should run now."""
     name = op.fuse
-    if name is None:
-        return None
-    for a in arrays:  # first the cheapest test: small tensors (the common op) never fuse
-        if type(a) not in _NUMBERS and a.size >= config.min_elements:
-            break
-    else:
-        return None
-    if not config.enabled:
+    if name is None or not config.enabled:
         return None
     if name == "sum":
         x = arrays[0]
@@ -101,15 +106,6 @@ def forward(op, b, arrays, attrs):
     if name not in b.fused_ops or attrs:
         return None
     return _record(name, b, arrays)
-
-
-def computed(arrays):
-    """arrays, with every Pending computed (the same list when none is: the per-op cost
-    on small tensors)."""
-    for a in arrays:
-        if type(a) is Pending:
-            return [x.get() if type(x) is Pending else x for x in arrays]
-    return arrays
 
 
 def is_pending(a):

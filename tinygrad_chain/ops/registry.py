@@ -9,8 +9,10 @@ from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.autograd.node import Node
 
 from . import fusion
+from .fusion import Pending
 
 REGISTRY = {}
+_NUMBERS = (int, float)
 Tensor = None  # set by tinygrad_chain.tensor, which imports this module
 
 
@@ -97,9 +99,13 @@ def apply(op, *args, **attrs):
         arrays = _as_float(b, arrays)
     out = None
     if b.fused_ops:
-        out = fusion.forward(op, b, arrays, attrs)
-        if out is None:
-            arrays = fusion.computed(arrays)
+        # inline, since it runs for every op: only a pending operand, or a large one of a
+        # fusable op, needs fusion (calling it for each small op cost 6% of a scalar chain)
+        fuses, least = op.fuse is not None, fusion.config.min_elements
+        for a in arrays:
+            if type(a) is Pending or (fuses and type(a) not in _NUMBERS and a.size >= least):
+                out, arrays = fusion.prepare(op, b, arrays, attrs)
+                break
     if out is None:
         try:
             out = op.forward(b, *arrays, **attrs)
