@@ -242,6 +242,17 @@ def test_broadcasts_other_than_repeats_stay_eager(fuse_all, programs):
     assert all(n_in == 1 for _, n_in, _, _ in programs)  # only the activations fused, after the eager adds
 
 
+def test_equal_sizes_take_the_shape_with_more_axes(fuse_all, programs):
+    """(70,) * (1, 70) is (1, 70), whichever operand comes first."""
+    fv, rv = rand(70, np.float32, 3), rand(70, np.float32, 2).reshape(1, 70)
+    for flat_first in (True, False):
+        flat, row = tc.tensor(fv), tc.tensor(rv)
+        got = (flat * row).exp() if flat_first else (row * flat).exp()
+        assert got.shape == (1, 70)
+        np.testing.assert_allclose(got.numpy(), np.exp(fv * rv), rtol=2e-6)
+    assert [n_in for _, n_in, _, _ in programs] == [2, 2]  # each product joined its exp
+
+
 def test_long_chains_run_in_pieces(fuse_all, programs):
     x = tc.tensor(rand(500, np.float64, 0))
     y, ref = x, x.numpy().copy()

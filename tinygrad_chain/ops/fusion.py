@@ -152,9 +152,9 @@ def expose(a):
 
 # ---- recording ---------------------------------------------------------------------
 def _record(name, b, arrays):
-    ref = None  # the operand of the result's shape: the largest
+    ref = None  # the operand of the result's shape: the largest, then the one with most axes
     for a in arrays:
-        if type(a) not in _NUMBERS and (ref is None or a.size > ref.size):
+        if type(a) not in _NUMBERS and (ref is None or (a.size, a.ndim) > (ref.size, ref.ndim)):
             ref = a
     if ref is None or ref.size < config.min_elements or not ref.ndim:
         return None
@@ -195,7 +195,7 @@ def _repeats(shape, full):
     while i < len(shape) and shape[i] == 1:
         i += 1
     rest = tuple(shape[i:])
-    return len(rest) <= len(full) and tuple(full[len(full) - len(rest):]) == rest
+    return len(shape) <= len(full) and tuple(full[len(full) - len(rest):]) == rest
 
 
 def _root(a):
