@@ -9,10 +9,9 @@ from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.autograd.node import Node
 
 from . import fusion
-from .fusion import Pending
+from .fusion import _NUMBERS, Pending
 
 REGISTRY = {}
-_NUMBERS = (int, float)
 Tensor = None  # set by tinygrad_chain.tensor, which imports this module
 
 
