@@ -1,7 +1,8 @@
 """Elementwise fusion: a chain of elementwise ops computed in one pass over memory.
 
 On a backend that fuses (the cpp device), `apply` does not compute an elementwise op
-on large same-shape float arrays at once: it records it as a `Pending` expression.
+on large same-shape float arrays at once (an operand repeated along the rows, such as
+a bias vector, may join them): it records it as a `Pending` expression.
 When something reads the result (any other op, `.data`, printing, backward), the
 expression runs as one program, block by block in cache, so the intermediates never
 travel to memory and back. `(tanh(x*w + b) * sigmoid(x)).sum()` reads x, w and b once
