@@ -195,17 +195,18 @@ class Backend(abc.ABC):
     #: programs; empty: every op is computed as it comes
     fused_ops = {}
 
-    #: whether run_fused takes inputs smaller than the program, repeated (a bias row)
+    #: whether run_fused takes inputs smaller than the program, broadcast (a bias row, a per-row value)
     fuses_repeats = False
 
     def fusable(self, a):
         """True when native array `a` can be read by a fused program."""
         return False
 
-    def run_fused(self, code, inputs, consts, outputs, n_scratch, n_sums):
+    def run_fused(self, code, inputs, consts, outputs, n_scratch, n_sums, stretch=None):
         """Run a fused program over same-shape arrays, element by element; return its sums
         (a float64 array of this backend). With `fuses_repeats`, an input may be smaller
-        than the outputs: element e then reads its element e % size.
+        than the outputs: element e then reads its element (e // stretch[k]) % size
+        (stretch None: all 1).
 
         Registers are numbered: `inputs` (arrays), `consts` (float64 values), `outputs`
         (arrays it writes), then `n_scratch` temporaries. Each row (opcode, dst, a, b) of the

@@ -133,8 +133,8 @@ class CppBackend(CppWindowMixin, NumpyBackend):
     def fusable(self, a):
         return type(a) is np.ndarray and a.dtype in _FLOATS and a.flags.c_contiguous
 
-    def run_fused(self, code, inputs, consts, outputs, n_scratch, n_sums):
-        return _C.fused_run(code, inputs, consts, outputs, n_scratch, n_sums)
+    def run_fused(self, code, inputs, consts, outputs, n_scratch, n_sums, stretch=None):
+        return _C.fused_run(code, inputs, consts, outputs, n_scratch, n_sums, stretch or [])
 
     # ---- the LSTM layer: its time loop in C++ (csrc/lstm.cpp) ----------------
     def lstm_layer(self, xw, h0, c0, w_hh):

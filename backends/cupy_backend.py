@@ -225,7 +225,7 @@ class CupyBackend(XpBackend):
     def fusable(self, a):
         return type(a) is cupy.ndarray and a.dtype in _FLOATS and a.flags.c_contiguous
 
-    def run_fused(self, code, inputs, consts, outputs, n_scratch, n_sums):
+    def run_fused(self, code, inputs, consts, outputs, n_scratch, n_sums, stretch=None):  # no fuses_repeats
         kernel = K.fused_kernel(FUSED_INSTRUCTIONS, code, len(inputs), len(consts), len(outputs), n_scratch, n_sums)
         reduced = [cupy.empty_like(inputs[0]) for _ in range(n_sums)]  # each summed below
         kernel(*inputs, *[float(c) for c in consts], *outputs, *reduced)

@@ -24,13 +24,15 @@ enum class Red : int { sum, mean, max };
 enum class FOp : int { add, sub, mul, div, maximum, minimum, neg, exp, sqrt, tanh, sigmoid, relu,
                        relu_backward, sigmoid_backward, tanh_backward, sum, count_ };
 struct FInstr { std::int32_t op, dst, a, b; };
-// An input smaller than the program repeats: element e reads in[k][e % in_size[k]]
-// (a bias row broadcast over the rows of a matrix).
+// An input smaller than the program is broadcast: element e reads
+// in[k][(e / in_stretch[k]) % in_size[k]]: a bias row repeats (stretch 1), a per-row
+// value (shape (..., 1)) is stretched over its row.
 struct FusedProgram {
     const FInstr* code;
     int n_code, n_in, n_const, n_out, n_scratch, n_sums;
     const void* const* in;  // n_in arrays
-    const i64* in_size;     // their sizes, each dividing `size`
+    const i64* in_size;     // their sizes; size * stretch divides `size`
+    const i64* in_stretch;  // how many times each element stands in a row
     void* const* out;       // n_out arrays of `size` elements
     const double* consts;   // n_const values
     i64 size;

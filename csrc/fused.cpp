@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include <pybind11/stl.h>
+
 #include "pyutil.h"
 
 namespace tc {
@@ -57,7 +59,7 @@ void run_t(const FusedProgram& p, i64 n, std::vector<double>& sums) {
 void bind_fused(py::module_& m) {
     m.def("fused_run", [](const py::array_t<std::int32_t, py::array::c_style>& code, const py::list& inputs,
                           const py::array_t<double, py::array::c_style>& consts, const py::list& outputs,
-                          int n_scratch, int n_sums) {
+                          int n_scratch, int n_sums, const std::vector<i64>& stretch) {
         if (code.ndim() != 2 || code.shape(1) != 4) bad("code must be an (n, 4) int32 array");
         std::vector<py::array> ins, outs;
         for (auto& a : inputs) ins.push_back(py::reinterpret_borrow<py::array>(a));
@@ -70,14 +72,20 @@ void bind_fused(py::module_& m) {
         const py::array& ref = *full;
         check_float(ref, "fused_run");
         for (auto& a : outs) check_same(ref, a, "fused_run");
-        std::vector<i64> in_size;
-        for (auto& a : ins) {
+        if (!stretch.empty() && stretch.size() != ins.size()) bad("needs one stretch per input");
+        std::vector<i64> in_size, in_stretch;
+        for (std::size_t k = 0; k < ins.size(); ++k) {
+            const py::array& a = ins[k];
             check_contig(a, "fused_run");
             if (!a.dtype().is(ref.dtype())) bad("inputs differ in dtype");
-            if (a.size() == 0 ? ref.size() != 0 : ref.size() % a.size() != 0)
-                bad("an input of " + std::to_string(a.size()) + " elements does not repeat evenly over " +
-                    std::to_string(ref.size()));
+            const i64 r = stretch.empty() ? 1 : stretch[k];
+            if (r < 1) bad("a stretch must be at least 1");
+            const i64 span = i64(a.size()) * r;  // elements one pass over the input covers
+            if (a.size() == 0 ? ref.size() != 0 : i64(ref.size()) % span != 0)
+                bad("an input of " + std::to_string(a.size()) + " elements (stretch " + std::to_string(r) +
+                    ") does not repeat evenly over " + std::to_string(ref.size()));
             in_size.push_back(a.size() ? i64(a.size()) : 1);
+            in_stretch.push_back(r);
         }
         for (auto& a : outs)
             if (!a.writeable()) bad("an output is read-only");
@@ -95,15 +103,16 @@ void bind_fused(py::module_& m) {
         for (auto& a : ins) in_ptr.push_back(a.data());
         for (auto& a : outs) out_ptr.push_back(a.mutable_data());
         FusedProgram p{prog.data(), int(prog.size()), n_in, n_const, n_out, n_scratch, n_sums,
-                       in_ptr.data(), in_size.data(), out_ptr.data(), consts.data(), i64(ref.size())};
+                       in_ptr.data(), in_size.data(), in_stretch.data(), out_ptr.data(), consts.data(),
+                       i64(ref.size())};
         std::vector<double> sums(std::size_t(n_sums), 0.0);
         if (is_f32(ref)) run_t<float>(p, i64(ref.size()), sums);
         else run_t<double>(p, i64(ref.size()), sums);
         return py::array_t<double>(py::ssize_t(sums.size()), sums.data());
     }, py::arg("code"), py::arg("inputs"), py::arg("consts"), py::arg("outputs"), py::arg("n_scratch"),
-    py::arg("n_sums"),
+    py::arg("n_sums"), py::arg("stretch") = std::vector<i64>(),
     "Run a fused elementwise program over contiguous float arrays (the outputs the size of the largest input,\n"
-    "smaller inputs repeated: element e reads x[e % x.size]); returns the sums (float64).\n"
+    "smaller inputs broadcast: element e reads x[(e // stretch) % x.size]); returns the sums (float64).\n"
     "code rows are (op, dst, a, b) over registers numbered inputs, consts, outputs, scratch.");
 }
 

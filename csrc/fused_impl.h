@@ -45,12 +45,24 @@ static void fused_run(const FusedProgram& p, i64 begin, i64 end, T* work, double
         const i64 n = end - at < FUSED_BLOCK ? end - at : FUSED_BLOCK;
         for (int k = 0; k < p.n_in; ++k) {
             const T* in = static_cast<const T*>(p.in[k]);
-            const i64 size = p.in_size[k], off = at % size;
+            const i64 size = p.in_size[k], stretch = p.in_stretch[k];
+            T* blk = repeat + i64(k) * FUSED_BLOCK;
+            if (stretch > 1) {  // runs of one value each
+                i64 j = (at / stretch) % size, left = stretch - at % stretch;
+                for (i64 i = 0; i < n; j = j + 1 == size ? 0 : j + 1, left = stretch) {
+                    const i64 len = imin(n - i, left);
+                    const T v = in[j];
+                    for (i64 q = 0; q < len; ++q) blk[i + q] = v;
+                    i += len;
+                }
+                reg[k] = blk;
+                continue;
+            }
+            const i64 off = at % size;
             if (off + n <= size) {  // the block lies inside one repeat (always, at full size)
                 reg[k] = const_cast<T*>(in) + off;
                 continue;
             }
-            T* blk = repeat + i64(k) * FUSED_BLOCK;
             for (i64 i = 0, j = off; i < n; j = 0) {  // whole runs up to the end of the input
                 const i64 len = imin(n - i, size - j);
                 for (i64 q = 0; q < len; ++q) blk[i + q] = in[j + q];

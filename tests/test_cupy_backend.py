@@ -282,9 +282,9 @@ def test_fused_chain_is_two_passes(rng, fuse_all, monkeypatch):
     ran = []
     real = type(CP).run_fused
 
-    def spy(self, code, inputs, consts, outputs, n_scratch, n_sums):
+    def spy(self, code, inputs, consts, outputs, n_scratch, n_sums, stretch=None):
         ran.append((len(inputs), len(outputs), n_sums))
-        return real(self, code, inputs, consts, outputs, n_scratch, n_sums)
+        return real(self, code, inputs, consts, outputs, n_scratch, n_sums, stretch)
     monkeypatch.setattr(type(CP), "run_fused", spy)
     vals = [data(rng, 5000, np.float32) for _ in range(3)]
     x, w, b = (tc.tensor(v, device="cuda", requires_grad=True) for v in vals)

@@ -54,9 +54,9 @@ def programs(monkeypatch):
     ran = []
     real = cpp_backend.CppBackend.run_fused
 
-    def spy(self, code, inputs, consts, outputs, n_scratch, n_sums):
+    def spy(self, code, inputs, consts, outputs, n_scratch, n_sums, stretch=None):
         ran.append((code.copy(), len(inputs), len(outputs), n_sums))
-        return real(self, code, inputs, consts, outputs, n_scratch, n_sums)
+        return real(self, code, inputs, consts, outputs, n_scratch, n_sums, stretch)
     monkeypatch.setattr(cpp_backend.CppBackend, "run_fused", spy)
     return ran
 
@@ -150,6 +150,35 @@ def test_smaller_inputs_repeat(isa, threads, dtype, rows, size):
             np.testing.assert_allclose(sums[0], product.astype(np.float64).sum(), rtol=1e-5, atol=1e-3)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("outer,size,stretch", [(1, 300, 3), (2, 70, 700), (3, 9, 513), (5, 64, 128), (1, 1, 5000),
+                                                (40, 1, 512), (1, 2000, 33)])
+def test_stretched_inputs(isa, threads, dtype, outer, size, stretch):
+    """An input standing `stretch` times in a row (a per-row value, shape (..., 1)), the whole repeated
+    `outer` times: runs that cross blocks and chunks, 1 and 2 threads, beside a repeated row."""
+    full = rand(outer * size * stretch, dtype, 1)
+    col = rand(size, dtype, 2)
+    row = rand(stretch, dtype, 3)
+    want = (full.reshape(outer, size, stretch) - col[:, None]) * row
+    code = [(OPS["sub"], 4, 0, 1), (OPS["mul"], 3, 4, 2)]
+    for nt in (1, 2):
+        _C.set_num_threads(nt)
+        out = np.empty_like(full)
+        _C.fused_run(np.array(code, np.int32), [full, col, row], np.zeros(0), [out], 1, 0, [1, stretch, 1])
+        np.testing.assert_allclose(out, want.ravel(), **tol(dtype))
+
+
+def test_bad_stretches_are_rejected():
+    x, col = np.ones(12, np.float32), np.ones(4, np.float32)
+    code = np.array([(OPS["add"], 2, 0, 1)], np.int32)
+    with pytest.raises(ValueError, match="one stretch per input"):
+        _C.fused_run(code, [x, col], np.zeros(0), [np.empty_like(x)], 0, 0, [1])
+    with pytest.raises(ValueError, match="at least 1"):
+        _C.fused_run(code, [x, col], np.zeros(0), [np.empty_like(x)], 0, 0, [1, 0])
+    with pytest.raises(ValueError, match=r"4 elements \(stretch 2\) does not repeat evenly over 12"):
+        _C.fused_run(code, [x, col], np.zeros(0), [np.empty_like(x)], 0, 0, [1, 2])
+
+
 def test_bad_programs_are_rejected():
     x = np.ones(8, np.float32)
     with pytest.raises(ValueError, match="unknown op"):
@@ -166,7 +195,7 @@ def test_bad_programs_are_rejected():
         run([(OPS["add"], 2, 0, 1)], [x, np.ones(9, np.float32)], 1)
     with pytest.raises(TypeError, match="float32 or float64"):
         run([(OPS["neg"], 1, 0, -1)], [np.ones(8, np.int32)], 1)
-    with pytest.raises(ValueError, match="an input of 3 elements does not repeat evenly over 8"):
+    with pytest.raises(ValueError, match=r"an input of 3 elements \(stretch 1\) does not repeat evenly over 8"):
         run([(OPS["add"], 2, 0, 1)], [x, np.ones(3, np.float32)], 1)
     with pytest.raises(ValueError, match="inputs differ in dtype"):
         run([(OPS["add"], 2, 0, 1)], [x, np.ones(4, np.float64)], 1)
@@ -233,13 +262,38 @@ def test_a_bias_row_joins_the_expression(fuse_all, programs, bias_shape):
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-11, atol=1e-11)
 
 
-def test_broadcasts_other_than_repeats_stay_eager(fuse_all, programs):
-    a, col = tc.tensor(rand(300 * 70, np.float32, 0).reshape(300, 70)), tc.tensor(rand(300, np.float32, 1).reshape(300, 1))
-    row = tc.tensor(rand(70, np.float32, 2).reshape(1, 70))
-    for got, want in (((a + col).relu(), np.maximum(a.numpy() + col.numpy(), 0)),  # a column repeats no row
-                      ((col + row).exp(), np.exp(col.numpy() + row.numpy()))):   # the result is larger than both
+def test_broadcasts_that_do_not_read_in_flat_order_stay_eager(fuse_all, programs):
+    av, cv, rv = rand(4 * 30 * 70, np.float32, 0).reshape(4, 30, 70), rand(30, np.float32, 1).reshape(30, 1), \
+        rand(70, np.float32, 2).reshape(1, 70)
+    mid = rand(4 * 70, np.float32, 3).reshape(4, 1, 70)
+    a, col, row, m = (tc.tensor(v) for v in (av, cv, rv, mid))
+    for got, want in (((col + row).exp(), np.exp(cv + rv)),       # the result is larger than both
+                      ((a + m).relu(), np.maximum(av + mid, 0))):  # a broadcast axis between kept ones
         np.testing.assert_allclose(got.numpy(), want, rtol=2e-6)
     assert all(n_in == 1 for _, n_in, _, _ in programs)  # only the activations fused, after the eager adds
+
+
+def test_per_row_values_join_the_expression(fuse_all, programs):
+    """A layer norm written out: the per-row mean and scale (shape (rows, 1)) stretch over each row and
+    the weight and bias repeat, so the normalisation is one pass; values and gradients match torch."""
+    torch = pytest.importorskip("torch")
+    xv, wv, bv = rand(300 * 70, np.float64, 0).reshape(300, 70), rand(70, np.float64, 1), rand(70, np.float64, 2)
+
+    def norm(lib, x, w, b):
+        xc = x - x.mean(-1, keepdim=True)
+        return (xc / ((xc * xc).mean(-1, keepdim=True) + 1e-5).sqrt() * w + b).tanh()
+    x, w, b = (tc.tensor(v, requires_grad=True) for v in (xv, wv, bv))
+    y = norm(tc, x, w, b)
+    y.data  # noqa: B018  (computes it)
+    # one pass writes xc and xc * xc (the mean stretched over each row), one reads xc, the scale, w, b
+    assert [n_in for _, n_in, _, _ in programs if n_in > 1] == [2, 4]
+    (y * y).sum().backward()
+    tx, tw, tb = (torch.tensor(v, requires_grad=True) for v in (xv, wv, bv))
+    ty = norm(torch, tx, tw, tb)
+    (ty * ty).sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for ours, theirs in ((x, tx), (w, tw), (b, tb)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
 def test_equal_sizes_take_the_shape_with_more_axes(fuse_all, programs):

@@ -1,8 +1,8 @@
 """Elementwise fusion: a chain of elementwise ops computed in one pass over memory.
 
 On a backend that fuses (the cpp device), `apply` does not compute an elementwise op
-on large same-shape float arrays at once (an operand repeated along the rows, such as
-a bias vector, may join them): it records it as a `Pending` expression.
+on large same-shape float arrays at once (a broadcast operand that reads in flat order,
+a bias row or a per-row value, may join them): it records it as a `Pending` expression.
 When something reads the result (any other op, `.data`, printing, backward), the
 expression runs as one program, block by block in cache, so the intermediates never
 travel to memory and back. `(tanh(x*w + b) * sigmoid(x)).sum()` reads x, w and b once
@@ -166,14 +166,13 @@ def _record(name, b, arrays):
     nodes = 1
     for a in arrays:
         if type(a) is Pending:
-            if a.value is None:
-                if a.shape != ref.shape:
-                    return None
+            if a.value is None and a.shape == ref.shape:
                 nodes += a.nodes
                 args.append(a)
                 continue
-            a = a.value
-        if type(a) not in _NUMBERS and a.shape != ref.shape and not (b.fuses_repeats and _repeats(a.shape, ref.shape)):
+            a = a.get()  # a smaller operand (a per-row mean) is computed now and read broadcast
+        if (type(a) not in _NUMBERS and a.shape != ref.shape
+                and not (b.fuses_repeats and _stretch(a.shape, ref.shape) is not None)):
             return None
         if type(a) in _NUMBERS:
             args.append(float(a))
@@ -189,14 +188,24 @@ def _record(name, b, arrays):
     return p
 
 
-def _repeats(shape, full):
-    """Whether an array of `shape` broadcast to `full` is itself repeated end to end, so
-    flat element e of the result reads its element e % size (a bias row, a scalar)."""
-    i = 0
-    while i < len(shape) and shape[i] == 1:
-        i += 1
-    rest = tuple(shape[i:])
-    return len(shape) <= len(full) and tuple(full[len(full) - len(rest):]) == rest
+def _stretch(shape, full):
+    """How an array of `shape` broadcast to `full` reads in flat order: r such that flat
+    element e of the result is its element (e // r) % size, or None when no r does. A bias
+    row repeats (r = 1); a per-row value, shape (..., 1), stands r = full[-1] times in a row.
+    It works when the axes the array has (size > 1) are consecutive in `full`: broadcast
+    axes before them repeat it, after them stretch it; one in between does neither."""
+    if len(shape) > len(full):
+        return None
+    shape = (1,) * (len(full) - len(shape)) + tuple(shape)
+    kept = [d for d, (s, f) in enumerate(zip(shape, full)) if f > 1 and s == f]
+    spread = [d for d, (s, f) in enumerate(zip(shape, full)) if s != f]
+    if any(shape[d] != 1 for d in spread) or (kept and any(kept[0] < d < kept[-1] for d in spread)):
+        return None
+    r = 1
+    for d in spread:
+        if kept and d > kept[-1]:
+            r *= full[d]
+    return r
 
 
 def _root(a):
@@ -256,7 +265,10 @@ def _run_program(roots, reduce):
                if n is not reduce and (id(n) in root_ids or r - _BASE_REFS > uses.get(id(n), 0))]
     code, inputs, consts, n_scratch = _compile(b, order, uses, outputs, reduce)
     out_arrays = [b.empty(n.shape, b.dtype_of(n)) for n in outputs]
-    sums = b.run_fused(code, inputs, consts, out_arrays, n_scratch, 1 if reduce is not None else 0)
+    full = tops[0].shape  # every node of one program has the result's shape
+    stretch = [1 if a.shape == full else _stretch(a.shape, full) for a in inputs]
+    sums = b.run_fused(code, inputs, consts, out_arrays, n_scratch, 1 if reduce is not None else 0,
+                       stretch=stretch if any(r != 1 for r in stretch) else None)
     for n, arr in zip(outputs, out_arrays):
         n.value = arr
         n.args = ()
