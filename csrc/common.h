@@ -31,11 +31,10 @@ struct FusedProgram {
     const FInstr* code;
     int n_code, n_in, n_const, n_out, n_scratch, n_sums;
     const void* const* in;  // n_in arrays
-    const i64* in_size;     // their sizes; size * stretch divides `size`
+    const i64* in_size;     // their sizes; size * stretch divides the program's length
     const i64* in_stretch;  // how many times each element stands in a row
-    void* const* out;       // n_out arrays of `size` elements
+    void* const* out;       // n_out arrays of the program's length
     const double* consts;   // n_const values
-    i64 size;
 };
 constexpr i64 FUSED_BLOCK = 512;
 constexpr int FUSED_MAX_REGS = 160;

@@ -65,7 +65,7 @@ void bind_fused(py::module_& m) {
         for (auto& a : inputs) ins.push_back(py::reinterpret_borrow<py::array>(a));
         for (auto& a : outputs) outs.push_back(py::reinterpret_borrow<py::array>(a));
         if (ins.empty()) bad("needs at least one input array");
-        // the program runs over its largest input; smaller ones repeat (their size divides it)
+        // the program runs over its largest input; smaller ones are broadcast (see FusedProgram)
         const py::array* full = &ins[0];
         for (auto& a : ins)
             if (a.size() > full->size()) full = &a;
@@ -103,8 +103,7 @@ void bind_fused(py::module_& m) {
         for (auto& a : ins) in_ptr.push_back(a.data());
         for (auto& a : outs) out_ptr.push_back(a.mutable_data());
         FusedProgram p{prog.data(), int(prog.size()), n_in, n_const, n_out, n_scratch, n_sums,
-                       in_ptr.data(), in_size.data(), in_stretch.data(), out_ptr.data(), consts.data(),
-                       i64(ref.size())};
+                       in_ptr.data(), in_size.data(), in_stretch.data(), out_ptr.data(), consts.data()};
         std::vector<double> sums(std::size_t(n_sums), 0.0);
         if (is_f32(ref)) run_t<float>(p, i64(ref.size()), sums);
         else run_t<double>(p, i64(ref.size()), sums);

@@ -85,7 +85,7 @@ def prepare(op, b, arrays, attrs):
     """(out, arrays) for `apply` when an operand is pending, or a fusable op has a large
     one: out is the op's result when it was recorded (a Pending) or summed inside a pass,
     else None, and the op runs now on `arrays`, with every pending operand computed."""
-    out = forward(op, b, arrays, attrs) if op.fuse is not None else None
+    out = forward(op, b, arrays, attrs)
     return (out, arrays) if out is not None else (None, _computed(arrays))
 
 
@@ -159,12 +159,11 @@ def _record(name, b, arrays):
             ref = a
     if ref is None or ref.size < config.min_elements or not ref.ndim:
         return None
-    for a in arrays:
-        if type(a) not in _NUMBERS and a.dtype != ref.dtype:
-            return None
     args = []
     nodes = 1
     for a in arrays:
+        if type(a) not in _NUMBERS and a.dtype != ref.dtype:
+            return None
         if type(a) is Pending:
             if a.value is None and a.shape == ref.shape:
                 nodes += a.nodes
