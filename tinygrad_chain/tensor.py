@@ -7,6 +7,9 @@ sorting and sampling in tensor_sort.py, in-place writes in tensor_inplace.py.
 """
 import builtins
 import numbers
+import reprlib
+
+import numpy
 
 from tinygrad_chain import dtypes
 from tinygrad_chain.autograd import engine
@@ -22,14 +25,14 @@ from tinygrad_chain.tensor_sort import TensorSort
 
 
 class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
-    __slots__ = ("_data", "_b", "_requires_grad", "grad", "grad_fn", "_version", "_hooks", "__weakref__")
+    __slots__ = ("_data", "_b", "_requires_grad", "_grad", "grad_fn", "_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy_array * tensor gives a Tensor
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         t = tensor(data, dtype=dtype if dtype is not None else _default_for(data), device=device,
                    requires_grad=requires_grad)
         self._data, self._b, self._requires_grad = t._data, t._b, t._requires_grad
-        self.grad = self.grad_fn = self._hooks = None
+        self._grad = self.grad_fn = self._hooks = None
         self._version = [0]
 
     @classmethod
@@ -38,7 +41,7 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
         t._data = data  # a backend array, or a fusion.Pending not computed yet
         t._b = backend
         t._requires_grad = requires_grad
-        t.grad = None
+        t._grad = None
         t.grad_fn = grad_fn
         t._version = version  # a one-element list, shared with views
         t._hooks = None
@@ -167,6 +170,17 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
         return (self[i] for i in range(self._data.shape[0]))
 
     # ---- autograd --------------------------------------------------------
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # checked here, at the assignment, as torch: optimizers and the engine trust .grad to fit
+        if value is not None:
+            _check_grad(self, value)
+        self._grad = value
+
     @property
     def requires_grad(self):
         return self._requires_grad
@@ -334,6 +348,22 @@ def _as_tensor(x, like):
     return tensor(x, dtype=like.dtype if isinstance(x, numbers.Number) else None, device=like.device)
 
 
+def _check_grad(t, g):
+    if not isinstance(g, Tensor):
+        raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(g).__name__}")
+    if g is t:
+        raise RuntimeError("can't assign a tensor as its own grad")
+    if g.dtype is not t.dtype:
+        raise RuntimeError(f"attempting to assign a gradient with dtype '{g.dtype.name}' to a tensor with dtype "
+                           f"'{t.dtype.name}'. Please ensure that the gradient and the tensor have the same dtype")
+    if g._b is not t._b:
+        raise RuntimeError(f"attempting to assign a gradient with device '{g.device}' to a tensor with device "
+                           f"'{t.device}'. Please ensure that the gradient and the tensor are on the same device")
+    if g.shape != t.shape:
+        raise RuntimeError(f"attempting to assign a gradient of size '{list(g.shape)}' to a tensor of size "
+                           f"'{list(t.shape)}'. Please ensure that the gradient and the tensor are the same size")
+
+
 def _seed(t, gradient, what):
     if not t._requires_grad:
         raise RuntimeError(f"{what}: element 0 of tensors does not require grad and does not have a grad_fn")
@@ -351,6 +381,64 @@ def _seed(t, gradient, what):
     return gradient.to(t.dtype)
 
 
+# NumPy dtypes with no tinygrad_chain counterpart, and the supported one that holds every value exactly
+_WIDER = {"float16": "float32", "int8": "int64", "int16": "int64", "uint8": "int64", "uint16": "int64",
+          "uint32": "int64"}
+
+
+def _supported_data(data, dtype):
+    """data, as an array of a dtype every backend has: exact widenings (uint8 -> int64, float16 ->
+    float32) are made, anything else is refused here, naming what was passed, before a backend
+    meets it (it would fail with a KeyError on the NumPy dtype)."""
+    given = data
+    if not hasattr(data, "dtype"):  # Python data: NumPy infers the dtype we then check
+        try:
+            data = numpy.asarray(data)
+        except ValueError:
+            raise ValueError(f"tensor(): expected a rectangular nested sequence (all lists at one depth of one "
+                             f"length), got {_shown(given)}") from None
+    dt = numpy.dtype(data.dtype)
+    if dt.name == "uint64" and hasattr(given, "dtype") and (not data.size or data.max() <= 2 ** 63 - 1):
+        return data.astype("int64")  # an array whose values fit: exact
+    # NumPy types Python ints beyond int64 as uint64, object, or (mixed with small ints) float64
+    big_ints = dt.kind == "O" or dt.name == "uint64" or (
+        dt.kind == "f" and isinstance(given, (list, tuple)) and data.size and numpy.abs(data).max() >= 2.0 ** 63)
+    if big_ints:
+        return _numbers(given, dtype)
+    if dt.kind in "biuf" and dt.name in dtypes._BY_NAME:
+        return data
+    if dt.name in _WIDER:
+        return data.astype(_WIDER[dt.name])
+    if dt.kind in "US":
+        raise TypeError(f"tensor(): can't convert a string to a number: got {_shown(given)}")
+    what = "complex numbers are" if dt.kind == "c" else f"dtype {dt} is"
+    raise TypeError(f"tensor(): {what} not supported (supported: {', '.join(d.name for d in dtypes.ALL)}); got "
+                    f"{_shown(given)}")
+
+
+def _numbers(given, dtype):
+    """Data NumPy could not type as int64 or float, by torch's rule: any float (or a float dtype asked
+    for) makes it float64 data; ints only must fit int64."""
+    values = numpy.asarray(given, dtype=object)
+    for v in values.flat:
+        if not isinstance(v, (int, float, numpy.integer, numpy.floating)):
+            raise TypeError(f"tensor(): can't convert {v!r} (type {type(v).__name__}) to a number")
+    if (dtype is not None and dtypes.get(dtype).is_floating_point) or any(
+            isinstance(v, (float, numpy.floating)) for v in values.flat):
+        return values.astype("float64")
+    int64 = numpy.iinfo(numpy.int64)
+    if all(int64.min <= v <= int64.max for v in values.flat):
+        return values.astype("int64")
+    raise OverflowError(f"tensor(): value out of range for int64, the widest integer dtype: got {_shown(given)}")
+
+
+def _shown(data):
+    """data, briefly, for a message."""
+    if hasattr(data, "shape"):
+        return f"a {data.dtype} array of shape {list(data.shape)}"
+    return reprlib.repr(data)
+
+
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new leaf tensor holding a copy of data (torch.tensor)."""
     if isinstance(data, Tensor):
@@ -362,7 +450,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         if isinstance(data, (list, tuple)) and any(isinstance(e, Tensor) for e in data):
             data = [e.tolist() if isinstance(e, Tensor) else e for e in data]
         native = hasattr(data, "dtype")
-        arr = b.asarray(data)
+        arr = b.asarray(_supported_data(data, dtype))
         if native:
             arr = b.copy(arr)
         if dtype is None and not native:

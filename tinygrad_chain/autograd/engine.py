@@ -5,8 +5,10 @@
    that nothing saved was freed or modified in place.
 2. Visit the nodes in reverse creation order, so that each node's gradient is
    complete (every consumer was created later) before its VJP runs.
-3. Each VJP's input gradients are summed back to the input's shape here, the
-   one place where broadcasting is undone, and accumulated per parent.
+3. Each VJP's input gradients are checked against the input they belong to
+   (its shape, dtype and device, recorded in the node), summed back to the
+   input's shape here, the one place where broadcasting is undone, and
+   accumulated per parent. A hook's replacement must match what it was given.
 """
 import gc
 import sys
@@ -118,15 +120,42 @@ def _propagate(node, g, grads, leaf_grads):
     for parent, meta, gi in zip(node.parents, node.in_meta, in_grads):
         if parent is None or gi is None:
             continue
-        shape, dtype = meta
-        if gi.shape != shape:
-            gi = gi._sum_to_shape(shape)
-        if gi.dtype is not dtype:
-            gi = dense(gi).to(dtype)
+        shape, dtype, backend = meta
+        if gi.shape != shape or gi.dtype is not dtype or gi._b is not backend:
+            gi = _fit(node, meta, gi)
         if type(parent) is Node:
             _accumulate(grads, parent, gi)
         else:
             _accumulate_leaf(leaf_grads, parent, gi)
+
+
+def _fit(node, meta, gi):
+    """gi made to fit the input that `meta` (shape, dtype, backend) records, as torch does:
+    broadcast axes are summed away, another dtype is cast, a 0-d gradient moves to the input's
+    device. Any other misfit is a bug in the VJP (or a Function's backward), named here."""
+    shape, dtype, backend = meta
+    i = [m is meta for m in node.in_meta].index(True)  # found here: counting in the loop costs every node
+    gi = dense(gi)
+    if gi.shape != shape:
+        if not _expandable(shape, gi.shape):
+            raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
+                               f"{list(gi.shape)} but expected shape compatible with {list(shape)}")
+        gi = gi._sum_to_shape(shape)
+    if gi.dtype is not dtype:
+        gi = gi.to(dtype)
+    if gi._b is not backend:
+        if gi.ndim:
+            raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - expected "
+                               f"device {backend.name} but got {gi._b.name}")
+        gi = gi.to(backend.name)
+    return gi
+
+
+def _expandable(shape, target):
+    """Whether `shape` broadcasts to `target`, so that a gradient of `target` sums back to it."""
+    if len(shape) > len(target):
+        return False
+    return all(n == m or n == 1 for n, m in zip(reversed(shape), reversed(target)))
 
 
 def _accumulate(grads, node, g):
@@ -143,8 +172,22 @@ def _accumulate_leaf(leaf_grads, leaf, g):
 
 
 def _run_hook(hook, g):
+    """hook(g), or g when the hook returns None. A replacement must be a tensor of g's shape,
+    dtype and device (torch's rule): the engine sums and casts only what VJPs return."""
     out = hook(g)
-    return g if out is None else out
+    if out is None:
+        return g
+    from tinygrad_chain.tensor import Tensor
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"expected Tensor or None, but hook '{name}' returned '{type(out).__name__}'")
+    if out.dtype is not g.dtype or out._b is not g._b:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {g.dtype.name} on {g._b.name} "
+                           f"got {out.dtype.name} on {out._b.name})")
+    if out.shape != g.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value (was {list(g.shape)} got "
+                           f"{list(out.shape)})")
+    return out
 
 
 def _owned(g, owned):
@@ -152,11 +195,25 @@ def _owned(g, owned):
     another .grad, or one that anything besides g holds (VJPs may pass an input's or a
     saved array on as a gradient, e.g. the product's when the upstream gradient is one)."""
     data = g._array
-    # 3 references when g alone holds it: g's slot, `data`, and getrefcount's argument
-    if g._b.is_view(data) or id(data) in owned or sys.getrefcount(data) > 3:
+    if g._b.is_view(data) or id(data) in owned or sys.getrefcount(data) > (_ALONE or _refs_alone()):
         g = g.detach().clone()
     owned.add(id(g._array))
     return g
+
+
+_ALONE = None
+
+
+def _refs_alone():
+    """The count _owned reads for an array that g alone holds: g's slot, `data` and
+    getrefcount's argument make 3 up to CPython 3.13, but newer versions borrow references
+    and count fewer. So it is measured once, by the very statements _owned runs."""
+    global _ALONE
+    from tinygrad_chain.tensor import Tensor
+    g = Tensor._make(object(), None, False, None, [0])
+    data = g._array
+    _ALONE = sys.getrefcount(data)
+    return _ALONE
 
 
 def _write_grad(t, g, create_graph, owned):

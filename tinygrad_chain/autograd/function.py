@@ -38,6 +38,17 @@ class _FunctionOp:
         if len(grads) != len(node.parents):
             raise RuntimeError(f"function {self.backward_name} returned an incorrect number of gradients "
                                f"(expected {len(node.parents)}, got {len(grads)})")
+        # the engine fits each gradient to its input; here only what a user's backward can get wrong
+        from tinygrad_chain.tensor import Tensor
+        for i, (gi, meta) in enumerate(zip(grads, node.in_meta)):
+            if gi is None:
+                continue
+            if not isinstance(gi, Tensor):
+                raise TypeError(f"function {self.backward_name} returned a gradient of type "
+                                f"{type(gi).__name__} at index {i}; expected a Tensor or None")
+            if meta is None:
+                raise RuntimeError(f"function {self.backward_name} returned a gradient different than None at "
+                                   f"position {i + 1}, but the corresponding forward input was not a Tensor")
         return grads
 
 
@@ -64,7 +75,7 @@ class Function:
         if not (state.enabled and any(ctx.needs_input_grad)):
             return out
         parents = tuple((a.grad_fn or a) if need else None for a, need in zip(args, ctx.needs_input_grad))
-        in_meta = tuple((a.shape, a.dtype) if isinstance(a, Tensor) else None for a in args)
+        in_meta = tuple((a.shape, a.dtype, a._b) if isinstance(a, Tensor) else None for a in args)
         results = []
         for i, o in enumerate(outs):
             if not isinstance(o, Tensor) or not o.dtype.is_floating_point:

@@ -19,7 +19,7 @@ class Node:
         self.attrs = attrs
         # per input: None (no gradient flows there), a leaf Tensor, or a Node
         self.parents = parents
-        # per input: (shape, dtype), or None for a Python scalar
+        # per input: (shape, dtype, backend), or None for a Python scalar: what its gradient must fit
         self.in_meta = in_meta
         self.seq = next(_sequence)  # creation order: consumers come later
         self._inputs = None

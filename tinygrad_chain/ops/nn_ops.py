@@ -158,6 +158,12 @@ class AvgPool2d(Op):
 class AvgPool2dBackward(Op):
     name = "avg_pool2d_backward"
 
+    def check(self, g, *, x_shape, **attrs):
+        # the kernels take batch and channels from g: a g of other ones would make a gradient that is not x's
+        if g.ndim != 4 or tuple(g.shape[:2]) != tuple(x_shape[:2]):
+            raise RuntimeError(f"avg_pool2d_backward: grad_output of shape {list(g.shape)} does not match the "
+                               f"input's batch and channels {list(x_shape[:2])}")
+
     def forward(self, b, g, *, x_shape, kernel, stride, padding, divisor):
         return b.avg_pool2d_backward(g, x_shape, kernel, stride, padding, divisor)
 

@@ -83,8 +83,11 @@ def apply(op, *args, **attrs):
         if isinstance(a, Tensor):
             if b is None:
                 b = a._b
-            elif a._b is not b:
-                raise _device_error(op, args)
+            elif a._b is not b:  # the slow path: only when devices differ
+                moved = _cpu_scalars_moved(args)
+                if moved is None:
+                    raise _device_error(op, args)
+                return apply(op, *moved, **attrs)
             if a._requires_grad:
                 requires_grad = True
             arrays.append(a._data)
@@ -128,7 +131,7 @@ def apply(op, *args, **attrs):
     for a in args:
         if isinstance(a, Tensor):
             parents.append((a.grad_fn or a) if a._requires_grad else None)
-            in_meta.append((a._data.shape, a._b.dtype_of(a._data)))
+            in_meta.append((a._data.shape, a._b.dtype_of(a._data), a._b))
         else:
             parents.append(None)
             in_meta.append(None)
@@ -168,6 +171,23 @@ def _no_silent_float64(b, out, args):
 def _describe(args):
     return ", ".join(f"{list(a.shape)} {a.dtype.name} on {a.device}" if isinstance(a, Tensor) else repr(a)
                      for a in args)
+
+
+def _cpu_scalars_moved(args):
+    """args with each 0-d tensor on a CPU device moved to the device of the others, as torch lets a
+    CPU scalar tensor meet tensors on any device (the move is recorded: the gradient goes back to
+    it on its own device); None if the other tensors still sit on more than one device."""
+    def movable(t):
+        return not t._data.shape and t._b.device_type == "cpu"
+
+    tensors = [a for a in args if isinstance(a, Tensor)]
+    targets = {t._b for t in tensors if not movable(t)}
+    if len(targets) > 1:
+        return None
+    target = targets.pop() if targets else tensors[0]._b  # only CPU scalars: the first one's device
+    transfer = REGISTRY["to_device"]
+    return [apply(transfer, a, target=target, source=a._b.name) if isinstance(a, Tensor) and a._b is not target
+            else a for a in args]
 
 
 def _device_error(op, args):

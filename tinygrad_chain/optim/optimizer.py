@@ -102,6 +102,12 @@ class Optimizer:
         """Update p in place from grad; subclasses implement it."""
         raise NotImplementedError
 
+    def _scratch(self):
+        """The dict where backend steps keep their temporaries from step to step (by shape and
+        dtype). This optimizer owns it: it goes with the optimizer, and no other optimizer or
+        thread writes into it. Not part of the state: never saved, copied or pickled."""
+        return self.__dict__.setdefault("_step_scratch", {})
+
     # ---- state ------------------------------------------------------------
     def state_dict(self):
         """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}, as torch."""
@@ -128,13 +134,14 @@ class Optimizer:
         id_map = {}
         for g, s in zip(groups, saved_groups):
             id_map.update(zip(s["params"], g["params"]))
+        # built aside and checked whole: a bad buffer raises here, not at a later step, and changes nothing
         state = defaultdict(dict)
         for key, values in state_dict["state"].items():
             key = int(key) if isinstance(key, str) and key.isdigit() else key
             if key not in id_map:
                 continue
             p = id_map[key]
-            state[p] = {k: _cast_like(v, p, k) for k, v in values.items()}
+            state[p] = {k: _cast_like(v, p, k, key) for k, v in values.items()}
         self.state = state
         self.param_groups = [dict({k: v for k, v in s.items() if k != "params"}, params=g["params"])
                              for g, s in zip(groups, saved_groups)]
@@ -146,10 +153,18 @@ class Optimizer:
         self.__dict__.update(state)
 
 
-def _cast_like(value, param, key):
-    """A private copy of a state tensor, on param's device and (if floating) dtype."""
+def _cast_like(value, param, key, index):
+    """A private copy of a state tensor, on param's device and (if floating) dtype. Every buffer
+    but the step count holds one value per element of param, so it must have param's shape."""
     if not isinstance(value, Tensor):
         return value
+    if key != "step":
+        if value.shape != param.shape:
+            raise ValueError(f"loaded state dict has a {key!r} of shape {list(value.shape)} for parameter "
+                             f"{index} of shape {list(param.shape)}")
+        if value.dtype.is_floating_point != param.dtype.is_floating_point:
+            raise ValueError(f"loaded state dict has a {key!r} of dtype {value.dtype.name} for parameter "
+                             f"{index} of dtype {param.dtype.name}")
     value = value.detach()
     if key != "step" and value.dtype.is_floating_point:
         value = value.to(param.device, param.dtype)
