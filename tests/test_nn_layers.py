@@ -27,9 +27,25 @@ def _flat(out):
 
 
 def compare(ours, theirs, *arrays, atol=2e-5, rtol=2e-4, sync=True, call=None, seed=0):
-    """Run both modules on the same inputs; outputs, input grads and parameter grads must match."""
+    """Run both modules on the same inputs; outputs, input grads and parameter grads must match.
+
+    Then the same again in float64 (copies of both modules with torch's state, made before the
+    float32 run changes any running statistics) at rtol 1e-10: there, a single float32 rounding on the way (a Python
+    constant, a low-precision erf) shows as an error of 1e-8 and fails."""
     if sync:
         _sync(ours, theirs)
+    doubles = copy.deepcopy(ours).double(), copy.deepcopy(theirs).double()
+    _sync(*doubles)  # from identical states, even where float32 running statistics have drifted apart
+    for module in doubles:
+        for p in module.parameters():
+            p.grad = None
+    outs = _compare_once(ours, theirs, arrays, (atol, rtol), (atol * 10, rtol * 10), call, seed)
+    arrays64 = [a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in arrays]
+    _compare_once(*doubles, arrays64, (1e-12, 1e-10), (1e-12, 1e-10), call, seed)
+    return outs
+
+
+def _compare_once(ours, theirs, arrays, out_tol, grad_tol, call, seed):
     xs = [tc.tensor(a, requires_grad=a.dtype.kind == "f") if isinstance(a, np.ndarray) else a for a in arrays]
     ps = [torch.tensor(a, requires_grad=a.dtype.kind == "f") if isinstance(a, np.ndarray) else a for a in arrays]
     call = call or (lambda m, *z: m(*z))
@@ -37,11 +53,12 @@ def compare(ours, theirs, *arrays, atol=2e-5, rtol=2e-4, sync=True, call=None, s
     assert len(outs) == len(refs)
     rng = np.random.default_rng(seed)
     loss_t = loss_p = 0
+    precision = str(refs[0].dtype) if refs else ""
     for o, r in zip(outs, refs):
         assert tuple(o.shape) == tuple(r.shape), f"shape {o.shape} vs torch {tuple(r.shape)}"
-        assert_close(o, r.detach().numpy(), atol=atol, rtol=rtol, msg="output")
+        assert_close(o, r.detach().numpy(), *out_tol, msg=f"output ({precision})")
         if r.requires_grad:
-            cot = rng.standard_normal(tuple(r.shape)).astype(np.float32)
+            cot = rng.standard_normal(tuple(r.shape)).astype(r.detach().numpy().dtype)
             loss_t = loss_t + (o * tc.tensor(cot)).sum()
             loss_p = loss_p + (r * torch.tensor(cot)).sum()
     if isinstance(loss_p, int):
@@ -50,7 +67,7 @@ def compare(ours, theirs, *arrays, atol=2e-5, rtol=2e-4, sync=True, call=None, s
     loss_p.backward()
     for i, (x, p) in enumerate(zip(xs, ps)):
         if isinstance(p, torch.Tensor) and p.requires_grad and p.grad is not None:  # torch: no grad for masks
-            assert_close(x.grad, p.grad.numpy(), atol=atol * 10, rtol=rtol * 10, msg=f"grad of input {i}")
+            assert_close(x.grad, p.grad.numpy(), *grad_tol, msg=f"grad of input {i} ({precision})")
     theirs_p = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
         ref = theirs_p[name].grad
@@ -58,7 +75,7 @@ def compare(ours, theirs, *arrays, atol=2e-5, rtol=2e-4, sync=True, call=None, s
             assert p.grad is None or not np.any(to_np(p.grad)), name
             continue
         assert p.grad is not None, f"no gradient for {name}"
-        assert_close(p.grad, ref.numpy(), atol=atol * 10, rtol=rtol * 10, msg=f"grad of {name}")
+        assert_close(p.grad, ref.numpy(), *grad_tol, msg=f"grad of {name} ({precision})")
     return outs
 
 
@@ -260,10 +277,29 @@ def test_transformer_encoder_layer_gelu_and_padding_mask(rng):
 @pytest.mark.parametrize("name,args", [("ReLU", ()), ("LeakyReLU", (0.2,)), ("ELU", (0.7,)), ("GELU", ()),
                                        ("GELU", ("tanh",)), ("SiLU", ()), ("Softplus", (2.0, 3.0)), ("Sigmoid", ()),
                                        ("Tanh", ()), ("Softmax", (1,)), ("LogSoftmax", (-1,)), ("Flatten", ()),
-                                       ("Identity", ()), ("ReLU6", ()), ("LogSigmoid", ())])
+                                       ("Identity", ()), ("ReLU6", ()), ("LogSigmoid", ()), ("Softmin", (1,)),
+                                       ("Unflatten", (1, (2, 2)))])
 def test_activation_modules(rng, name, args):
     x = R(rng, 3, 4, 2, lo=-3, hi=3)
     compare(getattr(nn, name)(*args), getattr(torch.nn, name)(*args), x)
+
+
+@pytest.mark.parametrize("name,args,kwargs,shape", [
+    ("ConvTranspose1d", (3, 4, 3), dict(stride=2, padding=1, output_padding=1), (2, 3, 6)),
+    ("AvgPool1d", (3,), dict(stride=2, padding=1), (2, 3, 9)),
+    ("AdaptiveAvgPool1d", (4,), {}, (2, 3, 9)),
+    ("Bilinear", (3, 4, 5), {}, None),
+])
+def test_more_layers(rng, name, args, kwargs, shape):
+    ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+    if name == "Bilinear":
+        compare(ours, theirs, R(rng, 6, 3), R(rng, 6, 4))
+    else:
+        compare(ours, theirs, R(rng, *shape))
+
+
+def test_max_pool1d(rng):
+    compare(nn.MaxPool1d(3, stride=2, padding=1), torch.nn.MaxPool1d(3, stride=2, padding=1), _distinct(rng, 2, 3, 9))
 
 
 # ---- losses --------------------------------------------------------------------------------------

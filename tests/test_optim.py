@@ -12,15 +12,15 @@ SHAPES = [(4, 3), (3,), (2, 2, 2)]
 SCALES = [1.0, 3.0, 0.1, 2.0, 0.05, 1.0, 4.0]  # varying gradient sizes exercise amsgrad's running max
 
 
-def _params(rng, shapes=SHAPES):
-    inits = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+def _params(rng, shapes=SHAPES, dtype=np.float32):
+    inits = [rng.standard_normal(s).astype(dtype) for s in shapes]
     return ([tc.tensor(a, requires_grad=True) for a in inits],
             [torch.tensor(a, requires_grad=True) for a in inits])
 
 
 def _set_grads(ours, theirs, rng, scale):
     for p, q in zip(ours, theirs):
-        g = (rng.standard_normal(p.shape) * scale).astype(np.float32)
+        g = (rng.standard_normal(p.shape) * scale).astype(to_np(p).dtype)
         p.grad = tc.tensor(g, device=p.device)
         q.grad = torch.tensor(g)
 
@@ -71,6 +71,16 @@ def test_trajectory_large_params(name, config, rng):
     ours, theirs = _params(rng, [(130, 129), (129,)])
     _follow(ours, theirs, getattr(tc.optim, name)(ours, **config), getattr(torch.optim, name)(theirs, **config), rng,
             steps=4)
+
+
+@pytest.mark.parametrize("name,config", CASES + BIG_CASES,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES + BIG_CASES)])
+def test_float64_trajectory_is_exact(name, config, rng):
+    """In float64 every hyperparameter reaches the update as the exact double (no float32 rounding on
+    the way to a kernel): torch's trajectory to rtol 1e-10, small and kernel-sized parameters."""
+    ours, theirs = _params(rng, SHAPES + [(130, 129)], dtype=np.float64)
+    _follow(ours, theirs, getattr(tc.optim, name)(ours, **config), getattr(torch.optim, name)(theirs, **config), rng,
+            rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])

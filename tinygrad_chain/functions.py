@@ -64,7 +64,7 @@ def einsum(equation, *operands):
         if "." not in sub and len(sub) != t.ndim:
             raise RuntimeError(f"einsum(): the subscripts {sub!r} do not match an operand of shape "
                                f"{list(t.shape)}")
-    return apply(L.Einsum, *operands, equation=equation.replace(" ", ""))
+    return apply(L.Einsum, *operands, equation=L.spell_out_ellipsis(equation, [t.ndim for t in operands]))
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):

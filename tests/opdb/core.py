@@ -11,7 +11,7 @@ import numpy as np
 from tinygrad_chain.ops import REGISTRY
 from tinygrad_chain.ops.registry import apply
 
-from . import OpInfo, Sample
+from . import INTERNAL, OpInfo, Sample
 
 
 # ---- sample helpers ---------------------------------------------------------------
@@ -153,7 +153,8 @@ BINARY = [
     OpInfo(ops=("remainder",), name="remainder", call=lambda tc, a, b: a % b, samples=_remainder_samples,
            ref=lambda np, a, b: np.remainder(a, b)),
     OpInfo(ops=("floordiv",), name="floordiv", call=lambda tc, a, b: a // b, samples=_floordiv_samples,
-           ref=lambda np, a, b: np.floor_divide(a, b), differentiable=False),
+           ref=lambda np, a, b: np.floor_divide(a, b), differentiable=False,
+           torch_forward_only="torch has no derivative for floor_divide (ours is zero, as for floor)"),
 ]
 for _op in ("maximum", "minimum"):
     BINARY.append(OpInfo(ops=(_op,), name=_op,
@@ -332,33 +333,35 @@ def _gelu_prime(np, x, approximate):
 
 
 BACKWARD_OPS = [
-    OpInfo(ops=("leaky_relu_backward",), name="leaky_relu_backward",
+    OpInfo(ops=("leaky_relu_backward",), name="leaky_relu_backward", no_torch=INTERNAL,
            call=lambda tc, g, x, **k: apply(_R("leaky_relu_backward"), g, x, **k),
            samples=_gx_samples(NZ, ({"negative_slope": 0.2},)),
            ref=lambda np, g, x, negative_slope: np.where(x > 0, g, g * negative_slope), zero_grad_inputs=(1,)),
-    OpInfo(ops=("gelu_backward",), name="gelu_backward",
+    OpInfo(ops=("gelu_backward",), name="gelu_backward", no_torch=INTERNAL,
            call=lambda tc, g, x, **k: apply(_R("gelu_backward"), g, x, **k),
            samples=_gx_samples(U, ({"approximate": "none"}, {"approximate": "tanh"})),
            ref=lambda np, g, x, approximate: g * _gelu_prime(np, x, approximate), atol64=1e-6, rtol64=1e-6),
-    OpInfo(ops=("silu_backward",), name="silu_backward", call=lambda tc, g, x: apply(_R("silu_backward"), g, x),
+    OpInfo(ops=("silu_backward",), name="silu_backward", no_torch=INTERNAL,
+           call=lambda tc, g, x: apply(_R("silu_backward"), g, x),
            samples=_gx_samples(U), ref=lambda np, g, x: g * _sigmoid(x) * (1 + x * (1 - _sigmoid(x)))),
-    OpInfo(ops=("softplus_backward",), name="softplus_backward",
+    OpInfo(ops=("softplus_backward",), name="softplus_backward", no_torch=INTERNAL,
            call=lambda tc, g, x, **k: apply(_R("softplus_backward"), g, x, **k),
            samples=_gx_samples(NZ, ({"beta": 1.0, "threshold": 20.0}, {"beta": 2.0, "threshold": 1.0})),
            ref=lambda np, g, x, beta, threshold: np.where(x * beta > threshold, g, g * _sigmoid(x * beta))),
 
-    OpInfo(ops=("relu_backward",), name="relu_backward", call=lambda tc, g, y: apply(_R("relu_backward"), g, y),
+    OpInfo(ops=("relu_backward",), name="relu_backward", no_torch=INTERNAL,
+           call=lambda tc, g, y: apply(_R("relu_backward"), g, y),
            samples=_relu_bw_samples, ref=lambda np, g, y: np.where(y > 0, g, 0.0), zero_grad_inputs=(1,)),
-    OpInfo(ops=("sigmoid_backward",), name="sigmoid_backward",
+    OpInfo(ops=("sigmoid_backward",), name="sigmoid_backward", no_torch=INTERNAL,
            call=lambda tc, g, y: apply(_R("sigmoid_backward"), g, y), samples=_act_bw_samples(0.1, 0.9),
            ref=lambda np, g, y: g * y * (1 - y)),
-    OpInfo(ops=("tanh_backward",), name="tanh_backward",
+    OpInfo(ops=("tanh_backward",), name="tanh_backward", no_torch=INTERNAL,
            call=lambda tc, g, y: apply(_R("tanh_backward"), g, y), samples=_act_bw_samples(-0.9, 0.9),
            ref=lambda np, g, y: g * (1 - y * y)),
-    OpInfo(ops=("softmax_backward",), name="softmax_backward",
+    OpInfo(ops=("softmax_backward",), name="softmax_backward", no_torch=INTERNAL,
            call=lambda tc, g, y, axis: apply(_R("softmax_backward"), g, y, axis=axis), samples=_softmax_bw_samples,
            ref=_softmax_bw_ref),
-    OpInfo(ops=("log_softmax_backward",), name="log_softmax_backward",
+    OpInfo(ops=("log_softmax_backward",), name="log_softmax_backward", no_torch=INTERNAL,
            call=lambda tc, g, y, axis: apply(_R("log_softmax_backward"), g, y, axis=axis),
            samples=_logsoftmax_bw_samples, ref=lambda np, g, y, axis: g - np.exp(y) * g.sum(axis, keepdims=True)),
 ]
@@ -393,6 +396,8 @@ def _prod_samples(rng, dtype):
     x2 = x1.copy()
     x2[0, 2] = 0.0                     # two zeros in a row: gradient 0
     out += [Sample((x1,), {}), Sample((x1,), {"dim": 1}), Sample((x2,), {"dim": 1}), Sample((x2,), {})]
+    for s in out:
+        s.torch = not isinstance(s.kwargs.get("dim"), tuple)  # torch's prod takes one dim
     return out
 
 
@@ -555,7 +560,7 @@ def _getitem_samples(rng, dtype):
     x = U(rng, dtype, (3, 4, 2))
     return [Sample((x,), {"index": 1}), Sample((x,), {"index": -1}), Sample((x,), {"index": (slice(0, 2), 3)}),
             Sample((x,), {"index": (Ellipsis, 0)}), Sample((x,), {"index": (None, 1, slice(None, None, 2))}),
-            Sample((x,), {"index": (slice(None, None, -1), slice(1, 3), None)}),
+            Sample((x,), {"index": (slice(None, None, -1), slice(1, 3), None)}, torch=False),  # torch: step > 0
             Sample((x,), {"index": (1, -2, 0)}), Sample((U(rng, dtype, ()),), {"index": ()}),
             Sample((U(rng, dtype, (4,)),), {"index": slice(-3, None)})]
 
@@ -691,7 +696,9 @@ MOVEMENT = [
                       _one((2,), shape=(3, 2))),
            ref=lambda np, x, shape: np.broadcast_to(x, tuple(n if n != -1 else x.shape[i - (len(shape) - x.ndim)]
                                                              for i, n in enumerate(shape)))),
-    OpInfo(ops=("sum_to_shape",), name="sum_to_shape", call=lambda tc, x, shape: x._sum_to_shape(shape),
+    OpInfo(ops=("sum_to_shape",), name="sum_to_shape",
+           no_torch="the engine's broadcast undo, a Tensor method torch does not have",
+           call=lambda tc, x, shape: x._sum_to_shape(shape),
            samples=_S(_one((2, 3, 4), shape=(3, 1)), _one((2, 3), shape=(1, 3)), _one((2, 3), shape=()),
                       _one((2, 3), shape=(2, 3))),
            ref=lambda np, x, shape: _sum_to(np, x, shape)),
@@ -719,14 +726,14 @@ MOVEMENT = [
            ref=_getitem_ref),
     OpInfo(ops=("index",), name="index", call=lambda tc, x, index: x[index], samples=_index_samples,
            ref=_getitem_ref),
-    OpInfo(ops=("index_add_zeros",), name="index_add_zeros",
+    OpInfo(ops=("index_add_zeros",), name="index_add_zeros", no_torch=INTERNAL,
            call=lambda tc, g, shape, index: apply(_R("index_add_zeros"), g, shape=shape, index=_to_native(g, index)),
            samples=_index_add_zeros_samples, ref=_index_add_zeros_ref),
     OpInfo(ops=("index_put",), name="setitem", call=lambda tc, x, v, index: _setitem_call(tc, x, v, index),
            samples=_index_put_samples, ref=_index_put_ref),
     OpInfo(ops=("gather",), name="gather", call=lambda tc, x, idx, dim: x.gather(dim, idx), samples=_gather_samples,
            ref=lambda np, x, idx, dim: np.take_along_axis(x, idx, dim)),
-    OpInfo(ops=("scatter_add_zeros",), name="scatter_add_zeros",
+    OpInfo(ops=("scatter_add_zeros",), name="scatter_add_zeros", no_torch=INTERNAL,
            call=lambda tc, g, idx, shape, axis: apply(_R("scatter_add_zeros"), g, idx, shape=shape, axis=axis),
            samples=_scatter_samples, ref=_scatter_ref),
     OpInfo(ops=("clone",), name="clone", call=lambda tc, x: x.clone(), samples=_S(_one((2, 3)), _one(())),
@@ -736,6 +743,7 @@ MOVEMENT = [
            samples=_S(_one((2, 3)), _one(())), ref=lambda np, x: x.astype(np.float32).astype(x.dtype),
            gradcheck_kwargs={"eps": 1e-2, "atol": 1e-4}, keeps_dtype=True),
     OpInfo(ops=("to_device",), name="to_device",
+           no_torch="a transfer between two of our backends; torch has one CPU device",
            call=lambda tc, x: apply(_R("to_device"), x, target=x._b, source=x._b.name),
            samples=_S(_one((2, 3)), _one(())), ref=lambda np, x: x.copy()),
 ]
@@ -773,7 +781,10 @@ def _matmul_samples(rng, dtype):
 EINSUM_CASES = [("ij,jk->ik", ((2, 3), (3, 2))), ("bij,bjk->bik", ((2, 2, 3), (2, 3, 2))), ("ij->ji", ((2, 3),)),
                 ("ij->", ((2, 3),)), ("i,i->", ((3,), (3,))), ("i,j->ij", ((2,), (3,))), ("ii->i", ((3, 3),)),
                 ("ii", ((3, 3),)), ("ij,jk,kl->il", ((2, 3), (3, 2), (2, 2))), ("ij,ij->i", ((2, 3), (2, 3))),
-                ("ijk->k", ((2, 2, 3),)), ("ij,jk", ((2, 3), (3, 2)))]
+                ("ijk->k", ((2, 2, 3),)), ("ij,jk", ((2, 3), (3, 2))),
+                # broadcast dimensions, spelled "...": nn.Bilinear's equation, implicit output, size-1 broadcast
+                ("...i,oij,...j->...o", ((2, 3), (2, 3, 2), (2, 2))), ("...ij,...jk", ((2, 1, 2, 3), (3, 2))),
+                ("i...,i...->...", ((2, 3, 1), (2, 2)))]
 
 
 def _einsum_samples(rng, dtype):

@@ -12,7 +12,7 @@ from tinygrad_chain.ops import REGISTRY
 from tinygrad_chain.ops import nn_ops as N
 from tinygrad_chain.ops.registry import apply
 
-from . import OpInfo, Sample
+from . import INTERNAL, OpInfo, Sample
 
 
 def U(rng, dtype, shape, lo=-1.0, hi=1.0):
@@ -346,16 +346,18 @@ OPS = [
     OpInfo(("conv2d",), "conv2d", _conv2d, _conv2d_samples, conv2d_ref, atol=1e-5),
     OpInfo(("conv2d",), "conv1d", _conv1d, _conv1d_samples, conv1d_ref),
     OpInfo(("conv_transpose2d",), "conv_transpose2d", _conv_t, _conv_t_samples, conv_transpose2d_ref),
-    OpInfo(("conv2d_weight",), "conv2d_weight", _conv_w, _conv_w_samples, conv2d_weight_ref),
+    OpInfo(("conv2d_weight",), "conv2d_weight", _conv_w, _conv_w_samples, conv2d_weight_ref, no_torch=INTERNAL),
     OpInfo(("max_pool2d",), "max_pool2d", lambda tc, x, **kw: tc.nn.functional.max_pool2d(x, **kw), _max_samples,
            max_pool2d_ref),
     OpInfo(("max_pool2d_backward",), "max_pool2d_backward", _max_pool_backward, _max_backward_samples,
-           _max_pool_backward_ref),
+           _max_pool_backward_ref, no_torch=INTERNAL),
     OpInfo(("avg_pool2d",), "avg_pool2d", lambda tc, x, **kw: tc.nn.functional.avg_pool2d(x, **kw), _avg_samples,
            avg_pool2d_ref),
     OpInfo(("avg_pool2d_backward",), "avg_pool2d_backward", _avg_pool_backward, _avg_backward_samples,
-           _avg_pool_backward_ref),
+           _avg_pool_backward_ref, no_torch=INTERNAL),
     OpInfo(("cross_entropy",), "cross_entropy", _ce, _ce_samples, cross_entropy_ref),
-    OpInfo(("lstm_cell",), "lstm_cell", _lstm_cell, _lstm_samples, lstm_cell_ref),
-    OpInfo(("lstm_layer",), "lstm_layer", _lstm_layer, _lstm_layer_samples, lstm_layer_ref),
+    OpInfo(("lstm_cell",), "lstm_cell", _lstm_cell, _lstm_samples, lstm_cell_ref,
+           no_torch="the LSTM's fused step; nn.LSTM is compared with torch, float32 and float64, in test_nn_layers.py"),
+    OpInfo(("lstm_layer",), "lstm_layer", _lstm_layer, _lstm_layer_samples, lstm_layer_ref,
+           no_torch="the LSTM's fused step; nn.LSTM is compared with torch, float32 and float64, in test_nn_layers.py"),
 ]

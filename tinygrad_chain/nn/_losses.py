@@ -4,6 +4,7 @@ cross_entropy with class indices runs the fused, stable `cross_entropy` op;
 class weights, ignore_index, label smoothing and the reductions are composed
 around it. The others are compositions of registered ops.
 """
+import math
 import warnings
 
 from tinygrad_chain.ops import nn_ops as N
@@ -239,7 +240,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise ValueError(f"binary_cross_entropy_with_logits: Target size ({list(target.shape)}) must be the same "
                          f"as input size ({list(input.shape)})")
     from tinygrad_chain.ops import activations as A
-    sp = apply(A.Softplus, -input, beta=1.0, threshold=20.0)
+    # no linear cut-off: past softplus' usual threshold of 20 its slope still differs from 1 by 2e-9
+    sp = apply(A.Softplus, -input, beta=1.0, threshold=math.inf)
     if pos_weight is not None:
         loss = (1.0 - target) * input + (1.0 + (pos_weight - 1.0) * target) * sp
     else:

@@ -13,10 +13,18 @@ from . import fusion
 from .registry import Op, apply, constant, register
 
 
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _times(g, d):
     """g * d, but exactly 0 where g is 0 (an inf or NaN in d does not leak).
 
-    d is masked before the product, so 0 * inf is never computed (no NumPy warning)."""
+    d is masked before the product, so 0 * inf is never computed (no NumPy warning).
+    A finite Python d is applied to g directly: masking it would make it a tensor of
+    the default dtype, rounding it to float32 inside float64 work."""
+    if _is_number(d) and math.isfinite(d):
+        return g * d
     return g * where(g != 0, d, 0.0)
 
 
@@ -89,7 +97,9 @@ class Div(Op):
 
     def vjp(self, ctx, g):
         x, y = ctx.inputs
-        return _both(ctx, lambda: _times(g, 1.0 / y), lambda: _times(g, -x / (y * y)))
+        # a Python divisor meets g at g's precision: g / 14, not g times 1/14 rounded to float32
+        d_x = (lambda: g / y) if _is_number(y) else (lambda: _times(g, 1.0 / y))
+        return _both(ctx, d_x, lambda: _times(g, -x / (y * y)))
 
 
 @register

@@ -121,6 +121,29 @@ def parse_einsum(equation):
     return ins, rhs
 
 
+def spell_out_ellipsis(equation, ndims):
+    """The equation with each "..." replaced by letters of its own (right-aligned, as
+    broadcasting aligns them), so the VJP only ever meets explicit letters.
+    `ndims`: each operand's number of dimensions."""
+    equation = equation.replace(" ", "")
+    if "..." not in equation:
+        return equation
+    ins, rhs = equation.split("->") if "->" in equation else (equation, None)
+    ins = ins.split(",")
+    if rhs is None:  # implicit output: the broadcast dimensions, then letters used once, sorted
+        letters = "".join(ins).replace(".", "")
+        rhs = "..." + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    width = max((nd - (len(sub) - 3) for sub, nd in zip(ins, ndims) if "..." in sub), default=0)
+    unused = [c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkjihgfedcba" if c not in equation]
+    if width > len(unused):
+        raise RuntimeError(f"einsum(): {equation!r} needs more letters than remain for its {width} broadcast "
+                           f"dimensions")
+    fresh = "".join(unused[:width][::-1])
+    spelled = [sub.replace("...", fresh[width - (nd - (len(sub) - 3)):]) if "..." in sub else sub
+               for sub, nd in zip(ins, ndims)]
+    return ",".join(spelled) + "->" + rhs.replace("...", fresh)
+
+
 def _einsum_operand_grad(g, out, ins, operands, k):
     """The VJP of einsum for operand k: g contracted with every other operand."""
     from tinygrad_chain.functions import einsum
