@@ -57,7 +57,11 @@ def _size_1d(op, input, output_size):  # noqa: A002
                            f"'self' (while checking arguments for {op}); input of size {list(input.shape)}")
     if output_size is None or (isinstance(output_size, (tuple, list)) and None in output_size):
         raise TypeError(f"{op}(): argument 'output_size' (position 2) must be tuple of ints, not NoneType")
-    return F._tuple(output_size, 1, "output_size")[0]
+    size = F._tuple(output_size, 1, "output_size")[0]
+    if size < 0:
+        raise RuntimeError(f"{op}(): output_size must be non-negative, got {output_size} for input of size "
+                           f"{list(input.shape)}")
+    return size
 
 
 def adaptive_avg_pool1d(input, output_size):  # noqa: A002
