@@ -52,10 +52,16 @@ def _check_sizes(name, input, target):  # noqa: A002
                   f"size.", stacklevel=3)
 
 
-def _class_layout(name, input, target):  # noqa: A002
-    """(N, C) logits and (N,) targets from torch's (C), (N, C) or (N, C, d1, ...) layouts."""
+def _classes(name, input):  # noqa: A002
+    """The number of classes: dim 1, or dim 0 of an unbatched (C,) input."""
     if input.ndim == 0:
         raise RuntimeError(f"{name}: input must have at least 1 dimension, got a 0-d tensor")
+    return input.shape[1] if input.ndim > 1 else input.shape[0]
+
+
+def _class_layout(name, input, target):  # noqa: A002
+    """(N, C) logits and (N,) targets from torch's (C), (N, C) or (N, C, d1, ...) layouts."""
+    _classes(name, input)
     if input.ndim == 1:
         if target.ndim != 0:
             raise RuntimeError(f"{name}: for unbatched input of shape {list(input.shape)} the target must be a "
@@ -63,7 +69,7 @@ def _class_layout(name, input, target):  # noqa: A002
         return input.unsqueeze(0), target.reshape(1)
     n = input.shape[0]
     if target.ndim == 0 or target.shape[0] != n:
-        raise ValueError(f"Expected input batch_size ({n}) to match target batch_size "
+        raise ValueError(f"{name}: Expected input batch_size ({n}) to match target batch_size "
                          f"({target.shape[0] if target.ndim else 0}).")
     if tuple(target.shape) != (n,) + tuple(input.shape[2:]):
         raise RuntimeError(f"{name}: expected target of shape {[n] + list(input.shape[2:])} for input of shape "
@@ -74,11 +80,12 @@ def _class_layout(name, input, target):  # noqa: A002
     return input, target
 
 
-def _check_targets(target, classes, ignore_index):
+def _check_targets(name, target, classes, ignore_index):
     """Raise IndexError for class indices outside [0, classes) (ignore_index aside); return whether any
     row is ignored."""
     if target.dtype.is_floating_point:
-        raise RuntimeError(f"expected scalar type Long but found {target.dtype.name} for the class-index target")
+        raise RuntimeError(f"{name}: expected scalar type Long but found {target.dtype.name} for the class-index "
+                           f"target")
     if not target.numel():
         return False
     lo, hi = int(target.amin().item()), int(target.amax().item())
@@ -87,7 +94,7 @@ def _check_targets(target, classes, ignore_index):
     bad = ((target < 0) | (target >= classes)) & (target != ignore_index)
     if bool(bad.any()):
         value = int(target[bad].reshape(-1)[0].item())
-        raise IndexError(f"Target {value} is out of bounds (expected class indices in [0, {classes - 1}]).")
+        raise IndexError(f"{name}: Target {value} is out of bounds (expected class indices in [0, {classes - 1}]).")
     return True
 
 
@@ -97,14 +104,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
-    classes = input.shape[1] if input.ndim > 1 else input.shape[0]
+    classes = _classes("cross_entropy", input)
     if weight is not None and tuple(weight.shape) != (classes,):
         raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {classes} classes or "
                            f"no classes but got weight tensor of shape: {list(weight.shape)}")
     if target.dtype.is_floating_point:
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     x, t = _class_layout("cross_entropy", input, target)
-    ignored = _check_targets(t, classes, ignore_index)
+    ignored = _check_targets("cross_entropy", t, classes, ignore_index)
     loss = apply(N.CrossEntropy, x, t, ignore_index=ignore_index)
     valid = (t != ignore_index).to(x.dtype) if ignored else None
     w = None
@@ -159,7 +166,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if weight is not None and tuple(weight.shape) != (classes,):
         raise RuntimeError(f"nll_loss: weight tensor should be defined either for all {classes} classes or no "
                            f"classes but got weight tensor of shape: {list(weight.shape)}")
-    ignored = _check_targets(t, classes, ignore_index)
+    ignored = _check_targets("nll_loss", t, classes, ignore_index)
     safe = t.masked_fill(t == ignore_index, 0) if ignored else t
     loss = -x.gather(1, safe.unsqueeze(1)).squeeze(1)
     w = weight[safe] if weight is not None else None
