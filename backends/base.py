@@ -289,8 +289,9 @@ class Backend(abc.ABC):
                            self.binary("maximum", z, 0))
         return self.where(self.binary("gt", z, threshold), a, self.binary("div", soft, beta))
 
-    def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay):
-        """One torch-style SGD update, in place on param (and buf)."""
+    def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay, scratch=None):
+        """One torch-style SGD update, in place on param (and buf). `scratch`: a dict the caller
+        keeps across steps, where a backend may keep temporaries (unused here)."""
         d = grad
         if weight_decay:
             d = self.binary("add", d, self.binary("mul", param, weight_decay))
@@ -367,8 +368,9 @@ class Backend(abc.ABC):
         return self.binary("mul", d, gv)
 
     def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
-                  weight_decay, amsgrad, decoupled, maximize=False):
+                  weight_decay, amsgrad, decoupled, maximize=False, scratch=None):
         """One torch-style Adam (decoupled=False) or AdamW (decoupled=True) update, in place.
+        `scratch` as in sgd_step.
 
         `step` counts from 1. The operation order follows torch's single-tensor
         CPU kernels (lerp, addcmul, addcdiv), so float32 results match closely.

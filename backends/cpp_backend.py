@@ -361,10 +361,10 @@ class CppBackend(CppWindowMixin, NumpyBackend):
     def _state_ok(p, *arrays):
         return all(x is None or (_same(p, x) and x.flags.c_contiguous and x.flags.writeable) for x in arrays)
 
-    def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay):
+    def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay, scratch=None):
         if not (_f(param) and param.size >= _MIN_OPTIM and param.flags.c_contiguous and param.flags.writeable
                 and _same(param, grad) and self._state_ok(param, buf)):
-            return super().sgd_step(param, grad, buf, lr, momentum, dampening, nesterov, weight_decay)
+            return super().sgd_step(param, grad, buf, lr, momentum, dampening, nesterov, weight_decay, scratch)
         init = bool(momentum) and buf is None
         if init:
             buf = np.empty_like(param)
@@ -373,11 +373,11 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         return buf
 
     def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
-                  weight_decay, amsgrad, decoupled, maximize=False):
+                  weight_decay, amsgrad, decoupled, maximize=False, scratch=None):
         if not (_f(param) and param.size >= _MIN_OPTIM and param.flags.c_contiguous and param.flags.writeable
                 and _same(param, grad) and self._state_ok(param, exp_avg, exp_avg_sq, max_exp_avg_sq)
                 and (max_exp_avg_sq is not None or not amsgrad)):
             return super().adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2,
-                                     eps, weight_decay, amsgrad, decoupled, maximize)
+                                     eps, weight_decay, amsgrad, decoupled, maximize, scratch)
         _C.adam_step(param, _c(grad), exp_avg, exp_avg_sq, max_exp_avg_sq, int(step), float(lr), float(beta1),
                      float(beta2), float(eps), float(weight_decay), bool(amsgrad), bool(decoupled), bool(maximize))

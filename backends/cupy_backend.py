@@ -321,11 +321,11 @@ class CupyBackend(XpBackend):
                                         target.dtype.type(ignore_index))
 
     def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
-                  weight_decay, amsgrad, decoupled, maximize=False):
+                  weight_decay, amsgrad, decoupled, maximize=False, scratch=None):
         states = (grad, exp_avg, exp_avg_sq) + ((max_exp_avg_sq,) if amsgrad else ())
         if not all(_same_float(param, s) for s in states):
             return super().adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
-                                     weight_decay, amsgrad, decoupled, maximize)
+                                     weight_decay, amsgrad, decoupled, maximize, scratch)
         t = param.dtype.type
         w = 1 - beta1
         wd_mode = 0 if not weight_decay else (2 if decoupled else 1)
@@ -350,9 +350,9 @@ class CupyBackend(XpBackend):
         return cupy.lib.stride_tricks.as_strided(x, (n, c, oh, ow, kh, kw),
                                                  (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw))
 
-    def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay):
+    def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay, scratch=None):
         if not _same_float(param, grad) or (buf is not None and buf.dtype != param.dtype):
-            return super().sgd_step(param, grad, buf, lr, momentum, dampening, nesterov, weight_decay)
+            return super().sgd_step(param, grad, buf, lr, momentum, dampening, nesterov, weight_decay, scratch)
         t = param.dtype.type
         if not momentum:
             K.sgd(grad, t(lr), t(weight_decay), param)

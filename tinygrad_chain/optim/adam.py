@@ -33,7 +33,8 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         b.adam_step(p._writable(), grad._array, state["exp_avg"]._writable(), state["exp_avg_sq"]._writable(),
                     state["max_exp_avg_sq"]._writable() if amsgrad else None, state["step"], group["lr"], beta1, beta2,
-                    group["eps"], group["weight_decay"], amsgrad, self._decoupled, maximize=group["maximize"])
+                    group["eps"], group["weight_decay"], amsgrad, self._decoupled, maximize=group["maximize"],
+                    scratch=self._scratch())
 
 
 class AdamW(Adam):

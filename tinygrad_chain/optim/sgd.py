@@ -21,6 +21,6 @@ class SGD(Optimizer):
         momentum = group["momentum"]
         buf = state.get("momentum_buffer") if momentum else None
         new = b.sgd_step(p._writable(), g, None if buf is None else buf._writable(), group["lr"], momentum,
-                         group["dampening"], group["nesterov"], group["weight_decay"])
+                         group["dampening"], group["nesterov"], group["weight_decay"], scratch=self._scratch())
         if momentum and buf is None:  # the first step creates the buffer (a copy of the update)
             state["momentum_buffer"] = Tensor._make(new, b, False, None, [0])
