@@ -10,6 +10,15 @@ def dim_index(d, ndim, op):
     return d % n
 
 
+def as_1d(x, dim, op):
+    """The tensor to work on along `dim`, and its axis: a 0-d tensor is handled as shape (1,), as
+    torch lets ops along a dim (softmax, cumsum, max(dim), sort...) take dim 0 or -1 of a scalar."""
+    if not isinstance(dim, builtins.int) or isinstance(dim, builtins.bool):
+        raise TypeError(f"{op}(): argument 'dim' must be int, not {type(dim).__name__}")
+    d = dim_index(dim, x.ndim, op)
+    return (x.reshape(1), 0) if x.ndim == 0 else (x, d)
+
+
 def shape_arg(shape):
     """torch accepts f(2, 3) and f((2, 3)) alike."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):

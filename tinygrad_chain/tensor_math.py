@@ -3,7 +3,7 @@ import builtins
 from collections import namedtuple
 
 from tinygrad_chain import dtypes
-from tinygrad_chain.dims import dim_index
+from tinygrad_chain.dims import as_1d, dim_index
 from tinygrad_chain.ops import activations as A
 from tinygrad_chain.ops import elementwise as E
 from tinygrad_chain.ops import reduce as R
@@ -235,7 +235,7 @@ class TensorMath:
         if not x.dtype.is_floating_point:
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
                                f"point or complex dtype. Got: {x.dtype.name}")
-        return x.sum(dim, keepdim) * (1.0 / _count(x, dim))
+        return x.sum(dim, keepdim) / _count(x, dim)  # over no elements: 0 / 0 = nan, as torch
 
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
         correction = _correction(unbiased, correction)
@@ -249,10 +249,12 @@ class TensorMath:
         return apply(R.Prod, self, axis=R.normalize_dims(dim, self.ndim, "prod"), keepdims=keepdim)
 
     def amax(self, dim=None, keepdim=False):
+        _check_nonempty(self, dim, "amax")
         return apply(R.Amax, self, axis=R.normalize_dims(() if dim is None else dim, self.ndim, "amax"),
                      keepdims=keepdim)
 
     def amin(self, dim=None, keepdim=False):
+        _check_nonempty(self, dim, "amin")
         return apply(R.Amin, self, axis=R.normalize_dims(() if dim is None else dim, self.ndim, "amin"),
                      keepdims=keepdim)
 
@@ -260,34 +262,41 @@ class TensorMath:
         """max() -> a value; max(dim) -> (values, indices); max(other) -> maximum."""
         if isinstance(dim, registry.Tensor):
             return self.maximum(dim)
+        _check_nonempty(self, dim, "max")
         return self.amax() if dim is None else _values_indices(self, dim, keepdim, "argmax")
 
     def min(self, dim=None, keepdim=False):
         if isinstance(dim, registry.Tensor):
             return self.minimum(dim)
+        _check_nonempty(self, dim, "min")
         return self.amin() if dim is None else _values_indices(self, dim, keepdim, "argmin")
 
     def argmax(self, dim=None, keepdim=False):
+        _check_nonempty(self, dim, "argmax")
         return _arg(self, R.Argmax, dim, keepdim)
 
     def argmin(self, dim=None, keepdim=False):
+        _check_nonempty(self, dim, "argmin")
         return _arg(self, R.Argmin, dim, keepdim)
 
     def logsumexp(self, dim, keepdim=False):
         return apply(R.Logsumexp, self, axis=R.normalize_dims(dim, self.ndim, "logsumexp"), keepdims=keepdim)
 
     def softmax(self, dim):
-        return apply(R.Softmax, self, axis=dim_index(dim, self.ndim, "softmax"))
+        return _along(self, R.Softmax, dim)
 
     def log_softmax(self, dim):
-        return apply(R.LogSoftmax, self, axis=dim_index(dim, self.ndim, "log_softmax"))
+        return _along(self, R.LogSoftmax, dim)
 
     def norm(self, p="fro", dim=None, keepdim=False):
         p = 2.0 if p in ("fro", None) else builtins.float(p)
+        if (p < 0 or p == builtins.float("inf")) and _count(self, dim) == 0:
+            raise RuntimeError(f"norm(): cannot compute the {p} norm of no elements (input of shape "
+                               f"{list(self.shape)}, dim={dim}): the operation has no identity")
         return apply(R.Norm, self, p=p, axis=R.normalize_dims(dim, self.ndim, "norm"), keepdims=keepdim)
 
     def cumsum(self, dim):
-        return apply(R.Cumsum, self, axis=dim_index(dim, self.ndim, "cumsum"))
+        return _along(self, R.Cumsum, dim)
 
     # ---- activations ------------------------------------------------------
     def leaky_relu(self, negative_slope=0.01):
@@ -307,6 +316,27 @@ def _count(x, dim):
     return n
 
 
+def _along(x, op, dim):
+    """op along one dim; a 0-d x acts as shape (1,), as torch lets it."""
+    t, d = as_1d(x, dim, op.name)
+    out = apply(op, t, axis=d)
+    return out.reshape(()) if x.ndim == 0 else out
+
+
+def _check_nonempty(x, dim, name):
+    """max, min, argmax... have no value over no elements (no identity): torch's error, before any kernel."""
+    if dim is None:
+        if x.numel() == 0:  # torch: IndexError from argmax/argmin, RuntimeError from the others
+            raise (IndexError if name.startswith("arg") else RuntimeError)(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0 (input of shape "
+                f"{list(x.shape)}). Specify the reduction dim with the 'dim' argument.")
+        return
+    for d in R.normalize_dims(dim, x.ndim, name) or ():
+        if x.ndim and x.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size (input of shape "
+                             f"{list(x.shape)})")
+
+
 def _correction(unbiased, correction):
     if correction is not None:
         return correction
@@ -314,10 +344,12 @@ def _correction(unbiased, correction):
 
 
 def _values_indices(x, dim, keepdim, arg):
-    d = dim_index(dim, x.ndim, arg[3:])
-    idx = apply(R.Argmax if arg == "argmax" else R.Argmin, x, axis=d, keepdims=True)
-    values = x.gather(d, idx)
-    if not keepdim:
+    t, d = as_1d(x, dim, arg[3:])
+    idx = apply(R.Argmax if arg == "argmax" else R.Argmin, t, axis=d, keepdims=True)
+    values = t.gather(d, idx)
+    if x.ndim == 0:
+        values, idx = values.reshape(()), idx.reshape(())
+    elif not keepdim:
         values, idx = values.squeeze(d), idx.squeeze(d)
     return _RETURN_TYPES[arg](values, idx)
 

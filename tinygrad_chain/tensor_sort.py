@@ -10,7 +10,7 @@ import builtins
 from collections import namedtuple
 
 from tinygrad_chain import dtypes
-from tinygrad_chain.dims import dim_index
+from tinygrad_chain.dims import as_1d as _as_1d
 from tinygrad_chain.generator import native_rng
 from tinygrad_chain.ops import registry
 from tinygrad_chain.ops import sorting as S
@@ -106,14 +106,6 @@ def _int_arg(v, op, name):
     if isinstance(v, builtins.bool) or not isinstance(v, builtins.int):
         raise TypeError(f"{op}(): argument '{name}' must be int, not {type(v).__name__}")
     return v
-
-
-def _as_1d(x, dim, op):
-    """The tensor to work on and its axis: a 0-d tensor is handled as shape (1,)."""
-    if not isinstance(dim, builtins.int) or isinstance(dim, builtins.bool):
-        raise TypeError(f"{op}(): argument 'dim' must be int, not {type(dim).__name__}")
-    d = dim_index(dim, x.ndim, op)
-    return (x.reshape(1), 0) if x.ndim == 0 else (x, d)
 
 
 def _argsort(x, d, descending):

@@ -88,6 +88,9 @@ class RNNBase(Module):
             raise RuntimeError(f"{self._describe()}: input.size(-1) must be equal to input_size. Expected "
                                f"{self.input_size}, got {x.shape[-1]} (input shape {list(input.shape)})")
         seq, batch = x.shape[:2]
+        if seq == 0:  # no step to run: there is no final state to return (torch refuses too)
+            raise RuntimeError(f"{self._describe()}: Expected sequence length to be larger than 0 in RNN (input shape "
+                               f"{list(input.shape)})")
         directions = 2 if self.bidirectional else 1
         want = (self.num_layers * directions, batch, self.hidden_size)
         if hx is None:

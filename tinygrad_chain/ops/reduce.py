@@ -135,13 +135,27 @@ class Logsumexp(Op):
     float_only = True
 
     def forward(self, b, x, axis=None, keepdims=False):
+        if x.size == 0:  # no max to shift by: the sum of no exps is 0, its log -inf (torch)
+            return b.unary("log", b.reduce("sum", b.unary("exp", x), axis, keepdims))
         return b.logsumexp(x, axis, keepdims)
 
     def vjp(self, ctx, g):
+        # g * softmax(x), not g * exp(x - lse): lse rounds where it is large (1e4 in float32: by 5e-4),
+        # and exp would carry that error into every gradient
         x = ctx.inputs[0]
         axis, keep = ctx.attrs["axis"], ctx.attrs["keepdims"]
-        y = expand_back(ctx.output, x.shape, axis, keep)
-        return (expand_back(g, x.shape, axis, keep) * (x - y).exp(),)
+        return (expand_back(g, x.shape, axis, keep) * _softmax_over(x, axis),)
+
+
+def _softmax_over(x, axes):
+    """softmax of x over `axes` (None: all) taken together, as one axis."""
+    axes = tuple(range(x.ndim)) if axes is None else axes
+    if len(axes) == 1:
+        return x.softmax(axes[0])
+    perm = [d for d in range(x.ndim) if d not in axes] + list(axes)
+    t = x.permute(*perm)
+    p = t.reshape(*t.shape[:x.ndim - len(axes)], -1).softmax(-1).reshape(t.shape)
+    return p.permute(*sorted(range(x.ndim), key=perm.__getitem__))
 
 
 @register
@@ -151,6 +165,8 @@ class Softmax(Op):
     float_only = True
 
     def forward(self, b, x, axis):
+        if x.size == 0:  # nothing to normalise (the kernels' max has no identity)
+            return b.unary("exp", x)
         return b.softmax(x, axis)
 
     def vjp(self, ctx, g):
@@ -182,6 +198,8 @@ class LogSoftmax(Op):
     float_only = True
 
     def forward(self, b, x, axis):
+        if x.size == 0:  # nothing to normalise (the kernels' max has no identity)
+            return b.unary("neg", x)
         return b.log_softmax(x, axis)
 
     def vjp(self, ctx, g):
@@ -216,6 +234,8 @@ class Norm(Op):
 
     def forward(self, b, x, p=2.0, axis=None, keepdims=False):
         a = b.unary("abs", x)
+        if p == 0:  # the number of non-zero elements, as torch
+            return b.reduce("sum", b.astype(b.binary("ne", a, 0), b.dtype_of(x)), axis, keepdims)
         if p == float("inf"):
             return b.reduce("max", a, axis, keepdims)
         if p == 2:
@@ -228,6 +248,8 @@ class Norm(Op):
         n = expand_back(ctx.output, x.shape, axis, keep)
         g = expand_back(g, x.shape, axis, keep)
         safe_n = where(n == 0, 1.0, n)
+        if p == 0:  # a count: piecewise constant
+            return (g * 0.0,)
         if p == float("inf"):
             hit = x.abs() == n
             count = hit.sum(dim=axis, keepdim=True) if axis is not None else hit.sum()
