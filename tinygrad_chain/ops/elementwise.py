@@ -10,7 +10,7 @@ import math
 from tinygrad_chain.autograd.grad_mode import state
 
 from . import fusion
-from .registry import Op, apply, constant, register
+from .registry import Op, _describe, apply, constant, register
 
 
 def _is_number(v):
@@ -165,10 +165,25 @@ def _split_by(g, first, tie, ctx):
                  lambda: where(first, 0.0, where(tie, half, g)))
 
 
+def _check_integer_divisor(op, x, y):
+    """Integer // 0 and % 0 have no value: ZeroDivisionError on every device, as torch refuses too
+    (NumPy and the C++ kernels would return 0). A float operand makes it float division: inf/nan."""
+    def floating(a):
+        return a.dtype.is_floating_point if hasattr(a, "dtype") else isinstance(a, float)
+
+    if floating(x) or floating(y):
+        return
+    if bool((y == 0).any()) if hasattr(y, "dtype") else y == 0:
+        raise ZeroDivisionError(f"{op.name}: integer division by zero (inputs: {_describe((x, y))})")
+
+
 @register
 class Remainder(Op):
     name = "remainder"
     saves_inputs = True
+
+    def check(self, x, y):
+        _check_integer_divisor(self, x, y)
 
     def forward(self, b, x, y):
         return b.binary("remainder", x, y)
@@ -197,7 +212,15 @@ def _constant(name):
 Eq, Ne, Lt, Le, Gt, Ge = (_constant(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
 LogicalAnd, LogicalOr, LogicalXor, LogicalNot = (
     _constant(n) for n in ("logical_and", "logical_or", "logical_xor", "logical_not"))
-Isnan, Isinf, Floordiv = (_constant(n) for n in ("isnan", "isinf", "floordiv"))
+Isnan, Isinf = (_constant(n) for n in ("isnan", "isinf"))
+
+
+@register
+class Floordiv(_Constant):
+    name = fn = "floordiv"
+
+    def check(self, x, y):
+        _check_integer_divisor(self, x, y)
 
 
 class _ZeroGrad(Op):
