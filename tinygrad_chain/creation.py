@@ -1,4 +1,6 @@
 """Factory functions: zeros, ones, arange, rand, ... (torch's signatures)."""
+import numpy as np
+
 from tinygrad_chain import backends, dtypes
 from tinygrad_chain.device import backend_for
 from tinygrad_chain.dims import shape_arg
@@ -128,7 +130,14 @@ def randperm(n, dtype=None, device=None, *, generator=None):
 def from_numpy(array):
     """A tensor sharing memory with a NumPy array, on the numpy device."""
     b = backends.get("numpy")
-    dtypes.get(array.dtype.name)  # raises TypeError for unsupported dtypes
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy(): expected np.ndarray (got {type(array).__name__})")
+    try:
+        dtypes.get(array.dtype.name)
+    except TypeError:
+        raise TypeError(f"from_numpy(): can't share the memory of a {array.dtype} array: the dtypes are "
+                        f"{', '.join(d.name for d in dtypes.ALL)} (tc.tensor(array) copies it, widening "
+                        f"uint8/int8/int16/uint16/uint32/float16 exactly)") from None
     return _new(b, array, False)
 
 

@@ -57,12 +57,18 @@ class Generator:
         return backend.make_rng(self._rng.getrandbits(63))
 
 
+def check_generator(generator, who):
+    """None or a tc.Generator, refused where it is passed (not at the first draw) if anything else."""
+    if generator is not None and not isinstance(generator, Generator):
+        raise TypeError(f"{who}: generator must be a tc.Generator or None, got {generator!r} (type "
+                        f"{type(generator).__name__}); for a seed, pass tc.Generator().manual_seed(seed)")
+    return generator
+
+
 def native_rng(backend, generator):
     """The `rng` argument for a backend draw: None (the global RNG) without a generator."""
-    if generator is None:
+    if check_generator(generator, "random draw") is None:
         return None
-    if not isinstance(generator, Generator):
-        raise TypeError(f"generator must be a tc.Generator, got {type(generator).__name__}")
     return generator.native_rng(backend)
 
 

@@ -1,6 +1,8 @@
 """DataLoader: batches from a dataset, in order or shuffled, in the main process."""
 import warnings
 
+from tinygrad_chain.generator import check_generator
+
 from .collate import default_collate, default_convert
 from .dataset import IterableDataset, Subset, TensorDataset
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
@@ -24,7 +26,8 @@ class DataLoader:
         if num_workers > 0:
             warnings.warn("tinygrad_chain's DataLoader loads in the main process; num_workers is ignored",
                           stacklevel=2)
-        self.dataset, self.num_workers, self.generator = dataset, num_workers, generator
+        self.dataset, self.num_workers = dataset, num_workers
+        self.generator = check_generator(generator, "DataLoader")
         self.pin_memory, self.timeout, self.drop_last = pin_memory, timeout, drop_last
         self._iterable = isinstance(dataset, IterableDataset)
         if self._iterable:

@@ -4,7 +4,7 @@ import math
 import warnings
 from itertools import accumulate
 
-from tinygrad_chain.generator import from_global_seed
+from tinygrad_chain.generator import check_generator, from_global_seed
 from tinygrad_chain.tensor import Tensor
 
 
@@ -89,6 +89,7 @@ class ConcatDataset(Dataset):
 
 def random_split(dataset, lengths, generator=None):
     """Split dataset into non-overlapping random Subsets of the given lengths (or fractions summing to 1)."""
+    check_generator(generator, "random_split")
     n = len(dataset)
     lengths = list(lengths)
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1 and all(0 <= f <= 1 for f in lengths):

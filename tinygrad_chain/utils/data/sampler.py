@@ -1,5 +1,5 @@
 """Samplers: the order in which a DataLoader visits a dataset's indices."""
-from tinygrad_chain.generator import from_global_seed
+from tinygrad_chain.generator import check_generator, from_global_seed
 
 
 class Sampler:
@@ -29,7 +29,8 @@ class RandomSampler(Sampler):
     """
 
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
-        self.data_source, self.replacement, self.generator = data_source, replacement, generator
+        self.data_source, self.replacement = data_source, replacement
+        self.generator = check_generator(generator, "RandomSampler")
         self._num_samples = num_samples
         if not isinstance(replacement, bool):
             raise TypeError(f"replacement should be a boolean value, but got replacement={replacement}")
@@ -60,7 +61,7 @@ class SubsetRandomSampler(Sampler):
     """The given indices, in a random order each epoch."""
 
     def __init__(self, indices, generator=None):
-        self.indices, self.generator = indices, generator
+        self.indices, self.generator = indices, check_generator(generator, "SubsetRandomSampler")
 
     def __iter__(self):
         gen = self.generator if self.generator is not None else from_global_seed()
