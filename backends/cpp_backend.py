@@ -35,6 +35,27 @@ _MIN_REDUCE = 1 << 14
 _MIN_ROWS = 1  # the row kernels (softmax, cross-entropy) win at any size: (64, 10) CE 34 -> 5 us
 _MIN_GEMM = 32 * 32 * 32
 _MIN_OPTIM = 1 << 14
+_MIN_NAMES = ("act", "arith", "reduce", "rows", "gemm", "optim")
+
+
+def min_sizes():
+    """The smallest operand size (elements) at which each kernel family runs, by family."""
+    return {name: globals()[f"_MIN_{name.upper()}"] for name in _MIN_NAMES}
+
+
+def set_min_sizes(**sizes):
+    """Set the sizes from which kernels run (the tests set all of them to 0, so even tiny
+    inputs reach every kernel); returns the previous values, for restoring them."""
+    unknown = set(sizes) - set(_MIN_NAMES)
+    if unknown:
+        raise ValueError(f"set_min_sizes: unknown kernel families {sorted(unknown)}; known: {list(_MIN_NAMES)}")
+    previous = min_sizes()
+    for name, size in sizes.items():
+        if not isinstance(size, int) or size < 0:
+            raise ValueError(f"set_min_sizes: {name} must be a non-negative int, got {size!r}")
+        # at least 1: an empty array never needs a kernel (they assume an element; users never send one)
+        globals()[f"_MIN_{name.upper()}"] = max(size, 1)
+    return previous
 
 
 def _f(a):
@@ -46,7 +67,12 @@ def _same(a, b):
     return type(b) is np.ndarray and b.dtype == a.dtype and b.shape == a.shape
 
 
-_c = np.ascontiguousarray
+def _c(a, dtype=None):
+    """a as a C-contiguous array of its own shape (np.ascontiguousarray makes a 0-d array 1-d)."""
+    out = np.ascontiguousarray(a, dtype)
+    return out if out.ndim == a.ndim else out.reshape(())
+
+
 _ndarray = np.ndarray  # one lookup less on the per-op path of small tensors
 
 
@@ -163,8 +189,10 @@ class CppBackend(CppWindowMixin, NumpyBackend):
             return self._binary[name](a, b)  # the ufunc itself: one call less per small op
         op = _BIN.get(name)
         if op is not None:
-            # a broadcast single value (the gradient of a sum) acts as a scalar: no copy
-            if type(a) is np.ndarray and type(b) is np.ndarray:
+            # a broadcast single value (the gradient of a sum) acts as a scalar: no copy. Only beside an
+            # operand of its shape (the result keeps that shape) and dtype (a Python scalar is weak:
+            # a float64 value would be rounded to a float32 operand's precision)
+            if type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape and a.dtype == b.dtype:
                 ua, ub = _as_scalar_if_uniform(a), _as_scalar_if_uniform(b)
                 if ua is a or ub is b:  # never both: the result must stay an array
                     a, b = ua, ub

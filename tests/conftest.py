@@ -6,9 +6,12 @@ test runs, its device is the default device, so tensors made without
 `device=` land there. TINYGRAD_CHAIN_TEST_DEVICE=name runs the whole suite on
 that one device only (tinygrad's approach).
 
-The cpp device runs twice: as users get it ("cpp": small arrays eager), and with
-every elementwise op on any size recorded and fused ("cpp_fused"), so the whole
-op database also checks the fused programs (ops/fusion.py).
+The cpp device runs three times: as users get it ("cpp": small arrays take the
+NumPy path), with every C++ kernel running at any size ("cpp_kernels": the size
+thresholds of backends/cpp_backend.py set to 0, so the op database's small
+samples reach the kernels), and with every elementwise op on any size recorded
+and fused ("cpp_fused"), so the whole op database also checks the fused programs
+(ops/fusion.py).
 """
 import os
 
@@ -29,9 +32,10 @@ def _device_params():
     for name in names:
         reason = backends.unavailable_reason(name)
         marks = [pytest.mark.skip(reason=f"device {name!r} unavailable: {reason}")] if reason else []
-        params.append(pytest.param((name, False), id=name, marks=marks))
+        params.append(pytest.param((name, None), id=name, marks=marks))
         if name == "cpp":
-            params.append(pytest.param((name, True), id="cpp_fused", marks=marks))
+            params.append(pytest.param((name, "kernels"), id="cpp_kernels", marks=marks))
+            params.append(pytest.param((name, "fused"), id="cpp_fused", marks=marks))
     return params
 
 
@@ -41,18 +45,24 @@ DEVICE_PARAMS = _device_params()
 @pytest.fixture(params=DEVICE_PARAMS, autouse=True)
 def device(request):
     """The device under test (also the default device while the test runs)."""
-    name, fuse_everything = request.param
+    name, variant = request.param
     previous = tc.get_default_device()
     threshold = fusion.config.min_elements
     tc.set_default_device(name)
-    if fuse_everything:
+    sizes = None
+    if variant == "fused":
         fusion.config.min_elements = 1
+    elif variant == "kernels":
+        from tinygrad_chain.backends import cpp_backend
+        sizes = cpp_backend.set_min_sizes(**{family: 0 for family in cpp_backend.min_sizes()})
     tc.manual_seed(0)
     try:
         yield name
     finally:
         tc.set_default_device(previous)
         fusion.config.min_elements = threshold
+        if sizes is not None:
+            cpp_backend.set_min_sizes(**sizes)
 
 
 @pytest.fixture
