@@ -42,7 +42,10 @@ class _Config:
 
 
 config = _Config()
-_pending = weakref.WeakSet()                  # every Pending not computed yet
+# Every Pending not computed yet, held weakly: a reference drops out of the set when its Pending
+# dies. Python threads share it; its add, discard and copy are single C calls, each atomic (a
+# WeakSet iterates in Python code, and another thread adding meanwhile broke the iteration).
+_pending = set()
 _exposed = weakref.WeakValueDictionary()     # id(root array) -> root array: memory user code holds
 # One program at a time: Python threads that share pending tensors must not compile an
 # expression another thread is computing (the kernel itself still runs on every core).
@@ -128,7 +131,7 @@ def compute_together(values):
 def compute_all():
     """Compute every pending expression now (before timing a device or reading its memory
     figures, so the work and the memory are where eager code would have them)."""
-    compute_together(list(_pending))
+    compute_together(_pending_now())
 
 
 def before_write(a):
@@ -137,9 +140,14 @@ def before_write(a):
     if not _pending:
         return
     root = _root(a)
-    for p in list(_pending):
+    for p in _pending_now():
         if p.value is None and any(_root(x) is root for x in _arrays_read(p)):
             p.get()
+
+
+def _pending_now():
+    """The live Pending nodes, from one atomic copy of the set (other threads add meanwhile)."""
+    return [p for ref in list(_pending) if (p := ref()) is not None]
 
 
 def expose(a):
@@ -183,7 +191,7 @@ def _record(name, b, arrays):
         args = [x.get() if type(x) is Pending else x for x in args]
         nodes = 1
     p = Pending(name, tuple(args), ref, b, nodes)
-    _pending.add(p)
+    _pending.add(weakref.ref(p, _pending.discard))
     return p
 
 
@@ -271,7 +279,7 @@ def _run_program(roots, reduce):
     for n, arr in zip(outputs, out_arrays):
         n.value = arr
         n.args = ()
-        _pending.discard(n)
+        _pending.discard(weakref.ref(n))  # equal to (and hashed like) the registered reference
     return sums if reduce is not None else None
 
 
