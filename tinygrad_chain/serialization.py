@@ -14,13 +14,26 @@ rest ({"$list": [...]}, {"$tuple": [...]}, {"$dict": [[key, value], ...]},
 their types (optimizer state is keyed by ints) and nothing is ever executed
 when a file is read. Saving writes a temporary file in the target's folder,
 fsyncs it and renames it over the target, so an interrupted save leaves the
-previous checkpoint whole.
+previous checkpoint whole. The new file gets the mode open() would give it
+(the umask's), or the mode of the file it replaces; the writer holds a lock on
+its temporary file, so the next save to that path can tell the files of killed
+writers from those of live ones and removes them. Loading checks the header
+against the format strictly: any file tc.save could not have written raises
+CheckpointError.
 """
 import json
+import math
 import os
+import re
+import secrets
+import stat
 import struct
-import tempfile
 import zlib
+
+try:
+    import fcntl  # POSIX; without it, saves take no lock and leave stale temporary files alone
+except ImportError:
+    fcntl = None
 
 import numpy  # raw-buffer I/O only: the arrays' bytes in and out of files
 
@@ -30,7 +43,10 @@ from tinygrad_chain.tensor import Tensor
 
 MAGIC = b"TGCCKPT1"
 END = b"TEND"
+FORMAT = "tinygrad_chain checkpoint"
 _ALIGN = 64
+_MAX_DEPTH = 100  # containers inside containers: far beyond real checkpoints, far inside the recursion limit
+_MAX_NDIM = 64  # NumPy's limit
 
 
 class CheckpointError(RuntimeError):
@@ -41,20 +57,26 @@ class CheckpointError(RuntimeError):
 def save(obj, f):
     """Write obj (nested dicts/lists/tuples of tensors, numbers, strings, bools, None) to path or file f."""
     tensors = []
-    tree = _encode(obj, tensors, {}, "obj")
+    tree = _encode(obj, tensors, {}, "obj", 0)
     if hasattr(f, "write"):
         _write_payload(f, tree, tensors)
         return
     path = os.fspath(f)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    folder, base = os.path.dirname(os.path.abspath(path)), os.path.basename(path)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)  # a replaced file keeps its permissions
+    except FileNotFoundError:
+        mode = None  # a new file gets open()'s: 0o666 less the umask
+    _remove_dead_temps(folder, base)
+    fd, tmp = _new_temp(folder, base)
     try:
         with os.fdopen(fd, "wb") as fh:
+            if mode is not None:
+                os.chmod(tmp, mode)  # before any data is in it
             _write_payload(fh, tree, tensors)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # still locked: no other save takes it for a dead writer's file
     except BaseException:
         try:
             os.unlink(tmp)
@@ -62,6 +84,58 @@ def save(obj, f):
             pass
         raise
     _fsync_dir(folder)
+
+
+def _new_temp(folder, base):
+    """Create (as open() would: the umask applies) and lock a new temporary file beside the target."""
+    while True:
+        tmp = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        if fcntl is None:
+            return fd, tmp
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks: nothing can be cleaned there either
+            return fd, tmp
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(tmp)):
+                return fd, tmp
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # another save removed it between our create and our lock: start again
+
+
+def _remove_dead_temps(folder, base):
+    """Delete the temporary files of earlier saves to this path whose writer died (kill -9, power cut).
+
+    A live writer holds an exclusive lock on its file until the rename, so a file
+    that can be locked has no writer left.
+    """
+    if fcntl is None:
+        return
+    # ours have 8 hex digits in the middle; 8 of [a-z0-9_] also takes in those of tempfile.mkstemp (older versions)
+    pattern = re.compile(re.escape(f".{base}.") + r"[a-z0-9_]{8}\.tmp")
+    try:
+        names = [n for n in os.listdir(folder) if pattern.fullmatch(n)]
+    except OSError:
+        return
+    for n in names:
+        tmp = os.path.join(folder, n)
+        try:
+            fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                os.unlink(tmp)  # while we hold the lock, so a writer that just created it sees it gone
+        except OSError:
+            pass  # its writer is alive (locked), or another save removed it first
+        finally:
+            os.close(fd)
 
 
 def _fsync_dir(folder):
@@ -78,9 +152,11 @@ def _fsync_dir(folder):
         os.close(fd)
 
 
-def _encode(obj, tensors, memo, where):
+def _encode(obj, tensors, memo, where, depth):
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
+    if depth >= _MAX_DEPTH and isinstance(obj, (dict, list, tuple)):
+        raise ValueError(f"tc.save cannot store {where}: containers nest more than {_MAX_DEPTH} deep there")
     if isinstance(obj, Tensor):
         key = id(obj)
         if key not in memo:
@@ -88,19 +164,18 @@ def _encode(obj, tensors, memo, where):
             tensors.append(obj)
         return {"$tensor": memo[key]}
     if isinstance(obj, dict):
-        return {"$dict": [[_encode(k, tensors, memo, f"{where} key {k!r}"), _encode(v, tensors, memo,
-                                                                                   f"{where}[{k!r}]")]
-                          for k, v in obj.items()]}
+        return {"$dict": [[_encode(k, tensors, memo, f"{where} key {k!r}", depth + 1),
+                           _encode(v, tensors, memo, f"{where}[{k!r}]", depth + 1)] for k, v in obj.items()]}
     if isinstance(obj, list):
-        return {"$list": [_encode(v, tensors, memo, f"{where}[{i}]") for i, v in enumerate(obj)]}
+        return {"$list": [_encode(v, tensors, memo, f"{where}[{i}]", depth + 1) for i, v in enumerate(obj)]}
     if isinstance(obj, tuple):
-        return {"$tuple": [_encode(v, tensors, memo, f"{where}[{i}]") for i, v in enumerate(obj)]}
+        return {"$tuple": [_encode(v, tensors, memo, f"{where}[{i}]", depth + 1) for i, v in enumerate(obj)]}
     if isinstance(obj, dtypes.DType):
         return {"$dtype": obj.name}
     if isinstance(obj, device):
         return {"$device": obj.name}
     if type(obj).__module__ == "numpy" and hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:
-        return _encode(obj.item(), tensors, memo, where)  # a NumPy scalar
+        return _encode(obj.item(), tensors, memo, where, depth)  # a NumPy scalar
     raise TypeError(f"tc.save cannot store {where}, an object of type {type(obj).__name__}: checkpoints hold "
                     f"tensors, numbers, strings, bools, None, and dicts/lists/tuples of them")
 
@@ -118,7 +193,7 @@ def _write_payload(fh, tree, tensors):
                       "parameter": type(t).__name__ == "Parameter"})
         arrays.append((offset, arr))
         offset += arr.nbytes
-    header = json.dumps({"format": "tinygrad_chain checkpoint", "version": 1, "tree": tree, "tensors": table,
+    header = json.dumps({"format": FORMAT, "version": 1, "tree": tree, "tensors": table,
                          "data_bytes": offset}, separators=(",", ":")).encode("utf-8")
     fh.write(MAGIC)
     fh.write(struct.pack("<Q", len(header)))
@@ -145,14 +220,94 @@ def load(f, map_location=None, weights_only=True):
     weights_only is accepted for torch compatibility; loading is always weights-only.
     """
     name = repr(f) if hasattr(f, "read") else repr(os.fspath(f))
+    _check_map_location(map_location, name)
     if hasattr(f, "read"):
         raw = f.read()
     else:
         with open(f, "rb") as fh:
             raw = fh.read()
     header, data = _parse(raw, name)
-    tensors = [_tensor(entry, data, i, map_location, name) for i, entry in enumerate(header["tensors"])]
-    return _decode(header["tree"], tensors, name)
+    table, made = header["tensors"], []
+
+    def tensor(i):  # tc.save numbers the tensors in the order the tree first names them
+        if i > len(made):
+            raise _corrupt(name, f"its object tree names tensor {i} before tensor {len(made)}")
+        if i == len(made):
+            made.append(_tensor(table[i], data, map_location, name))
+        return made[i]
+
+    obj = _decode(header["tree"], tensor, len(table), 0, name)
+    if len(made) != len(table):
+        raise _corrupt(name, f"tensor {len(made)} of its table is nowhere in its object tree")
+    return obj
+
+
+def _check_map_location(map_location, name):
+    """Unknown device names fail here, naming themselves, before the file is read."""
+    if map_location is None or callable(map_location):
+        return
+    if not isinstance(map_location, (str, device, dict)):
+        raise TypeError(f"tc.load: map_location must be None, a device name, a tc.device, a dict or a function, "
+                        f"not {type(map_location).__name__}")
+    for target in map_location.values() if isinstance(map_location, dict) else (map_location,):
+        if not isinstance(target, (str, device)):
+            raise TypeError(f"tc.load: map_location maps to {target!r}, which is not a device name or tc.device")
+        try:
+            backends.resolve(str(target))
+        except RuntimeError as e:
+            raise CheckpointError(f"tc.load({name}): map_location names device {str(target)!r}, which does not "
+                                  f"exist ({e})") from None
+
+
+def _corrupt(name, what):
+    return CheckpointError(f"{name} is corrupt: {what}")
+
+
+def _unique_keys(pairs):
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("a JSON object names the same key twice")
+    return obj
+
+
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "an integer", float: "a number",
+               bool: "a boolean", type(None): "null"}
+_HEADER_FIELDS = {"format": str, "version": int, "tree": object, "tensors": list, "data_bytes": int}
+_TENSOR_FIELDS = {"dtype": str, "shape": list, "offset": int, "nbytes": int, "device": str, "requires_grad": bool,
+                  "parameter": bool}
+_DTYPES = {d.name: d for d in dtypes.ALL}  # the names tc.save writes, no aliases
+_DEVICES = "numpy, cpp or cupy"  # likewise: the backends' own names
+
+
+def _short(value):
+    try:
+        text = repr(value)
+    except RecursionError:  # a value nested as deeply as the JSON parser allows
+        text = "[[[[..."
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(value):
+    return f"{_JSON_TYPES[type(value)]} ({_short(value)})"
+
+
+def _check_fields(obj, fields, what, name):
+    """obj must be a JSON object with exactly these fields, of exactly these types (a bool is no integer)."""
+    if type(obj) is not dict:
+        raise _corrupt(name, f"{what} is {_describe(obj)}, not an object")
+    if set(obj) != set(fields):
+        raise _corrupt(name, f"{what} has the fields {_short(sorted(obj))}, not {sorted(fields)}")
+    for key, kind in fields.items():
+        if kind is not object and type(obj[key]) is not kind:
+            raise _corrupt(name, f"{what}: {key!r} must be {_JSON_TYPES[kind]}, not {_describe(obj[key])}")
+
+
+def _is_device_name(value):
+    # only the canonical names tc.save writes: not "cpu", "cuda:99" or "CPP"
+    try:
+        return type(value) is str and backends.resolve(value) == value
+    except RuntimeError:
+        return False
 
 
 def _parse(raw, name):
@@ -174,11 +329,18 @@ def _parse(raw, name):
         raise CheckpointError(f"{name} is truncated: the header says {hlen} header bytes but the file has "
                               f"{len(raw)} bytes in all")
     try:
-        header = json.loads(raw[16:16 + hlen].decode("utf-8"))
-        data_bytes = int(header["data_bytes"])
-        header["tree"], header["tensors"]  # noqa: B018  (both must be present)
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{name} is corrupt: its header cannot be read ({type(e).__name__}: {e})") from None
+        header = json.loads(raw[16:16 + hlen].decode("utf-8"), object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise _corrupt(name, "its header nests too deeply to be read") from None
+    except ValueError as e:  # not UTF-8, not JSON, a key given twice, an integer with too many digits
+        raise _corrupt(name, f"its header cannot be read ({type(e).__name__}: {e})") from None
+    _check_fields(header, _HEADER_FIELDS, "its header", name)
+    data_bytes = header["data_bytes"]
+    if data_bytes < 0:
+        raise _corrupt(name, f"its header gives a negative data size, {data_bytes}")
+    if data_bytes > len(raw):  # (such a number may have too many digits to print)
+        raise CheckpointError(f"{name} is truncated: its header gives {_short(data_bytes)} bytes of data but the file "
+                              f"has {len(raw)} bytes in all")
     expected = 16 + hlen + data_bytes + 8
     if len(raw) < expected:
         raise CheckpointError(f"{name} is truncated: expected {expected} bytes, found {len(raw)}")
@@ -188,48 +350,74 @@ def _parse(raw, name):
     crc, end = struct.unpack_from("<I4s", raw, expected - 8)
     if end != END or crc != zlib.crc32(body):
         raise CheckpointError(f"{name} is corrupt: the checksum of its contents does not match")
+    if header["format"] != FORMAT or header["version"] != 1:
+        raise _corrupt(name, f"its header says format {_short(header['format'])} version "
+                             f"{_short(header['version'])}, not {FORMAT!r} version 1")
+    used = 0
+    for i, entry in enumerate(header["tensors"]):
+        used = _check_tensor(entry, i, used, name)
+    if used != data_bytes:
+        raise _corrupt(name, f"its tensors fill {used} bytes of data but its header gives {data_bytes}")
     return header, memoryview(raw)[16 + hlen:16 + hlen + data_bytes]
 
 
-def _tensor(entry, data, i, map_location, name):
-    try:
-        dt = dtypes.get(entry["dtype"])
-        shape = tuple(int(n) for n in entry["shape"])
-        offset, nbytes = int(entry["offset"]), int(entry["nbytes"])
-        count = 1
-        for n in shape:
-            count *= n
-        if count * dt.itemsize != nbytes or offset < 0 or offset + nbytes > len(data):
-            raise ValueError(f"shape {list(shape)} of {dt.name} does not fit {nbytes} bytes at offset {offset}")
-        arr = numpy.frombuffer(data, dtype=numpy.dtype(dt.name).newbyteorder("<"), count=count, offset=offset)
-        arr = arr.reshape(shape).astype(dt.name)  # a private, writable, native-order copy
-        saved = str(entry["device"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{name} is corrupt: tensor {i} is malformed ({e})") from None
-    b = backends.get("numpy")
+def _check_tensor(entry, i, start, name):
+    """Check entry i of the tensor table, whose data begins at the first aligned byte from start; return its end."""
+    what = f"tensor {i} of its table"
+    _check_fields(entry, _TENSOR_FIELDS, what, name)
+    dt, shape = _DTYPES.get(entry["dtype"]), entry["shape"]
+    if dt is None:
+        raise _corrupt(name, f"{what} has dtype {_short(entry['dtype'])}, not one of {', '.join(_DTYPES)}")
+    if len(shape) > _MAX_NDIM or not all(type(n) is int and n >= 0 for n in shape):
+        raise _corrupt(name, f"{what} has shape {_short(shape)}: a shape is a list of at most {_MAX_NDIM} "
+                             f"non-negative integers")
+    if math.prod(max(n, 1) for n in shape) * dt.itemsize >= 2 ** 63:  # what NumPy can index, even if empty
+        raise _corrupt(name, f"{what} has shape {shape}, too large for any array")
+    offset, nbytes = -(-start // _ALIGN) * _ALIGN, math.prod(shape) * dt.itemsize
+    if entry["offset"] != offset or entry["nbytes"] != nbytes:
+        raise _corrupt(name, f"{what} gives {_short(entry['nbytes'])} bytes at offset {_short(entry['offset'])}; "
+                             f"shape {shape} of {dt.name}, after the tensors before it, takes {nbytes} bytes at "
+                             f"offset {offset}")
+    if not _is_device_name(entry["device"]):
+        raise _corrupt(name, f"{what} is on device {_short(entry['device'])}, not {_DEVICES}")
+    if entry["requires_grad"] and not dt.is_floating_point:
+        raise _corrupt(name, f"{what} requires grad, which only floating point tensors can; its dtype is {dt.name}")
+    return offset + nbytes
+
+
+def _tensor(entry, data, map_location, name):
+    """The tensor a checked table entry describes, on the device map_location asks for."""
+    dt, shape = _DTYPES[entry["dtype"]], tuple(entry["shape"])
+    arr = numpy.frombuffer(data, dtype=numpy.dtype(dt.name).newbyteorder("<"), count=math.prod(shape),
+                           offset=entry["offset"])
+    arr = arr.reshape(shape).astype(dt.name)  # a private, writable, native-order copy
+    b, saved = backends.get("numpy"), entry["device"]
     t = Tensor._make(b.asarray(arr), b, False, None, [0])
-    if callable(map_location) and not isinstance(map_location, (str, device)):
+    if callable(map_location):
         t = map_location(t, saved)
+        if not isinstance(t, Tensor):
+            raise TypeError(f"tc.load: map_location returned {type(t).__name__}, not a tensor")
     else:
         target = map_location.get(saved, saved) if isinstance(map_location, dict) else map_location
-        t = _move(t, target if target is not None else saved, saved, name)
-    if entry.get("requires_grad") and t.dtype.is_floating_point:
+        t = _move(t, saved if target is None else str(target), saved, name)
+    if entry["requires_grad"] and t.dtype.is_floating_point:
         t.requires_grad_(True)
-    if entry.get("parameter"):
+    if entry["parameter"]:
         t = _as_parameter(t)
     return t
 
 
 def _move(t, target, saved, name):
-    target = str(target)
     try:
         b = backend_for(target)
     except RuntimeError as e:
-        if target == saved and saved in ("numpy", "cpp"):
-            b = backend_for("cpu")  # a CPU checkpoint loads on whichever CPU device works here
-        else:
-            raise RuntimeError(f"tc.load({name}): the checkpoint holds tensors on device {saved!r}, which is not "
-                               f"available here ({e}); pass map_location='cpu' to load them on the CPU") from None
+        if target != saved:
+            raise CheckpointError(f"tc.load({name}): map_location sends the tensors of device {saved!r} to device "
+                                  f"{target!r}, which is not available here ({e})") from None
+        if saved not in ("numpy", "cpp"):
+            raise CheckpointError(f"tc.load({name}): the checkpoint holds tensors on device {saved!r}, which is not "
+                                  f"available here ({e}); pass map_location='cpu' to load them on the CPU") from None
+        b = backend_for("cpu")  # a CPU checkpoint loads on whichever CPU device works here
     if b is t._b:
         return t
     return Tensor._make(b.asarray(t._array), b, False, None, [0])
@@ -243,27 +431,47 @@ def _as_parameter(t):
     return Parameter(t, requires_grad=t.requires_grad)
 
 
-def _decode(node, tensors, name):
+def _decode(node, tensor, count, depth, name):
+    """The object tree node encodes; tensor(i) makes tensor i of the table (count of them)."""
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
-    if isinstance(node, dict) and len(node) == 1:
+    if type(node) is dict and len(node) == 1:
         (tag, value), = node.items()
-        try:
-            if tag == "$tensor":
-                return tensors[value]
+        if tag in ("$list", "$tuple", "$dict"):
+            if depth >= _MAX_DEPTH:
+                raise _corrupt(name, f"its object tree nests containers more than {_MAX_DEPTH} deep")
+            if type(value) is not list:
+                raise _corrupt(name, f"a {tag} entry holds {_describe(value)}, not an array")
             if tag == "$list":
-                return [_decode(v, tensors, name) for v in value]
+                return [_decode(v, tensor, count, depth + 1, name) for v in value]
             if tag == "$tuple":
-                return tuple(_decode(v, tensors, name) for v in value)
-            if tag == "$dict":
-                return {_decode(k, tensors, name): _decode(v, tensors, name) for k, v in value}
-            if tag == "$dtype":
-                return dtypes.get(value)
-            if tag == "$device":
-                return device(value)
-        except (TypeError, ValueError, IndexError, RuntimeError) as e:
-            raise CheckpointError(f"{name} is corrupt: a malformed {tag} entry ({e})") from None
-    raise CheckpointError(f"{name} is corrupt: unexpected entry {str(node)[:80]!r} in its object tree")
+                return tuple(_decode(v, tensor, count, depth + 1, name) for v in value)
+            out = {}
+            for pair in value:
+                if type(pair) is not list or len(pair) != 2:
+                    raise _corrupt(name, f"a $dict item is {_describe(pair)}, not a [key, value] pair")
+                key = _decode(pair[0], tensor, count, depth + 1, name)
+                try:
+                    if key in out:
+                        raise _corrupt(name, f"a $dict has the key {_short(key)} twice")
+                except TypeError:
+                    raise _corrupt(name, f"a $dict has a key of type {type(key).__name__}, which is not "
+                                         f"hashable") from None
+                out[key] = _decode(pair[1], tensor, count, depth + 1, name)
+            return out
+        if tag == "$tensor":
+            if type(value) is not int or not 0 <= value < count:
+                raise _corrupt(name, f"a $tensor entry refers to tensor {_short(value)}; the table has {count}")
+            return tensor(value)
+        if tag == "$dtype":
+            if type(value) is not str or value not in _DTYPES:
+                raise _corrupt(name, f"a $dtype entry names {_short(value)}, not one of {', '.join(_DTYPES)}")
+            return _DTYPES[value]
+        if tag == "$device":
+            if not _is_device_name(value):
+                raise _corrupt(name, f"a $device entry names {_short(value)}, not {_DEVICES}")
+            return device(value)
+    raise _corrupt(name, f"unexpected entry {_short(node)} in its object tree")
 
 
 __all__ = ["CheckpointError", "load", "save"]
