@@ -41,7 +41,8 @@ constexpr int FUSED_MAX_REGS = 160;
 
 // Optimizer hyperparameters in the update's precision (optim.cpp derives them).
 template <class T> struct SgdArgs { T lr, momentum, damp, weight_decay, sign; bool nesterov, init_buf; };
-template <class T> struct AdamArgs { T beta1, beta2, l2, decay, sign, step_size, inv_bc2_sqrt, eps; };
+// w1 = 1 - beta1 and w2 = 1 - beta2 rounded once from double; lerp_up: torch's lerp form for w1 < 0.5
+template <class T> struct AdamArgs { T beta2, w1, w2, l2, decay, sign, step_size, inv_bc2_sqrt, eps; bool lerp_up; };
 
 template <class T>
 struct TypedKernels {

@@ -35,8 +35,9 @@ template <class T>
 AdamArgs<T> adam_args(long long step, double lr, double beta1, double beta2, double eps, double weight_decay,
                       bool decoupled, bool maximize) {
     const double bc1 = 1 - std::pow(beta1, double(step)), bc2 = 1 - std::pow(beta2, double(step));
-    return {T(beta1), T(beta2), decoupled ? T(0) : T(weight_decay), decoupled ? T(1 - lr * weight_decay) : T(1),
-            maximize ? T(-1) : T(1), T(lr / bc1), T(1 / std::sqrt(bc2)), T(eps)};
+    return {T(beta2), T(1 - beta1), T(1 - beta2), decoupled ? T(0) : T(weight_decay),
+            decoupled ? T(1 - lr * weight_decay) : T(1), maximize ? T(-1) : T(1), T(lr / bc1), T(1 / std::sqrt(bc2)),
+            T(eps), std::abs(1 - beta1) < 0.5};
 }
 
 // The kernels read and write with no aliasing between arrays (they vectorize on that).

@@ -28,14 +28,17 @@ static void sgd_chunk(i64 n, T* p, const T* g, T* buf, const SgdArgs<T>& h) {
 template <class T, bool Amsgrad>
 static void adam_loop(i64 n, T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v,
                       T* __restrict vmax, const AdamArgs<T>& h) {
-    const T b1 = h.beta1, b2 = h.beta2, l2 = h.l2, decay = h.decay, sign = h.sign;
-    const T step_size = h.step_size, inv_bc2_sqrt = h.inv_bc2_sqrt, eps = h.eps;
+    const T b2 = h.beta2, w1 = h.w1, w2 = h.w2, l2 = h.l2, decay = h.decay, sign = h.sign;
+    const T step_size = h.step_size, inv_bc2_sqrt = h.inv_bc2_sqrt, eps = h.eps, w1c = T(1) - w1;
+    const bool lerp_up = h.lerp_up;
     for (i64 i = 0; i < n; ++i) {
         T pi = p[i];
         T gi = sign * g[i] + l2 * pi;
         pi *= decay;
-        T mi = m[i] + (gi - m[i]) * (T(1) - b1);  // torch's lerp form
-        T vi = b2 * v[i] + (T(1) - b2) * gi * gi;
+        // torch's lerp(m, g, w1): from m for w1 < 0.5, else back from g (each exact at its own end)
+        T d = gi - m[i];
+        T mi = lerp_up ? m[i] + d * w1 : gi - d * w1c;
+        T vi = b2 * v[i] + w2 * gi * gi;
         m[i] = mi;
         v[i] = vi;
         if (Amsgrad) {
