@@ -14,18 +14,19 @@ static inline void map2(i64 n, T* __restrict d, const T* __restrict a, const T* 
     for (i64 i = 0; i < n; ++i) d[i] = f(a[i], b[i]);
 }
 
-// Sum of a block: one 64-byte vector of partial sums, then double.
+// Sum of a block, accumulated in double (the sums of a program are float64): L lanes of
+// partial sums (enough independent adds to hide their latency), then the lanes in pairs.
 template <class T>
 static inline double block_sum(i64 n, const T* __restrict a) {
-    constexpr int L = 64 / sizeof(T);
-    T acc[L] = {};
+    constexpr int L = 32;
+    double acc[L] = {};
     i64 i = 0;
     for (; i + L <= n; i += L)
-        for (int j = 0; j < L; ++j) acc[j] += a[i + j];
-    double s = 0;
-    for (int j = 0; j < L; ++j) s += double(acc[j]);
-    for (; i < n; ++i) s += double(a[i]);
-    return s;
+        for (int j = 0; j < L; ++j) acc[j] += double(a[i + j]);
+    for (; i < n; ++i) acc[0] += double(a[i]);
+    for (int w = L / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+    return acc[0];
 }
 
 template <class T>

@@ -11,8 +11,8 @@ and writes only what the backward pass saved (tanh's and sigmoid's outputs).
 What gets written: the requested result, and every other pending node that something
 besides the expression itself still holds (a tensor, a saved output). Python's
 reference counts say which; an intermediate nobody holds is never stored. A sum of a
-pending expression is taken inside the same pass, and the summed expression stays
-pending.
+pending expression is taken inside the same pass (accumulated in float64, rounded once
+to the tensor's dtype), and the summed expression stays pending.
 
 Why deferring is safe: a pending expression reads its input arrays later than eager
 code would, so those arrays must not change in between. Every write into a tensor's
