@@ -237,10 +237,17 @@ class Backend(abc.ABC):
         return self.reshape(out, shape) if lead else out
 
     def sigmoid(self, a):
-        # exp of a non-positive number never overflows
-        e = self.unary("exp", self.binary("mul", self.unary("abs", a), -1))
-        pos = self.binary("div", 1, self.binary("add", e, 1))
-        return self.where(self.binary("ge", a, 0), pos, self.binary("sub", 1, pos))
+        return self._sigmoid(a, self._sigmoid_denominator(a))
+
+    def _sigmoid_denominator(self, a):
+        """1 + exp(-|a|), shared by sigmoid(a) and sigmoid(-a) = 1 - sigmoid(a)."""
+        return self.binary("add", self.unary("exp", self.unary("neg", self.unary("abs", a))), 1)
+
+    def _sigmoid(self, a, d):
+        # exp(min(a, 0)) / (1 + exp(-|a|)) is 1/(1 + e^-a) or e^a/(1 + e^a) by the sign: no exp
+        # overflows and nothing cancels (1 - 1/(1 + e^a) would where the result is small).
+        # No where(): NumPy's is slow on random masks
+        return self.binary("div", self.unary("exp", self.binary("minimum", a, 0)), d)
 
     def relu(self, a):
         return self.binary("maximum", a, 0)
@@ -315,14 +322,21 @@ class Backend(abc.ABC):
         cdf = self.binary("mul", self.binary("add", self.unary("erf", self.binary("mul", a, 0.7071067811865476)), 1), 0.5)
         return self.binary("mul", a, cdf)
 
+    def _gelu_tanh_2u(self, a):
+        """2u for gelu's tanh form, u = sqrt(2/pi) * (a + 0.044715 a^3)."""
+        cubic = self.binary("mul", self.binary("mul", a, a), self.binary("mul", a, 0.044715))
+        return self.binary("mul", self.binary("add", a, cubic), 2 * 0.7978845608028654)
+
     def gelu_backward(self, g, a, approximate="none"):
         """g * d gelu(a) / da."""
         if approximate == "tanh":
-            a2 = self.binary("mul", a, a)
-            t = self.unary("tanh", self.binary("mul", self.binary("add", a, self.binary("mul", self.binary("mul", a2, a), 0.044715)), 0.7978845608028654))
-            du = self.binary("mul", self.binary("add", self.binary("mul", a2, 3 * 0.044715), 1), 0.7978845608028654)
-            d = self.binary("add", self.binary("mul", self.binary("add", t, 1), 0.5),
-                            self.binary("mul", self.binary("mul", self.binary("mul", a, 0.5), self.binary("sub", 1, self.binary("mul", t, t))), du))
+            # d/da a * s(2u) = s + a * s * (1 - s) * 2u', with s(-2u) for 1 - s (no cancellation)
+            u2 = self._gelu_tanh_2u(a)
+            d = self._sigmoid_denominator(u2)
+            s, sm = self._sigmoid(u2, d), self._sigmoid(self.unary("neg", u2), d)
+            du2 = self.binary("mul", self.binary("add", self.binary("mul", self.binary("mul", a, a), 3 * 0.044715), 1),
+                              2 * 0.7978845608028654)
+            d = self.binary("add", s, self.binary("mul", self.binary("mul", a, self.binary("mul", s, sm)), du2))
             return self.binary("mul", g, d)
         cdf = self.binary("mul", self.binary("add", self.unary("erf", self.binary("mul", a, 0.7071067811865476)), 1), 0.5)
         pdf = self.binary("mul", self.unary("exp", self.binary("mul", self.binary("mul", a, a), -0.5)), 0.3989422804014327)
@@ -349,17 +363,24 @@ class Backend(abc.ABC):
 
     def cross_entropy(self, logits, target, ignore_index):
         """Per-row losses lse(logits[i]) - logits[i, target[i]] for logits (N, C) and
-        int64 target (N,); 0 where target == ignore_index. Returns (losses, lse),
-        lse (N,) being what cross_entropy_backward needs."""
-        lse = self.logsumexp(logits, (1,), False)
+        int64 target (N,); 0 where target == ignore_index. Returns (losses, stats): stats
+        (N, 2) holds each row's shift m (its max) and log(sum(exp(x - m))), which
+        cross_entropy_backward needs. They stay apart because m + log(...) rounds: at
+        logits of 1e4 in float32 by 5e-4, which exp(x - lse) would turn into the gradient."""
+        m = self.reduce("max", logits, (1,), True)
+        m = self.where(self.unary("isinf", m), 0, m)  # all -inf (or inf) rows
+        log_sum = self.unary("log", self.reduce("sum", self.unary("exp", self.binary("sub", logits, m)), (1,), True))
         valid = self.binary("ne", target, ignore_index)
         safe = self.where(valid, target, 0)
-        picked = self.reshape(self.take_along_axis(logits, self.reshape(safe, (-1, 1)), 1), (-1,))
-        return self.where(valid, self.binary("sub", lse, picked), 0), lse
+        picked = self.take_along_axis(logits, self.reshape(safe, (-1, 1)), 1)
+        loss = self.binary("sub", log_sum, self.binary("sub", picked, m))  # -log_softmax, as torch computes it
+        return self.where(valid, self.reshape(loss, (-1,)), 0), self.concatenate([m, log_sum], 1)
 
-    def cross_entropy_backward(self, g, logits, lse, target, ignore_index):
-        """g[:, None] * (softmax(logits) - onehot(target)), zero rows where target == ignore_index."""
-        p = self.unary("exp", self.binary("sub", logits, self.reshape(lse, (-1, 1))))
+    def cross_entropy_backward(self, g, logits, stats, target, ignore_index):
+        """g[:, None] * (softmax(logits) - onehot(target)), zero rows where target == ignore_index;
+        stats from cross_entropy."""
+        m, log_sum = self.getitem(stats, (slice(None), slice(0, 1))), self.getitem(stats, (slice(None), slice(1, 2)))
+        p = self.unary("exp", self.binary("sub", self.binary("sub", logits, m), log_sum))
         valid = self.binary("ne", target, ignore_index)
         safe = self.where(valid, target, 0)
         onehot = self.binary("eq", self.reshape(safe, (-1, 1)), self.arange(0, logits.shape[1], 1, self.dtype_of(safe)))

@@ -325,14 +325,14 @@ class CppBackend(CppWindowMixin, NumpyBackend):
             return tuple(_C.cross_entropy_forward(_c(logits), _c(target, dtype=np.int64), int(ignore_index)))
         return super().cross_entropy(logits, target, ignore_index)
 
-    def cross_entropy_backward(self, g, logits, lse, target, ignore_index):
+    def cross_entropy_backward(self, g, logits, stats, target, ignore_index):
         if (_f(logits) and logits.ndim == 2 and logits.size >= _MIN_ROWS and type(target) is np.ndarray
                 and target.ndim == 1 and target.dtype.kind in "iu"):
             n = logits.shape[0]
             g = _c(np.broadcast_to(np.asarray(g, logits.dtype), (n,)))
-            return _C.cross_entropy_backward(g, _c(logits), _c(lse, dtype=logits.dtype),
+            return _C.cross_entropy_backward(g, _c(logits), _c(stats, dtype=logits.dtype),
                                              _c(target, dtype=np.int64), int(ignore_index))
-        return super().cross_entropy_backward(g, logits, lse, target, ignore_index)
+        return super().cross_entropy_backward(g, logits, stats, target, ignore_index)
 
     # ---- reductions ------------------------------------------------------
     def reduce(self, name, a, axis, keepdims):
@@ -343,14 +343,28 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         if not axes:
             return super().reduce(name, a, axis, keepdims)
         lo, hi = axes[0], axes[-1]
-        if hi - lo + 1 != len(axes):  # not one run of axes
-            return super().reduce(name, a, axis, keepdims)
         shape = a.shape
+        if hi - lo + 1 != len(axes):  # not one run of axes
+            return self._reduce_around(name, a, axes, keepdims)
         outer, n, inner = int(np.prod(shape[:lo])), int(np.prod(shape[lo:hi + 1])), int(np.prod(shape[hi + 1:]))
         out = _C.reduce_axis(red, _c(a), outer, n, inner)
         if keepdims:
             return out.reshape(shape[:lo] + (1,) * len(axes) + shape[hi + 1:])
         return out.reshape(shape[:lo] + shape[hi + 1:])
+
+    def _reduce_around(self, name, a, axes, keepdims):
+        """sum or mean over every axis but one run of kept axes (a batch norm's (0, 2, 3)), in the
+        kernel that adds in double; other patterns go to NumPy."""
+        kept = [d for d in range(a.ndim) if d not in axes]
+        if name == "max" or kept != list(range(kept[0], kept[-1] + 1)) or axes[0] != 0 or axes[-1] != a.ndim - 1:
+            return super().reduce(name, a, axes, keepdims)
+        shape = a.shape
+        r1, r2 = int(np.prod(shape[:kept[0]])), int(np.prod(shape[kept[-1] + 1:]))
+        out = _C.sum_outer_inner(_c(a), r1, a.size // (r1 * r2), r2)
+        if name == "mean":
+            out /= r1 * r2
+        return out.reshape(tuple(n if d in kept else 1 for d, n in enumerate(shape)) if keepdims else
+                           tuple(shape[d] for d in kept))
 
     def sum_to_shape(self, a, shape):
         shape = tuple(shape)

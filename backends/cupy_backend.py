@@ -306,18 +306,21 @@ class CupyBackend(XpBackend):
     def cross_entropy(self, logits, target, ignore_index):
         if not (_float(logits) and logits.ndim == 2 and isinstance(target, cupy.ndarray) and target.dtype.kind == "i"):
             return super().cross_entropy(logits, target, ignore_index)
-        lse = self.logsumexp(logits, (1,), False)
         x = cupy.ascontiguousarray(logits)
-        loss = K.cross_entropy_pick(x, target, lse, numpy.int64(x.shape[1]), target.dtype.type(ignore_index))
-        return loss, lse
+        stats = K.row_stats(x)
+        if stats is None:
+            return super().cross_entropy(logits, target, ignore_index)
+        loss = K.cross_entropy_pick(x, target, stats[:, 0], stats[:, 1], numpy.int64(x.shape[1]),
+                                    target.dtype.type(ignore_index))
+        return loss, stats
 
-    def cross_entropy_backward(self, g, logits, lse, target, ignore_index):
-        if not (_same_float(logits, lse) and logits.ndim == 2 and isinstance(target, cupy.ndarray)
+    def cross_entropy_backward(self, g, logits, stats, target, ignore_index):
+        if not (_same_float(logits, stats) and logits.ndim == 2 and isinstance(target, cupy.ndarray)
                 and target.dtype.kind == "i" and isinstance(g, cupy.ndarray) and g.dtype == logits.dtype):
-            return super().cross_entropy_backward(g, logits, lse, target, ignore_index)
+            return super().cross_entropy_backward(g, logits, stats, target, ignore_index)
         cols = cupy.arange(logits.shape[1], dtype=target.dtype).reshape(1, -1)
-        return K.cross_entropy_backward(logits, lse.reshape(-1, 1), target.reshape(-1, 1),
-                                        cupy.broadcast_to(g, lse.shape).reshape(-1, 1), cols,
+        return K.cross_entropy_backward(logits, stats[:, :1], stats[:, 1:], target.reshape(-1, 1),
+                                        cupy.broadcast_to(g, (logits.shape[0],)).reshape(-1, 1), cols,
                                         target.dtype.type(ignore_index))
 
     def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,

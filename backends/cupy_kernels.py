@@ -42,6 +42,9 @@ softplus = cupy.ElementwiseKernel(
     "tc_softplus")
 
 _SIGMOID = "T s = a >= T(0) ? T(1) / (T(1) + exp(-a)) : exp(a) / (T(1) + exp(a));"
+# s = sigmoid(v) and sm = 1 - s, neither from the other (1 - s cancels where s -> 1)
+_SIGMOID_PAIR = ("T e = exp(-fabs({v})); T p = T(1) / (T(1) + e), q = e * p; "
+                 "T s = {v} >= T(0) ? p : q, sm = {v} >= T(0) ? q : p;")
 
 silu = cupy.ElementwiseKernel("T a", "T y", _SIGMOID + "y = a * s", "tc_silu")
 
@@ -62,9 +65,12 @@ softplus_backward = cupy.ElementwiseKernel(
 gelu = cupy.ElementwiseKernel("T a", "T y", "y = a * ((erf(a * T(0.7071067811865476)) + T(1)) * T(0.5))",
                               "tc_gelu")
 
+# the tanh form as a * sigmoid(2u) (0.5 * (1 + tanh(u)) would cancel where tanh(u) -> -1)
+_GELU_TANH_2U = "T u2 = (a + (a * a) * (a * T(0.044715))) * T(2 * 0.7978845608028654);"
+
 gelu_tanh = cupy.ElementwiseKernel(
     "T a", "T y",
-    "y = (a * T(0.5)) * (tanh((a + (a * a) * (a * T(0.044715))) * T(0.7978845608028654)) + T(1))",
+    _GELU_TANH_2U + "y = a / (T(1) + exp(-u2));",
     "tc_gelu_tanh")
 
 gelu_backward = cupy.ElementwiseKernel(
@@ -76,30 +82,30 @@ gelu_backward = cupy.ElementwiseKernel(
     """,
     "tc_gelu_backward")
 
+# d/da a * s(2u) = s + a * s * (1 - s) * 2u', with s(-2u) for 1 - s (no cancellation)
 gelu_tanh_backward = cupy.ElementwiseKernel(
     "T g, T a", "T dx",
-    """
-    T a2 = a * a;
-    T t = tanh((a + (a2 * a) * T(0.044715)) * T(0.7978845608028654));
-    T du = (a2 * T(3 * 0.044715) + T(1)) * T(0.7978845608028654);
-    dx = g * ((t + T(1)) * T(0.5) + ((a * T(0.5)) * (T(1) - t * t)) * du);
+    _GELU_TANH_2U + _SIGMOID_PAIR.format(v="u2") + """
+    T du2 = ((a * a) * T(3 * 0.044715) + T(1)) * T(2 * 0.7978845608028654);
+    dx = g * (s + (a * (s * sm)) * du2);
     """,
     "tc_gelu_tanh_backward")
 
-# per-row loss lse - logits[row, target]; 0 for ignored rows, NaN for targets out of range
+# per-row loss -log_softmax = ls - (logits[row, target] - m), from the row's shift m and
+# ls = log(sum(exp(x - m))) (row_stats); 0 for ignored rows, NaN for targets out of range
 cross_entropy_pick = cupy.ElementwiseKernel(
-    "raw T logits, I t, T lse, int64 C, I ignore", "T loss",
+    "raw T logits, I t, T m, T ls, int64 C, I ignore", "T loss",
     """
     if (t == ignore) { loss = T(0); }
     else if (t < 0 || t >= C) { loss = T(__longlong_as_double(0x7ff8000000000000LL)); }
-    else { loss = lse - logits[i * C + t]; }
+    else { loss = ls - (logits[i * C + t] - m); }
     """,
     "tc_cross_entropy_pick")
 
-# g * (softmax(logits) - onehot(target)) over (N, C); lse, t, g are (N, 1), c is (1, C)
+# g * (softmax(logits) - onehot(target)) over (N, C); m, ls, t, g are (N, 1), c is (1, C)
 cross_entropy_backward = cupy.ElementwiseKernel(
-    "T x, T lse, I t, T g, I c, I ignore", "T dx",
-    "dx = t == ignore ? T(0) : g * (exp(x - lse) - (c == t ? T(1) : T(0)))",
+    "T x, T m, T ls, I t, T g, I c, I ignore", "T dx",
+    "dx = t == ignore ? T(0) : g * (exp((x - m) - ls) - (c == t ? T(1) : T(0)))",
     "tc_cross_entropy_backward")
 
 # torch's Adam/AdamW in place, in the reference's operation order (lerp, addcmul, addcdiv);
@@ -275,9 +281,10 @@ __global__ void tc_softmax_bwd(const T* __restrict__ g, const T* __restrict__ y,
     }
 }
 
-// out[row] = log(sum(exp(x - m))) + m; m = 0 when the row's max is infinite
+// out[row] = log(sum(exp(x - m))) + m, or with `split` out[2 row] = m and out[2 row + 1] =
+// log(sum(exp(x - m))) (their sum rounds where m is large); m = 0 when the row's max is infinite
 template<typename T>
-__global__ void tc_logsumexp(const T* __restrict__ x, T* __restrict__ out, long long cols) {
+__global__ void tc_logsumexp(const T* __restrict__ x, T* __restrict__ out, long long cols, int split) {
     __shared__ T sh[32];
     x += (long long)blockIdx.x * cols;
     T m = tc_neg_inf<T>();
@@ -287,7 +294,14 @@ __global__ void tc_logsumexp(const T* __restrict__ x, T* __restrict__ out, long 
     T s = T(0);
     for (long long c = threadIdx.x; c < cols; c += blockDim.x) s += exp(x[c] - m);
     s = tc_block_reduce<T, false>(s, sh);
-    if (threadIdx.x == 0) out[blockIdx.x] = log(s) + m;
+    if (threadIdx.x == 0) {
+        if (split) {
+            out[2 * (long long)blockIdx.x] = m;
+            out[2 * (long long)blockIdx.x + 1] = log(s);
+        } else {
+            out[blockIdx.x] = log(s) + m;
+        }
+    }
 }
 """
 
@@ -366,6 +380,17 @@ def logsumexp_rows(a, axis, keepdims):
     if not _rowwise(rows, cols):
         return None
     out = cupy.empty(rows, dtype=a.dtype)
-    _kernel("tc_logsumexp", x.dtype)((rows,), (_threads(cols),), (x, out, numpy.int64(cols)))
+    _kernel("tc_logsumexp", x.dtype)((rows,), (_threads(cols),), (x, out, numpy.int64(cols), numpy.int32(0)))
     kept = [1 if i in axes else n for i, n in enumerate(a.shape)]
     return out.reshape(kept if keepdims else [n for i, n in enumerate(a.shape) if i not in axes])
+
+
+def row_stats(x):
+    """(rows, 2): each row's shift m and log(sum(exp(x - m))) for contiguous 2-D x (cross-entropy's
+    stats, as the backend's cross_entropy defines them); None when the composed path fits better."""
+    rows, cols = x.shape
+    if not _rowwise(rows, cols):
+        return None
+    out = cupy.empty((rows, 2), dtype=x.dtype)
+    _kernel("tc_logsumexp", x.dtype)((rows,), (_threads(cols),), (x, out, numpy.int64(cols), numpy.int32(1)))
+    return out

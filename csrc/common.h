@@ -67,8 +67,9 @@ struct TypedKernels {
     void (*soft_fwd)(SoftKind, i64 rows, i64 cols, const T* x, T* y);
     void (*soft_bwd)(SoftKind, i64 rows, i64 cols, const T* g, const T* y, T* out);
     void (*logsumexp)(i64 rows, i64 cols, const T* x, T* out);
-    void (*ce_fwd)(i64 rows, i64 cols, const T* x, const std::int64_t* tgt, i64 ignore, T* loss, T* lse);
-    void (*ce_bwd)(i64 rows, i64 cols, const T* g, const T* x, const T* lse, const std::int64_t* tgt,
+    // stats: (rows, 2), each row's shift and log-sum-exp after the shift (softmax_impl.h)
+    void (*ce_fwd)(i64 rows, i64 cols, const T* x, const std::int64_t* tgt, i64 ignore, T* loss, T* stats);
+    void (*ce_bwd)(i64 rows, i64 cols, const T* g, const T* x, const T* stats, const std::int64_t* tgt,
                    i64 ignore, T* out);
     // out[o] = reduce(x[o*n : o*n+n]) for o < rows; out[0:w] = reduce over k < n of x[k*inner : k*inner+w] (w <= 256)
     void (*reduce_rows)(Red, i64 rows, i64 n, const T* x, T* out);

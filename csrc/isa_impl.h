@@ -15,12 +15,12 @@ namespace {
 #include "optim_impl.h"
 
 template <class T>
-void ce_fwd_i64(i64 rows, i64 cols, const T* x, const std::int64_t* t, i64 ig, T* loss, T* lse) {
-    ce_fwd<T>(rows, cols, x, (const long long*)t, ig, loss, lse);
+void ce_fwd_i64(i64 rows, i64 cols, const T* x, const std::int64_t* t, i64 ig, T* loss, T* stats) {
+    ce_fwd<T>(rows, cols, x, (const long long*)t, ig, loss, stats);
 }
 template <class T>
-void ce_bwd_i64(i64 rows, i64 cols, const T* g, const T* x, const T* lse, const std::int64_t* t, i64 ig, T* out) {
-    ce_bwd<T>(rows, cols, g, x, lse, (const long long*)t, ig, out);
+void ce_bwd_i64(i64 rows, i64 cols, const T* g, const T* x, const T* stats, const std::int64_t* t, i64 ig, T* out) {
+    ce_bwd<T>(rows, cols, g, x, stats, (const long long*)t, ig, out);
 }
 
 // One row per TypedKernels member, in its order (common.h).

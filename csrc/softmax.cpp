@@ -66,25 +66,25 @@ template <class T>
 py::tuple ce_fwd_t(const py::array& x, const py::array& t, i64 ignore) {
     i64 rows = x.shape(0), cols = x.shape(1);
     check_targets(t, rows, cols, ignore, "cross_entropy");
-    py::array loss(x.dtype(), std::vector<py::ssize_t>{rows}), lse(x.dtype(), std::vector<py::ssize_t>{rows});
+    py::array loss(x.dtype(), std::vector<py::ssize_t>{rows}), stats(x.dtype(), std::vector<py::ssize_t>{rows, 2});
     const T* xp = cptr<T>(x);
     const std::int64_t* tp = static_cast<const std::int64_t*>(t.data());
-    T *lp = mptr<T>(loss), *sp = mptr<T>(lse);
+    T *lp = mptr<T>(loss), *sp = mptr<T>(stats);
     auto f = tk<T>().ce_fwd;
-    over_rows(rows, cols, [&](i64 b, i64 e) { f(e - b, cols, xp + b * cols, tp + b, ignore, lp + b, sp + b); });
-    return py::make_tuple(loss, lse);
+    over_rows(rows, cols, [&](i64 b, i64 e) { f(e - b, cols, xp + b * cols, tp + b, ignore, lp + b, sp + 2 * b); });
+    return py::make_tuple(loss, stats);
 }
 
 template <class T>
-py::array ce_bwd_t(const py::array& g, const py::array& x, const py::array& lse, const py::array& t, i64 ignore) {
+py::array ce_bwd_t(const py::array& g, const py::array& x, const py::array& stats, const py::array& t, i64 ignore) {
     i64 rows = x.shape(0), cols = x.shape(1);
     check_targets(t, rows, cols, ignore, "cross_entropy_backward");
     py::array o = empty_like(x);
-    const T *gp = cptr<T>(g), *xp = cptr<T>(x), *sp = cptr<T>(lse);
+    const T *gp = cptr<T>(g), *xp = cptr<T>(x), *sp = cptr<T>(stats);
     const std::int64_t* tp = static_cast<const std::int64_t*>(t.data());
     T* op = mptr<T>(o);
     auto f = tk<T>().ce_bwd;
-    over_rows(rows, cols, [&](i64 b, i64 e) { f(e - b, cols, gp + b, xp + b * cols, sp + b, tp + b, ignore, op + b * cols); });
+    over_rows(rows, cols, [&](i64 b, i64 e) { f(e - b, cols, gp + b, xp + b * cols, sp + 2 * b, tp + b, ignore, op + b * cols); });
     return o;
 }
 
@@ -113,15 +113,18 @@ void bind_softmax(py::module_& m) {
         check_in(x, "cross_entropy");
         check_2d(x, "cross_entropy");
         return is_f32(x) ? ce_fwd_t<float>(x, t, ignore) : ce_fwd_t<double>(x, t, ignore);
-    }, "Per-row losses and logsumexp for logits (N, C) and int64 targets (N,).");
-    m.def("cross_entropy_backward", [](const py::array& g, const py::array& x, const py::array& lse,
+    }, "Per-row losses for logits (N, C) and int64 targets (N,), and the (N, 2) stats the backward needs\n"
+       "(each row's shift m and log(sum(exp(x - m)))).");
+    m.def("cross_entropy_backward", [](const py::array& g, const py::array& x, const py::array& stats,
                                        const py::array& t, i64 ignore) {
         check_in(x, "cross_entropy_backward");
         check_2d(x, "cross_entropy_backward");
-        if (!g.dtype().is(x.dtype()) || !lse.dtype().is(x.dtype()) || g.size() != x.shape(0) ||
-            lse.size() != x.shape(0) || !(g.flags() & py::array::c_style) || !(lse.flags() & py::array::c_style))
-            throw py::value_error("cross_entropy_backward: g and lse must be contiguous (N,) arrays of the logits' dtype");
-        return is_f32(x) ? ce_bwd_t<float>(g, x, lse, t, ignore) : ce_bwd_t<double>(g, x, lse, t, ignore);
+        if (!g.dtype().is(x.dtype()) || !stats.dtype().is(x.dtype()) || g.size() != x.shape(0) ||
+            stats.size() != 2 * x.shape(0) || !(g.flags() & py::array::c_style) ||
+            !(stats.flags() & py::array::c_style))
+            throw py::value_error("cross_entropy_backward: g (N,) and stats (N, 2) must be contiguous arrays of the "
+                                  "logits' dtype");
+        return is_f32(x) ? ce_bwd_t<float>(g, x, stats, t, ignore) : ce_bwd_t<double>(g, x, stats, t, ignore);
     }, "g[:, None] * (softmax(x) - onehot(t)); zero rows where t == ignore_index.");
 }
 

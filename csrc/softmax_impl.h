@@ -60,20 +60,21 @@ template <class T>
 static T row_sum(i64 n, const T* __restrict a) { return row_dot<T>(n, a, nullptr); }
 
 // Sum of exp(x - m). The exps go to y when given, else through a small
-// buffer, so the exp loop has no reduction and the sum has no exp.
+// buffer, so the exp loop has no reduction and the sum has no exp. Blocks
+// add up in double: a long row keeps its accuracy.
 template <class T>
 static T row_sumexp(i64 n, const T* __restrict x, T m, T* __restrict y = nullptr) {
     constexpr i64 B = 512;
     alignas(64) T buf[B];
-    T s = 0;
+    double s = 0;
     for (i64 i0 = 0; i0 < n; i0 += B) {
         i64 len = n - i0 < B ? n - i0 : B;
         T* __restrict o = y ? y + i0 : buf;
         const T* __restrict xi = x + i0;
         for (i64 i = 0; i < len; ++i) o[i] = exp_t(xi[i] - m);
-        s += row_sum(len, o);
+        s += double(row_sum(len, o));
     }
-    return s;
+    return T(s);
 }
 
 // m used as the shift: a row of all -inf gives shift 0 (as logsumexp does).
@@ -89,9 +90,9 @@ static void soft_fwd(SoftKind kind, i64 rows, i64 cols, const T* x, T* y) {
         if (kind == SoftKind::softmax) {
             T inv = T(1) / row_sumexp(cols, xr, m, yr);
             for (i64 i = 0; i < cols; ++i) yr[i] *= inv;
-        } else {
-            T lse = m + __builtin_log(row_sumexp(cols, xr, m));
-            for (i64 i = 0; i < cols; ++i) yr[i] = xr[i] - lse;
+        } else {  // (x - m) - log(s), never x - (m + log(s)): m + log(s) rounds where m is large
+            T ls = __builtin_log(row_sumexp(cols, xr, m));
+            for (i64 i = 0; i < cols; ++i) yr[i] = (xr[i] - m) - ls;
         }
     }
 }
@@ -121,22 +122,25 @@ static void logsumexp(i64 rows, i64 cols, const T* x, T* out) {
     }
 }
 
-// loss[r] = lse[r] - x[r, t[r]] (0 where t[r] == ignore); lse saved for the backward.
+// loss[r] = -log_softmax(x[r])[t[r]] = ls - (x[r, t[r]] - m) (0 where t[r] == ignore), with the
+// row's shift m and ls = log(sum(exp(x[r] - m))) saved apart in stats[2r], stats[2r + 1] for the
+// backward: their sum would round (by 5e-4 at logits of 1e4 in float32).
 template <class T>
-static void ce_fwd(i64 rows, i64 cols, const T* x, const long long* tgt, i64 ignore, T* loss, T* lse) {
+static void ce_fwd(i64 rows, i64 cols, const T* x, const long long* tgt, i64 ignore, T* loss, T* stats) {
     for (i64 r = 0; r < rows; ++r) {
         const T* xr = x + r * cols;
         T m = safe_shift(row_max(cols, xr));
-        T l = m + __builtin_log(row_sumexp(cols, xr, m));
-        lse[r] = l;
+        T ls = __builtin_log(row_sumexp(cols, xr, m));
+        stats[2 * r] = m;
+        stats[2 * r + 1] = ls;
         long long t = tgt[r];
-        loss[r] = t == ignore ? T(0) : l - xr[t];
+        loss[r] = t == ignore ? T(0) : ls - (xr[t] - m);
     }
 }
 
 // out[r] = g[r] * (softmax(x[r]) - onehot(t[r])), zero rows where t[r] == ignore.
 template <class T>
-static void ce_bwd(i64 rows, i64 cols, const T* g, const T* x, const T* lse, const long long* tgt, i64 ignore, T* out) {
+static void ce_bwd(i64 rows, i64 cols, const T* g, const T* x, const T* stats, const long long* tgt, i64 ignore, T* out) {
     for (i64 r = 0; r < rows; ++r) {
         const T* __restrict xr = x + r * cols;
         T* __restrict o = out + r * cols;
@@ -145,8 +149,8 @@ static void ce_bwd(i64 rows, i64 cols, const T* g, const T* x, const T* lse, con
             for (i64 i = 0; i < cols; ++i) o[i] = T(0);
             continue;
         }
-        T gr = g[r], l = lse[r];
-        for (i64 i = 0; i < cols; ++i) o[i] = gr * exp_t(xr[i] - l);
+        T gr = g[r], m = stats[2 * r], ls = stats[2 * r + 1];
+        for (i64 i = 0; i < cols; ++i) o[i] = gr * exp_t((xr[i] - m) - ls);
         o[t] -= gr;
     }
 }

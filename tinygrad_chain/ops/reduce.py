@@ -131,7 +131,6 @@ class Cumsum(Op):
 class Logsumexp(Op):
     name = "logsumexp"
     saves_inputs = True
-    saves_output = True
     float_only = True
 
     def forward(self, b, x, axis=None, keepdims=False):
@@ -228,6 +227,7 @@ class LogSoftmaxBackward(Op):
 class Norm(Op):
     """The p-norm over `axis`; its gradient is 0 where the norm is 0."""
     name = "norm"
+    backward_name = "LinalgVectorNormBackward0"
     saves_inputs = True
     saves_output = True
     float_only = True
