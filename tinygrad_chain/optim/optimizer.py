@@ -19,6 +19,10 @@ required = _Required()
 
 
 class Optimizer:
+    #: state entries that are not one value per element of a parameter (a count, a 0-d scalar,
+    #: LBFGS's flat vectors): a loaded one is not held to the parameter's shape
+    _unshaped_state = ("step",)
+
     def __init__(self, params, defaults):
         self.defaults = defaults
         self.state = defaultdict(dict)
@@ -141,7 +145,7 @@ class Optimizer:
             if key not in id_map:
                 continue
             p = id_map[key]
-            state[p] = {k: _cast_like(v, p, k, key) for k, v in values.items()}
+            state[p] = {k: _cast_like(v, p, k, key, k in self._unshaped_state) for k, v in values.items()}
         self.state = state
         self.param_groups = [dict({k: v for k, v in s.items() if k != "params"}, params=g["params"])
                              for g, s in zip(groups, saved_groups)]
@@ -153,12 +157,15 @@ class Optimizer:
         self.__dict__.update(state)
 
 
-def _cast_like(value, param, key, index):
-    """A private copy of a state tensor, on param's device and (if floating) dtype. Every buffer
-    but the step count holds one value per element of param, so it must have param's shape."""
+def _cast_like(value, param, key, index, unshaped=False):
+    """A private copy of a state tensor, on param's device and (if floating) dtype, as torch casts
+    it (lists of tensors element by element). A buffer not named unshaped holds one value per
+    element of param, so it must have param's shape."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast_like(v, param, key, index, unshaped) for v in value)
     if not isinstance(value, Tensor):
         return value
-    if key != "step":
+    if not unshaped:
         if value.shape != param.shape:
             raise ValueError(f"loaded state dict has a {key!r} of shape {list(value.shape)} for parameter "
                              f"{index} of shape {list(param.shape)}")
