@@ -14,18 +14,14 @@ import numpy as np
 from tinygrad_chain import _C  # ImportError when the extension is missing
 
 from ._malloc import keep_freed_memory
-from .base import FUSED_INSTRUCTIONS
 from .cpp_window import CppWindowMixin
 from .numpy_backend import NumpyBackend
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_BIN = {"add": 0, "sub": 1, "mul": 2, "div": 3}
-_ACT = {"relu": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5, "silu": 6,
-        "softplus": 7, "exp": 8}
-_RED = {"sum": 0, "mean": 1, "max": 2}
-# opcodes of the fused programs: FOp (csrc/common.h) lists them in this order
-_FUSED = {name: i for i, name in enumerate(FUSED_INSTRUCTIONS)}
-_SOFTMAX, _LOG_SOFTMAX = 0, 1
+# opcodes come from the extension, by name (csrc/common.h lists each family once)
+_OPCODES = {family: {name: i for i, name in enumerate(names)} for family, names in _C.opcodes().items()}
+_BIN, _ACT, _RED, _FUSED = _OPCODES["binary"], _OPCODES["act"], _OPCODES["reduce"], _OPCODES["fused"]
+_SOFTMAX, _LOG_SOFTMAX = _OPCODES["softmax"]["softmax"], _OPCODES["softmax"]["log_softmax"]
 
 # Sizes (elements) from which the kernels beat NumPy (benchmarks/bench_cpp_kernels.py):
 # transcendental kernels win early; plain arithmetic only once two threads help.

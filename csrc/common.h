@@ -11,18 +11,27 @@ namespace tc {
 
 using i64 = std::int64_t;
 
-enum class Act : int { relu, leaky_relu, sigmoid, tanh, gelu, gelu_tanh, silu, softplus, exp };
-enum class Bin : int { add, sub, mul, div };
-enum class SoftKind : int { softmax, log_softmax };
-enum class Red : int { sum, mean, max };
+// Each opcode family is one list: the enum below and the names _C.opcodes() hands to
+// Python (module.cpp) are both generated from it, so no table is written twice.
+#define TC_ACT_OPS(X) X(relu) X(leaky_relu) X(sigmoid) X(tanh) X(gelu) X(gelu_tanh) X(silu) X(softplus) X(exp)
+#define TC_BIN_OPS(X) X(add) X(sub) X(mul) X(div)
+#define TC_SOFT_OPS(X) X(softmax) X(log_softmax)
+#define TC_RED_OPS(X) X(sum) X(mean) X(max)
+#define TC_FUSED_OPS(X) X(add) X(sub) X(mul) X(div) X(maximum) X(minimum) X(neg) X(exp) X(sqrt) X(tanh) \
+    X(sigmoid) X(relu) X(relu_backward) X(sigmoid_backward) X(tanh_backward) X(sum)
+#define TC_ENUM_ENTRY(name) name,
+
+enum class Act : int { TC_ACT_OPS(TC_ENUM_ENTRY) };
+enum class Bin : int { TC_BIN_OPS(TC_ENUM_ENTRY) };
+enum class SoftKind : int { TC_SOFT_OPS(TC_ENUM_ENTRY) };
+enum class Red : int { TC_RED_OPS(TC_ENUM_ENTRY) };
 
 // A fused elementwise program (fused.cpp checks and threads it, fused_impl.h runs it):
 // instructions over registers, each register one block of up to FUSED_BLOCK elements.
 // Registers are numbered inputs, then constants, then outputs, then scratch; an
 // instruction writes `dst` from `a` and `b` (-1 for one operand). `sum` adds the
 // block of `a` into sums[dst].
-enum class FOp : int { add, sub, mul, div, maximum, minimum, neg, exp, sqrt, tanh, sigmoid, relu,
-                       relu_backward, sigmoid_backward, tanh_backward, sum, count_ };
+enum class FOp : int { TC_FUSED_OPS(TC_ENUM_ENTRY) count_ };
 struct FInstr { std::int32_t op, dst, a, b; };
 // An input smaller than the program is broadcast: element e reads
 // in[k][(e / in_stretch[k]) % in_size[k]]: a bias row repeats (stretch 1), a per-row

@@ -88,6 +88,22 @@ PYBIND11_MODULE(_C, m) {
     m.def("isa", [] { return std::string(kernels().name); }, "The instruction set the kernels run with.");
     m.def("set_isa", [](const std::string& s) { return set_isa(s.c_str()); },
           "Force 'generic', 'avx2' or 'avx512' (tests); False if this CPU lacks it.");
+    m.def("opcodes", [] {
+#define TC_NAME(name) #name,
+        auto names = [](std::initializer_list<const char*> v) {
+            py::list out;
+            for (const char* n : v) out.append(n);
+            return out;
+        };
+        py::dict d;
+        d["act"] = names({TC_ACT_OPS(TC_NAME)});
+        d["binary"] = names({TC_BIN_OPS(TC_NAME)});
+        d["softmax"] = names({TC_SOFT_OPS(TC_NAME)});
+        d["reduce"] = names({TC_RED_OPS(TC_NAME)});
+        d["fused"] = names({TC_FUSED_OPS(TC_NAME)});
+#undef TC_NAME
+        return d;
+    }, "Each opcode family's names, in opcode order (the enums of common.h): Python looks opcodes up here.");
     bind_elementwise(m);
     bind_softmax(m);
     bind_reduce(m);

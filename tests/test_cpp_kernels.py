@@ -16,6 +16,9 @@ from tinygrad_chain.backends.numpy_backend import NumpyBackend  # noqa: E402
 from cpp_fixtures import isa, threads  # noqa: E402,F401  (fixtures)
 
 SIZES = [0, 1, 3, 17, 255, 1025]
+# opcodes by name, from the extension itself (tests/test_cpp_opcodes.py checks every side agrees)
+OP = {family: {name: i for i, name in enumerate(names)} for family, names in _C.opcodes().items()}
+ACT, BIN, SOFT, RED = OP["act"], OP["binary"], OP["softmax"], OP["reduce"]
 DTYPES = [np.float32, np.float64]
 
 
@@ -242,7 +245,6 @@ BWD = {  # derivative given x (sigmoid/tanh/exp: given the output y)
     "softplus": lambda x: np.where(2 * x > 20, 1.0, sig64(2 * x)),
 }
 PARAMS = {"leaky_relu": (0.1, 0.0), "softplus": (2.0, 20.0)}
-ACT = {"relu": 0, "leaky_relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5, "silu": 6, "softplus": 7, "exp": 8}
 
 
 def act_input(n, dtype, seed=0):
@@ -308,7 +310,7 @@ def test_backend_activations_match_numpy_on_views(cpp, ref, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
 def test_binary(isa, cpp, ref, op, dtype):
-    code = {"add": 0, "sub": 1, "mul": 2, "div": 3}[op]
+    code = BIN[op]
     for n in SIZES:
         a, b = rand((n,), dtype, 1), rand((n,), dtype, 2) + 10
         np.testing.assert_allclose(_C.binary(code, a, b), ref.binary(op, a, b), **tol(dtype))
@@ -404,12 +406,12 @@ def test_binary_keeps_numpy_promotion(cpp):
 def test_out_argument_reuses_buffer():
     a = rand((1000,), np.float32)
     out = np.empty_like(a)
-    assert _C.binary(2, a, a, out=out) is out
+    assert _C.binary(BIN["mul"], a, a, out=out) is out
     np.testing.assert_allclose(out, a * a, rtol=1e-6)
     with pytest.raises(ValueError):
-        _C.binary(2, a, a, out=np.empty(999, np.float32))
+        _C.binary(BIN["mul"], a, a, out=np.empty(999, np.float32))
     with pytest.raises(ValueError):
-        _C.binary(2, a, a[::-1].copy()[::-1])  # non-contiguous input to the raw kernel
+        _C.binary(BIN["mul"], a, a[::-1].copy()[::-1])  # non-contiguous input to the raw kernel
 
 
 # ---------------------------------------------------------------- softmax family
@@ -420,15 +422,16 @@ def test_softmax_family_kernels(isa, dtype):
         x64 = x.astype(np.float64)
         m = x64.max(-1, keepdims=True)
         lse = m + np.log(np.exp(x64 - m).sum(-1, keepdims=True))
-        np.testing.assert_allclose(_C.softmax_forward(0, x), np.exp(x64 - lse), **tol(dtype))
-        np.testing.assert_allclose(_C.softmax_forward(1, x), x64 - lse, **tol(dtype, 5))
+        np.testing.assert_allclose(_C.softmax_forward(SOFT["softmax"], x), np.exp(x64 - lse), **tol(dtype))
+        np.testing.assert_allclose(_C.softmax_forward(SOFT["log_softmax"], x), x64 - lse, **tol(dtype, 5))
         np.testing.assert_allclose(_C.logsumexp(x), lse[:, 0], **tol(dtype, 5))
         g = rand((rows, cols), dtype, 2)
         y = np.exp(x64 - lse)
         want = y * (g - (g * y).sum(-1, keepdims=True))
-        np.testing.assert_allclose(_C.softmax_backward(0, g, y.astype(dtype)), want, **tol(dtype, 10))
+        np.testing.assert_allclose(_C.softmax_backward(SOFT["softmax"], g, y.astype(dtype)), want, **tol(dtype, 10))
         want = g - y * g.sum(-1, keepdims=True)
-        np.testing.assert_allclose(_C.softmax_backward(1, g, (x64 - lse).astype(dtype)), want, **tol(dtype, 10))
+        np.testing.assert_allclose(_C.softmax_backward(SOFT["log_softmax"], g, (x64 - lse).astype(dtype)), want,
+                                   **tol(dtype, 10))
         t = np.random.default_rng(3).integers(0, cols, rows)
         t[0] = -100
         loss, lse_k = _C.cross_entropy_forward(x, t, -100)
@@ -442,7 +445,7 @@ def test_softmax_family_kernels(isa, dtype):
 
 def test_softmax_stability_and_inf_rows():
     x = np.array([[1000.0, 1000.0, -1000.0], [-np.inf, -np.inf, -np.inf], [-np.inf, 0.0, 1.0]], np.float32)
-    y = _C.softmax_forward(0, x)
+    y = _C.softmax_forward(SOFT["softmax"], x)
     np.testing.assert_allclose(y[0], [0.5, 0.5, 0.0])
     np.testing.assert_allclose(y[2], np.exp([-np.inf, 0, 1]) / np.exp([0, 1]).sum(), rtol=1e-6)
     lse = _C.logsumexp(x)
@@ -497,17 +500,17 @@ def test_reduce_kernel_sizes(isa, dtype):
                             (1, 300, 300)]:
         x = rand((outer, n, inner), dtype, 1)
         x64 = x.astype(np.float64)
-        np.testing.assert_allclose(_C.reduce_axis(0, x, outer, n, inner), x64.sum(1), **tol(dtype, 5))
-        np.testing.assert_allclose(_C.reduce_axis(1, x, outer, n, inner), x64.mean(1), **tol(dtype, 5))
-        np.testing.assert_array_equal(_C.reduce_axis(2, x, outer, n, inner), x.max(1))
+        np.testing.assert_allclose(_C.reduce_axis(RED["sum"], x, outer, n, inner), x64.sum(1), **tol(dtype, 5))
+        np.testing.assert_allclose(_C.reduce_axis(RED["mean"], x, outer, n, inner), x64.mean(1), **tol(dtype, 5))
+        np.testing.assert_array_equal(_C.reduce_axis(RED["max"], x, outer, n, inner), x.max(1))
 
 
 def test_reduce_max_propagates_nan():
     x = rand((4, 100), np.float32)
     x[1, 50] = np.nan
-    got = _C.reduce_axis(2, x, 4, 100, 1)
+    got = _C.reduce_axis(RED["max"], x, 4, 100, 1)
     np.testing.assert_array_equal(np.isnan(got[:, 0]), [False, True, False, False])
-    got = _C.reduce_axis(2, x, 1, 4, 100)
+    got = _C.reduce_axis(RED["max"], x, 1, 4, 100)
     assert np.isnan(got[0, 50]) and not np.isnan(got[0, 49])
 
 
@@ -543,8 +546,9 @@ def test_large_than_cache_and_threads_agree(threads):
     res = []
     for n in (1, 2):
         _C.set_num_threads(n)
-        res.append((_C.act_forward(ACT["tanh"], x), _C.reduce_axis(0, x, 1, x.size, 1), _C.binary(0, x, x),
-                    _C.softmax_forward(0, x.reshape(8000, 1000))))
+        res.append((_C.act_forward(ACT["tanh"], x), _C.reduce_axis(RED["sum"], x, 1, x.size, 1),
+                    _C.binary(BIN["add"], x, x),
+                    _C.softmax_forward(SOFT["softmax"], x.reshape(8000, 1000))))
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(res[1][1], x.astype(np.float64).sum(keepdims=True).reshape(1, 1), rtol=1e-6)
@@ -651,13 +655,14 @@ def test_many_python_threads_at_once():
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((300, 400)).astype(np.float32), rng.standard_normal((400, 200)).astype(np.float32)
     x = rng.standard_normal((500, 300)).astype(np.float32)
-    want = (ref_mm(a, b), np.tanh(x), _C.softmax_forward(0, x), x.astype(np.float64).sum(0))
+    want = (ref_mm(a, b), np.tanh(x), _C.softmax_forward(SOFT["softmax"], x), x.astype(np.float64).sum(0))
 
     def work(i):
         for _ in range(20):
             out = np.empty((300, 200), np.float32)
             _C.gemm(a, b, out)
-            got = (out, _C.act_forward(ACT["tanh"], x), _C.softmax_forward(0, x), _C.reduce_axis(0, x, 1, 500, 300)[0])
+            got = (out, _C.act_forward(ACT["tanh"], x), _C.softmax_forward(SOFT["softmax"], x),
+                   _C.reduce_axis(RED["sum"], x, 1, 500, 300)[0])
             np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-3)
             np.testing.assert_allclose(got[1], want[1], rtol=2e-5, atol=2e-6)
             np.testing.assert_array_equal(got[2], want[2])
