@@ -1,7 +1,8 @@
 """tc.autograd: gradients of tensors, by the chain rule over the tape."""
 import contextlib
 
-from . import engine
+from . import engine, graph  # noqa: F401  (tc.autograd.graph.to_dot, render)
+from .explain import Explanation, explain
 from .function import Function, FunctionCtx
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled, state
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -71,6 +72,6 @@ def is_anomaly_enabled():
     return state.detect_anomaly
 
 
-__all__ = ["Function", "FunctionCtx", "GradcheckError", "backward", "detect_anomaly", "enable_grad", "grad",
-           "gradcheck", "gradgradcheck", "inference_mode", "is_anomaly_enabled", "is_grad_enabled", "no_grad",
-           "retain_grads", "set_detect_anomaly", "set_grad_enabled"]
+__all__ = ["Explanation", "Function", "FunctionCtx", "GradcheckError", "backward", "detect_anomaly", "enable_grad",
+           "explain", "grad", "gradcheck", "gradgradcheck", "graph", "inference_mode", "is_anomaly_enabled",
+           "is_grad_enabled", "no_grad", "retain_grads", "set_detect_anomaly", "set_grad_enabled"]
