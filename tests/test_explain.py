@@ -157,6 +157,25 @@ def test_a_custom_function_is_explained_by_its_backward():
     assert close(ex.path_sum, math.cos(8.0) * 12.0)
 
 
+def test_a_second_derivative_graph_is_explained_too():
+    """create_graph=True records the backward's own ops: d/dx of dy/dx is a sum over their paths."""
+    xv = 1.3
+    x = leaf(xv)
+    (dy,) = tc.autograd.grad((x ** 2).sin(), x, create_graph=True)
+    ex = tc.autograd.explain(dy, x)
+    assert close(ex.path_sum, -math.sin(xv ** 2) * 4 * xv ** 2 + 2 * math.cos(xv ** 2)) and ex.total_paths == 2
+
+
+def test_paths_across_devices(other_device):
+    if other_device is None:
+        pytest.skip("one device here")
+    x = leaf(0.5)
+    z = ((x * 3).to(other_device).exp() * 2).to(x.device).sum()
+    ex = tc.autograd.explain(z, x)
+    assert [s.op for s in ex.paths[0].steps] == ["mul", "to_device", "exp", "mul", "to_device", "sum"]
+    assert close(ex.path_sum, 6 * math.exp(1.5)) and close(ex.gradient, 6 * math.exp(1.5))
+
+
 # ---- tensor graphs ---------------------------------------------------------------------------
 def mlp_loss(rng):
     x = tc.tensor(rng.standard_normal((6, 3)), dtype=tc.float64)
@@ -240,7 +259,7 @@ def test_the_work_is_linear_in_the_chain_length():
         for i in range(n):
             h = steps[i % 3](h)
         ex = tc.autograd.explain(h, x)
-        assert ex.visited == {"nodes": n, "flow_vjp_calls": n, "element_vjp_calls": n, "element_vjp_work": n,
+        assert ex.visited == {"nodes": n, "flow_vjp_calls": n, "element_vjp_calls": n, "element_vjp_work": 2 * n,
                               "element_edges": n}
         assert ex.total_paths == 1 and len(ex.paths[0].steps) == n
     (g,) = tc.autograd.grad(h, x)

@@ -122,7 +122,7 @@ def _short(v):
 
 
 def explain(output, input, index=None, *, names=None, max_paths=1000, top_k=10,  # noqa: A002
-            max_work=200_000):
+            max_work=10_000_000):
     """Explain d output / d input (or d output / d input[index]) as a sum over paths.
 
     output: a one-element tensor on the tape. input: a leaf or an interior tensor of its graph.
@@ -130,9 +130,10 @@ def explain(output, input, index=None, *, names=None, max_paths=1000, top_k=10, 
         flows are reported (paths are per element).
     names: {name: tensor} used in the printed paths (e.g. dict(model.named_parameters())).
     max_paths: how many paths to list (the largest); all are still counted and summed.
-    max_work: a bound on the work of listing paths: one VJP per element of every tensor
-        between input and output, each counted once per input it returns a gradient for;
-        past it the paths are left out, with a message (the per-edge flows remain).
+    max_work: a bound on the work of listing paths, which runs one VJP per element of every
+        tensor between input and output: counted in tensor elements (each VJP's cotangent and
+        the input gradients it returns). Past it the paths are left out, with a message (the
+        per-edge flows remain).
 
     Returns an Explanation; print it for the table. The tape is only read: no saved tensor is
     freed (a graph freed by an earlier backward raises its usual error), no .grad is written
@@ -178,8 +179,8 @@ def _explain(output, input, index, names, max_paths, top_k, max_work):  # noqa: 
         widest = max(sub.nodes, key=lambda n: math.prod(sub.meta[n][0]))
         result.limited = True
         result.message = (f"listing the paths from {start} needs more than max_work={max_work} (one VJP per "
-                          f"element of every tensor between {in_name} and {out_name}, counted once per input "
-                          f"it returns a gradient for; {label.node(widest)} alone has "
+                          f"element of every tensor between {in_name} and {out_name}, counted in the elements "
+                          f"it reads and returns; {label.node(widest)} alone has "
                           f"{math.prod(sub.meta[widest][0])} elements): raise max_work, or read the per-edge "
                           f"flows below")
         return result
@@ -247,8 +248,9 @@ def _element_graph(sub, flat, max_work, visited):
     Only elements whose row has a non-zero entry are followed; an edge from a one-element
     tensor is kept even at zero (it is there, its rate is 0), an edge from a many-element one
     only where non-zero (a VJP cannot tell 'no dependence' from 'zero derivative' there).
-    The work is counted as the input gradients the VJPs return (an op of 2,000 inputs costs
-    2,000 per element); past max_work it stops and returns None."""
+    The work is counted in tensor elements: each VJP costs its cotangent's size plus the sizes
+    of the input gradients it returns (a wide op or a large tensor costs much per element).
+    Past max_work it stops and returns None."""
     pending = {sub.root: {0}}
     incoming = {}
     calls = work = 0
@@ -257,10 +259,11 @@ def _element_graph(sub, flat, max_work, visited):
         if not elements:
             continue
         meta = sub.meta[node]
+        size = math.prod(meta[0])
         for e in sorted(elements):
             rows = local_rows(node, meta, e)
             calls += 1
-            work += max(1, sum(r is not None for r in rows))
+            work += size + sum(r.size for r in rows if r is not None)
             if work > max_work:
                 return None
             entries = []
