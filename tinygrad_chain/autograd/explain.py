@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .explain_table import format_explanation
 from .local_grad import flows, host, local_rows, recording_off
 from .node import Node
 from .subgraph import Subgraph, tape_key
@@ -106,7 +107,6 @@ class Explanation:
 
     def table(self, rows=20):
         """The explanation as text: the paths, the sum, and the per-edge flows of tensor graphs."""
-        from .explain_table import format_explanation
         return format_explanation(self, rows)
 
     def __str__(self):
