@@ -71,6 +71,8 @@ class Op:
 def constant(array, b):
     """A native array as a Tensor outside any graph: the result of a first-order VJP
     fast path that called the backend directly."""
+    if array.ndim == 0:  # NumPy answers 0-d operands with a scalar, which is not writable
+        array = b.asarray(array)
     return Tensor._make(array, b, False, None, [0])
 
 
