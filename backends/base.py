@@ -222,6 +222,47 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def einsum(self, equation, *arrays): ...
 
+    # ---- linear algebra: factorizations and solvers (tc.linalg) ---------------
+    # Each works on the last two axes of a stack of matrices (..., m, n) and returns
+    # what NumPy's and CuPy's linalg return (LAPACK's conventions). A singular or
+    # non-positive-definite input raises numpy.linalg.LinAlgError where the library
+    # detects it (CuPy may return inf/nan instead). Not abstract: a backend without
+    # them still runs everything else.
+    def inv(self, a):
+        raise NotImplementedError(f"device {self.name!r} has no linalg.inv")
+
+    def solve(self, a, b):
+        """x with a @ x = b for a (..., n, n) and b (..., n, k); the batch axes broadcast."""
+        raise NotImplementedError(f"device {self.name!r} has no linalg.solve")
+
+    def det(self, a):
+        raise NotImplementedError(f"device {self.name!r} has no linalg.det")
+
+    def slogdet(self, a):
+        """(sign, log |det|), each of the batch shape."""
+        raise NotImplementedError(f"device {self.name!r} has no linalg.slogdet")
+
+    def cholesky(self, a):
+        """The lower factor l with a = l l^T, read from a's lower triangle."""
+        raise NotImplementedError(f"device {self.name!r} has no linalg.cholesky")
+
+    def qr(self, a, mode):
+        """(q, r) for mode "reduced" or "complete"."""
+        raise NotImplementedError(f"device {self.name!r} has no linalg.qr")
+
+    def svd(self, a, full_matrices, compute_uv=True):
+        """(u, s, vh) with s descending; s alone when not compute_uv."""
+        raise NotImplementedError(f"device {self.name!r} has no linalg.svd")
+
+    def eigh(self, a, uplo):
+        """(eigenvalues ascending, eigenvectors as columns) of the symmetric matrix whose
+        uplo ("L" or "U") triangle a holds."""
+        raise NotImplementedError(f"device {self.name!r} has no linalg.eigh")
+
+    def cross(self, a, b, axis):
+        """The cross product of 3-vectors along `axis` (the other axes broadcast)."""
+        raise NotImplementedError(f"device {self.name!r} has no linalg.cross")
+
     # ---- fused kernels: defaults from primitives ---------------------------
     def linear(self, x, w, bias):
         """x @ w.T (+ bias): torch's linear (x (..., in), w (out, in))."""

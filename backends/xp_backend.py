@@ -233,6 +233,38 @@ class XpBackend(XpOptimMixin, Backend):
     def einsum(self, equation, *arrays):
         return self.xp.einsum(equation, *arrays, optimize=len(arrays) > 2)
 
+    # ---- linear algebra: factorizations and solvers -------------------------
+    def inv(self, a):
+        return self.xp.linalg.inv(a)
+
+    def solve(self, a, b):
+        # the batch axes broadcast here: CuPy's solve wants them equal
+        batch = numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        xp = self.xp
+        return xp.linalg.solve(xp.broadcast_to(a, batch + a.shape[-2:]), xp.broadcast_to(b, batch + b.shape[-2:]))
+
+    def det(self, a):
+        return self.xp.linalg.det(a)
+
+    def slogdet(self, a):
+        return tuple(self.xp.linalg.slogdet(a))
+
+    def cholesky(self, a):
+        return self.xp.linalg.cholesky(a)
+
+    def qr(self, a, mode):
+        return tuple(self.xp.linalg.qr(a, mode=mode))
+
+    def svd(self, a, full_matrices, compute_uv=True):
+        out = self.xp.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+        return tuple(out) if compute_uv else out
+
+    def eigh(self, a, uplo):
+        return tuple(self.xp.linalg.eigh(a, UPLO=uplo))
+
+    def cross(self, a, b, axis):
+        return self.xp.cross(a, b, axis=axis)
+
     # ---- convolution and pooling windows (nn_ops) ------------------------
     def sliding_windows(self, x, kernel, stride, padding, dilation, value=0):
         xp = self.xp

@@ -6,7 +6,7 @@ tests/test_opdb.py sweep every record: forward against the reference,
 gradcheck and gradgradcheck in float64, gradient shapes and dtypes. A test
 fails when a registered op has no record.
 
-Records live in modules by area (core.py, nn.py, sorting.py); each exports OPS, a list.
+Records live in modules by area (core.py, nn.py, sorting.py, linalg.py); each exports OPS, a list.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -61,7 +61,7 @@ class OpInfo:
     torch_tolerances: dict = field(default_factory=dict)
 
 
-AREAS = ("core", "nn", "sorting")
+AREAS = ("core", "nn", "sorting", "linalg")
 
 #: `no_torch` of an op that only a VJP calls
 INTERNAL = ("an internal op torch has no name for: its values and VJP are compared with torch through the "
