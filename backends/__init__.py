@@ -3,10 +3,15 @@
 Devices are named by backend: "numpy" (the reference), "cpp" (C++ kernels,
 when the extension is built) and "cupy" (NVIDIA GPUs). "cpu" names the
 fastest CPU backend that works here and "cuda" names "cupy".
+
+torch's switches live here too, under torch's names (tc.backends.cudnn.benchmark,
+tc.backends.cuda.matmul.allow_tf32, tc.backends.mps.is_available(): torch_flags.py);
+the registry's functions (available, get, resolve, ...) keep theirs.
 """
 import importlib
 
 from .base import Backend
+from .torch_flags import cuda, cudnn, mps
 
 _MODULES = {
     "numpy": ("numpy_backend", "NumpyBackend"),
@@ -84,4 +89,5 @@ def unavailable_reason(name):
     return None if is_available(canonical) else _failures[canonical]
 
 
-__all__ = ["Backend", "available", "get", "is_available", "loaded", "manual_seed", "resolve", "unavailable_reason"]
+__all__ = ["Backend", "available", "cuda", "cudnn", "get", "is_available", "loaded", "manual_seed", "mps", "resolve",
+           "unavailable_reason"]

@@ -218,12 +218,12 @@ def test_autograd_on_gpu_matches_numpy(name, dtype, rng):
     out_c, grads_c = _grads("cuda", OPS[name], arrays)
     out_n, grads_n = _grads("numpy", OPS[name], arrays)
     assert out_c.device.type == "cuda"
-    close(out_c.data, out_n.detach().numpy(), dtype, scale=20.0)
+    close(out_c._array, out_n.detach().numpy(), dtype, scale=20.0)
     for gc, gn in zip(grads_c, grads_n):
         assert (gc is None) == (gn is None)
         if gc is not None:
             assert gc.device.type == "cuda"
-            close(gc.data, gn.numpy(), dtype, scale=20.0)
+            close(gc._array, gn.numpy(), dtype, scale=20.0)
 
 
 @pytest.mark.parametrize("opt", ["SGD", "Adam"])
@@ -328,7 +328,7 @@ def test_to_cuda_cpu_round_trip_keeps_values_and_gradients(rng):
     t = tc.tensor(a, device="cpu", requires_grad=True)
     g = t.to("cuda")
     assert g.device.type == "cuda" and g.is_cuda and t.cuda().is_cuda
-    assert isinstance(g.data, cupy.ndarray)
+    assert isinstance(g._array, cupy.ndarray)
     back = g.cpu()
     assert back.device.type == "cpu"
     np.testing.assert_array_equal(back.detach().numpy(), a)

@@ -348,16 +348,20 @@ def test_memory_handed_out_is_never_read_lazily(fuse_all):
     u = tc.tensor(np.ones(4, np.float32))
     p = u * 5.0
     assert fusion.is_pending(p._data)
-    u.data[...] = 0           # .data computes what reads u first
+    u.data[...] = 0           # writing through .data (a tensor) computes what reads u first
     np.testing.assert_array_equal(p.numpy(), [5, 5, 5, 5])
-    assert not fusion.is_pending((u * 2.0)._data)
+    r = u * 2.0               # u stays fusable: every write through .data is an in-place op
+    assert fusion.is_pending(r._data)
+    u.data.fill_(1.0)
+    np.testing.assert_array_equal(r.numpy(), [0, 0, 0, 0])
 
-    raw = np.ones(4, np.float32)
-    t = tc.tensor([0.0, 0, 0, 0])
-    t.data = raw              # the caller keeps `raw`
+    t = tc.tensor(np.ones(4, np.float32))
+    alias = t.data            # a tensor sharing t's memory
     q = t + 1.0
-    raw[:] = 9
+    assert fusion.is_pending(q._data)
+    alias.fill_(9.0)          # an in-place write through it computes what reads t first
     np.testing.assert_array_equal(q.numpy(), [2, 2, 2, 2])
+    np.testing.assert_array_equal(t.numpy(), [9, 9, 9, 9])
 
 
 def test_optimizer_steps_and_grad_accumulation_wait_for_readers(fuse_all):

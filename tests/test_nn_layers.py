@@ -588,7 +588,7 @@ def test_load_state_dict_from_torch_and_to_dtype(rng):
     assert ours.features[1].num_batches_tracked.dtype is tc.int64  # integer buffers keep their dtype
     assert all(p is q for p, q in zip(params, ours.parameters()))  # same Parameter objects (optimizers keep them)
     ours.to("numpy").float()
-    assert str(next(ours.parameters()).device) == "numpy" and next(ours.parameters()).dtype is tc.float32
+    assert next(ours.parameters()).device == "numpy" and next(ours.parameters()).dtype is tc.float32
 
 
 def test_module_train_eval_zero_grad_apply_hooks_buffers():

@@ -88,7 +88,7 @@ def test_forward_matches_reference(record, dtype, device, rng):
         for k, (o, r) in enumerate(zip(outs, refs)):
             where = f"{record.name} sample {i} output {k} ({dtype.__name__})"
             assert isinstance(o, tc.Tensor), where
-            assert str(o.device) == device, f"{where}: output on {o.device}, inputs on {device}"
+            assert o.device == device, f"{where}: output on {o.device}, inputs on {device}"
             r = np.asarray(r)
             if r.dtype == bool:
                 assert o.dtype is tc.bool, f"{where}: dtype {o.dtype}, expected bool"
@@ -171,6 +171,6 @@ def test_gradient_shape_and_dtype(record, dtype, device, rng):
             assert t.grad is not None, f"{where}: no gradient"
             assert t.grad.shape == t.shape, f"{where}: gradient shape {t.grad.shape} != input shape {t.shape}"
             assert t.grad.dtype is t.dtype, f"{where}: gradient dtype {t.grad.dtype} != input dtype {t.dtype}"
-            assert str(t.grad.device) == device, f"{where}: gradient on {t.grad.device}"
+            assert t.grad.device == device, f"{where}: gradient on {t.grad.device}"
             assert not t.grad.requires_grad, f"{where}: .grad requires grad without create_graph"
             assert np.all(np.isfinite(to_np(t.grad))), f"{where}: non-finite gradient"

@@ -4,6 +4,7 @@
 """
 from tinygrad_chain import backends  # noqa: F401  (tc.backends.available())
 from tinygrad_chain import cuda  # noqa: F401  (tc.cuda.is_available(); never imports cupy)
+from tinygrad_chain import accelerator  # noqa: F401  (tc.accelerator.current_accelerator())
 from tinygrad_chain import autograd, dtypes, nn  # noqa: F401
 from tinygrad_chain.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from tinygrad_chain.creation import (arange, empty, empty_like, from_numpy, full, full_like, linspace, manual_seed,
@@ -13,17 +14,23 @@ from tinygrad_chain.device import device, get_default_device, set_default_device
 from tinygrad_chain.dtypes import (bool_ as bool, double, float, float32, float64, get_default_dtype,  # noqa: A004
                                    int, int32, int64, long, set_default_dtype)
 from tinygrad_chain.ops.elementwise import where
+from tinygrad_chain.out import with_out
+from tinygrad_chain.size import Size
 from tinygrad_chain.threads import get_num_threads, set_num_threads
 from tinygrad_chain.functions import cat, chunk, concat, concatenate, einsum, eye, gather, split, stack
 from tinygrad_chain.tensor import Tensor, tensor
+from tinygrad_chain.legacy import CPU as _LEGACY_TYPES
 from tinygrad_chain.tensor_sort import multinomial, return_types  # noqa: F401
 from tinygrad_chain import datasets, optim, utils  # noqa: F401,E402  (tc.optim, tc.utils.data, tc.datasets)
 from tinygrad_chain import linalg, testing  # noqa: F401,E402  (tc.linalg, tc.testing.assert_close)
 from tinygrad_chain.generator import Generator  # noqa: E402
 from tinygrad_chain.serialization import load, save  # noqa: E402
+from tinygrad_chain import onnx, sparse  # noqa: F401,E402  (importable; both say what is not supported)
+from tinygrad_chain.sparse import sparse_coo_tensor, sparse_csr_tensor  # noqa: F401,E402
 
 DType = dtypes.DType
 dtype = dtypes.DType
+globals().update(_LEGACY_TYPES)  # FloatTensor, DoubleTensor, LongTensor, IntTensor, BoolTensor
 
 __version__ = "0.1.0"
 
@@ -36,19 +43,25 @@ def _method_as_function(name):
     return fn
 
 
-# torch's functional spellings of Tensor methods: tc.exp(x), tc.sum(x, dim), ...
-for _name in ("abs", "neg", "negative", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh",
-              "sigmoid", "relu", "sign", "reciprocal", "floor", "ceil", "round", "erf", "square", "maximum",
-              "minimum", "clamp", "clip", "pow", "add", "sub", "subtract", "mul", "multiply", "div", "divide",
-              "true_divide", "floor_divide", "remainder", "sum", "mean", "var", "std", "prod", "amax", "amin",
-              "argmax", "argmin", "logsumexp", "softmax", "log_softmax", "norm", "cumsum", "reshape", "flatten",
-              "unsqueeze", "squeeze", "transpose", "permute", "swapaxes", "t", "broadcast_to", "flip", "matmul",
-              "mm", "bmm", "dot", "isnan", "isinf", "eq", "ne", "lt", "le", "gt", "ge", "logical_and",
-              "logical_or", "logical_xor", "logical_not", "allclose", "equal", "all", "any", "narrow", "unbind",
-              "masked_fill", "clone", "detach", "numel", "max", "min", "sort", "argsort", "msort", "topk",
-              "kthvalue", "median"):
+# torch's functional spellings of Tensor methods: tc.exp(x), tc.sum(x, dim), ...; where torch's take
+# out=, these do too (out.py)
+_WITH_OUT = ("abs", "neg", "negative", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh",
+             "sigmoid", "sign", "reciprocal", "floor", "ceil", "round", "erf", "square", "maximum", "minimum", "clamp",
+             "clip", "pow", "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
+             "floor_divide", "remainder", "sum", "mean", "var", "std", "prod", "amax", "amin", "argmax", "argmin",
+             "logsumexp", "softmax", "log_softmax", "norm", "cumsum", "matmul", "mm", "bmm", "dot", "eq", "ne", "lt",
+             "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "all", "any", "max", "min",
+             "sort", "msort", "topk", "kthvalue", "median", "tril", "triu", "diag", "outer", "ger")
+for _name in _WITH_OUT + ("relu", "reshape", "flatten", "unsqueeze", "squeeze", "transpose", "permute", "swapaxes", "t",
+                          "broadcast_to", "flip", "isnan", "isinf", "allclose", "equal", "narrow", "unbind",
+                          "masked_fill", "clone", "detach", "numel", "argsort", "diagonal", "diag_embed", "trace"):
     globals()[_name] = _method_as_function(_name)
+    if _name in _WITH_OUT:
+        globals()[_name] = with_out(globals()[_name])
 del _name
+cat, concat, concatenate, stack, gather, where = (with_out(f, name) for f, name in (
+    (cat, "cat"), (concat, "concat"), (concatenate, "concatenate"), (stack, "stack"), (gather, "gather"),
+    (where, "where")))
 
 
 def is_tensor(obj):
@@ -62,4 +75,4 @@ def broadcast_shapes(*shapes):
         if len(sizes) > 1:
             raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape: {shapes}")
         out.append(sizes.pop() if sizes else 1)
-    return tuple(out)
+    return Size(out)

@@ -2,9 +2,10 @@
 import numpy as np
 
 from tinygrad_chain import backends, dtypes
-from tinygrad_chain.device import backend_for
+from tinygrad_chain.device import backend_for, get_default_device
 from tinygrad_chain.dims import shape_arg
 from tinygrad_chain.generator import native_rng
+from tinygrad_chain.ops import fusion
 from tinygrad_chain.tensor import Tensor
 
 
@@ -128,8 +129,10 @@ def randperm(n, dtype=None, device=None, *, generator=None):
 
 
 def from_numpy(array):
-    """A tensor sharing memory with a NumPy array, on the numpy device."""
-    b = backends.get("numpy")
+    """A CPU tensor sharing memory with a NumPy array: on the default device when it is a CPU one
+    (numpy or cpp, whose arrays are NumPy's), as torch's meets the script's other CPU tensors."""
+    default = get_default_device().backend
+    b = default if default.device_type == "cpu" else backends.get("cpu")
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy(): expected np.ndarray (got {type(array).__name__})")
     try:
@@ -138,6 +141,8 @@ def from_numpy(array):
         raise TypeError(f"from_numpy(): can't share the memory of a {array.dtype} array: the dtypes are "
                         f"{', '.join(d.name for d in dtypes.ALL)} (tc.tensor(array) copies it, widening "
                         f"uint8/int8/int16/uint16/uint32/float16 exactly)") from None
+    if b.fused_ops:
+        fusion.expose(array)  # the caller keeps the array and may write it: never read it lazily
     return _new(b, array, False)
 
 

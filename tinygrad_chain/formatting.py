@@ -20,8 +20,8 @@ def tensor_repr(t):
     if values.size == 0:
         body = f"[], size={tuple(values.shape)}" if values.ndim > 1 else "[]"
     extras = []
-    if t._b.device_type == "cuda" or t._b.name != "numpy" and t._b.name != _cpu_name():
-        extras.append(f"device='{t.device}'")
+    if str(t.device) != "cpu":  # as torch, which names every device but the CPU; here also "numpy"
+        extras.append(f"device='{t.device}'")  # when "cpu" names the cpp backend
     if t.dtype is not dtypes.get_default_dtype() and t.dtype not in _DEFAULT_SHOWN:
         extras.append(f"dtype={t.dtype!r}")
     if t.grad_fn is not None:
@@ -29,8 +29,3 @@ def tensor_repr(t):
     elif t.requires_grad:
         extras.append("requires_grad=True")
     return prefix + body + "".join(", " + e for e in extras) + ")"
-
-
-def _cpu_name():
-    from tinygrad_chain import backends
-    return backends.resolve("cpu")

@@ -13,27 +13,33 @@ import numpy
 
 from tinygrad_chain import dtypes
 from tinygrad_chain.autograd import engine
-from tinygrad_chain.device import backend_for, device
+from tinygrad_chain.device import backend_for, device_of
+from tinygrad_chain.device import device as _device
 from tinygrad_chain.ops import movement as M
 from tinygrad_chain.ops import fusion, registry
 from tinygrad_chain.ops.fusion import Pending
 from tinygrad_chain.ops.registry import apply
+from tinygrad_chain.size import _size
 from tinygrad_chain.tensor_inplace import TensorInplace
 from tinygrad_chain.tensor_math import TensorMath
+from tinygrad_chain.tensor_matrix import TensorMatrix
 from tinygrad_chain.tensor_shape import TensorShape
 from tinygrad_chain.tensor_sort import TensorSort
 
 
-class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
+class Tensor(TensorMath, TensorShape, TensorMatrix, TensorSort, TensorInplace):
     __slots__ = ("_data", "_b", "_requires_grad", "_grad", "grad_fn", "_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy_array * tensor gives a Tensor
 
-    def __init__(self, data, dtype=None, device=None, requires_grad=False):
-        t = tensor(data, dtype=dtype if dtype is not None else _default_for(data), device=device,
-                   requires_grad=requires_grad)
-        self._data, self._b, self._requires_grad = t._data, t._b, t._requires_grad
+    def __init__(self, *args, device=None):
+        """torch's legacy constructor: Tensor(2, 3) is uninitialised of shape (2, 3), Tensor([1, 2])
+        holds data as the default float dtype, Tensor(t) shares t's memory (legacy.py). tc.tensor(data)
+        is the constructor to use."""
+        from tinygrad_chain import legacy
+        t = legacy.new(args, None, device, "Tensor")
+        self._data, self._b, self._version = t._data, t._b, t._version
+        self._requires_grad = False
         self._grad = self.grad_fn = self._hooks = None
-        self._version = [0]
 
     @classmethod
     def _make(cls, data, backend, requires_grad, grad_fn, version):
@@ -50,21 +56,18 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
     # ---- the data ------------------------------------------------------
     @property
     def data(self):
-        """The backend array, sharing this tensor's memory. Pending fused work is computed
-        first, and the memory is marked as held outside the library: fused expressions
-        never read it lazily again, since the caller may write it at any time."""
-        a = self._writable()
-        if self._b.fused_ops:
-            fusion.expose(a)
-        return a
+        """This tensor's values as a new leaf tensor sharing its memory, outside autograd (torch's
+        .data): `p.data.add_(u)` and `p.data -= lr * p.grad` write the parameter in place, unseen by
+        the version counter (as torch's; detach() shares the counter). Writes through it go
+        through the in-place ops, which compute the pending expressions that read the memory first."""
+        return Tensor._make(self._array, self._b, False, None, [0])
 
     @data.setter
     def data(self, value):
-        if isinstance(value, Tensor):
-            value = value._array
-        elif self._b.fused_ops:
-            fusion.expose(value)  # the caller keeps the array
-        self._data = value
+        """Take value's memory (and with it its shape, dtype and device), as torch does."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
+        self._data, self._b = value._array, value._b
 
     @property
     def _array(self):
@@ -81,10 +84,18 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
         fusion.before_write(a)
         return a
 
+    def _shared_array(self):
+        """The backend array, handed to code outside the library (numpy(), __array__): fused
+        expressions never read it lazily again, since the caller may write it at any time."""
+        a = self._writable()
+        if self._b.fused_ops:
+            fusion.expose(a)
+        return a
+
     # ---- inspection ----------------------------------------------------
     @property
     def shape(self):
-        return self._data.shape
+        return _size(self._data.shape)
 
     @property
     def dtype(self):
@@ -92,7 +103,7 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
 
     @property
     def device(self):
-        return device(self._b.name)
+        return device_of(self._b)
 
     @property
     def ndim(self):
@@ -102,7 +113,7 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
         return self._data.ndim
 
     def size(self, dim=None):
-        return self._data.shape if dim is None else self._data.shape[dim]
+        return _size(self._data.shape) if dim is None else self._data.shape[dim]
 
     def numel(self):
         return self._data.size
@@ -127,10 +138,10 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
         if self._requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                                "instead.")
-        return self._b.to_numpy(self.data)
+        return self._b.to_numpy(self._shared_array())
 
     def __array__(self, dtype=None, copy=None):
-        out = self._b.to_numpy(self.data)  # shares memory: .data marks it
+        out = self._b.to_numpy(self._shared_array())
         return out if dtype is None else out.astype(dtype)
 
     def item(self):
@@ -144,6 +155,12 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
     def __repr__(self):
         from tinygrad_chain.formatting import tensor_repr
         return tensor_repr(self)
+
+    def __format__(self, spec):
+        """A 0-d tensor formats as its number: f"{loss:.4f}" (as torch); others only with no spec."""
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
 
     def __bool__(self):
         if self._data.size != 1:
@@ -254,8 +271,9 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
         return apply(M.SumToShape, self, shape=tuple(shape))
 
     # ---- conversion ------------------------------------------------------
-    def to(self, *args, dtype=None, device=None, copy=False):
-        """to(dtype), to(device), to(device, dtype), or to(other_tensor)."""
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):
+        """to(dtype), to(device), to(device, dtype), or to(other_tensor). non_blocking and
+        memory_format are accepted as torch's: transfers here are synchronous, and memory contiguous."""
         for a in args:
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
@@ -291,14 +309,27 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
     def bool(self):
         return self.to(dtypes.bool_)
 
-    def type(self, dtype=None):
-        return self.dtype if dtype is None else self.to(dtypes.get(dtype))
+    def type(self, dtype=None, non_blocking=False):
+        """type() names this tensor's type ('tinygrad_chain.FloatTensor'); type(tc.DoubleTensor),
+        type(tc.float64) or type('torch.DoubleTensor') casts."""
+        from tinygrad_chain import legacy
+        return legacy.type_name(self) if dtype is None else legacy.cast(self, dtype)
 
-    def cpu(self):
+    def cpu(self, memory_format=None):
         return self if self._b.device_type == "cpu" else self.to("cpu")
 
-    def cuda(self, device=None):
-        return self.to("cuda")
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        return self.to(_device("cuda" if device is None else device))
+
+    def pin_memory(self, device=None):
+        """A no-op: page-locked memory speeds up copies to a GPU, and this library's copies are
+        synchronous. Returns self, as a CPU tensor (torch returns a pinned copy)."""
+        if self._b.device_type != "cpu":
+            raise RuntimeError(f"cannot pin '{self.device}' memory: only dense CPU tensors can be pinned")
+        return self
+
+    def is_pinned(self, device=None):
+        return False
 
     def clone(self):
         return apply(M.Clone, self)
@@ -314,8 +345,17 @@ class Tensor(TensorMath, TensorShape, TensorSort, TensorInplace):
         memo[id(self)] = t
         return t
 
-    def contiguous(self):
+    def contiguous(self, memory_format=None):
         return self
+
+    # ---- sparse: out of scope (sparse.py) ---------------------------------
+    is_sparse = False
+
+    def to_sparse(self, *args, **kwargs):
+        from tinygrad_chain.sparse import not_supported
+        raise not_supported("Tensor.to_sparse")
+
+    to_sparse_coo = to_sparse_csr = to_sparse
 
     def is_floating_point(self):
         return self.dtype.is_floating_point
@@ -338,10 +378,6 @@ registry.Tensor = Tensor
 
 
 # ---- helpers -------------------------------------------------------------------
-def _default_for(data):
-    return None if hasattr(data, "dtype") else dtypes.get_default_dtype()
-
-
 def _as_tensor(x, like):
     if isinstance(x, Tensor):
         return x
@@ -357,8 +393,8 @@ def _check_grad(t, g):
         raise RuntimeError(f"attempting to assign a gradient with dtype '{g.dtype.name}' to a tensor with dtype "
                            f"'{t.dtype.name}'. Please ensure that the gradient and the tensor have the same dtype")
     if g._b is not t._b:
-        raise RuntimeError(f"attempting to assign a gradient with device '{g.device}' to a tensor with device "
-                           f"'{t.device}'. Please ensure that the gradient and the tensor are on the same device")
+        raise RuntimeError(f"attempting to assign a gradient with device '{g._b.name}' to a tensor with device "
+                           f"'{t._b.name}'. Please ensure that the gradient and the tensor are on the same device")
     if g.shape != t.shape:
         raise RuntimeError(f"attempting to assign a gradient of size '{list(g.shape)}' to a tensor of size "
                            f"'{list(t.shape)}'. Please ensure that the gradient and the tensor are the same size")
@@ -377,7 +413,7 @@ def _seed(t, gradient, what):
         raise RuntimeError(f"{what}: Mismatch in shape: grad_output[0] has a shape of {list(gradient.shape)} and "
                            f"output[0] has a shape of {list(t.shape)}.")
     if gradient._b is not t._b:
-        raise RuntimeError(f"{what}: gradient is on device {gradient.device} but the output is on {t.device}")
+        raise RuntimeError(f"{what}: gradient is on device {gradient._b.name} but the output is on {t._b.name}")
     return gradient.to(t.dtype)
 
 

@@ -195,7 +195,7 @@ def _index(x, index):
         if isinstance(i, registry.Tensor):
             if i._b is not x._b:
                 raise RuntimeError(f"indices should be on the same device as the indexed tensor "
-                                   f"({i.device} vs {x.device})")
+                                   f"({i._b.name} vs {x._b.name})")
             if i.dtype.is_floating_point:
                 raise IndexError(f"tensors used as indices must be long, int or bool tensors, got {i.dtype.name}")
             out.append(i._array)

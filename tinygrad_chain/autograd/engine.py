@@ -121,7 +121,9 @@ def _propagate(node, g, grads, leaf_grads):
         if parent is None or gi is None:
             continue
         shape, dtype, backend = meta
-        if gi.shape != shape or gi.dtype is not dtype or gi._b is not backend:
+        # the array's own shape: Tensor.shape makes a tc.Size, a cost on every node
+        if ((gi.shape if type(gi) is IndexedGrad else gi._data.shape) != shape or gi.dtype is not dtype
+                or gi._b is not backend):
             gi = _fit(node, meta, gi)
         if type(parent) is Node:
             _accumulate(grads, parent, gi)

@@ -86,7 +86,7 @@ class Node:
         return self.hooks
 
     def __repr__(self):
-        return f"<{self.name()} object>"
+        return f"<{self.name()} object at {id(self):#x}>"
 
 
 class _Described:

@@ -542,17 +542,69 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):  # noqa: A002
 # ---- dropout and embedding ---------------------------------------------------------------------------------
 def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
     """Zero each element with probability p (seeded backend RNG) and scale the rest by 1/(1-p)."""
-    if p < 0.0 or p > 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    _check_p(p)
     if not training or p == 0.0:
         return input
-    if p == 1.0:
-        return input * 0.0
+    return input * _keep_mask(input, input.shape, p)
+
+
+def _keep_mask(input, shape, p):  # noqa: A002
+    """1/(1-p) with probability 1-p, else 0, in an array of `shape` (broadcast against input)."""
     from tinygrad_chain.tensor import Tensor
     b = input._b
-    keep = b.binary("ge", b.rand(input.shape, input.dtype), p)  # P(keep) = 1 - p
-    mask = b.binary("mul", b.astype(keep, input.dtype), 1.0 / (1.0 - p))
-    return input * Tensor._make(mask, b, False, None, [0])
+    if p == 1.0:
+        return Tensor._make(b.full(shape, 0, input.dtype), b, False, None, [0])
+    keep = b.binary("ge", b.rand(shape, input.dtype), p)  # P(keep) = 1 - p
+    return Tensor._make(b.binary("mul", b.astype(keep, input.dtype), 1.0 / (1.0 - p)), b, False, None, [0])
+
+
+def _channel_dropout(input, p, training, lead):  # noqa: A002
+    """Zero whole channels: one draw per index of the first `lead` dims ((N, C), or (C,) unbatched)."""
+    if not training or p == 0.0:
+        return input
+    return input * _keep_mask(input, tuple(input.shape[:lead]) + (1,) * (input.ndim - lead), p)
+
+
+def _check_p(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _warn_rank(name, ndim, expected):
+    warnings.warn(f"{name}: Received a {ndim}-D input to {name}, which torch deprecates (it expects {expected}); "
+                  f"its channels are taken from dim {0 if name == 'dropout3d' else 1}, as torch does",
+                  stacklevel=3)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    """Zero whole channels of (N, C, L) or (C, L) inputs with probability p; scale the rest by 1/(1-p)."""
+    _check_p(p)
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input. Note that "
+                           f"dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, "
+                           f"a channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
+    return _channel_dropout(input, p, training, input.ndim - 1)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    """Zero whole channels of (N, C, H, W) inputs. As torch, any input is read as (N, C, ...): a 3-D
+    one as (N, C, L), with a warning (torch has not yet moved to reading it as unbatched (C, H, W))."""
+    _check_p(p)
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), as torch does; use "
+                      "dropout1d for that", stacklevel=2)
+    elif input.ndim != 4:
+        _warn_rank("dropout2d", input.ndim, "3D or 4D inputs")
+    return _channel_dropout(input, p, training, 2)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) inputs."""
+    _check_p(p)
+    if input.ndim not in (4, 5):
+        _warn_rank("dropout3d", input.ndim, "4D or 5D inputs")
+    return _channel_dropout(input, p, training, 2 if input.ndim == 5 else 1)
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,  # noqa: A002

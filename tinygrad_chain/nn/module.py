@@ -347,7 +347,14 @@ class Module:
         return self.to(dtypes.float64)
 
     def type(self, dst_type):
-        return self.to(dtypes.get(dst_type))
+        """Cast every parameter and buffer: dst_type is a dtype or a legacy type (tc.DoubleTensor)."""
+        from tinygrad_chain import legacy
+
+        def convert(t):
+            with no_grad():
+                out = legacy.cast(t.detach(), dst_type)
+            return t if out._data is t._data else out
+        return self._apply_tensors(convert)
 
     # ---- hooks ------------------------------------------------------------------------------------------
     def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):

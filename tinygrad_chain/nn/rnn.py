@@ -66,6 +66,9 @@ class RNNBase(Module):
         for w in self.parameters():
             init.uniform_(w, -stdv, stdv)
 
+    def flatten_parameters(self):
+        """A no-op: torch packs the weights into one buffer for cuDNN, which is not used here."""
+
     def _weights(self, layer, d):
         suffix = f"_l{layer}" + ("_reverse" if d else "")
         p = self._parameters

@@ -404,6 +404,7 @@ def where(cond, x, y):
 @register
 class Clamp(Op):
     name = "clamp"
+    backward_name = "ClampBackward1"  # torch's overload number for clamp(min, max) with numbers
     saves_inputs = True
 
     def forward(self, b, x, min=None, max=None):  # noqa: A002

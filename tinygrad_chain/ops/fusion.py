@@ -16,9 +16,10 @@ to the tensor's dtype), and the summed expression stays pending.
 
 Why deferring is safe: a pending expression reads its input arrays later than eager
 code would, so those arrays must not change in between. Every write into a tensor's
-memory first computes the pending expressions that read it (`before_write`), and memory
-that code outside the library can reach (`.data`, `.numpy()`, `from_numpy`) is never
-read lazily (`expose`).
+memory first computes the pending expressions that read it (`before_write`; `.data` is
+a tensor sharing the memory, so its in-place ops do too), and memory that code outside
+the library can reach as arrays (`.numpy()`, `__array__`, `from_numpy`) is never read
+lazily (`expose`).
 
 TINYGRAD_CHAIN_FUSION=0 turns fusion off; TINYGRAD_CHAIN_FUSE_MIN sets the smallest
 array fused (elements; below it an op costs less eagerly than recorded).

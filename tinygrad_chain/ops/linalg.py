@@ -16,7 +16,7 @@ class Matmul(Op):
     (1-D operands are unsqueezed and squeezed around it by Tensor.matmul.)
     """
     name = "matmul"
-    backward_name = "MmBackward"
+    backward_name = "MmBackward0"
     saves_inputs = True
 
     def check(self, x, y):
@@ -65,7 +65,7 @@ class Linear(Op):
     g^T x comes out in w's own layout (no transposed view to copy into .grad), and one node
     replaces three (transpose, matmul, add)."""
     name = "linear"
-    backward_name = "AddmmBackward"
+    backward_name = "AddmmBackward0"
     saves_inputs = (0, 1)
 
     def check(self, x, w, bias=None):

@@ -8,6 +8,7 @@ from .registry import Op, apply, register
 @register
 class Reshape(Op):
     name = "reshape"
+    backward_name = "ViewBackward0"
     view = True
 
     def forward(self, b, x, shape):
@@ -108,6 +109,7 @@ class Repeat(Op):
 class Pad(Op):
     """Constant padding; widths is a (before, after) pair per axis."""
     name = "pad"
+    backward_name = "ConstantPadNdBackward0"
 
     def forward(self, b, x, widths, value=0.0):
         return b.pad(x, widths, value)
@@ -132,7 +134,7 @@ class _GetItem(Op):
 class GetItemView(_GetItem):
     """Basic indexing (ints, slices, None, Ellipsis): the result is a view."""
     name = "getitem"
-    backward_name = "SliceBackward"
+    backward_name = "SliceBackward0"
     view = True
 
 
@@ -140,7 +142,7 @@ class GetItemView(_GetItem):
 class GetItemCopy(_GetItem):
     """Advanced indexing (integer arrays, boolean masks): the result is a copy."""
     name = "index"
-    backward_name = "IndexBackward"
+    backward_name = "IndexBackward0"
 
 
 @register
@@ -215,7 +217,7 @@ class Clone(Op):
 @register
 class Cast(Op):
     name = "to_dtype"
-    backward_name = "ToCopyBackward"
+    backward_name = "ToCopyBackward0"
     sets_dtype = True
 
     def forward(self, b, x, dtype):
@@ -229,7 +231,7 @@ class Cast(Op):
 class Transfer(Op):
     """Copy to another device; the gradient travels back."""
     name = "to_device"
-    backward_name = "ToCopyBackward"
+    backward_name = "ToCopyBackward0"
     changes_device = True
 
     def forward(self, b, x, target, source):

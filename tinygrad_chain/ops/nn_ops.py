@@ -26,7 +26,7 @@ def _conv_attrs(a):
 class Conv2d(Op):
     """conv2d(x (N, C, H, W), w (O, C/groups, kh, kw)[, bias (O,)]) -> (N, O, OH, OW)."""
     name = "conv2d"
-    backward_name = "ConvolutionBackward"
+    backward_name = "ConvolutionBackward0"
     saves_inputs = (0, 1)
     saves_extra = True  # the im2col columns of x, for the weight gradient
 
@@ -53,7 +53,7 @@ class ConvTranspose2d(Op):
     """conv_transpose2d(z (N, Cin, H, W), w (Cin, Cout/groups, kh, kw)) -> (N, Cout, *out_hw):
     the adjoint of conv2d with weight w, i.e. conv2d's input gradient."""
     name = "conv_transpose2d"
-    backward_name = "ConvolutionBackward"
+    backward_name = "ConvolutionBackward0"
     saves_inputs = (0, 1)
 
     def forward(self, b, z, w, *, stride, padding, dilation, groups, out_hw):
@@ -72,7 +72,7 @@ class ConvTranspose2d(Op):
 class Conv2dWeight(Op):
     """conv2d's weight gradient: conv2d_weight(x, g) has the weight's shape (w_shape)."""
     name = "conv2d_weight"
-    backward_name = "ConvolutionBackwardBackward"
+    backward_name = "ConvolutionBackwardBackward0"
     saves_inputs = (0, 1)
 
     def forward(self, b, x, g, *, w_shape, stride, padding, dilation, groups, cols=None):
@@ -180,7 +180,7 @@ class CrossEntropy(Op):
     0 where t == ignore_index. Fused for stability and speed; reductions, class weights and
     label smoothing are composed around it in nn.functional.cross_entropy."""
     name = "cross_entropy"
-    backward_name = "NllLossBackward"
+    backward_name = "NllLossBackward0"
     saves_inputs = (0, 1)
     saves_extra = True  # the row log-sum-exp
 

@@ -18,7 +18,7 @@ class LstmCell(Op):
     """lstm_cell(gates (..., 4H), c (..., H)) -> (2, ..., H): [h', c'] with c' = f*c + i*g,
     h' = o*tanh(c'), and i, f, g, o the sigmoid/sigmoid/tanh/sigmoid of the gates' quarters."""
     name = "lstm_cell"
-    backward_name = "LstmCellBackward"
+    backward_name = "LstmCellBackward0"
     saves_inputs = True
     saves_extra = True  # the activated gates and tanh(c')
 
@@ -58,7 +58,7 @@ class LstmLayer(Op):
     states h_1..h_T, then the last cell state c_T, of the recurrence gates_t = xw[t] + h_{t-1} @ w_hh.T
     (xw holds each step's input projection and both biases)."""
     name = "lstm_layer"
-    backward_name = "LstmLayerBackward"
+    backward_name = "LstmLayerBackward0"
     saves_inputs = True
     saves_extra = True  # every step's activated gates, tanh(c_t), and the states it started from
 

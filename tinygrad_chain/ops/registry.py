@@ -51,8 +51,8 @@ class Op:
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         cls.has_check = cls.check is not Op.check
-        if cls.name and "backward_name" not in cls.__dict__:
-            cls.backward_name = "".join(p.capitalize() for p in cls.name.split("_")) + "Backward"
+        if cls.name and "backward_name" not in cls.__dict__:  # torch's grad_fn name: "add" -> AddBackward0
+            cls.backward_name = "".join(p.capitalize() for p in cls.name.split("_")) + "Backward0"
 
     def check(self, *args, **attrs):
         """Validate inputs before anything runs (raise with a clear message)."""
@@ -170,8 +170,8 @@ def _no_silent_float64(b, out, args):
     return b.astype(out, dtypes.get_default_dtype())
 
 
-def _describe(args):
-    return ", ".join(f"{list(a.shape)} {a.dtype.name} on {a.device}" if isinstance(a, Tensor) else repr(a)
+def _describe(args):  # devices by backend name: "cpu" may be either of two
+    return ", ".join(f"{list(a.shape)} {a.dtype.name} on {a._b.name}" if isinstance(a, Tensor) else repr(a)
                      for a in args)
 
 
@@ -193,7 +193,7 @@ def _cpu_scalars_moved(args):
 
 
 def _device_error(op, args):
-    devices = sorted({str(a.device) for a in args if isinstance(a, Tensor)})
+    devices = sorted({a._b.name for a in args if isinstance(a, Tensor)})
     return RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                         f"{' and '.join(devices)}, in op {op.name} (inputs: {_describe(args)}). "
                         f"Move them with .to(device) first.")
