@@ -47,8 +47,9 @@ class Generator:
         self._rng.shuffle(perm)
         return perm
 
-    def randrange(self, n):
-        return self._rng.randrange(n)
+    def randranges(self, n, k):
+        """k draws from range(n), with replacement."""
+        return [self._rng.randrange(n) for _ in range(k)]
 
     # ---- tensor draws (tc.rand(..., generator=g), multinomial, ...) ------------
     def native_rng(self, backend):

@@ -10,17 +10,22 @@ File layout (little-endian)::
 
 The tree encodes None, bools, ints, floats, strings directly and tags the
 rest ({"$list": [...]}, {"$tuple": [...]}, {"$dict": [[key, value], ...]},
-{"$tensor": index}, {"$dtype": name}, {"$device": name}), so dict keys keep
-their types (optimizer state is keyed by ints) and nothing is ever executed
-when a file is read. Saving writes a temporary file in the target's folder,
-fsyncs it and renames it over the target, so an interrupted save leaves the
-previous checkpoint whole. The new file gets the mode open() would give it
+{"$tensor": index}, {"$ndarray": index}, {"$dtype": name}, {"$device": name}),
+so dict keys keep their types (optimizer state is keyed by ints) and nothing is
+ever executed when a file is read. The table lists the tensors and NumPy arrays
+(an array's entry has no device, requires_grad or parameter field). A whole
+module or optimizer is refused: its state_dict() is what a checkpoint holds.
+
+Saving writes a temporary file in the target's folder, fsyncs it and renames
+it over the target, so an interrupted save leaves the previous checkpoint whole. The new file gets the mode open() would give it
 (the umask's), or the mode of the file it replaces; the writer holds a lock on
 its temporary file, so the next save to that path can tell the files of killed
 writers from those of live ones and removes them. Loading checks the header
 against the format strictly: any file tc.save could not have written raises
 CheckpointError.
 """
+import argparse
+import contextlib
 import json
 import math
 import os
@@ -55,7 +60,8 @@ class CheckpointError(RuntimeError):
 
 # ---- save ----------------------------------------------------------------------
 def save(obj, f):
-    """Write obj (nested dicts/lists/tuples of tensors, numbers, strings, bools, None) to path or file f."""
+    """Write obj (nested dicts/lists/tuples of tensors, NumPy arrays, numbers, strings, bools, None) to
+    path or file f."""
     tensors = []
     tree = _encode(obj, tensors, {}, "obj", 0)
     if hasattr(f, "write"):
@@ -157,12 +163,15 @@ def _encode(obj, tensors, memo, where, depth):
         return obj
     if depth >= _MAX_DEPTH and isinstance(obj, (dict, list, tuple)):
         raise ValueError(f"tc.save cannot store {where}: containers nest more than {_MAX_DEPTH} deep there")
-    if isinstance(obj, Tensor):
+    if isinstance(obj, (Tensor, numpy.ndarray)):  # into the table, once however often named
+        if isinstance(obj, numpy.ndarray) and _ARRAY_DTYPES.get(obj.dtype.name) != obj.dtype.kind:
+            raise TypeError(f"tc.save cannot store {where}, a NumPy array of dtype {obj.dtype}: arrays of "
+                            f"{', '.join(_ARRAY_DTYPES)} can be stored")
         key = id(obj)
         if key not in memo:
             memo[key] = len(tensors)
             tensors.append(obj)
-        return {"$tensor": memo[key]}
+        return {"$tensor" if isinstance(obj, Tensor) else "$ndarray": memo[key]}
     if isinstance(obj, dict):
         return {"$dict": [[_encode(k, tensors, memo, f"{where} key {k!r}", depth + 1),
                            _encode(v, tensors, memo, f"{where}[{k!r}]", depth + 1)] for k, v in obj.items()]}
@@ -176,21 +185,30 @@ def _encode(obj, tensors, memo, where, depth):
         return {"$device": obj.name}
     if type(obj).__module__ == "numpy" and hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:
         return _encode(obj.item(), tensors, memo, where, depth)  # a NumPy scalar
-    raise TypeError(f"tc.save cannot store {where}, an object of type {type(obj).__name__}: checkpoints hold "
-                    f"tensors, numbers, strings, bools, None, and dicts/lists/tuples of them")
+    what = type(obj).__name__
+    if callable(getattr(obj, "state_dict", None)):  # a Module, an Optimizer, a scheduler
+        raise TypeError(f"tc.save cannot store {where}, a whole {what}: that would need pickle, which tc.load "
+                        f"never runs. Save its state_dict() instead (tc.save(model.state_dict(), path)) and load it "
+                        f"into a new {what} with load_state_dict(tc.load(path)).")
+    if isinstance(obj, argparse.Namespace):
+        raise TypeError(f"tc.save cannot store {where}, an argparse.Namespace: save vars(args), a dict of its "
+                        f"values, instead")
+    raise TypeError(f"tc.save cannot store {where}, an object of type {what}: checkpoints hold tensors, NumPy "
+                    f"arrays, numbers, strings, bools, None, and dicts/lists/tuples of them")
 
 
 def _write_payload(fh, tree, tensors):
     """Write the whole file to the binary file object fh."""
     table, arrays, offset = [], [], 0
-    for t in tensors:
-        arr = numpy.asarray(t._b.to_numpy(t._array))
+    for t in tensors:  # tensors and NumPy arrays
+        arr = t if isinstance(t, numpy.ndarray) else numpy.asarray(t._b.to_numpy(t._array))
         if not arr.flags.c_contiguous:
             arr = arr.copy(order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         offset = -(-offset // _ALIGN) * _ALIGN
-        table.append({"dtype": t.dtype.name, "shape": list(arr.shape), "offset": offset, "nbytes": arr.nbytes,
-                      "device": t._b.name, "requires_grad": t.requires_grad,
-                      "parameter": type(t).__name__ == "Parameter"})
+        entry = {"dtype": arr.dtype.name, "shape": list(arr.shape), "offset": offset, "nbytes": arr.nbytes}
+        if isinstance(t, Tensor):
+            entry.update(device=t._b.name, requires_grad=t.requires_grad, parameter=type(t).__name__ == "Parameter")
+        table.append(entry)
         arrays.append((offset, arr))
         offset += arr.nbytes
     header = json.dumps({"format": FORMAT, "version": 1, "tree": tree, "tensors": table,
@@ -229,11 +247,14 @@ def load(f, map_location=None, weights_only=True):
     header, data = _parse(raw, name)
     table, made = header["tensors"], []
 
-    def tensor(i):  # tc.save numbers the tensors in the order the tree first names them
+    def tensor(i, tag):  # tc.save numbers the tensors and arrays in the order the tree first names them
         if i > len(made):
             raise _corrupt(name, f"its object tree names tensor {i} before tensor {len(made)}")
+        if (tag == "$ndarray") != _is_array(table[i]):
+            raise _corrupt(name, f"a {tag} entry refers to tensor {i} of its table, which is "
+                                 f"{'a NumPy array' if _is_array(table[i]) else 'a tensor'}")
         if i == len(made):
-            made.append(_tensor(table[i], data, map_location, name))
+            made.append(_array(table[i], data) if tag == "$ndarray" else _tensor(table[i], data, map_location, name))
         return made[i]
 
     obj = _decode(header["tree"], tensor, len(table), 0, name)
@@ -275,7 +296,12 @@ _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "an in
 _HEADER_FIELDS = {"format": str, "version": int, "tree": object, "tensors": list, "data_bytes": int}
 _TENSOR_FIELDS = {"dtype": str, "shape": list, "offset": int, "nbytes": int, "device": str, "requires_grad": bool,
                   "parameter": bool}
+_ARRAY_FIELDS = {"dtype": str, "shape": list, "offset": int, "nbytes": int}
 _DTYPES = {d.name: d for d in dtypes.ALL}  # the names tc.save writes, no aliases
+# the NumPy dtypes of arrays tc.save stores, with their kinds (a name NumPy gives no other dtype)
+_ARRAY_DTYPES = {"bool": "b", "int8": "i", "int16": "i", "int32": "i", "int64": "i", "uint8": "u", "uint16": "u",
+                 "uint32": "u", "uint64": "u", "float16": "f", "float32": "f", "float64": "f", "complex64": "c",
+                 "complex128": "c"}
 _DEVICES = "numpy, cpp or cupy"  # likewise: the backends' own names
 
 
@@ -361,13 +387,19 @@ def _parse(raw, name):
     return header, memoryview(raw)[16 + hlen:16 + hlen + data_bytes]
 
 
+def _is_array(entry):
+    return set(entry) == set(_ARRAY_FIELDS)
+
+
 def _check_tensor(entry, i, start, name):
     """Check entry i of the tensor table, whose data begins at the first aligned byte from start; return its end."""
     what = f"tensor {i} of its table"
-    _check_fields(entry, _TENSOR_FIELDS, what, name)
-    dt, shape = _DTYPES.get(entry["dtype"]), entry["shape"]
-    if dt is None:
-        raise _corrupt(name, f"{what} has dtype {_short(entry['dtype'])}, not one of {', '.join(_DTYPES)}")
+    array = type(entry) is dict and _is_array(entry)  # a NumPy array: the first four fields only
+    _check_fields(entry, _ARRAY_FIELDS if array else _TENSOR_FIELDS, what, name)
+    names = _ARRAY_DTYPES if array else _DTYPES
+    if entry["dtype"] not in names:
+        raise _corrupt(name, f"{what} has dtype {_short(entry['dtype'])}, not one of {', '.join(names)}")
+    dt, shape = numpy.dtype(entry["dtype"]) if array else _DTYPES[entry["dtype"]], entry["shape"]
     if len(shape) > _MAX_NDIM or not all(type(n) is int and n >= 0 for n in shape):
         raise _corrupt(name, f"{what} has shape {_short(shape)}: a shape is a list of at most {_MAX_NDIM} "
                              f"non-negative integers")
@@ -378,6 +410,8 @@ def _check_tensor(entry, i, start, name):
         raise _corrupt(name, f"{what} gives {_short(entry['nbytes'])} bytes at offset {_short(entry['offset'])}; "
                              f"shape {shape} of {dt.name}, after the tensors before it, takes {nbytes} bytes at "
                              f"offset {offset}")
+    if array:
+        return offset + nbytes
     if not _is_device_name(entry["device"]):
         raise _corrupt(name, f"{what} is on device {_short(entry['device'])}, not {_DEVICES}")
     if entry["requires_grad"] and not dt.is_floating_point:
@@ -385,12 +419,16 @@ def _check_tensor(entry, i, start, name):
     return offset + nbytes
 
 
+def _array(entry, data):
+    """The NumPy array a checked table entry describes: a private, writable, native-order copy."""
+    dt, shape = numpy.dtype(entry["dtype"]), tuple(entry["shape"])
+    arr = numpy.frombuffer(data, dtype=dt.newbyteorder("<"), count=math.prod(shape), offset=entry["offset"])
+    return arr.reshape(shape).astype(dt)
+
+
 def _tensor(entry, data, map_location, name):
     """The tensor a checked table entry describes, on the device map_location asks for."""
-    dt, shape = _DTYPES[entry["dtype"]], tuple(entry["shape"])
-    arr = numpy.frombuffer(data, dtype=numpy.dtype(dt.name).newbyteorder("<"), count=math.prod(shape),
-                           offset=entry["offset"])
-    arr = arr.reshape(shape).astype(dt.name)  # a private, writable, native-order copy
+    arr = _array(entry, data)
     b, saved = backends.get("numpy"), entry["device"]
     t = Tensor._make(b.asarray(arr), b, False, None, [0])
     if callable(map_location):
@@ -459,10 +497,10 @@ def _decode(node, tensor, count, depth, name):
                                          f"hashable") from None
                 out[key] = _decode(pair[1], tensor, count, depth + 1, name)
             return out
-        if tag == "$tensor":
+        if tag in ("$tensor", "$ndarray"):
             if type(value) is not int or not 0 <= value < count:
-                raise _corrupt(name, f"a $tensor entry refers to tensor {_short(value)}; the table has {count}")
-            return tensor(value)
+                raise _corrupt(name, f"a {tag} entry refers to tensor {_short(value)}; the table has {count}")
+            return tensor(value, tag)
         if tag == "$dtype":
             if type(value) is not str or value not in _DTYPES:
                 raise _corrupt(name, f"a $dtype entry names {_short(value)}, not one of {', '.join(_DTYPES)}")
@@ -474,4 +512,26 @@ def _decode(node, tensor, count, depth, name):
     raise _corrupt(name, f"unexpected entry {_short(node)} in its object tree")
 
 
-__all__ = ["CheckpointError", "load", "save"]
+# ---- torch.serialization's allow-list, for scripts that call it ------------------------------
+def add_safe_globals(safe_globals):
+    """A no-op, for torch compatibility: torch's allow-list says which classes unpickling may build;
+    tc.load never unpickles, so it builds none."""
+
+
+@contextlib.contextmanager
+def safe_globals(safe_globals):
+    """A no-op context manager, for torch compatibility (see add_safe_globals)."""
+    yield
+
+
+def get_safe_globals():
+    """Always []: nothing is ever unpickled, so nothing needs allowing."""
+    return []
+
+
+def clear_safe_globals():
+    """A no-op, for torch compatibility (see add_safe_globals)."""
+
+
+__all__ = ["CheckpointError", "add_safe_globals", "clear_safe_globals", "get_safe_globals", "load", "safe_globals",
+           "save"]

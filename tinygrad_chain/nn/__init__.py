@@ -17,3 +17,5 @@ from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell  # noqa: F4
 from .sparse import Embedding  # noqa: F401
 from .transformer import (MultiheadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer,  # noqa: F401
                           TransformerEncoder, TransformerEncoderLayer)
+from .parallel.data_parallel import DataParallel  # noqa: F401,E402  (a pass-through on the one device)
+from . import modules  # noqa: F401,E402  (torch's import paths: tc.nn.modules.loss.MSELoss; after every layer)

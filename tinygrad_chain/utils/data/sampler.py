@@ -1,5 +1,12 @@
-"""Samplers: the order in which a DataLoader visits a dataset's indices."""
+"""Samplers: the order in which a DataLoader visits a dataset's indices.
+
+Every sampler yields its indices lazily: draws with replacement come in chunks of
+_CHUNK, permutations one epoch of the data at a time, so memory does not grow with
+num_samples (RandomSampler(data, replacement=True, num_samples=int(1e10)) starts at once).
+"""
 from tinygrad_chain.generator import check_generator, from_global_seed
+
+_CHUNK = 32  # draws per call to the generator, as torch's RandomSampler
 
 
 class Sampler:
@@ -46,12 +53,12 @@ class RandomSampler(Sampler):
         n = len(self.data_source)
         gen = self.generator if self.generator is not None else from_global_seed()
         if self.replacement:
-            return iter([gen.randrange(n) for _ in range(self.num_samples)])
-        out = []
+            for start in range(0, self.num_samples, _CHUNK):
+                yield from gen.randranges(n, min(_CHUNK, self.num_samples - start))
+            return
         for _ in range(self.num_samples // n):
-            out += gen.randperm(n)
-        out += gen.randperm(n)[:self.num_samples % n]
-        return iter(out)
+            yield from gen.randperm(n)
+        yield from gen.randperm(n)[:self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
@@ -65,7 +72,8 @@ class SubsetRandomSampler(Sampler):
 
     def __iter__(self):
         gen = self.generator if self.generator is not None else from_global_seed()
-        return iter([self.indices[i] for i in gen.randperm(len(self.indices))])
+        for i in gen.randperm(len(self.indices)):
+            yield self.indices[i]
 
     def __len__(self):
         return len(self.indices)
