@@ -258,6 +258,14 @@ class Tensor(TensorMath, TensorShape, TensorMatrix, TensorSort, TensorInplace):
             hooks = self._hooks
         return _HookHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call hook(self) during backward, as soon as this leaf's .grad holds the new gradient."""
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return _HookHandle(engine.register_post_accumulate_hook(self, hook), hook)
+
     def detach(self):
         """The same data, cut from the graph (shares memory and version counter)."""
         return Tensor._make(self._data, self._b, False, None, self._version)

@@ -9,15 +9,33 @@
    (its shape, dtype and device, recorded in the node), summed back to the
    input's shape here, the one place where broadcasting is undone, and
    accumulated per parent. A hook's replacement must match what it was given.
+4. A leaf with post-accumulate-grad hooks (DistributedDataParallel's) gets its .grad
+   written, and its hooks called, as soon as the last node that feeds it has run,
+   not at the end: gradients can be sent while the rest of backward runs.
 """
 import gc
 import sys
+import weakref
 
 from tinygrad_chain.ops import fusion
 
 from .grad_mode import state
 from .indexed_grad import IndexedGrad, add_grads, dense
 from .node import Node
+
+# id(leaf) -> [hook(leaf)], called once its .grad holds this backward's gradient. Keyed by id,
+# not a WeakKeyDictionary: that compares keys with ==, which is elementwise on tensors.
+post_accumulate_hooks = {}
+
+
+def register_post_accumulate_hook(leaf, hook):
+    """Add hook(leaf) to `leaf`'s post-accumulate hooks; the entry goes when the leaf dies."""
+    hooks = post_accumulate_hooks.get(id(leaf))
+    if hooks is None:
+        hooks = post_accumulate_hooks[id(leaf)] = []
+        weakref.finalize(leaf, post_accumulate_hooks.pop, id(leaf), None)
+    hooks.append(hook)
+    return hooks
 
 
 def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, allow_unused=False):
@@ -43,6 +61,9 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
         wanted = {id(t.grad_fn if t.grad_fn is not None else t): i for i, t in enumerate(inputs)}
         results = [None] * len(inputs)
 
+    # leaves with post-accumulate hooks -> how many nodes still owe them a gradient
+    waiting = _waiting_leaves(nodes) if wanted is None and post_accumulate_hooks else None
+
     previous = state.enabled
     state.enabled = create_graph
     # The walk makes and drops many small objects, all freed by reference counting;
@@ -54,6 +75,8 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
         for node in sorted(nodes, key=_seq, reverse=True):
             g = grads.pop(node, None)
             if g is None:
+                if waiting:
+                    _count_down(node, waiting, leaf_grads, create_graph, owned)
                 continue
             g = dense(g)
             if node.hooks:
@@ -65,6 +88,8 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
             elif id(node) in wanted:
                 results[wanted[id(node)]] = g if create_graph else _owned(g, owned)
             _propagate(node, g, grads, leaf_grads)
+            if waiting:
+                _count_down(node, waiting, leaf_grads, create_graph, owned)
             if not retain_graph:
                 node.release()
 
@@ -79,10 +104,7 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
                     results[wanted[id(leaf)]] = g if create_graph else _owned(g, owned)
             return _check_used(results, inputs, allow_unused)
         for leaf, g in leaf_grads.values():
-            g = dense(g)
-            for hook in leaf._hooks or ():
-                g = _run_hook(hook, g)
-            _write_grad(leaf, g, create_graph, owned)
+            _finish_leaf(leaf, g, create_graph, owned)
     finally:
         state.enabled = previous
         if collecting:
@@ -92,6 +114,42 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
 
 def _seq(node):
     return node.seq
+
+
+def _finish_leaf(leaf, g, create_graph, owned):
+    """Run the leaf's hooks on g, accumulate it into .grad, then call its post-accumulate hooks."""
+    g = dense(g)
+    for hook in leaf._hooks or ():
+        g = _run_hook(hook, g)
+    _write_grad(leaf, g, create_graph, owned)
+    if post_accumulate_hooks:
+        for hook in list(post_accumulate_hooks.get(id(leaf), ())):
+            hook(leaf)
+
+
+def _waiting_leaves(nodes):
+    """{id(leaf): [leaf, number of edges from `nodes`]} for the leaves with post-accumulate hooks."""
+    waiting = {}
+    for node in nodes:
+        for p in node.parents:
+            if p is not None and type(p) is not Node and post_accumulate_hooks.get(id(p)):
+                entry = waiting.setdefault(id(p), [p, 0])
+                entry[1] += 1
+    return waiting
+
+
+def _count_down(node, waiting, leaf_grads, create_graph, owned):
+    """`node` has run (or had no gradient): the leaves it fed that now owe nothing are finished."""
+    for p in node.parents:
+        entry = waiting.get(id(p)) if p is not None and type(p) is not Node else None
+        if entry is None:
+            continue
+        entry[1] -= 1
+        if entry[1] == 0:
+            del waiting[id(p)]
+            done = leaf_grads.pop(id(p), None)
+            if done is not None:
+                _finish_leaf(p, done[1], create_graph, owned)
 
 
 def _collect(start):
