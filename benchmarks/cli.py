@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 
-from benchmarks import machine, progress, workloads
+from benchmarks import dist_bench, machine, progress, workloads
 from benchmarks.runners import RUNNERS
 from benchmarks.worker import TAG
 
@@ -30,7 +30,9 @@ def parse_args(argv):
     ap.add_argument("--devices", default="all",
                     help="comma list of device types (cpu, cuda), tinygrad_chain devices (numpy, cpp, cupy) "
                          "or library:device pairs (torch:cuda); default all")
-    ap.add_argument("--workloads", default="all", help=f"comma list of {', '.join(workloads.WORKLOADS)}; default all")
+    ap.add_argument("--workloads", default="all",
+                    help=f"comma list of {', '.join(workloads.WORKLOADS)}; default all; the distributed ones "
+                         f"({', '.join(dist_bench.WORKLOADS)}, under mpirun) run only when named")
     ap.add_argument("--libraries", default="all", help=f"comma list of {', '.join(RUNNERS)}; default all installed")
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (a few minutes)")
@@ -56,7 +58,8 @@ def parse_args(argv):
     args.workloads = list(workloads.WORKLOADS) if args.workloads == "all" else _csv(args.workloads)
     args.libraries = list(RUNNERS) if args.libraries == "all" else _csv(args.libraries)
     args.devices = None if args.devices == "all" else _csv(args.devices)
-    for name, known, what in ((args.workloads, workloads.WORKLOADS, "workload"), (args.libraries, RUNNERS, "library")):
+    known_workloads = {**workloads.WORKLOADS, **dist_bench.WORKLOADS}
+    for name, known, what in ((args.workloads, known_workloads, "workload"), (args.libraries, RUNNERS, "library")):
         bad = [n for n in name if n not in known]
         if bad:
             ap.error(f"unknown {what} {', '.join(bad)}: choose from {', '.join(known)}")
@@ -227,6 +230,12 @@ def _augment(res, target):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     os.makedirs(args.out, exist_ok=True)
+    distributed = [w for w in args.workloads if w in dist_bench.WORKLOADS]
+    args.workloads = [w for w in args.workloads if w not in dist_bench.WORKLOADS]
+    if distributed:
+        dist_bench.run(args, distributed)
+        if not args.workloads:
+            return 0
     cases = workloads.cases(args.preset, args.workloads)
     print(f"benchmarks: preset {args.preset}, {len(cases)} cases per CPU device, repeat {args.repeat}, "
           f"{args.threads} threads -> {args.out}/", flush=True)

@@ -215,3 +215,17 @@ def test_sampler_refuses_bad_ranks_and_feeds_a_dataloader():
     data = TensorDataset(tc.arange(10).float(), tc.arange(10))
     loader = DataLoader(data, batch_size=2, sampler=DistributedSampler(data, 2, 1, shuffle=False))
     assert [y.tolist() for _, y in loader] == [[1, 3], [5, 7], [9]]
+
+
+# ---- the benchmark: python -m benchmarks --workloads allreduce,ddp_mlp ---------------------------------------
+@needs_mpi
+def test_distributed_benchmark_smoke(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--workloads", "allreduce,ddp_mlp", "--smoke",
+                           "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    doc = json.loads((tmp_path / "distributed.json").read_text())
+    assert [(r["workload"], r["ranks"]) for r in doc["runs"]] == [("allreduce", 2), ("ddp_mlp", 1), ("ddp_mlp", 2)]
+    assert not [r for r in doc["runs"] if "failed" in r], doc["runs"]
+    sizes = doc["runs"][0]["rows"]
+    assert all({"mpi4py", "tinygrad_chain:numpy", "tinygrad_chain:cpp"} <= set(row) for row in sizes)
+    assert "| DDP, buckets of 1 MB (overlapping backward) |" in (tmp_path / "distributed.md").read_text()
