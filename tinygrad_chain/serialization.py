@@ -17,10 +17,11 @@ ever executed when a file is read. The table lists the tensors and NumPy arrays
 module or optimizer is refused: its state_dict() is what a checkpoint holds.
 
 Saving writes a temporary file in the target's folder, fsyncs it and renames
-it over the target, so an interrupted save leaves the previous checkpoint whole. The new file gets the mode open() would give it
-(the umask's), or the mode of the file it replaces; the writer holds a lock on
-its temporary file, so the next save to that path can tell the files of killed
-writers from those of live ones and removes them. Loading checks the header
+it over the target, so an interrupted save leaves the previous checkpoint whole.
+The new file gets the mode open() would give it (the umask's), or the mode of
+the file it replaces; the writer holds a lock on its temporary file, so the next
+save to that path can tell the files of killed writers from those of live ones
+and removes them. Loading checks the header
 against the format strictly: any file tc.save could not have written raises
 CheckpointError.
 """
