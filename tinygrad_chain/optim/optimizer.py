@@ -1,6 +1,6 @@
 """The Optimizer base class: param_groups, per-parameter state, state_dict.
 
-Updates run in place on each parameter's backend array (``p.data``) through
+Updates run in place on each parameter's backend array (``p._writable()``) through
 fused backend methods (``sgd_step``, ``adam_step``, ...), with no graph and
 no new Tensor per step, so the C++ backend can override the hot loop.
 """
