@@ -47,7 +47,8 @@ def run(args, names):
         for ranks in (1, 2):
             spec = {**common, "batch": _BATCH[args.preset], "device": "cpp"}
             runs.append(_job(ranks, "ddp_mlp", spec, max(1, cores // ranks), args.timeout))
-    doc = {"machine": machine.machine_info(), "preset": args.preset, "repeat": args.repeat, "runs": runs}
+    doc = {"machine": machine.machine_info(), "preset": args.preset, "repeat": args.repeat,
+           "command": "python -m benchmarks " + " ".join(sys.argv[1:]), "runs": runs}
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "distributed.json"), "w") as f:
         json.dump(doc, f, indent=1)
@@ -69,8 +70,9 @@ def _size(b):
 def report(doc):
     m = doc["machine"]
     lines = [f"# Distributed benchmarks ({doc['preset']}, {doc['repeat']} repeats)", "",
-             f"{m.get('cpu_model')}, {m.get('usable_cpus')} usable cores. Medians; each block's time is its slowest "
-             f"rank's. A shared machine makes these noisy: compare within one run.", ""]
+             f"`{doc.get('command', 'python -m benchmarks')}` on {m.get('date')}: {m.get('cpu_model')}, "
+             f"{m.get('usable_cpus')} usable cores. Medians; a repeat's time is its slowest rank's. A shared machine "
+             f"makes these noisy: compare within one run.", ""]
     for r in doc["runs"]:
         if "failed" in r:
             lines += [f"**{r['workload']} on {r['ranks']} ranks failed**: {r['failed']}", ""]
