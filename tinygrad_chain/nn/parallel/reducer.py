@@ -73,7 +73,8 @@ class Reducer:
         for b in self.buckets:
             b.pending, b.work = len(b.params), None
         if self.find_unused:
-            self.used = tc.zeros(len(self.params), dtype=tc.int32)
+            # on the parameters' device: the one the transport carries (cuda for nccl)
+            self.used = tc.zeros(len(self.params), dtype=tc.int32, device=self.params[0].device)
             reached = _leaves(outputs)
             for p in self.params:
                 if id(p) not in reached:
