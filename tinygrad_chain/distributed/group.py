@@ -61,7 +61,7 @@ def _nccl_transport():
     return NcclTransport
 
 
-class group:  # noqa: N801  (torch's spelling: dist._ns.WORLD)
+class group:  # noqa: N801  (torch's spelling: dist.group.WORLD)
     WORLD = None
 
 
