@@ -79,7 +79,7 @@ class Run:
             self._bar.close()
         metrics = dict(metrics)
         metrics["wall_time_s"] = round(self.elapsed(), 2)
-        metrics["device"] = str(self.device)
+        metrics["device"] = self.device.name  # the backend that ran it: "cpp", not "cpu"
         if model is not None:
             metrics["checkpoint"] = str(save_checkpoint(self.out / "checkpoint.pt", model, optimizer, self.args))
         if plot:

@@ -276,6 +276,19 @@ def test_legacy_constructor_details_as_torch(device):
     assert p.shape == (3, 4) and p.requires_grad and float(p.abs().max()) <= 1
 
 
+def test_new_constructors_as_torch(device):
+    for lib in (tc, torch):
+        x = lib.ones(2, dtype=lib.float64)
+        got = [x.new_zeros(2, 3), x.new_zeros((2, 3)), x.new_ones(2), x.new_full((2,), 7), x.new_tensor([1, 2]),
+               x.new_zeros(2, dtype=lib.int64)]
+        desc = [(str(t.dtype).split(".")[1], tuple(t.shape), t.tolist()) for t in got]
+        desc += [(x.new_empty(3).shape == (3,), x.element_size(), x.nelement())]
+        if lib is tc:
+            ours = desc
+            assert all(t.device == x.device for t in got)
+    assert ours == desc
+
+
 def test_legacy_types_isinstance_and_casts(device):
     x, tx = tc.zeros(2), torch.zeros(2)
     for name in ("FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor"):
@@ -427,7 +440,8 @@ def test_format_of_0d_tensors_as_torch(device):
 
 def test_sparse_is_refused_clearly(device):
     for fn in (lambda: tc.sparse_coo_tensor([[0], [1]], [1.0], (2, 2)), lambda: tc.ones(2, 2).to_sparse(),
-               lambda: tc.sparse.mm(tc.ones(2, 2), tc.ones(2, 2)), lambda: tc.sparse_csr_tensor([0], [0], [1.0])):
+               lambda: tc.sparse.mm(tc.ones(2, 2), tc.ones(2, 2)), lambda: tc.sparse_csr_tensor([0], [0], [1.0]),
+               lambda: tc.spmm(tc.ones(2, 2), tc.ones(2, 2))):
         with pytest.raises(NotImplementedError, match="sparse tensors are not supported by tinygrad_chain"):
             fn()
     assert tc.ones(2).is_sparse is False and torch.ones(2).is_sparse is False

@@ -27,7 +27,7 @@ from tinygrad_chain import linalg, testing  # noqa: F401,E402  (tc.linalg, tc.te
 from tinygrad_chain.generator import Generator  # noqa: E402
 from tinygrad_chain.serialization import load, save  # noqa: E402
 from tinygrad_chain import onnx, sparse  # noqa: F401,E402  (importable; both say what is not supported)
-from tinygrad_chain.sparse import sparse_coo_tensor, sparse_csr_tensor  # noqa: F401,E402
+from tinygrad_chain.sparse import sparse_coo_tensor, sparse_csr_tensor, spmm  # noqa: F401,E402
 
 DType = dtypes.DType
 dtype = dtypes.DType

@@ -339,6 +339,31 @@ class Tensor(TensorMath, TensorShape, TensorMatrix, TensorSort, TensorInplace):
     def is_pinned(self, device=None):
         return False
 
+    # ---- torch's new_* constructors: of this tensor's dtype and device unless told ----------------
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return tensor(data, dtype=dtype or self.dtype, device=device or self._b.name, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        from tinygrad_chain import creation
+        return creation.full(size, fill_value, dtype or self.dtype, device or self._b.name, requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_full(size, 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_full(size, 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        from tinygrad_chain import creation
+        return creation.empty(*size, dtype=dtype or self.dtype, device=device or self._b.name,
+                              requires_grad=requires_grad)
+
+    def element_size(self):
+        return self.dtype.itemsize
+
+    def nelement(self):
+        return self._data.size
+
     def clone(self):
         return apply(M.Clone, self)
 
