@@ -9,7 +9,7 @@ import math
 
 from tinygrad_chain.autograd.grad_mode import state
 
-from . import fusion
+from . import fusion, registry
 from .registry import Op, _describe, apply, constant, register
 
 
@@ -73,7 +73,8 @@ class Mul(Op):
         if not state.enabled and not fusion.is_pending(g._data):
             b = g._b
             need_x, need_y = ctx.needs_input_grad
-            same = (getattr(x, "shape", None) == getattr(y, "shape", None) == g.shape  # a factor may be a number
+            tensor = registry.Tensor  # a factor may be a number; the arrays' shapes (Tensor.shape makes a tc.Size)
+            same = (isinstance(y, tensor) and isinstance(x, tensor) and x._data.shape == y._data.shape == g._data.shape
                     and x.dtype == y.dtype == g.dtype)
             if same and b.uniform_value(g._array) == 1.0:
                 # the gradient of a sum: g * y is y. Shared, not copied: gradients are never
