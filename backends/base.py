@@ -70,6 +70,22 @@ class Backend(abc.ABC):
     def synchronize(self):
         """Wait for queued work (a no-op on synchronous devices)."""
 
+    #: the native dtypes of float16 and bfloat16 in use: backends/half.py computes them in float32
+    half_natives = frozenset()
+
+    # ---- DLPack: memory shared with other libraries (not abstract: a backend may have none) ----
+    def to_dlpack(self, a, stream=None, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule of `a`'s memory (the array API's __dlpack__ arguments)."""
+        raise NotImplementedError(f"device {self.name!r} does not export DLPack")
+
+    def dlpack_device(self, a):
+        """(DLPack device type, device index) of `a`'s memory."""
+        raise NotImplementedError(f"device {self.name!r} does not export DLPack")
+
+    def from_dlpack(self, obj):
+        """A native array sharing the memory of `obj` (an object with __dlpack__, or a capsule)."""
+        raise NotImplementedError(f"device {self.name!r} does not import DLPack")
+
     # ---- random --------------------------------------------------------
     # Each draw takes `rng`: None draws from the backend's global RNG (manual_seed),
     # else an RNG from make_rng (a tc.Generator seeds one per call).
@@ -329,6 +345,17 @@ class Backend(abc.ABC):
             out = self.reshape(out, tuple(n for i, n in enumerate(out.shape)
                                           if i not in (axis if axis is not None else range(a.ndim))))
         return out
+
+    def vector_norm(self, a, p, axis, keepdims):
+        """The p-norm of `a` over `axis` (None: all): p = 0 counts non-zeros, inf is the largest |a|."""
+        mag = self.unary("abs", a)
+        if p == 0:
+            return self.reduce("sum", self.astype(self.binary("ne", mag, 0), self.dtype_of(a)), axis, keepdims)
+        if p == float("inf"):
+            return self.reduce("max", mag, axis, keepdims)
+        if p == 2:
+            return self.unary("sqrt", self.reduce("sum", self.binary("mul", mag, mag), axis, keepdims))
+        return self.binary("pow", self.reduce("sum", self.binary("pow", mag, p), axis, keepdims), 1.0 / p)
 
     def softplus(self, a, beta, threshold):
         # log1p(exp(-|z|)) + max(z, 0) is stable for every z; above threshold it is linear

@@ -13,6 +13,7 @@ import numpy as np
 
 from tinygrad_chain import _C  # ImportError when the extension is missing
 
+from . import half
 from ._malloc import keep_freed_memory
 from .cpp_window import CppWindowMixin
 from .numpy_backend import NumpyBackend
@@ -70,6 +71,7 @@ def _c(a, dtype=None):
 
 
 _ndarray = np.ndarray  # one lookup less on the per-op path of small tensors
+_NUMBERS, _F32 = half.NUMBERS, np.dtype(np.float32)
 
 
 def _as_scalar_if_uniform(a):
@@ -179,6 +181,13 @@ class CppBackend(CppWindowMixin, NumpyBackend):
     def binary(self, name, a, b):
         # small operands go straight to NumPy (named, not super(): this is the 1-element autograd
         # path, which should cost what it costs on the numpy device)
+        # a Python number meeting a half array computes in float32 (backends/half.py); float32 is
+        # ruled out first, by identity: this is the per-op path of small tensors
+        if type(b) in _NUMBERS:
+            if a.dtype is not _F32 and a.dtype in self.half_natives:
+                return half.with_number(self, name, a, b)
+        elif type(a) in _NUMBERS and b.dtype is not _F32 and b.dtype in self.half_natives:
+            return half.with_number(self, name, a, b)
         if not ((type(a) is _ndarray and a.size >= _MIN_ARITH) or (type(b) is _ndarray and b.size >= _MIN_ARITH)):
             if name in self._QUIET:  # NumPy's method enters errstate for these
                 return NumpyBackend.binary(self, name, a, b)

@@ -19,8 +19,12 @@ except ImportError as e:
     raise ImportError(f"cupy is not installed ({e}); install the extra: pip install 'tinygrad_chain[cuda]'") from None
 
 from tinygrad_chain import cuda as _tc_cuda
+from tinygrad_chain import dtypes
 
 from . import cupy_kernels as K
+from . import dlpack, half
+
+_NUMBERS, _F32 = half.NUMBERS, numpy.dtype(numpy.float32)
 from .base import FUSED_INSTRUCTIONS
 from .xp_backend import XpBackend
 
@@ -121,6 +125,18 @@ class CupyBackend(XpBackend):
         super().__init__()
         self._unary["erf"] = self._erf
 
+    def _make_native(self, dtype):
+        # float16 is CuPy's own; bfloat16 is ml_dtypes', which only newer CuPy can hold (cupy#9494)
+        native = super()._make_native(dtype)
+        if dtype is dtypes.bfloat16:
+            try:
+                cupy.empty(1, dtype=native)
+            except Exception as e:
+                raise TypeError(f"bfloat16 is not available on device 'cupy': CuPy {cupy.__version__} cannot "
+                                f"hold ml_dtypes.bfloat16 arrays ({type(e).__name__}: {e}); CuPy releases with "
+                                f"ml_dtypes support can. float16 works.") from None
+        return native
+
     # ---- device queries (tc.cuda) ------------------------------------------
     def device_count(self):
         return self._device_count
@@ -160,6 +176,14 @@ class CupyBackend(XpBackend):
     def setitem(self, a, index, value):
         a[index] = cupy.asarray(value) if isinstance(value, numpy.ndarray) else value
 
+    # ---- DLPack: CuPy's own (it synchronises streams; bfloat16 where this CuPy has it) ----
+    def to_dlpack(self, a, stream=None, max_version=None, dl_device=None, copy=None):
+        asked = {"stream": stream, "max_version": max_version, "dl_device": dl_device, "copy": copy}
+        return a.__dlpack__(**{k: v for k, v in asked.items() if v is not None})
+
+    def from_dlpack(self, obj):
+        return cupy.from_dlpack(dlpack.Holder(obj) if dlpack.is_capsule(obj) else obj)
+
     # ---- random --------------------------------------------------------
     # cupy's RandomState (cuRAND) draws every dtype we need and permutations
     def make_rng(self, seed):
@@ -188,6 +212,13 @@ class CupyBackend(XpBackend):
         return self._unary[name](a)
 
     def binary(self, name, a, b):
+        # a Python number meeting a half array computes in float32 (backends/half.py); float32 is
+        # ruled out first, by identity: this is the per-op path of small tensors
+        if type(b) in _NUMBERS:
+            if a.dtype is not _F32 and a.dtype in self.half_natives:
+                return half.with_number(self, name, a, b)
+        elif type(a) in _NUMBERS and b.dtype is not _F32 and b.dtype in self.half_natives:
+            return half.with_number(self, name, a, b)
         return self._binary[name](a, b)
 
     def _erf(self, a):

@@ -7,9 +7,11 @@ import numpy
 
 from tinygrad_chain import dtypes
 
-from . import special
+from . import dlpack, half, special
 from .base import Backend
 from .xp_optim import XpOptimMixin
+
+_NUMBERS, _F32 = half.NUMBERS, numpy.dtype(numpy.float32)
 
 
 class XpBackend(XpOptimMixin, Backend):
@@ -17,8 +19,12 @@ class XpBackend(XpOptimMixin, Backend):
 
     def __init__(self):
         xp = self.xp
-        self._native = {d: xp.dtype(d.name) for d in dtypes.ALL}
-        self._from_native = {v: k for k, v in self._native.items()}
+        #: the native dtypes of float16 and bfloat16 in use (backends/half.py computes them in float32)
+        self.half_natives = set()
+        self._native, self._from_native = _Natives(self), _FromNatives(self)
+        for d in dtypes.ALL:
+            if d is not dtypes.bfloat16:  # registered on first use: its library is slow to import
+                self._native[d]
         self.float64_native = self._native[dtypes.float64]
         self._unary = {
             "neg": xp.negative, "abs": xp.abs, "exp": xp.exp, "log": xp.log,
@@ -40,6 +46,11 @@ class XpBackend(XpOptimMixin, Backend):
                         "mean": xp.mean}
         self._arg_reduce = {"argmax": xp.argmax, "argmin": xp.argmin}
         self.manual_seed(0)
+        half.install(self, xp.ndarray)
+
+    def _make_native(self, dtype):
+        """The native dtype storing `dtype` (a backend without one raises TypeError)."""
+        return dtypes.numpy_dtype(dtype)
 
     # ---- creation and transfer ----------------------------------------
     def asarray(self, data, dtype=None):
@@ -70,13 +81,37 @@ class XpBackend(XpOptimMixin, Backend):
         return self.xp.eye(n, m, dtype=self._native[dtype])
 
     def astype(self, a, dtype):
-        return a.astype(self._native[dtype])
+        native = self._native[dtype]
+        if native in self.half_natives and self.xp is numpy:  # beyond the range: inf, quietly, as torch
+            with numpy.errstate(over="ignore"):
+                return a.astype(native)
+        return a.astype(native)
 
     def copy(self, a):
         return a.copy()
 
     def copy_into(self, dst, src):
         dst[...] = src
+
+    # ---- DLPack (backends/dlpack.py: bfloat16 crosses as relabelled uint16) ----------
+    def to_dlpack(self, a, stream=None, max_version=None, dl_device=None, copy=None):
+        asked = {"stream": stream, "max_version": max_version, "dl_device": dl_device, "copy": copy}
+        kwargs = {k: v for k, v in asked.items() if v is not None}
+        if a.dtype not in self.half_natives or self.dtype_of(a) is not dtypes.bfloat16:
+            return a.__dlpack__(**kwargs)
+        capsule = a.view(self.xp.uint16).__dlpack__(**kwargs)
+        dlpack.relabel(capsule, dlpack.UINT, dlpack.BFLOAT)
+        return capsule
+
+    def dlpack_device(self, a):
+        return a.__dlpack_device__()
+
+    def from_dlpack(self, obj):
+        """The memory of `obj` (an object with __dlpack__, or a capsule) as a native array, not copied."""
+        capsule = obj if dlpack.is_capsule(obj) else _capsule_of(obj)
+        bf16 = dlpack.relabel(capsule, dlpack.BFLOAT, dlpack.UINT)
+        a = self.xp.from_dlpack(dlpack.Holder(capsule))
+        return a.view(self._native[dtypes.bfloat16]) if bf16 else a
 
     # ---- random --------------------------------------------------------
     def manual_seed(self, seed):
@@ -134,13 +169,25 @@ class XpBackend(XpOptimMixin, Backend):
         return self._unary[name](a)
 
     def binary(self, name, a, b):
+        # a Python number meeting a half array computes in float32 (backends/half.py); float32 is
+        # ruled out first, by identity: this is the per-op path of small tensors
+        if type(b) in _NUMBERS:
+            if a.dtype is not _F32 and a.dtype in self.half_natives:
+                return half.with_number(self, name, a, b)
+        elif type(a) in _NUMBERS and b.dtype is not _F32 and b.dtype in self.half_natives:
+            return half.with_number(self, name, a, b)
         if name in self._QUIET:
             with self.xp.errstate(all="ignore"):
                 return self._binary[name](a, b)
         return self._binary[name](a, b)
 
     def where(self, cond, a, b):
-        return self.xp.where(cond, a, b)
+        out = self.xp.where(cond, a, b)
+        if out.dtype is _F32 and (type(a) in _NUMBERS or type(b) in _NUMBERS):
+            arr = b if type(a) in _NUMBERS else a
+            if getattr(arr, "dtype", None) in self.half_natives:  # NumPy makes bfloat16 and a Python number
+                out = out.astype(arr.dtype)                     # float32; the number is weak (torch)
+        return out
 
     def clip(self, a, lo, hi):
         if lo is not None:
@@ -346,3 +393,45 @@ class XpBackend(XpOptimMixin, Backend):
         p = g.shape[2] * g.shape[3]
         flat[xp.arange(n)[:, None, None], xp.arange(c)[None, :, None], indices.reshape(n, c, p)] = g.reshape(n, c, p)
         return flat.reshape(x_shape)
+
+
+def _capsule_of(obj):
+    # a versioned capsule where the producer makes one: it says whether the memory is read-only,
+    # so NumPy imports it writable (a legacy one always comes in read-only)
+    try:
+        return obj.__dlpack__(max_version=(1, 0))
+    except TypeError:
+        return obj.__dlpack__()
+
+
+class _Natives(dict):
+    """DType -> native dtype, each entered on first use."""
+
+    def __init__(self, backend):
+        super().__init__()
+        self._backend = backend
+
+    def __missing__(self, dtype):
+        native = self[dtype] = self._backend._make_native(dtype)
+        self._backend._from_native[native] = dtype
+        if dtype in dtypes.HALF:
+            self._backend.half_natives.add(native)
+        return native
+
+
+class _FromNatives(dict):
+    """native dtype -> DType; a supported dtype not entered yet (bfloat16 arrays made outside the
+    library) is entered on first sight. Any other dtype raises KeyError."""
+
+    def __init__(self, backend):
+        super().__init__()
+        self._backend = backend
+
+    def __missing__(self, native):
+        try:
+            dtype = dtypes.get(native.name)
+        except TypeError:
+            raise KeyError(native) from None
+        if self._backend._native[dtype] != native:
+            raise KeyError(native)
+        return dtype

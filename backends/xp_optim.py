@@ -9,9 +9,12 @@ buffers belong to the caller (`scratch`, the optimizer's dict): a cache on the
 backend would be shared by every optimizer and thread (their steps would write
 each other's temporaries) and would keep every shape ever stepped alive.
 """
+import numpy
 
 
 class XpOptimMixin:
+    _FAST_DTYPES = frozenset((numpy.dtype(numpy.float32), numpy.dtype(numpy.float64)))
+
     def _scratch(self, like, slot, scratch):
         """A buffer shaped like `like` (slot 0 or 1) from the caller's dict `scratch`."""
         key = (like.shape, like.dtype.str, slot)
@@ -21,7 +24,9 @@ class XpOptimMixin:
         return buf
 
     def _fast_ok(self, param, *arrays):
-        return (param.flags.c_contiguous and param.flags.writeable and param.dtype.kind == "f"
+        # float32/float64 only: in place, a Python scalar would be rounded to a half array's dtype
+        # (torch applies it in float32; the defaults' binary() does too: backends/half.py)
+        return (param.flags.c_contiguous and param.flags.writeable and param.dtype in self._FAST_DTYPES
                 and all(a is None or (a.shape == param.shape and a.dtype == param.dtype) for a in arrays))
 
     def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay, scratch=None):

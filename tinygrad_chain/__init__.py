@@ -13,6 +13,8 @@ from tinygrad_chain.creation import (arange, empty, empty_like, from_numpy, full
 from tinygrad_chain.device import device, get_default_device, set_default_device
 from tinygrad_chain.dtypes import (bool_ as bool, double, float, float32, float64, get_default_dtype,  # noqa: A004
                                    int, int32, int64, long, set_default_dtype)
+from tinygrad_chain.dtypes import bfloat16, finfo, float16, half  # stored in 2 bytes, computed in float32
+from tinygrad_chain.creation import from_dlpack  # DLPack: zero-copy with NumPy, torch, CuPy
 from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.out import with_out
 from tinygrad_chain.size import Size

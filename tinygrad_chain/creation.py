@@ -2,6 +2,7 @@
 import numpy as np
 
 from tinygrad_chain import backends, dtypes
+from tinygrad_chain.backends import dlpack
 from tinygrad_chain.device import backend_for, get_default_device
 from tinygrad_chain.dims import shape_arg
 from tinygrad_chain.generator import native_rng
@@ -136,14 +137,44 @@ def from_numpy(array):
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy(): expected np.ndarray (got {type(array).__name__})")
     try:
-        dtypes.get(array.dtype.name)
-    except TypeError:
+        b.dtype_of(array)
+    except KeyError:
         raise TypeError(f"from_numpy(): can't share the memory of a {array.dtype} array: the dtypes are "
                         f"{', '.join(d.name for d in dtypes.ALL)} (tc.tensor(array) copies it, widening "
-                        f"uint8/int8/int16/uint16/uint32/float16 exactly)") from None
+                        f"uint8/int8/int16/uint16/uint32 exactly)") from None
     if b.fused_ops:
         fusion.expose(array)  # the caller keeps the array and may write it: never read it lazily
     return _new(b, array, False)
+
+
+def from_dlpack(ext_tensor):
+    """A tensor sharing memory with `ext_tensor`: a NumPy or CuPy array, a torch tensor, any object
+    with __dlpack__ and __dlpack_device__, or a DLPack capsule (consumed). CUDA memory lands on
+    "cupy". bfloat16 crosses where the other side has it (backends/dlpack.py)."""
+    if dlpack.is_capsule(ext_tensor):
+        kind = dlpack.device_of(ext_tensor)[0]
+    elif hasattr(ext_tensor, "__dlpack__"):
+        kind = ext_tensor.__dlpack_device__()[0]
+    else:
+        raise TypeError(f"from_dlpack(): expected an object with __dlpack__ or a DLPack capsule, got "
+                        f"{type(ext_tensor).__name__}")
+    if kind == dlpack.CPU:  # as from_numpy: the default device when it is a CPU one
+        default = get_default_device().backend
+        b = default if default.device_type == "cpu" else backends.get("cpu")
+    elif kind == dlpack.CUDA:
+        b = backends.get("cupy")
+    else:
+        raise BufferError(f"from_dlpack(): the memory is on DLPack device type {int(kind)}; tinygrad_chain "
+                          f"shares CPU (1) and CUDA (2) memory")
+    arr = b.from_dlpack(ext_tensor)
+    try:
+        b.dtype_of(arr)
+    except KeyError:
+        raise TypeError(f"from_dlpack(): can't share the memory of a {arr.dtype} tensor: the dtypes are "
+                        f"{', '.join(d.name for d in dtypes.ALL)} (convert it on its side first)") from None
+    if b.fused_ops:
+        fusion.expose(arr)  # the other side may write it at any time: never read it lazily
+    return _new(b, arr, False)
 
 
 def manual_seed(seed):

@@ -3,8 +3,13 @@
 The rule follows torch: float32 is the default float; a Python float never
 promotes a float32 tensor to float64; integer or bool tensors meeting a Python
 float (or an op that only makes sense on floats) become the default float.
+float16 and bfloat16 meet each other in float32. What half precision computes
+in (float32, rounded once) is the backends' rule: backends/half.py.
 """
 import builtins as _py
+import math as _math
+
+import numpy as _numpy
 
 
 class DType:
@@ -23,6 +28,8 @@ class DType:
         return (get, (self.name,))
 
 
+float16 = DType("float16", 2, True)
+bfloat16 = DType("bfloat16", 2, True)
 float32 = DType("float32", 4, True)
 float64 = DType("float64", 8, True)
 int32 = DType("int32", 4, False)
@@ -30,12 +37,14 @@ int64 = DType("int64", 8, False)
 bool_ = DType("bool", 1, False, is_signed=False)
 float = float32  # torch's aliases  # noqa: A001
 double = float64
+half = float16
 long = int64
 int = int32  # noqa: A001
 
-ALL = (float32, float64, int32, int64, bool_)
+ALL = (float16, bfloat16, float32, float64, int32, int64, bool_)
+HALF = (float16, bfloat16)  # stored in 2 bytes, computed in float32 (backends/half.py)
 _BY_NAME = {d.name: d for d in ALL}
-_BY_NAME.update(float=float32, double=float64, long=int64, int=int32, bool_=bool_)
+_BY_NAME.update(float=float32, double=float64, half=float16, long=int64, int=int32, bool_=bool_)
 
 _default_float = float32
 
@@ -64,11 +73,13 @@ def set_default_dtype(dtype):
     _default_float = dtype
 
 
-# Ranks for promotion between tensors: bool < int32 < int64 < float32 < float64.
-_RANK = {bool_: 0, int32: 1, int64: 2, float32: 3, float64: 4}
+# Ranks for promotion between tensors: bool < int32 < int64 < float16, bfloat16 < float32 < float64.
+_RANK = {bool_: 0, int32: 1, int64: 2, float16: 3, bfloat16: 3, float32: 4, float64: 5}
 
 
 def promote_types(a, b):
+    if _RANK[a] == _RANK[b] and a is not b:  # float16 with bfloat16: neither holds the other (torch)
+        return float32
     return a if _RANK[a] >= _RANK[b] else b
 
 
@@ -102,3 +113,44 @@ def result_type(tensor_dtypes, scalars=(), float_only=False):
     return out
 
 
+def numpy_dtype(dtype):
+    """The NumPy dtype that stores `dtype` (CuPy uses NumPy's dtypes too). bfloat16 comes from
+    ml_dtypes, imported here on first use: its import takes half a second."""
+    dtype = get(dtype)
+    if dtype is bfloat16:
+        import ml_dtypes
+        return _numpy.dtype(ml_dtypes.bfloat16)
+    return _numpy.dtype(dtype.name)
+
+
+# ---- finfo: the parameters of each binary floating-point format ---------------------------------
+# (significand bits including the implicit one, largest exponent); every figure follows from them
+_FORMATS = {float16: (11, 15), bfloat16: (8, 127), float32: (24, 127), float64: (53, 1023)}
+
+
+class finfo:  # noqa: N801  (torch's name)
+    """The limits of a floating dtype (the default dtype when none is given), with torch.finfo's fields."""
+    __slots__ = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
+
+    def __init__(self, type=None):  # noqa: A002  (torch's argument name)
+        d = get_default_dtype() if type is None else get(type)
+        if d not in _FORMATS:
+            raise TypeError(f"finfo() requires a floating point input type, got {d.name}")
+        digits, emax = _FORMATS[d]
+        self.bits = d.itemsize * 8
+        self.eps = _math.ldexp(1.0, 1 - digits)
+        self.max = _math.ldexp(2.0 - self.eps, emax)
+        self.min = -self.max
+        self.tiny = self.smallest_normal = _math.ldexp(1.0, 1 - emax)
+        self.resolution = 10.0 ** -_math.floor(-_math.log10(self.eps))
+        self.dtype = d.name
+
+    def __eq__(self, other):
+        return isinstance(other, finfo) and other.dtype == self.dtype
+
+    def __hash__(self):
+        return hash(self.dtype)
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+                f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")

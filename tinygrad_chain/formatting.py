@@ -11,6 +11,8 @@ _DEFAULT_SHOWN = (dtypes.int64, dtypes.bool_)
 
 def tensor_repr(t):
     values = t._b.to_numpy(t._array)
+    if t.dtype in dtypes.HALF:  # printed through float32, as torch does (NumPy has no format for bfloat16)
+        values = values.astype(numpy.float32)
     prefix = "tensor("
     # torch: integral floats print as "1.", others with 4 fixed decimals
     finite = values[numpy.isfinite(values)] if values.dtype.kind == "f" else values

@@ -2,7 +2,8 @@
 
     tc.Tensor(2, 3)            an uninitialised float tensor of shape (2, 3) (sizes, or one tc.Size)
     tc.Tensor([1, 2])          data, as the default float dtype
-    tc.FloatTensor, DoubleTensor, LongTensor, IntTensor, BoolTensor: the same, of one dtype
+    tc.FloatTensor, DoubleTensor, LongTensor, IntTensor, BoolTensor, HalfTensor, BFloat16Tensor: the
+                               same, of one dtype
     tc.cuda.FloatTensor, ...   on the GPU
     x.type(tc.FloatTensor)     a cast; x.type() names x's type: 'tinygrad_chain.FloatTensor'
 
@@ -14,7 +15,7 @@ import numbers
 from tinygrad_chain import dtypes
 
 _NAMES = {"Float": dtypes.float32, "Double": dtypes.float64, "Long": dtypes.int64, "Int": dtypes.int32,
-          "Bool": dtypes.bool_}
+          "Bool": dtypes.bool_, "Half": dtypes.float16, "BFloat16": dtypes.bfloat16}
 
 
 def new(args, dtype, device, who):

@@ -422,7 +422,8 @@ def _check_tensor(entry, i, start, name):
 
 def _array(entry, data):
     """The NumPy array a checked table entry describes: a private, writable, native-order copy."""
-    dt, shape = numpy.dtype(entry["dtype"]), tuple(entry["shape"])
+    name = entry["dtype"]  # bfloat16 is ml_dtypes', imported by dtypes.numpy_dtype on first use
+    dt, shape = dtypes.numpy_dtype(name) if name in _DTYPES else numpy.dtype(name), tuple(entry["shape"])
     arr = numpy.frombuffer(data, dtype=dt.newbyteorder("<"), count=math.prod(shape), offset=entry["offset"])
     return arr.reshape(shape).astype(dt)
 

@@ -144,6 +144,17 @@ class Tensor(TensorMath, TensorShape, TensorMatrix, TensorSort, TensorInplace):
         out = self._b.to_numpy(self._shared_array())
         return out if dtype is None else out.astype(dtype)
 
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule of this tensor's memory (not a copy), for torch.from_dlpack,
+        np.from_dlpack, cupy.from_dlpack or tc.from_dlpack."""
+        if self._requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        return self._b.to_dlpack(self._shared_array(), stream=stream, max_version=max_version, dl_device=dl_device,
+                                 copy=copy)
+
+    def __dlpack_device__(self):
+        return self._b.dlpack_device(self._array)
+
     def item(self):
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
@@ -308,6 +319,12 @@ class Tensor(TensorMath, TensorShape, TensorMatrix, TensorSort, TensorInplace):
     def double(self):
         return self.to(dtypes.float64)
 
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def bfloat16(self):
+        return self.to(dtypes.bfloat16)
+
     def long(self):
         return self.to(dtypes.int64)
 
@@ -451,14 +468,13 @@ def _seed(t, gradient, what):
 
 
 # NumPy dtypes with no tinygrad_chain counterpart, and the supported one that holds every value exactly
-_WIDER = {"float16": "float32", "int8": "int64", "int16": "int64", "uint8": "int64", "uint16": "int64",
-          "uint32": "int64"}
+_WIDER = {"int8": "int64", "int16": "int64", "uint8": "int64", "uint16": "int64", "uint32": "int64"}
 
 
 def _supported_data(data, dtype):
-    """data, as an array of a dtype every backend has: exact widenings (uint8 -> int64, float16 ->
-    float32) are made, anything else is refused here, naming what was passed, before a backend
-    meets it (it would fail with a KeyError on the NumPy dtype)."""
+    """data, as an array of a dtype every backend has: exact widenings (uint8 -> int64) are made,
+    anything else is refused here, naming what was passed, before a backend meets it (it would
+    fail with a KeyError on the NumPy dtype)."""
     given = data
     if not hasattr(data, "dtype"):  # Python data: NumPy infers the dtype we then check
         try:
@@ -474,7 +490,7 @@ def _supported_data(data, dtype):
         dt.kind == "f" and isinstance(given, (list, tuple)) and data.size and numpy.abs(data).max() >= 2.0 ** 63)
     if big_ints:
         return _numbers(given, dtype)
-    if dt.kind in "biuf" and dt.name in dtypes._BY_NAME:
+    if dt.kind in "biufV" and dt.name in dtypes._BY_NAME:  # V: ml_dtypes' bfloat16
         return data
     if dt.name in _WIDER:
         return data.astype(_WIDER[dt.name])

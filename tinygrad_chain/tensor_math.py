@@ -9,6 +9,7 @@ from tinygrad_chain.ops import elementwise as E
 from tinygrad_chain.ops import reduce as R
 from tinygrad_chain.ops import registry
 from tinygrad_chain.ops.registry import apply
+from tinygrad_chain.widen import float32_inside
 
 
 class TensorMath:
@@ -235,13 +236,15 @@ class TensorMath:
         if not x.dtype.is_floating_point:
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
                                f"point or complex dtype. Got: {x.dtype.name}")
-        return x.sum(dim, keepdim) / _count(x, dim)  # over no elements: 0 / 0 = nan, as torch
+        return _mean(x, dim, keepdim)
 
+    @float32_inside
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
         correction = _correction(unbiased, correction)
         centered = self - self.mean(dim, keepdim=True)
         return (centered * centered).sum(dim, keepdim) / builtins.max(_count(self, dim) - correction, 0)
 
+    @float32_inside
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
         return self.var(dim, unbiased, keepdim, correction).sqrt()
 
@@ -305,6 +308,11 @@ class TensorMath:
 
 # torch.return_types.max / .min: a (values, indices) pair with field names
 _RETURN_TYPES = {"argmax": namedtuple("max", ["values", "indices"]), "argmin": namedtuple("min", ["values", "indices"])}
+
+
+@float32_inside
+def _mean(x, dim, keepdim):
+    return x.sum(dim, keepdim) / _count(x, dim)  # over no elements: 0 / 0 = nan, as torch
 
 
 def _count(x, dim):

@@ -15,6 +15,7 @@ from tinygrad_chain.ops import nn_ops as N
 from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.ops.linalg import Linear
 from tinygrad_chain.ops.registry import apply
+from tinygrad_chain.widen import float32_inside
 
 from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,  # noqa: F401
                       huber_loss, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
@@ -459,6 +460,7 @@ def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=
 
 
 # ---- normalization --------------------------------------------------------------------------------------
+@float32_inside(keep=("running_mean", "running_var"))  # statistics in float32; the running ones updated in place
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,  # noqa: A002
                momentum=0.1, eps=1e-05):
     if input.ndim < 2:
@@ -497,6 +499,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
+@float32_inside
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):  # noqa: A002
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
@@ -515,6 +518,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):  # n
     return out
 
 
+@float32_inside
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):  # noqa: A002
     if input.ndim < 2:
         raise RuntimeError(f"group_norm: expected at least 2D input, got {list(input.shape)}")

@@ -346,6 +346,12 @@ class Module:
     def double(self):
         return self.to(dtypes.float64)
 
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def bfloat16(self):
+        return self.to(dtypes.bfloat16)
+
     def type(self, dst_type):
         """Cast every parameter and buffer: dst_type is a dtype or a legacy type (tc.DoubleTensor)."""
         from tinygrad_chain import legacy

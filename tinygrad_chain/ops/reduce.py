@@ -233,14 +233,7 @@ class Norm(Op):
     float_only = True
 
     def forward(self, b, x, p=2.0, axis=None, keepdims=False):
-        a = b.unary("abs", x)
-        if p == 0:  # the number of non-zero elements, as torch
-            return b.reduce("sum", b.astype(b.binary("ne", a, 0), b.dtype_of(x)), axis, keepdims)
-        if p == float("inf"):
-            return b.reduce("max", a, axis, keepdims)
-        if p == 2:
-            return b.unary("sqrt", b.reduce("sum", b.binary("mul", a, a), axis, keepdims))
-        return b.binary("pow", b.reduce("sum", b.binary("pow", a, p), axis, keepdims), 1.0 / p)
+        return b.vector_norm(x, p, axis, keepdims)  # one backend call: half precision computes it in float32
 
     def vjp(self, ctx, g):
         x = ctx.inputs[0]

@@ -155,18 +155,30 @@ def apply(op, *args, **attrs):
 
 
 def _as_float(b, arrays):
-    default = dtypes.get_default_dtype()
-    return [b.astype(a, default) if hasattr(a, "dtype") and not b.dtype_of(a).is_floating_point else a
-            for a in arrays]
+    """Integer and bool operands of a float-only op become the floating dtype of the others (torch's
+    promotion: half / int is half), or the default float."""
+    ints = [i for i, a in enumerate(arrays) if hasattr(a, "dtype") and not b.dtype_of(a).is_floating_point]
+    if not ints:
+        return arrays
+    floats = [b.dtype_of(a) for a in arrays if hasattr(a, "dtype") and b.dtype_of(a).is_floating_point]
+    target = dtypes.result_type(floats) if floats else dtypes.get_default_dtype()
+    return [b.astype(a, target) if i in ints else a for i, a in enumerate(arrays)]
 
 
 def _no_silent_float64(b, out, args):
-    """NumPy computes int / int and int * 0.5 in float64; torch gives the default float."""
+    """NumPy computes int / int and int * 0.5 in float64, and a half array with an integer one too;
+    torch gives the default float, or the half dtype (dtypes.promote_types)."""
+    half = None
+    for a in args:
+        if isinstance(a, Tensor):
+            if a.dtype is dtypes.float64:
+                return out
+            if a.dtype in dtypes.HALF:
+                half = a.dtype if half is None else dtypes.promote_types(half, a.dtype)
+    if half is not None:
+        return b.astype(out, half)
     if dtypes.get_default_dtype() is dtypes.float64:
         return out
-    for a in args:
-        if isinstance(a, Tensor) and a.dtype is dtypes.float64:
-            return out
     return b.astype(out, dtypes.get_default_dtype())
 
 

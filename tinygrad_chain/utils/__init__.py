@@ -1,2 +1,2 @@
-"""tc.utils: data loading (tc.utils.data)."""
-from . import data  # noqa: F401
+"""tc.utils: data loading (tc.utils.data), DLPack capsules (tc.utils.dlpack)."""
+from . import data, dlpack  # noqa: F401
