@@ -1,5 +1,6 @@
 """Adadelta (torch's formulas: L2 weight decay, an lr that scales the update)."""
 from .adam import _zeros_like
+from ._decay import followed_grad
 from .optimizer import Optimizer, _check_hyper
 from ._scalars import check_lr, number
 
@@ -25,9 +26,7 @@ class Adadelta(Optimizer):
             state["acc_delta"] = _zeros_like(p)
         state["step"] += 1
         rho, eps = group["rho"], group["eps"]
-        g = b.unary("neg", grad._array) if group["maximize"] else grad._array
-        if group["weight_decay"]:
-            g = b.binary("add", g, b.binary("mul", x, group["weight_decay"]))
+        g = followed_grad(b, x, grad, group)
         sq, acc = state["square_avg"]._writable(), state["acc_delta"]._writable()
         b.copy_into(sq, b.binary("add", b.binary("mul", sq, rho), b.binary("mul", b.binary("mul", g, 1 - rho), g)))
         std = b.unary("sqrt", b.binary("add", sq, eps))

@@ -1,5 +1,6 @@
 """Adamax: Adam with the infinity norm in place of the second moment (torch's formulas)."""
 from .adam import _zeros_like
+from ._decay import followed_grad
 from .optimizer import Optimizer, _check_hyper
 from .rmsprop import _lerp
 from ._scalars import check_betas, check_lr, number
@@ -25,9 +26,7 @@ class Adamax(Optimizer):
             state["exp_inf"] = _zeros_like(p)
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        g = b.unary("neg", grad._array) if group["maximize"] else grad._array
-        if group["weight_decay"]:
-            g = b.binary("add", g, b.binary("mul", x, group["weight_decay"]))
+        g = followed_grad(b, x, grad, group)
         m, u = state["exp_avg"]._writable(), state["exp_inf"]._writable()
         b.copy_into(m, _lerp(b, m, g, 1 - beta1))
         b.copy_into(u, b.binary("maximum", b.binary("mul", u, beta2), b.binary("add", b.unary("abs", g), group["eps"])))

@@ -1,5 +1,6 @@
 """ASGD: SGD with a decaying step and a running average of the iterates (torch's formulas)."""
 from .adam import _zeros_like
+from ._decay import followed_grad
 from .optimizer import Optimizer, _check_hyper
 from ._scalars import check_lr, number, read, scalar_state, write
 
@@ -27,9 +28,7 @@ class ASGD(Optimizer):
             state["ax"] = _zeros_like(p)
         state["step"] += 1
         step = state["step"]
-        g = b.unary("neg", grad._array) if group["maximize"] else grad._array
-        if group["weight_decay"]:
-            g = b.binary("add", g, b.binary("mul", x, group["weight_decay"]))
+        g = followed_grad(b, x, grad, group)
         eta, mu = read(state["eta"]), read(state["mu"])
         b.copy_into(x, b.binary("mul", x, 1 - lambd * eta))
         b.copy_into(x, b.binary("add", x, b.binary("mul", g, -eta)))

@@ -1,5 +1,6 @@
 """NAdam: Adam with Nesterov momentum and a momentum schedule (torch's formulas)."""
 from .adam import _zeros_like
+from ._decay import followed_grad
 from .optimizer import Optimizer, _check_hyper
 from .rmsprop import _lerp
 from ._scalars import check_betas, check_lr, number, read, scalar_state, write
@@ -31,14 +32,9 @@ class NAdam(Optimizer):
             state["exp_avg"] = _zeros_like(p)
             state["exp_avg_sq"] = _zeros_like(p)
         state["step"] += 1
-        step, lr, wd = state["step"], number(group["lr"]), group["weight_decay"]
+        step, lr = state["step"], number(group["lr"])
         beta1, beta2 = group["betas"]
-        g = b.unary("neg", grad._array) if group["maximize"] else grad._array
-        if wd:
-            if group["decoupled_weight_decay"]:
-                b.copy_into(x, b.binary("mul", x, 1 - lr * wd))
-            else:
-                g = b.binary("add", g, b.binary("mul", x, wd))
+        g = followed_grad(b, x, grad, group, lr)
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * group["momentum_decay"])))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * group["momentum_decay"])))
         mp = state["mu_product"]

@@ -1,5 +1,6 @@
 """RAdam: Adam whose adaptive step is switched on once its variance is tractable (torch's formulas)."""
 from .adam import _zeros_like
+from ._decay import followed_grad
 from .optimizer import Optimizer, _check_hyper
 from .rmsprop import _lerp
 from ._scalars import check_betas, check_lr, number
@@ -26,14 +27,9 @@ class RAdam(Optimizer):
             state["exp_avg"] = _zeros_like(p)
             state["exp_avg_sq"] = _zeros_like(p)
         state["step"] += 1
-        step, lr, wd = state["step"], number(group["lr"]), group["weight_decay"]
+        step, lr = state["step"], number(group["lr"])
         beta1, beta2 = group["betas"]
-        g = b.unary("neg", grad._array) if group["maximize"] else grad._array
-        if wd:
-            if group["decoupled_weight_decay"]:
-                b.copy_into(x, b.binary("mul", x, 1 - lr * wd))
-            else:
-                g = b.binary("add", g, b.binary("mul", x, wd))
+        g = followed_grad(b, x, grad, group, lr)
         m, v = state["exp_avg"]._writable(), state["exp_avg_sq"]._writable()
         b.copy_into(m, _lerp(b, m, g, 1 - beta1))
         b.copy_into(v, b.binary("add", b.binary("mul", v, beta2), b.binary("mul", b.binary("mul", g, 1 - beta2), g)))
