@@ -445,3 +445,13 @@ def test_sparse_is_refused_clearly(device):
         with pytest.raises(NotImplementedError, match="sparse tensors are not supported by tinygrad_chain"):
             fn()
     assert tc.ones(2).is_sparse is False and torch.ones(2).is_sparse is False
+
+
+def test_device_and_layout_flags_as_torch(device):
+    """Scripts branch on these (dcgan: `if (input.is_cuda or input.is_xpu) and self.ngpu > 1`)."""
+    t = tc.ones(2)
+    assert t.is_cpu is (t.device.type == "cpu") and t.is_cuda is (t.device.type == "cuda")
+    for flag in ("is_xpu", "is_mps", "is_meta", "is_xla", "is_ipu", "is_maia", "is_mtia", "is_vulkan",
+                 "is_mkldnn", "is_quantized", "is_nested", "is_sparse_csr"):
+        assert getattr(t, flag) is False and getattr(torch.ones(2), flag) is False, flag
+    assert torch.ones(2).is_cpu is True

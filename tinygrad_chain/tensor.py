@@ -131,6 +131,15 @@ class Tensor(TensorMath, TensorShape, TensorMatrix, TensorSort, TensorInplace):
     def is_cuda(self):
         return self._b.device_type == "cuda"
 
+    @property
+    def is_cpu(self):
+        return self._b.device_type == "cpu"
+
+    # torch's other device and layout flags: scripts test them to pick a code path (dcgan: input.is_xpu);
+    # none of these devices or layouts exists here.
+    is_xpu = is_mps = is_meta = is_xla = is_ipu = is_maia = is_mtia = is_vulkan = False
+    is_mkldnn = is_quantized = is_nested = is_sparse_csr = False
+
     def numpy(self):
         if self._b.device_type == "cuda":
             raise TypeError(f"can't convert {self.device} device tensor to numpy. Use Tensor.cpu() to copy the "
