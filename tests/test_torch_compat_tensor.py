@@ -455,3 +455,26 @@ def test_device_and_layout_flags_as_torch(device):
                  "is_mkldnn", "is_quantized", "is_nested", "is_sparse_csr"):
         assert getattr(t, flag) is False and getattr(torch.ones(2), flag) is False, flag
     assert torch.ones(2).is_cpu is True
+
+
+@pytest.mark.parametrize("args, kwargs", [((1,), {}), ((-5,), {}), ((2, 1), {}), (((1, 2), (1, 2)), {}),
+                                          (((-1, 7),), {"dims": (0, 2)}), ((3,), {"dims": -1}), ((0, 1), {})])
+def test_roll_as_torch(device, args, kwargs):
+    """makemore's MLP builds its context window with torch.roll."""
+    x = np.arange(24.0).reshape(2, 3, 4)
+    a, ta = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, tout = tc.roll(a, *args, **kwargs), torch.roll(ta, *args, **kwargs)
+    assert to_np(out).tolist() == tout.detach().numpy().tolist()
+    w = np.arange(24.0).reshape(2, 3, 4) ** 2
+    (out * tc.tensor(w)).sum().backward()
+    (tout * torch.tensor(w)).sum().backward()
+    assert to_np(a.grad).tolist() == ta.grad.numpy().tolist()
+    assert to_np(a.roll(*args, **kwargs)).tolist() == tout.detach().numpy().tolist()
+
+
+def test_roll_errors_as_torch(device):
+    for args in (((1, 2),), ((1, 2), 0)):
+        with pytest.raises(RuntimeError, match="shifts and dimensions must align"):
+            torch.roll(torch.ones(2, 3), *args)
+        with pytest.raises(RuntimeError, match="shifts and dimensions must align"):
+            tc.roll(tc.ones(2, 3), *args)

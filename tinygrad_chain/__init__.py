@@ -56,7 +56,7 @@ _WITH_OUT = ("abs", "neg", "negative", "exp", "log", "log1p", "expm1", "sqrt", "
              "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "all", "any", "max", "min",
              "sort", "msort", "topk", "kthvalue", "median", "tril", "triu", "diag", "outer", "ger")
 for _name in _WITH_OUT + ("relu", "reshape", "flatten", "unsqueeze", "squeeze", "transpose", "permute", "swapaxes", "t",
-                          "broadcast_to", "flip", "isnan", "isinf", "allclose", "equal", "narrow", "unbind",
+                          "broadcast_to", "flip", "roll", "isnan", "isinf", "allclose", "equal", "narrow", "unbind",
                           "masked_fill", "clone", "detach", "numel", "argsort", "diagonal", "diag_embed", "trace"):
     globals()[_name] = _method_as_function(_name)
     if _name in _WITH_OUT:

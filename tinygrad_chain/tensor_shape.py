@@ -105,6 +105,24 @@ class TensorShape:
         dims = (dims,) if isinstance(dims, builtins.int) else tuple(dims)
         return apply(M.Flip, self, axis=R.normalize_dims(dims, self.ndim, "flip"))
 
+    def roll(self, shifts, dims=None):
+        shifts = (shifts,) if isinstance(shifts, builtins.int) else tuple(shifts)
+        if dims is None:  # torch rolls the flattened tensor and restores the shape
+            if len(shifts) != 1:
+                raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
+            return self.flatten().roll(shifts, 0).reshape(self.shape)
+        dims = (dims,) if isinstance(dims, builtins.int) else tuple(dims)
+        if len(shifts) != len(dims):
+            raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+        out = self
+        for shift, dim in zip(shifts, dims):
+            d = dim_index(dim, self.ndim, "roll")
+            n = self.shape[d]
+            s = shift % n if n else 0
+            if s:  # the last s entries move to the front
+                out = apply(M.Cat, out.narrow(d, n - s, s), out.narrow(d, 0, n - s), axis=d)
+        return out
+
     def repeat(self, *sizes):
         sizes = shape_arg(sizes)
         if len(sizes) < self.ndim:
