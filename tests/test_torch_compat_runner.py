@@ -132,3 +132,27 @@ def test_help():
     out = subprocess.run([sys.executable, "-m", "tinygrad_chain.torch_compat"], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 2 and "python -m tinygrad_chain.torch_compat train.py" in out.stdout
+
+
+def test_tensorboard_writer_accepts_and_warns_once(env, tmp_path):
+    """makemore imports torch.utils.tensorboard unconditionally: the writer takes every call and writes nothing,
+    and says so once."""
+    out = _run([_script(tmp_path, """
+        import os, warnings
+        from torch.utils.tensorboard import SummaryWriter
+        warnings.simplefilter("always")
+        with warnings.catch_warnings(record=True) as caught:
+            logs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "logs")
+            w = SummaryWriter(log_dir=logs)
+            SummaryWriter()
+        assert len(caught) == 1 and "writes nothing" in str(caught[0].message), caught
+        w.add_scalar("Loss/train", 1.5, 0); w.add_scalars("x", {"a": 1.0}, 0); w.add_histogram("h", [1, 2], 0)
+        w.flush(); w.close()
+        with SummaryWriter(logs) as w2:
+            w2.add_text("t", "s")
+        try:
+            w.not_a_method
+        except AttributeError as e:
+            print(w.get_logdir() == logs, os.path.exists(logs), "AttributeError")
+    """)], env)
+    assert out.stdout.strip() == "True False AttributeError"
