@@ -478,3 +478,32 @@ def test_roll_errors_as_torch(device):
             torch.roll(torch.ones(2, 3), *args)
         with pytest.raises(RuntimeError, match="shifts and dimensions must align"):
             tc.roll(tc.ones(2, 3), *args)
+
+
+@pytest.mark.parametrize("shape, r", [((1, 9, 2, 3), 3), ((2, 3, 8, 2, 2), 2), ((4, 1, 1), 2)])
+def test_pixel_shuffle_and_unshuffle_as_torch(device, shape, r):
+    """pytorch/examples' super_resolution ends its network with nn.PixelShuffle."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    a, ta = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, tout = tc.nn.PixelShuffle(r)(a), torch.nn.PixelShuffle(r)(ta)
+    assert out.shape == tuple(tout.shape) and to_np(out).tolist() == tout.detach().numpy().tolist()
+    w = np.arange(tout.numel(), dtype=np.float64).reshape(tout.shape)
+    (out * tc.tensor(w)).sum().backward()
+    (tout * torch.tensor(w)).sum().backward()
+    assert to_np(a.grad).tolist() == ta.grad.numpy().tolist()
+    back, tback = F.pixel_unshuffle(out, r), torch.nn.functional.pixel_unshuffle(tout, r)
+    assert to_np(back).tolist() == tback.detach().numpy().tolist() == x.tolist()
+    assert repr(tc.nn.PixelShuffle(r)) == repr(torch.nn.PixelShuffle(r))
+    assert repr(tc.nn.PixelUnshuffle(r)) == repr(torch.nn.PixelUnshuffle(r))
+    assert tc.nn.modules.pixelshuffle.PixelShuffle is tc.nn.PixelShuffle
+
+
+@pytest.mark.parametrize("name, shape, r", [("pixel_shuffle", (2, 3), 2), ("pixel_shuffle", (5, 2, 2), 2),
+                                            ("pixel_shuffle", (4, 2, 2), 0), ("pixel_unshuffle", (1, 3, 3), 2),
+                                            ("pixel_unshuffle", (1, 2, 3), 2), ("pixel_unshuffle", (2, 3), 2)])
+def test_pixel_shuffle_errors_as_torch(device, name, shape, r):
+    with pytest.raises(RuntimeError) as theirs:
+        getattr(torch.nn.functional, name)(torch.ones(shape), r)
+    with pytest.raises(RuntimeError) as ours:
+        getattr(F, name)(tc.ones(shape), r)
+    assert str(ours.value) == str(theirs.value)

@@ -13,7 +13,7 @@ _TORCH_NAMES = {
     "module": "module", "linear": "linear", "conv": "conv", "activation": "activation", "loss": "loss",
     "container": "containers", "batchnorm": "normalization", "normalization": "normalization",
     "dropout": "dropout", "pooling": "pooling", "rnn": "rnn", "sparse": "sparse", "transformer": "transformer",
-    "flatten": "linear",
+    "flatten": "linear", "pixelshuffle": "pixelshuffle",
 }
 
 for _torch_name, _ours in _TORCH_NAMES.items():
