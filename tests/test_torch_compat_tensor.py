@@ -507,3 +507,21 @@ def test_pixel_shuffle_errors_as_torch(device, name, shape, r):
     with pytest.raises(RuntimeError) as ours:
         getattr(F, name)(tc.ones(shape), r)
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (5, 3), (4, 2, 3, 3), (6, 6)])
+def test_orthogonal_init_as_torch(device, shape):
+    """super_resolution initialises its convolutions with init.orthogonal_(w, init.calculate_gain('relu'))."""
+    gain = tc.nn.init.calculate_gain("relu")
+    for lib in (tc, torch):
+        w = lib.nn.Parameter(lib.empty(*shape))
+        out = lib.nn.init.orthogonal_(w, gain)
+        assert out is w and w.requires_grad and w.grad_fn is None and tuple(w.shape) == shape
+        m = np.asarray(w.detach().numpy(), dtype=np.float64).reshape(shape[0], -1)
+        small = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m  # the orthonormal side, times gain**2
+        np.testing.assert_allclose(small, gain ** 2 * np.eye(min(m.shape)), atol=1e-5)
+    h = tc.empty(3, 4, dtype=tc.float16)
+    assert tc.nn.init.orthogonal_(h).dtype == tc.float16
+    for lib in (tc, torch):
+        with pytest.raises(ValueError, match="^Only tensors with 2 or more dimensions are supported$"):
+            lib.nn.init.orthogonal_(lib.empty(3))

@@ -83,6 +83,28 @@ def eye_(tensor):
     return tensor._replace_data(tensor._b.eye(tensor.shape[0], tensor.shape[1], tensor.dtype))
 
 
+def orthogonal_(tensor, gain=1.0, generator=None):
+    """torch's: the Q of a Gaussian matrix's QR (rows by the rest flattened), signs fixed by R's diagonal so it
+    is uniformly distributed, times gain. LAPACK has no half precision: those draw and factor in float32."""
+    from tinygrad_chain import dtypes, linalg
+    from tinygrad_chain.creation import randn
+    if tensor.ndim < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    dt = tensor.dtype if tensor.dtype in (dtypes.float32, dtypes.float64) else dtypes.float32
+    flat = randn(rows, cols, dtype=dt, device=tensor.device)
+    if rows < cols:
+        flat = flat.t()
+    q, r = linalg.qr(flat)
+    q = q * r.diagonal().sign()
+    if rows < cols:
+        q = q.t()
+    return tensor._replace_data((q.reshape(tensor.shape) * gain).to(tensor.dtype)._array)
+
+
 def xavier_uniform_(tensor, gain=1.0, generator=None):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / float(fan_in + fan_out))
