@@ -525,3 +525,15 @@ def test_orthogonal_init_as_torch(device, shape):
     for lib in (tc, torch):
         with pytest.raises(ValueError, match="^Only tensors with 2 or more dimensions are supported$"):
             lib.nn.init.orthogonal_(lib.empty(3))
+
+
+def test_broadcast_shapes_as_torch(device):
+    """tc.broadcast_shapes called this module's max (tc.max) and failed on every input."""
+    for shapes in (((2, 1), (3,)), (2, (3, 1)), (), ((1,), (4, 1, 5), (5,)), ((0,), (1,))):
+        assert tc.broadcast_shapes(*shapes) == torch.broadcast_shapes(*shapes)
+        assert isinstance(tc.broadcast_shapes(*shapes), tc.Size)
+    with pytest.raises(RuntimeError) as theirs:
+        torch.broadcast_shapes((2,), (3,))
+    with pytest.raises(RuntimeError) as ours:
+        tc.broadcast_shapes((2,), (3,))
+    assert str(ours.value) == str(theirs.value)

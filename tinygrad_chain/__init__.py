@@ -2,6 +2,8 @@
 
     import tinygrad_chain as tc      # where you would write `import torch`
 """
+import builtins
+
 from tinygrad_chain import backends  # noqa: F401  (tc.backends.available())
 from tinygrad_chain import cuda  # noqa: F401  (tc.cuda.is_available(); never imports cupy)
 from tinygrad_chain import accelerator  # noqa: F401  (tc.accelerator.current_accelerator())
@@ -72,10 +74,15 @@ def is_tensor(obj):
 
 
 def broadcast_shapes(*shapes):
-    out = []
-    for dims in zip(*[(1,) * (max(map(len, shapes)) - len(s)) + tuple(s) for s in shapes]):
-        sizes = {d for d in dims if d != 1}
-        if len(sizes) > 1:
-            raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape: {shapes}")
-        out.append(sizes.pop() if sizes else 1)
+    # builtins: this module's max and int are tc.max and tc.int. An int is a 1-d shape, as in torch.
+    shapes = [(s,) if isinstance(s, builtins.int) else tuple(s) for s in shapes]
+    ndim = builtins.max(map(len, shapes), default=0)
+    out = [1] * ndim
+    for i, shape in enumerate(shapes):
+        for d, n in enumerate(shape, ndim - len(shape)):
+            if n != 1 and out[d] not in (1, n):
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {n} at {d - ndim}! Mismatching "
+                                   f"argument at index {i} had {shape}; but expected shape should be broadcastable "
+                                   f"to {out}")
+            out[d] = n if n != 1 else out[d]
     return Size(out)
