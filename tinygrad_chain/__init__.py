@@ -28,6 +28,7 @@ from tinygrad_chain.tensor_sort import multinomial, return_types  # noqa: F401
 from tinygrad_chain import datasets, optim, utils  # noqa: F401,E402  (tc.optim, tc.utils.data, tc.datasets)
 from tinygrad_chain import distributed  # noqa: F401,E402  (imports no MPI: init_process_group starts it)
 from tinygrad_chain import linalg, testing  # noqa: F401,E402  (tc.linalg, tc.testing.assert_close)
+from tinygrad_chain import distributions  # noqa: F401,E402  (Categorical and Normal)
 from tinygrad_chain.generator import Generator  # noqa: E402
 from tinygrad_chain.serialization import load, save  # noqa: E402
 from tinygrad_chain import onnx, sparse  # noqa: F401,E402  (importable; both say what is not supported)
