@@ -3,7 +3,7 @@ pooling kernels of csrc/conv_window.cpp and pool.cpp, in place of NumPy's stride
 the Python loop over kernel taps. A mixin of CppBackend; anything that is
 not a float32/float64 array falls back to the NumPy implementation.
 
-Conventions are base.py's: images NCHW; conv padding (top, bottom, left,
+Conventions are compositions.py's: images NCHW; conv padding (top, bottom, left,
 right), pooling padding (h, w). The kernels take the top/left padding and
 the output size, which together imply the bottom/right padding.
 """
@@ -28,7 +28,7 @@ def _divisor_plane(divisor, out_hw, dtype):
 
 
 class CppWindowMixin:
-    # ---- the (O, N, P) <-> NCHW layouts around conv's matmuls (base.py) ----
+    # ---- the (O, N, P) <-> NCHW layouts around conv's matmuls (compositions.py) ----
     def _to_nchw(self, out, bias):
         rows = out.transpose(1, 0, 2, 3)  # the matmul's (O, N, OH, OW) result, contiguous
         bias_ok = bias is None or (type(bias) is np.ndarray and bias.dtype == out.dtype)

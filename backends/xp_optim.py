@@ -1,6 +1,6 @@
 """In-place optimizer steps for array-module backends (NumPy, CuPy).
 
-The defaults in base.Backend compose out-of-place primitives; on NumPy each
+The defaults in compositions.py compose out-of-place primitives; on NumPy each
 fresh parameter-sized temporary is page-faulted in, which made an SGD step
 over an MLP's weights about 15x slower than `p -= lr * g`. These versions
 write through `out=` and in-place operators into the parameter, the state

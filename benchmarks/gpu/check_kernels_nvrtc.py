@@ -78,10 +78,8 @@ def main():
 def _fused_programs(K):
     """Kernels for fused programs (ops/fusion.py): the elementwise chain's forward (with its
     sum) and backward, and one that uses every instruction with a constant."""
-    spec = importlib.util.spec_from_file_location("base", os.path.join(ROOT, "backends", "base.py"))
-    base = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(base)
-    names = base.FUSED_INSTRUCTIONS
+    sys.path.insert(0, ROOT)  # the backends package alone (it imports nothing above it)
+    from backends.base import FUSED_INSTRUCTIONS as names
     op = {n: i for i, n in enumerate(names)}
     import numpy
     programs = {  # (code rows, n_in, n_const, n_out, n_scratch, n_sums)
