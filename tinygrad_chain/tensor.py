@@ -13,10 +13,11 @@ import numpy
 
 from tinygrad_chain import dtypes
 from tinygrad_chain.autograd import engine
+from tinygrad_chain.autograd.tensor_core import TensorCore
 from tinygrad_chain.device import backend_for, device_of
 from tinygrad_chain.device import device as _device
 from tinygrad_chain.ops import movement as M
-from tinygrad_chain.ops import fusion, registry
+from tinygrad_chain.ops import fusion
 from tinygrad_chain.ops.fusion import Pending
 from tinygrad_chain.ops.registry import apply
 from tinygrad_chain.size import _size
@@ -27,8 +28,8 @@ from tinygrad_chain.tensor_shape import TensorShape
 from tinygrad_chain.tensor_sort import TensorSort
 
 
-class Tensor(TensorMath, TensorShape, TensorMatrix, TensorSort, TensorInplace):
-    __slots__ = ("_data", "_b", "_requires_grad", "_grad", "grad_fn", "_version", "_hooks", "__weakref__")
+class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, TensorInplace, results=True):
+    __slots__ = ()  # the fields are TensorCore's; results of ops are made as this class
     __array_priority__ = 1000  # numpy_array * tensor gives a Tensor
 
     def __init__(self, *args, device=None):
@@ -40,18 +41,6 @@ class Tensor(TensorMath, TensorShape, TensorMatrix, TensorSort, TensorInplace):
         self._data, self._b, self._version = t._data, t._b, t._version
         self._requires_grad = False
         self._grad = self.grad_fn = self._hooks = None
-
-    @classmethod
-    def _make(cls, data, backend, requires_grad, grad_fn, version):
-        t = object.__new__(cls)
-        t._data = data  # a backend array, or a fusion.Pending not computed yet
-        t._b = backend
-        t._requires_grad = requires_grad
-        t._grad = None
-        t.grad_fn = grad_fn
-        t._version = version  # a one-element list, shared with views
-        t._hooks = None
-        return t
 
     # ---- the data ------------------------------------------------------
     @property
@@ -238,7 +227,7 @@ class Tensor(TensorMath, TensorShape, TensorMatrix, TensorSort, TensorInplace):
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's .grad (the chain rule)."""
-        seed = _seed(self, gradient, "backward")
+        seed = engine.seed(self, gradient, "backward")
         if inputs is not None:
             inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
             grads = engine.backward([self], [seed], retain_graph=retain_graph or create_graph,
@@ -433,9 +422,6 @@ class _HookHandle:
             self._hooks.remove(self._hook)
 
 
-registry.Tensor = Tensor
-
-
 # ---- helpers -------------------------------------------------------------------
 def _as_tensor(x, like):
     if isinstance(x, Tensor):
@@ -457,23 +443,6 @@ def _check_grad(t, g):
     if g.shape != t.shape:
         raise RuntimeError(f"attempting to assign a gradient of size '{list(g.shape)}' to a tensor of size "
                            f"'{list(t.shape)}'. Please ensure that the gradient and the tensor are the same size")
-
-
-def _seed(t, gradient, what):
-    if not t._requires_grad:
-        raise RuntimeError(f"{what}: element 0 of tensors does not require grad and does not have a grad_fn")
-    if gradient is None:
-        if t._data.size != 1:
-            raise RuntimeError(f"{what}: grad can be implicitly created only for scalar outputs (the output has "
-                               f"shape {list(t.shape)}); pass gradient=")
-        return Tensor._make(t._b.full(t.shape, 1, t.dtype), t._b, False, None, [0])
-    gradient = _as_tensor(gradient, t)
-    if gradient.shape != t.shape:
-        raise RuntimeError(f"{what}: Mismatch in shape: grad_output[0] has a shape of {list(gradient.shape)} and "
-                           f"output[0] has a shape of {list(t.shape)}.")
-    if gradient._b is not t._b:
-        raise RuntimeError(f"{what}: gradient is on device {gradient._b.name} but the output is on {t._b.name}")
-    return gradient.to(t.dtype)
 
 
 # NumPy dtypes with no tinygrad_chain counterpart, and the supported one that holds every value exactly

@@ -6,7 +6,7 @@ version counter, so backward can tell when a saved tensor was overwritten.
 from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.autograd.node import Node
 from tinygrad_chain.autograd.node import _sequence as _node_seq
-from tinygrad_chain.ops import registry
+from tinygrad_chain.autograd.tensor_core import TensorCore
 
 
 class TensorInplace:
@@ -23,7 +23,7 @@ class TensorInplace:
         if state.enabled and self._requires_grad and self.grad_fn is None:
             raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place "
                                f"operation.")
-        alias = registry.Tensor._make(self._data, self._b, self._requires_grad, self.grad_fn, self._version)
+        alias = TensorCore.make(self._data, self._b, self._requires_grad, self.grad_fn, self._version)
         start = next(_node_seq)
         out = compute(alias)
         if out.grad_fn is not None:
@@ -110,7 +110,7 @@ def _snapshot_saved_alias(node, alias, start):
         ins = n._inputs
         if ins is not None and any(a is alias for a in ins):
             if snap is None:
-                snap = registry.Tensor._make(alias._b.copy(alias._array), alias._b, alias._requires_grad,
+                snap = TensorCore.make(alias._b.copy(alias._array), alias._b, alias._requires_grad,
                                              alias.grad_fn, [0])
             if n._versions is not None:
                 n._versions = tuple(0 if a is alias else v for a, v in zip(ins, n._versions))

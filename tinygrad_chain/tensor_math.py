@@ -3,11 +3,11 @@ import builtins
 from collections import namedtuple
 
 from tinygrad_chain import dtypes
+from tinygrad_chain.autograd.tensor_core import TensorCore
 from tinygrad_chain.dims import as_1d, dim_index
 from tinygrad_chain.ops import activations as A
 from tinygrad_chain.ops import elementwise as E
 from tinygrad_chain.ops import reduce as R
-from tinygrad_chain.ops import registry
 from tinygrad_chain.ops.registry import apply
 from tinygrad_chain.widen import float32_inside
 
@@ -210,7 +210,7 @@ class TensorMath:
     def clamp(self, min=None, max=None):  # noqa: A002
         if min is None and max is None:
             raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
-        if isinstance(min, registry.Tensor) or isinstance(max, registry.Tensor):
+        if isinstance(min, TensorCore) or isinstance(max, TensorCore):
             out = self if min is None else self.maximum(min)
             return out if max is None else out.minimum(max)
         return apply(E.Clamp, self, min=min, max=max)
@@ -263,13 +263,13 @@ class TensorMath:
 
     def max(self, dim=None, keepdim=False):
         """max() -> a value; max(dim) -> (values, indices); max(other) -> maximum."""
-        if isinstance(dim, registry.Tensor):
+        if isinstance(dim, TensorCore):
             return self.maximum(dim)
         _check_nonempty(self, dim, "max")
         return self.amax() if dim is None else _values_indices(self, dim, keepdim, "argmax")
 
     def min(self, dim=None, keepdim=False):
-        if isinstance(dim, registry.Tensor):
+        if isinstance(dim, TensorCore):
             return self.minimum(dim)
         _check_nonempty(self, dim, "min")
         return self.amin() if dim is None else _values_indices(self, dim, keepdim, "argmin")

@@ -1,11 +1,11 @@
 """Tensor methods: shape and movement, indexing, and matmul."""
 import builtins
 
+from tinygrad_chain.autograd.tensor_core import TensorCore
 from tinygrad_chain.dims import dim_index, infer_shape, shape_arg
 from tinygrad_chain.ops import linalg as L
 from tinygrad_chain.ops import movement as M
 from tinygrad_chain.ops import reduce as R
-from tinygrad_chain.ops import registry
 from tinygrad_chain.ops.registry import apply
 
 
@@ -174,7 +174,7 @@ class TensorShape:
 
     def __setitem__(self, index, value):
         index, _ = _index(self, index)
-        if isinstance(value, registry.Tensor) and value.dtype is not self.dtype:
+        if isinstance(value, TensorCore) and value.dtype is not self.dtype:
             value = value.to(self.dtype)
         self._inplace("__setitem__", lambda t: apply(M.IndexPut, t, value, index=index))
 
@@ -210,7 +210,7 @@ def _index(x, index):
     out = []
     basic = True
     for i in index:
-        if isinstance(i, registry.Tensor):
+        if isinstance(i, TensorCore):
             if i._b is not x._b:
                 raise RuntimeError(f"indices should be on the same device as the indexed tensor "
                                    f"({i._b.name} vs {x._b.name})")

@@ -10,9 +10,9 @@ import builtins
 from collections import namedtuple
 
 from tinygrad_chain import dtypes
+from tinygrad_chain.autograd.tensor_core import TensorCore
 from tinygrad_chain.dims import as_1d as _as_1d
 from tinygrad_chain.generator import native_rng
-from tinygrad_chain.ops import registry
 from tinygrad_chain.ops import sorting as S
 from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.ops.registry import apply
@@ -76,7 +76,7 @@ class TensorSort:
                 raise TypeError("median(): keepdim=True needs a dim (torch has no median(keepdim=...) "
                                 "over all elements)")
             if self.numel() == 0:  # torch: NaN for an empty input
-                return registry.Tensor._make(self._b.full((), float("nan"), _float_for(self.dtype)), self._b,
+                return TensorCore.make(self._b.full((), float("nan"), _float_for(self.dtype)), self._b,
                                              False, None, [0])
             return self.reshape(-1).median(0).values
         x, d = _as_1d(self, dim, "median")
@@ -101,7 +101,7 @@ class TensorSort:
 
 
 def _int_arg(v, op, name):
-    if isinstance(v, registry.Tensor):
+    if isinstance(v, TensorCore):
         v = v.item()
     if isinstance(v, builtins.bool) or not isinstance(v, builtins.int):
         raise TypeError(f"{op}(): argument '{name}' must be int, not {type(v).__name__}")
@@ -161,5 +161,5 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):  # no
             raise RuntimeError(f"multinomial: invalid multinomial distribution (sum of probabilities <= 0) "
                                f"(input shape {shape})")
         out = b.multinomial(rows._array, n, builtins.bool(replacement), native_rng(b, generator))
-    t = registry.Tensor._make(out, b, False, None, [0])
+    t = TensorCore.make(out, b, False, None, [0])
     return t.reshape(n) if p.ndim == 1 else t

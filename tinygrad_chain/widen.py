@@ -12,7 +12,7 @@ import functools
 import inspect
 
 from tinygrad_chain import dtypes
-from tinygrad_chain.ops import registry
+from tinygrad_chain.autograd.tensor_core import TensorCore
 
 
 def float32_inside(fn=None, *, keep=()):
@@ -41,11 +41,11 @@ def float32_inside(fn=None, *, keep=()):
 def _half_of(values):
     """The one half dtype of the tensors among `values`, or None (none is half, or they mix
     dtypes: then the widest computes, as it would anyway)."""
-    found = {v.dtype for v in values if isinstance(v, registry.Tensor) and v.dtype.is_floating_point}
+    found = {v.dtype for v in values if isinstance(v, TensorCore) and v.dtype.is_floating_point}
     return found.pop() if len(found) == 1 and not found.isdisjoint(dtypes.HALF) else None
 
 
 def _cast(value, source, target):
-    if isinstance(value, registry.Tensor) and value.dtype is source:
+    if isinstance(value, TensorCore) and value.dtype is source:
         return value.to(target)
     return value

@@ -22,6 +22,7 @@ from tinygrad_chain.ops import fusion
 from .grad_mode import state
 from .indexed_grad import IndexedGrad, add_grads, dense
 from .node import Node
+from .tensor_core import TensorCore
 
 # id(leaf) -> [hook(leaf)], called once its .grad holds this backward's gradient. Keyed by id,
 # not a WeakKeyDictionary: that compares keys with ==, which is elementwise on tensors.
@@ -36,6 +37,25 @@ def register_post_accumulate_hook(leaf, hook):
         weakref.finalize(leaf, post_accumulate_hooks.pop, id(leaf), None)
     hooks.append(hook)
     return hooks
+
+
+def seed(t, gradient, what):
+    """The gradient backward starts from at root t: ones for a scalar, else `gradient` checked
+    against t (a number or a list becomes a tensor like t)."""
+    if not t._requires_grad:
+        raise RuntimeError(f"{what}: element 0 of tensors does not require grad and does not have a grad_fn")
+    if gradient is None:
+        if t._data.size != 1:
+            raise RuntimeError(f"{what}: grad can be implicitly created only for scalar outputs (the output has "
+                               f"shape {list(t.shape)}); pass gradient=")
+        return TensorCore.make(t._b.full(t.shape, 1, t.dtype), t._b, False, None, [0])
+    gradient = t._wrap(gradient)
+    if gradient.shape != t.shape:
+        raise RuntimeError(f"{what}: Mismatch in shape: grad_output[0] has a shape of {list(gradient.shape)} and "
+                           f"output[0] has a shape of {list(t.shape)}.")
+    if gradient._b is not t._b:
+        raise RuntimeError(f"{what}: gradient is on device {gradient._b.name} but the output is on {t._b.name}")
+    return gradient.to(t.dtype)
 
 
 def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, allow_unused=False):
@@ -237,9 +257,8 @@ def _run_hook(hook, g):
     out = hook(g)
     if out is None:
         return g
-    from tinygrad_chain.tensor import Tensor
     name = getattr(hook, "__name__", type(hook).__name__)
-    if not isinstance(out, Tensor):
+    if not isinstance(out, TensorCore):
         raise TypeError(f"expected Tensor or None, but hook '{name}' returned '{type(out).__name__}'")
     if out.dtype is not g.dtype or out._b is not g._b:
         raise RuntimeError(f"hook '{name}' has changed the type of value (was {g.dtype.name} on {g._b.name} "
@@ -269,8 +288,7 @@ def _refs_alone():
     getrefcount's argument make 3 up to CPython 3.13, but newer versions borrow references
     and count fewer. So it is measured once, by the very statements _owned runs."""
     global _ALONE
-    from tinygrad_chain.tensor import Tensor
-    g = Tensor._make(object(), None, False, None, [0])
+    g = TensorCore.make(object(), None, False, None, [0])
     data = g._array
     _ALONE = sys.getrefcount(data)
     return _ALONE

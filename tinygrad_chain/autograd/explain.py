@@ -18,6 +18,7 @@ from .explain_table import format_explanation
 from .local_grad import flows, host, local_rows, recording_off
 from .node import Node
 from .subgraph import Subgraph, tape_key
+from .tensor_core import TensorCore
 
 _SOURCE = object()  # the chosen input element, as a key of the element graph
 
@@ -139,8 +140,7 @@ def explain(output, input, index=None, *, names=None, max_paths=1000, top_k=10, 
     freed (a graph freed by an earlier backward raises its usual error), no .grad is written
     and no hook runs (so a gradient hooks change is explained without their change).
     """
-    from tinygrad_chain.tensor import Tensor
-    _check(output, input, Tensor)
+    _check(output, input, TensorCore)
     with recording_off():
         return _explain(output, input, index, dict(names or {}), max_paths, top_k, max_work)
 

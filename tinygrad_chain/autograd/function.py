@@ -1,6 +1,7 @@
 """User-defined ops: subclass Function with static forward and backward."""
 from .grad_mode import no_grad, state
 from .node import Node
+from .tensor_core import TensorCore
 
 
 class FunctionCtx:
@@ -39,11 +40,10 @@ class _FunctionOp:
             raise RuntimeError(f"function {self.backward_name} returned an incorrect number of gradients "
                                f"(expected {len(node.parents)}, got {len(grads)})")
         # the engine fits each gradient to its input; here only what a user's backward can get wrong
-        from tinygrad_chain.tensor import Tensor
         for i, (gi, meta) in enumerate(zip(grads, node.in_meta)):
             if gi is None:
                 continue
-            if not isinstance(gi, Tensor):
+            if not isinstance(gi, TensorCore):
                 raise TypeError(f"function {self.backward_name} returned a gradient of type "
                                 f"{type(gi).__name__} at index {i}; expected a Tensor or None")
             if meta is None:
@@ -65,9 +65,8 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from tinygrad_chain.tensor import Tensor
         ctx = FunctionCtx()
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx.needs_input_grad = tuple(isinstance(a, TensorCore) and a.requires_grad for a in args)
         with no_grad():
             out = cls.forward(ctx, *args, **kwargs)
         single = not isinstance(out, tuple)
@@ -75,13 +74,13 @@ class Function:
         if not (state.enabled and any(ctx.needs_input_grad)):
             return out
         parents = tuple((a.grad_fn or a) if need else None for a, need in zip(args, ctx.needs_input_grad))
-        in_meta = tuple((a.shape, a.dtype, a._b) if isinstance(a, Tensor) else None for a in args)
+        in_meta = tuple((a.shape, a.dtype, a._b) if isinstance(a, TensorCore) else None for a in args)
         results = []
         for i, o in enumerate(outs):
-            if not isinstance(o, Tensor) or not o.dtype.is_floating_point:
+            if not isinstance(o, TensorCore) or not o.dtype.is_floating_point:
                 results.append(o)
                 continue
             node = Node(_FunctionOp(cls, i, len(outs)), {}, parents, in_meta)
             node.saved = (ctx, outs)
-            results.append(Tensor._make(o._data, o._b, True, node, [0]))
+            results.append(TensorCore.make(o._data, o._b, True, node, [0]))
         return results[0] if single else tuple(results)

@@ -1,5 +1,7 @@
 """Finite-difference checks of first and second derivatives (float64)."""
+from .differentiate import grad
 from .grad_mode import no_grad
+from .tensor_core import TensorCore
 
 
 class GradcheckError(RuntimeError):
@@ -11,9 +13,13 @@ def _as_tuple(x):
 
 
 def _flat_outputs(func, inputs):
-    from tinygrad_chain.tensor import Tensor
-    outs = [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor)]
+    outs = [o for o in _as_tuple(func(*inputs)) if isinstance(o, TensorCore)]
     return outs
+
+
+def _randn_like(t):
+    """Standard normal values shaped like t, of its dtype and device (the global RNG), requiring grad."""
+    return TensorCore.make(t._b.randn(t._data.shape, t.dtype), t._b, False, None, [0]).requires_grad_()
 
 
 def _numerical_jacobian(func, inputs, i, eps):
@@ -39,8 +45,9 @@ def _numerical_jacobian(func, inputs, i, eps):
 
 
 def _analytic_jacobian(outputs, inputs, i_wanted):
-    from tinygrad_chain import autograd
-    from tinygrad_chain.creation import zeros_like
+    def zeros_like(t):
+        return t.new_zeros(t.shape)
+
     cols = []  # one entry per output element: gradient w.r.t. input i_wanted
     for o in outputs:
         flat_count = o.numel()
@@ -50,7 +57,7 @@ def _analytic_jacobian(outputs, inputs, i_wanted):
         for k in range(flat_count):
             seed = zeros_like(o).reshape(-1)
             seed[k] = 1.0
-            grads = autograd.grad(outputs=[o], inputs=[inputs[i_wanted]], grad_outputs=[seed.reshape(o.shape)],
+            grads = grad(outputs=[o], inputs=[inputs[i_wanted]], grad_outputs=[seed.reshape(o.shape)],
                                   retain_graph=True, allow_unused=True)
             g = grads[0]
             cols.append(zeros_like(inputs[i_wanted]).reshape(-1) if g is None else g.detach().reshape(-1))
@@ -62,11 +69,10 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 
     Use float64 inputs: float32 differences are too coarse to compare.
     """
-    from tinygrad_chain.tensor import Tensor
     inputs = _as_tuple(inputs)
     outputs = _flat_outputs(func, inputs)
     for i, x in enumerate(inputs):
-        if not (isinstance(x, Tensor) and x.requires_grad):
+        if not (isinstance(x, TensorCore) and x.requires_grad):
             continue
         numerical = _numerical_jacobian(func, inputs, i, eps)
         analytic = _analytic_jacobian(outputs, inputs, i)
@@ -85,22 +91,19 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **_):
     """gradcheck of the first derivative: proves second derivatives are right."""
-    from tinygrad_chain import autograd
-    from tinygrad_chain.creation import randn
-    from tinygrad_chain.tensor import Tensor
     inputs = _as_tuple(inputs)
-    diff_inputs = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    diff_inputs = [x for x in inputs if isinstance(x, TensorCore) and x.requires_grad]
     outputs = _flat_outputs(func, inputs)
     if grad_outputs is None:
-        grad_outputs = tuple(randn(*o.shape, dtype=o.dtype, device=o.device, requires_grad=True) for o in outputs)
+        grad_outputs = tuple(_randn_like(o) for o in outputs)
     grad_outputs = _as_tuple(grad_outputs)
     n = len(inputs)
 
     def first_derivative(*args):
         xs, gos = args[:n], args[n:]
         outs = _flat_outputs(func, xs)
-        wanted = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
-        grads = autograd.grad(outs, wanted, grad_outputs=list(gos), create_graph=True, allow_unused=True)
+        wanted = [x for x in xs if isinstance(x, TensorCore) and x.requires_grad]
+        grads = grad(outs, wanted, grad_outputs=list(gos), create_graph=True, allow_unused=True)
         return tuple(g if g is not None else w.detach() * 0.0 for g, w in zip(grads, wanted))
 
     if not diff_inputs:

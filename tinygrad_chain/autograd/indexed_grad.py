@@ -7,6 +7,7 @@ Summed here, such gradients only collect their pieces; `dense` builds the full
 tensor once, when a VJP, a hook or a .grad needs it. First order only: with
 create_graph the VJP stays a recorded op.
 """
+from .tensor_core import constant
 
 
 class IndexedGrad:
@@ -20,7 +21,6 @@ class IndexedGrad:
 
     def dense(self):
         """zeros(shape) with every piece added at its index (overlaps accumulate)."""
-        from tinygrad_chain.ops.registry import constant
         b = self._b
         out = b.full(self.shape, 0, self.dtype)
         for index, g in self.pieces:

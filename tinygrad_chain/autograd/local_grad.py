@@ -16,6 +16,7 @@ from .engine import _fit
 from .grad_mode import state
 from .indexed_grad import add_grads, dense
 from .node import Node
+from .tensor_core import constant
 
 #: the gradient that flowed from `node` into its input `slot` (the tape's `parent` there):
 #: its shape, its norm, and its value when it has one element (else None)
@@ -47,7 +48,6 @@ _UNITS = {}  # (dtype, backend) -> the one-element unit cotangent; VJPs never wr
 
 def unit(meta, element):
     """A cotangent shaped like `meta` ((shape, dtype, backend)): one at `element` (flat), zero elsewhere."""
-    from tinygrad_chain.ops.registry import constant
     shape, dtype, b = meta
     size = math.prod(shape)
     if size == 1:

@@ -6,6 +6,8 @@ the tape holds no reference cycle) and any extra arrays the forward saved.
 """
 import itertools
 
+from .tensor_core import TensorCore
+
 _sequence = itertools.count()
 
 
@@ -47,8 +49,7 @@ class Node:
         if self._out is None:
             raise _freed(self)
         data, backend, version = self._out
-        from tinygrad_chain.tensor import Tensor
-        return Tensor._make(data, backend, True, self, version)
+        return TensorCore.make(data, backend, True, self, version)
 
     def check_saved(self):
         """Raise if saved tensors were freed or modified in place since the forward."""
@@ -74,8 +75,7 @@ class Node:
 
     @property
     def next_functions(self):
-        from tinygrad_chain.tensor import Tensor
-        return tuple((p if isinstance(p, Node) else ("AccumulateGrad" if isinstance(p, Tensor) else None), 0)
+        return tuple((p if isinstance(p, Node) else ("AccumulateGrad" if isinstance(p, TensorCore) else None), 0)
                      for p in self.parents)
 
     def register_hook(self, fn):

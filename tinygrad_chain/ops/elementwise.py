@@ -8,8 +8,9 @@ Ops whose derivative is infinite somewhere (sqrt, log, div, pow...) use
 import math
 
 from tinygrad_chain.autograd.grad_mode import state
+from tinygrad_chain.autograd.tensor_core import TensorCore
 
-from . import fusion, registry
+from . import fusion
 from .registry import Op, _describe, apply, constant, register
 
 
@@ -73,7 +74,7 @@ class Mul(Op):
         if not state.enabled and not fusion.is_pending(g._data):
             b = g._b
             need_x, need_y = ctx.needs_input_grad
-            tensor = registry.Tensor  # a factor may be a number; the arrays' shapes (Tensor.shape makes a tc.Size)
+            tensor = TensorCore  # a factor may be a number; the arrays' shapes (Tensor.shape makes a tc.Size)
             same = (isinstance(y, tensor) and isinstance(x, tensor) and x._data.shape == y._data.shape == g._data.shape
                     and x.dtype == y.dtype == g.dtype)
             if same and b.uniform_value(g._array) == 1.0:

@@ -7,12 +7,12 @@ itself be recorded for higher-order gradients).
 from tinygrad_chain import dtypes
 from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.autograd.node import Node
+from tinygrad_chain.autograd.tensor_core import TensorCore, constant  # noqa: F401  (constant: ops import it here)
 
 from . import fusion
 from .fusion import _NUMBERS, Pending
 
 REGISTRY = {}
-Tensor = None  # set by tinygrad_chain.tensor, which imports this module
 
 
 def register(cls):
@@ -68,21 +68,13 @@ class Op:
         return f"<op {self.name}>"
 
 
-def constant(array, b):
-    """A native array as a Tensor outside any graph: the result of a first-order VJP
-    fast path that called the backend directly."""
-    if array.ndim == 0:  # NumPy answers 0-d operands with a scalar, which is not writable
-        array = b.asarray(array)
-    return Tensor._make(array, b, False, None, [0])
-
-
 def apply(op, *args, **attrs):
     """Check the inputs, run the forward on their backend, record a node."""
     b = None
     requires_grad = False
     arrays = []
     for a in args:
-        if isinstance(a, Tensor):
+        if isinstance(a, TensorCore):
             if b is None:
                 b = a._b
             elif a._b is not b:  # the slow path: only when devices differ
@@ -126,12 +118,12 @@ def apply(op, *args, **attrs):
     version = args[0]._version if op.view else [0]
 
     if not (requires_grad and state.enabled and op.differentiable):
-        return Tensor._make(out, b, False, None, version)
+        return TensorCore.make(out, b, False, None, version)
 
     parents = []
     in_meta = []
     for a in args:
-        if isinstance(a, Tensor):
+        if isinstance(a, TensorCore):
             parents.append((a.grad_fn or a) if a._requires_grad else None)
             in_meta.append((a._data.shape, a._b.dtype_of(a._data), a._b))
         else:
@@ -141,14 +133,14 @@ def apply(op, *args, **attrs):
     if op.saves_inputs:
         node._inputs = args
         read = op.saves_inputs
-        node._versions = tuple(a._version[0] if isinstance(a, Tensor) and (read is True or i in read) else None
+        node._versions = tuple(a._version[0] if isinstance(a, TensorCore) and (read is True or i in read) else None
                                for i, a in enumerate(args))
     if op.saves_output:
         node._out = (out, b, version)
         node._out_version = version[0]
     if op.saves_extra:
         node.saved = saved
-    result = Tensor._make(out, b, True, node, version)
+    result = TensorCore.make(out, b, True, node, version)
     if state.retain_all:
         result.retain_grad()
     return result
@@ -170,7 +162,7 @@ def _no_silent_float64(b, out, args):
     torch gives the default float, or the half dtype (dtypes.promote_types)."""
     half = None
     for a in args:
-        if isinstance(a, Tensor):
+        if isinstance(a, TensorCore):
             if a.dtype is dtypes.float64:
                 return out
             if a.dtype in dtypes.HALF:
@@ -183,7 +175,7 @@ def _no_silent_float64(b, out, args):
 
 
 def _describe(args):  # devices by backend name: "cpu" may be either of two
-    return ", ".join(f"{list(a.shape)} {a.dtype.name} on {a._b.name}" if isinstance(a, Tensor) else repr(a)
+    return ", ".join(f"{list(a.shape)} {a.dtype.name} on {a._b.name}" if isinstance(a, TensorCore) else repr(a)
                      for a in args)
 
 
@@ -194,18 +186,18 @@ def _cpu_scalars_moved(args):
     def movable(t):
         return not t._data.shape and t._b.device_type == "cpu"
 
-    tensors = [a for a in args if isinstance(a, Tensor)]
+    tensors = [a for a in args if isinstance(a, TensorCore)]
     targets = {t._b for t in tensors if not movable(t)}
     if len(targets) > 1:
         return None
     target = targets.pop() if targets else tensors[0]._b  # only CPU scalars: the first one's device
     transfer = REGISTRY["to_device"]
-    return [apply(transfer, a, target=target, source=a._b.name) if isinstance(a, Tensor) and a._b is not target
+    return [apply(transfer, a, target=target, source=a._b.name) if isinstance(a, TensorCore) and a._b is not target
             else a for a in args]
 
 
 def _device_error(op, args):
-    devices = sorted({a._b.name for a in args if isinstance(a, Tensor)})
+    devices = sorted({a._b.name for a in args if isinstance(a, TensorCore)})
     return RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                         f"{' and '.join(devices)}, in op {op.name} (inputs: {_describe(args)}). "
                         f"Move them with .to(device) first.")

@@ -14,6 +14,7 @@ import numpy as np
 from ..local_grad import flows, host, local_rows, recording_off
 from ..node import Node
 from ..subgraph import Subgraph, ancestors, tape_key
+from ..tensor_core import TensorCore
 
 
 @dataclass
@@ -38,8 +39,7 @@ class Graph:
 
 def build(outputs, names=None, show_values=True, show_grads=True, max_elements=6):
     """The graph behind `outputs` (a tensor or a list of them)."""
-    from tinygrad_chain.tensor import Tensor
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    outputs = [outputs] if isinstance(outputs, TensorCore) else list(outputs)
     named = {id(tape_key(t)): n for n, t in (names or {}).items()}
     nodes = ancestors([o.grad_fn for o in outputs if o.grad_fn is not None])
     seen = _Tensors(outputs, names, nodes)

@@ -1,0 +1,48 @@
+"""What the engine floor knows of a tensor: its fields, and how results are made.
+
+The registry, the engine and the VJPs make tensors and recognise them, but the
+Tensor class with its methods belongs to the API floor above them (tensor.py),
+which they never import. So its fields are declared here, in `TensorCore`, and
+the API's class subclasses it with `results=True`: that class is then the one
+`TensorCore.make` builds, and `isinstance(x, TensorCore)` tells a tensor.
+"""
+
+
+class TensorCore:
+    __slots__ = ("_data", "_b", "_requires_grad", "_grad", "grad_fn", "_version", "_hooks", "__weakref__")
+
+    def __init_subclass__(cls, results=False, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if results:
+            if TensorCore.make is not _unset:
+                raise TypeError(f"{cls.__name__}: results are already made as {TensorCore.make.__self__.__name__}")
+            # a bound classmethod is no descriptor: TensorCore.make(...) calls cls._make(...)
+            TensorCore.make = cls._make
+
+    @classmethod
+    def _make(cls, data, backend, requires_grad, grad_fn, version):
+        t = _new(cls)
+        t._data = data  # a backend array, or a fusion.Pending not computed yet
+        t._b = backend
+        t._requires_grad = requires_grad
+        t._grad = None
+        t.grad_fn = grad_fn
+        t._version = version  # a one-element list, shared with views
+        t._hooks = None
+        return t
+
+
+def _unset(*args):
+    raise RuntimeError("tinygrad_chain.tensor is not imported: no class makes tensors yet")
+
+
+_new = object.__new__
+TensorCore.make = _unset
+
+
+def constant(array, b):
+    """A native array as a Tensor outside any graph: the result of a first-order VJP
+    fast path that called the backend directly."""
+    if array.ndim == 0:  # NumPy answers 0-d operands with a scalar, which is not writable
+        array = b.asarray(array)
+    return TensorCore.make(array, b, False, None, [0])
