@@ -1,7 +1,41 @@
-"""Matrix helpers in Tensor ops for the linalg VJPs (recorded, so they differentiate again)."""
+"""Matrix helpers of the linalg ops: torch's checks and errors, and Tensor-op helpers for the VJPs
+(recorded, so they differentiate again)."""
 import numpy
 
 from .registry import constant
+
+
+class LinAlgError(RuntimeError):
+    """A matrix the factorization cannot handle (singular, not positive-definite)."""
+
+
+_TORCH_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+                "float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16"}
+
+
+def torch_type_name(dtype):
+    return _TORCH_NAMES.get(dtype.name, dtype.name)
+
+
+def check_matrices(name, a, square=True):
+    """torch's checks of a stack of matrices: floating point, 2 or more dims, square."""
+    if not a.dtype.is_floating_point:
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{torch_type_name(a.dtype)}")
+    if a.ndim < 2:
+        raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
+    if square and a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"{name}: A must be batches of square matrices, but they are {a.shape[-2]} by "
+                           f"{a.shape[-1]} matrices")
+
+
+def lapack(call, message):
+    """call(), with NumPy's LinAlgError raised as ours (torch's message)."""
+    try:
+        return call()
+    except numpy.linalg.LinAlgError:
+        raise LinAlgError(message) from None
+
 
 
 def eye_like(x, n):

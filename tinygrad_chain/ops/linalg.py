@@ -1,6 +1,7 @@
 """Linear algebra: matmul (2-D and batched), linear and einsum."""
 from tinygrad_chain.autograd.grad_mode import state
 
+from ._matrix import eye_like
 from .registry import Op, apply, constant, register
 
 
@@ -146,7 +147,6 @@ def spell_out_ellipsis(equation, ndims):
 
 def _einsum_operand_grad(g, out, ins, operands, k):
     """The VJP of einsum for operand k: g contracted with every other operand."""
-    from tinygrad_chain.functions import einsum
     sk = ins[k]
     shape = operands[k].shape
     others = [ins[j] for j in range(len(ins)) if j != k]
@@ -154,14 +154,14 @@ def _einsum_operand_grad(g, out, ins, operands, k):
     unique = "".join(dict.fromkeys(sk))
     target = "".join(c for c in unique if c in reachable)
     sizes = {c: shape[i] for i, c in enumerate(sk)}
-    gk = einsum(",".join([out] + others) + "->" + target, g, *[operands[j] for j in range(len(ins)) if j != k])
+    gk = apply(Einsum, g, *[operands[j] for j in range(len(ins)) if j != k],
+               equation=",".join([out] + others) + "->" + target)
     # letters only operand k had were summed inside it: broadcast back over them
     if target != unique:
         gk = gk.reshape(tuple(sizes[c] if c in target else 1 for c in unique)).expand(
             *(sizes[c] for c in unique))
     # repeated letters (a diagonal, as in "ii->i"): place the gradient on the diagonal
     if unique != sk:
-        from tinygrad_chain.functions import eye
         fresh = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in sk and c not in out)
         spelled, eyes, eye_terms = [], [], []
         seen = set()
@@ -169,10 +169,10 @@ def _einsum_operand_grad(g, out, ins, operands, k):
             if c in seen:
                 d = next(fresh)
                 spelled.append(d)
-                eyes.append(eye(sizes[c], dtype=g.dtype, device=g.device))
+                eyes.append(eye_like(g, sizes[c]))
                 eye_terms.append(c + d)
             else:
                 seen.add(c)
                 spelled.append(c)
-        gk = einsum(",".join([unique] + eye_terms) + "->" + "".join(spelled), gk, *eyes)
+        gk = apply(Einsum, gk, *eyes, equation=",".join([unique] + eye_terms) + "->" + "".join(spelled))
     return gk

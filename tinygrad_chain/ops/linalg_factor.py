@@ -1,6 +1,7 @@
 """Cholesky and QR factorizations, each op with its VJP in Tensor ops (torch's formulas)."""
 from ._matrix import diag_embed, diagonal, pack, tril, unpack
 from .linalg_solve import Solve, check_matrices, lapack
+from .movement import cat
 from .registry import Op, apply, register
 
 
@@ -53,7 +54,6 @@ class Qr(Op):
         if m >= n:
             return (_qr_tall_vjp(q, r, gq, gr),)
         # A = [X | Y] with X square: X = Q R_x and R_y = Q^T Y, so Y = Q R_y reaches Q's gradient too
-        from tinygrad_chain.functions import cat
         rx, ry, grx, gry = r[..., :m], r[..., m:], gr[..., :m], gr[..., m:]
         gx = _qr_tall_vjp(q, rx, gq + (q @ ry) @ gry.mT, grx)
         return (cat([gx, q @ gry], -1),)

@@ -3,42 +3,10 @@
 The checks and messages are torch's; a singular matrix raises LinAlgError (a RuntimeError,
 as torch.linalg.LinAlgError) where the backend detects it.
 """
-import numpy
-
-from ._matrix import pack, unpack
+from ._matrix import LinAlgError, check_matrices, lapack, pack, torch_type_name, unpack  # noqa: F401  (tc.linalg's)
+from .linalg_spectral import svd_parts
+from .movement import cat
 from .registry import Op, apply, register
-
-
-class LinAlgError(RuntimeError):
-    """A matrix the factorization cannot handle (singular, not positive-definite)."""
-
-
-_TORCH_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
-                "float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16"}
-
-
-def torch_type_name(dtype):
-    return _TORCH_NAMES.get(dtype.name, dtype.name)
-
-
-def check_matrices(name, a, square=True):
-    """torch's checks of a stack of matrices: floating point, 2 or more dims, square."""
-    if not a.dtype.is_floating_point:
-        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{torch_type_name(a.dtype)}")
-    if a.ndim < 2:
-        raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
-    if square and a.shape[-1] != a.shape[-2]:
-        raise RuntimeError(f"{name}: A must be batches of square matrices, but they are {a.shape[-2]} by "
-                           f"{a.shape[-1]} matrices")
-
-
-def lapack(call, message):
-    """call(), with NumPy's LinAlgError raised as ours (torch's message)."""
-    try:
-        return call()
-    except numpy.linalg.LinAlgError:
-        raise LinAlgError(message) from None
 
 
 @register
@@ -114,9 +82,6 @@ class Det(Op):
 def _singular_det_vjp(a, g):
     """The gradient where a matrix is singular: the adjugate's transpose, from the SVD
     A = U S V^T as det(U) det(V) U adj(S) V^T with adj(S)_ii = the product of the other s_j."""
-    from tinygrad_chain.functions import cat  # (functions imports the ops: not at module level)
-
-    from .linalg_spectral import svd_parts
     u, s, vh = svd_parts(a, full_matrices=False)
     n = s.shape[-1]
     others = []

@@ -4,9 +4,8 @@ The VJPs divide by differences of singular values (eigenvalues): where two coinc
 gradient through U, V (the eigenvectors) is undefined, as in torch; the values' own gradient
 never divides (gap_divide, and the svdvals op).
 """
-from ._matrix import diag_embed, eye_like, pack, skew, unpack
+from ._matrix import check_matrices, diag_embed, eye_like, lapack, pack, skew, unpack
 from .elementwise import where
-from .linalg_solve import check_matrices, lapack
 from .registry import Op, apply, register
 
 

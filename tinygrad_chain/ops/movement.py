@@ -75,6 +75,16 @@ class Cat(Op):
         return tuple(grads)
 
 
+def cat(tensors, axis):
+    """Tensors of one dtype joined along `axis`, for VJPs (tc.cat checks and promotes what users pass)."""
+    return apply(Cat, *tensors, axis=axis % tensors[0].ndim)
+
+
+def stack(tensors):
+    """Same-shape tensors of one dtype stacked along a new first axis, for VJPs."""
+    return apply(Cat, *(t.unsqueeze(0) for t in tensors), axis=0)
+
+
 @register
 class Flip(Op):
     name = "flip"

@@ -194,8 +194,8 @@ class CrossEntropy(Op):
             b = logits._b
             gx = b.cross_entropy_backward(g._array, logits._array, ctx.saved, target._array, ignore)
             return constant(gx, b), None
-        from tinygrad_chain.creation import arange
         valid = target != ignore
         safe = target.masked_fill(~valid, 0)
-        onehot = (safe.unsqueeze(1) == arange(logits.shape[1], device=logits.device)).to(logits.dtype)
+        classes = constant(target._b.arange(0, logits.shape[1], 1, target.dtype), target._b)
+        onehot = (safe.unsqueeze(1) == classes).to(logits.dtype)
         return (logits.softmax(1) - onehot) * (g * valid.to(g.dtype)).unsqueeze(1), None

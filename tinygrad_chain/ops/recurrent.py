@@ -10,6 +10,7 @@ forward saved; with create_graph they are the same formulas in Tensor ops.
 """
 from tinygrad_chain.autograd.grad_mode import state
 
+from .movement import cat, stack
 from .registry import Op, apply, constant, register
 
 
@@ -41,7 +42,6 @@ class LstmCell(Op):
 
 def _cell_vjp(gates, c, gh, gc):
     """(d gates, d c) of one step for the gradients gh, gc of (h', c'), in recorded Tensor ops."""
-    from tinygrad_chain.functions import cat
     hidden = c.shape[-1]
     s = gates.sigmoid()
     i, f, o = (s[..., k * hidden:(k + 1) * hidden] for k in (0, 1, 3))
@@ -79,7 +79,6 @@ class LstmLayer(Op):
             grads = b.lstm_layer_backward(grad._array, w_hh._array, *ctx.saved)
             return tuple(constant(gi, b) for gi in grads)
         # higher order: the recurrence again in recorded ops, then back through time with them
-        from tinygrad_chain.functions import stack
         steps = xw.shape[0]
         hs, cs, gates = [h0], [c0], []
         for t in range(steps):
