@@ -11,7 +11,7 @@ the registry's functions (available, get, resolve, ...) keep theirs.
 import importlib
 
 from .base import Backend
-from .torch_flags import cuda, cudnn, mps
+from .torch_flags import cuda_namespace, cudnn, mps
 
 _MODULES = {
     "numpy": ("numpy_backend", "NumpyBackend"),
@@ -56,6 +56,15 @@ def is_available(name):
     return _load(name) is not None
 
 
+cuda = cuda_namespace(is_built=lambda: is_available("cupy"))
+
+
+class OutOfMemoryError(RuntimeError):
+    """The GPU could not give the memory an allocation asked for (torch.cuda.OutOfMemoryError, which
+    tc.cuda names). The message states the requested size and the memory pool's figures.
+    """
+
+
 def get(name):
     """The backend object for device `name` (a name or an alias)."""
     canonical = resolve(name)
@@ -89,5 +98,5 @@ def unavailable_reason(name):
     return None if is_available(canonical) else _failures[canonical]
 
 
-__all__ = ["Backend", "available", "cuda", "cudnn", "get", "is_available", "loaded", "manual_seed", "mps", "resolve",
+__all__ = ["Backend", "OutOfMemoryError", "available", "cuda", "cudnn", "get", "is_available", "loaded", "manual_seed", "mps", "resolve",
            "unavailable_reason"]

@@ -18,9 +18,9 @@ try:
 except ImportError as e:
     raise ImportError(f"cupy is not installed ({e}); install the extra: pip install 'tinygrad_chain[cuda]'") from None
 
-from tinygrad_chain import cuda as _tc_cuda
 from tinygrad_chain import dtypes
 
+from . import OutOfMemoryError
 from . import cupy_kernels as K
 from . import dlpack, half
 
@@ -42,7 +42,7 @@ def _count_devices():
     return n
 
 
-class _OutOfMemory(_tc_cuda.OutOfMemoryError, cupy.cuda.memory.OutOfMemoryError):
+class _OutOfMemory(OutOfMemoryError, cupy.cuda.memory.OutOfMemoryError):
     """tc.cuda.OutOfMemoryError that cupy's own code still recognises as its OOM error."""
 
     def __init__(self, msg, size, total):

@@ -30,17 +30,17 @@ class _Matmul:
         self.allow_bf16_reduced_precision_reduction = True
 
 
-def _gpu_built():
-    from . import is_available  # the registry: whether the cupy device loads here
-    return is_available("cupy")
-
-
 cudnn = _module("cudnn", "cuDNN switches (accepted; tinygrad_chain does not use cuDNN).",
                 enabled=True, benchmark=False, deterministic=False, allow_tf32=True,
                 is_available=lambda: False, version=lambda: None)
 
-cuda = _module("cuda", "CUDA math switches (accepted; GPU matmuls stay in full float32).",
-               matmul=_Matmul(), is_built=_gpu_built)
+
+
+def cuda_namespace(is_built):
+    """torch.backends.cuda; is_built() is the registry's answer (whether the cupy device loads here)."""
+    return _module("cuda", "CUDA math switches (accepted; GPU matmuls stay in full float32).",
+                   matmul=_Matmul(), is_built=is_built)
+
 
 mps = _module("mps", "Apple's Metal devices: none here (tinygrad_chain has no MPS backend).",
               is_available=lambda: False, is_built=lambda: False)

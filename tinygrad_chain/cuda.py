@@ -12,13 +12,7 @@ from tinygrad_chain.legacy import CUDA as _LEGACY_TYPES
 globals().update(_LEGACY_TYPES)  # tc.cuda.FloatTensor & co. (torch's legacy GPU constructors)
 
 _NAME = "cupy"
-
-
-class OutOfMemoryError(RuntimeError):
-    """The GPU could not give the memory an allocation asked for (torch.cuda.OutOfMemoryError).
-
-    The message states the requested size and the memory pool's figures.
-    """
+OutOfMemoryError = backends.OutOfMemoryError  # raised by the cupy backend, which sits below tc.cuda
 
 
 def is_available():
