@@ -8,12 +8,24 @@ compiler is missing, or compiling fails, the install still succeeds without
 it and the "numpy" device does all the work (a warning says why).
 """
 import glob
+import importlib.util
+import os
 import sys
 
 from setuptools import find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 packages = find_packages(include=["tinygrad_chain", "tinygrad_chain.*"]) + ["tinygrad_chain.backends"]
+
+
+def write_generated_headers():
+    """csrc/generated/: the formulas and opcode lists of backends/formulas.py as C++ headers (written at
+    build time, never checked in, so each formula has one source)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("_tc_formulas", os.path.join(here, "backends", "formulas.py"))
+    formulas = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(formulas)
+    formulas.write_headers(os.path.join(here, "csrc", "generated"))
 
 
 def _warn(msg):
@@ -26,6 +38,7 @@ class OptionalBuildExt(build_ext):
 
     def run(self):
         try:
+            write_generated_headers()
             super().run()
         except Exception as e:  # no compiler at all (CCompilerError, DistutilsPlatformError, ...)
             _warn(f"{type(e).__name__}: {e}")
@@ -57,7 +70,7 @@ def _extensions():
         "tinygrad_chain._C",
         sorted(glob.glob("csrc/*.cpp")),
         include_dirs=["csrc"],
-        depends=sorted(glob.glob("csrc/*.h")),
+        depends=sorted(glob.glob("csrc/*.h")) + ["backends/formulas.py"],
         extra_compile_args=flags,
         extra_link_args=["-pthread"],
         cxx_std=17,

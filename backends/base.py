@@ -20,12 +20,8 @@ The interface, grouped by kind:
 import abc
 
 from .compositions import Compositions
-
-#: The instructions of a fused elementwise program: two operands (add ... minimum), one
-#: (neg ... relu), an activation's backward from the upstream gradient and the saved output
-#: (relu_backward ...), and sum. Each has the meaning of the backend's op of that name.
-FUSED_INSTRUCTIONS = ("add", "sub", "mul", "div", "maximum", "minimum", "neg", "exp", "sqrt", "tanh", "sigmoid",
-                      "relu", "relu_backward", "sigmoid_backward", "tanh_backward", "sum")
+#: The instructions of a fused elementwise program (their formulas: backends/formulas.py)
+from .formulas import INSTRUCTION_NAMES as FUSED_INSTRUCTIONS  # noqa: F401
 
 
 class Backend(Compositions, abc.ABC):

@@ -12,13 +12,13 @@ namespace tc {
 using i64 = std::int64_t;
 
 // Each opcode family is one list: the enum below and the names _C.opcodes() hands to
-// Python (module.cpp) are both generated from it, so no table is written twice.
-#define TC_ACT_OPS(X) X(relu) X(leaky_relu) X(sigmoid) X(tanh) X(gelu) X(gelu_tanh) X(silu) X(softplus) X(exp)
+// Python (module.cpp) are both generated from it, so no table is written twice. The
+// activations and fused instructions come from backends/formulas.py (setup.py writes
+// generated/opcodes.h at build time).
+#include "generated/opcodes.h"
 #define TC_BIN_OPS(X) X(add) X(sub) X(mul) X(div)
 #define TC_SOFT_OPS(X) X(softmax) X(log_softmax)
 #define TC_RED_OPS(X) X(sum) X(mean) X(max)
-#define TC_FUSED_OPS(X) X(add) X(sub) X(mul) X(div) X(maximum) X(minimum) X(neg) X(exp) X(sqrt) X(tanh) \
-    X(sigmoid) X(relu) X(relu_backward) X(sigmoid_backward) X(tanh_backward) X(sum)
 #define TC_ENUM_ENTRY(name) name,
 
 enum class Act : int { TC_ACT_OPS(TC_ENUM_ENTRY) };

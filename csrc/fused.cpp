@@ -14,10 +14,7 @@ namespace {
 // whatever the thread count.
 constexpr i64 FUSED_CHUNK = 1 << 15;
 
-bool unary_op(FOp op) {
-    return op == FOp::neg || op == FOp::exp || op == FOp::sqrt || op == FOp::tanh || op == FOp::sigmoid ||
-           op == FOp::relu || op == FOp::sum;
-}
+bool unary_op(FOp op) { return TC_FUSED_UNARY(op); }
 
 [[noreturn]] void bad(const std::string& what) { throw py::value_error("fused_run: " + what); }
 

@@ -1,14 +1,10 @@
 // The fused elementwise program, run block by block: each instruction is one short
 // loop over a block that stays in L1, so a chain of ops reads its inputs from memory
 // once and writes only the outputs asked for. The formulas match the single-op
-// kernels (elementwise_impl.h), so a fused result equals the unfused one.
+// kernels (both from backends/formulas.py), so a fused result equals the unfused one.
 
-// d[i] = f(a[i]) and d[i] = f(a[i], b[i]); the compiler (ops/fusion.py) never gives an
+// d[i] = f(a[i], b[i]) (b = a for one operand); the compiler (ops/fusion.py) never gives an
 // instruction a destination that is also one of its operands, so these do not alias.
-template <class T, class F>
-static inline void map1(i64 n, T* __restrict d, const T* __restrict a, F f) {
-    for (i64 i = 0; i < n; ++i) d[i] = f(a[i]);
-}
 template <class T, class F>
 static inline void map2(i64 n, T* __restrict d, const T* __restrict a, const T* __restrict b, F f) {
     for (i64 i = 0; i < n; ++i) d[i] = f(a[i], b[i]);
@@ -82,23 +78,11 @@ static void fused_run(const FusedProgram& p, i64 begin, i64 end, T* work, double
             }
             T* d = reg[ins.dst];
             switch (FOp(ins.op)) {
-                case FOp::add: map2(n, d, a, b, [](T x, T y) { return x + y; }); break;
-                case FOp::sub: map2(n, d, a, b, [](T x, T y) { return x - y; }); break;
-                case FOp::mul: map2(n, d, a, b, [](T x, T y) { return x * y; }); break;
-                case FOp::div: map2(n, d, a, b, [](T x, T y) { return x / y; }); break;
-                // NaN in either operand wins, as in NumPy and torch
-                case FOp::maximum: map2(n, d, a, b, [](T x, T y) { return (x > y || x != x) ? x : y; }); break;
-                case FOp::minimum: map2(n, d, a, b, [](T x, T y) { return (x < y || x != x) ? x : y; }); break;
-                case FOp::neg: map1(n, d, a, [](T x) { return -x; }); break;
-                case FOp::exp: map1(n, d, a, [](T x) { return exp_t(x); }); break;
-                case FOp::sqrt: map1(n, d, a, [](T x) { return sqrt_t(x); }); break;
-                case FOp::tanh: map1(n, d, a, [](T x) { return tanh_t(x); }); break;
-                case FOp::sigmoid: map1(n, d, a, [](T x) { return sigmoid_t(x); }); break;
-                case FOp::relu: map1(n, d, a, [](T x) { return x < T(0) ? T(0) : x; }); break;
-                // the activations' backward: a is the upstream gradient, b the saved output
-                case FOp::relu_backward: map2(n, d, a, b, [](T g, T y) { return y > T(0) ? g : T(0); }); break;
-                case FOp::sigmoid_backward: map2(n, d, a, b, [](T g, T y) { return g * (y * (T(1) - y)); }); break;
-                case FOp::tanh_backward: map2(n, d, a, b, [](T g, T y) { return g * (T(1) - y * y); }); break;
+                // backends/formulas.py's instructions (generated/formulas.h); b is a for one operand
+#define TC_FUSED_CASE(name) \
+    case FOp::name: map2(n, d, a, b, [](T x, T y) { return instr_##name(x, y); }); break;
+                TC_FUSED_ELEMENTWISE(TC_FUSED_CASE)
+#undef TC_FUSED_CASE
                 default: break;  // checked by the binding
             }
         }

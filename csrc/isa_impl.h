@@ -7,6 +7,7 @@ namespace TC_ISA_NS {
 namespace {
 #include "isa_begin.h"
 #include "simd_math.h"
+#include "generated/formulas.h"  // backends/formulas.py, written by setup.py
 #include "gemm_impl.h"
 #include "elementwise_impl.h"
 #include "softmax_impl.h"

@@ -1,4 +1,5 @@
-// Fused optimizer updates on a contiguous chunk, compiled once per ISA. The
+// Fused optimizer updates on a contiguous chunk, compiled once per ISA: the per-element rules are
+// backends/formulas.py's update_NAME (generated/formulas.h). The
 // variant (momentum buffer or not, Nesterov, AMSGrad) is a template argument,
 // so each loop is branch-free and vectorizes; optim.cpp checks and threads them.
 
@@ -6,13 +7,14 @@ template <class T, bool Buf, bool Init, bool Nesterov>
 static void sgd_loop(i64 n, T* __restrict p, const T* __restrict g, T* __restrict buf, const SgdArgs<T>& h) {
     const T lr = h.lr, mom = h.momentum, damp = h.damp, wd = h.weight_decay, sign = h.sign;
     for (i64 i = 0; i < n; ++i) {
-        T d = sign * g[i] + wd * p[i];
         if (Buf) {
-            T m = Init ? d : mom * buf[i] + damp * d;
-            buf[i] = m;
-            d = Nesterov ? d + mom * m : m;
+            T pi = p[i], bi = Init ? T(0) : buf[i];
+            update_sgd_momentum(pi, bi, g[i], lr, wd, sign, mom, damp, T(Init), T(Nesterov));
+            p[i] = pi;
+            buf[i] = bi;
+        } else {
+            update_sgd(p[i], g[i], lr, wd, sign);
         }
-        p[i] -= lr * d;
     }
 }
 
@@ -30,22 +32,15 @@ static void adam_loop(i64 n, T* __restrict p, const T* __restrict g, T* __restri
                       T* __restrict vmax, const AdamArgs<T>& h) {
     const T b2 = h.beta2, w1 = h.w1, w2 = h.w2, l2 = h.l2, decay = h.decay, sign = h.sign;
     const T step_size = h.step_size, inv_bc2_sqrt = h.inv_bc2_sqrt, eps = h.eps, w1c = T(1) - w1;
-    const bool lerp_up = h.lerp_up;
+    const T lerp_up = T(h.lerp_up);
     for (i64 i = 0; i < n; ++i) {
-        T pi = p[i];
-        T gi = sign * g[i] + l2 * pi;
-        pi *= decay;
-        // torch's lerp(m, g, w1): from m for w1 < 0.5, else back from g (each exact at its own end)
-        T d = gi - m[i];
-        T mi = lerp_up ? m[i] + d * w1 : gi - d * w1c;
-        T vi = b2 * v[i] + w2 * gi * gi;
+        T pi = p[i], mi = m[i], vi = v[i], wi = Amsgrad ? vmax[i] : T(0);
+        update_adam(pi, mi, vi, wi, g[i], l2, decay, sign, w1, w1c, lerp_up, b2, w2, step_size, inv_bc2_sqrt, eps,
+                    T(Amsgrad));
+        p[i] = pi;
         m[i] = mi;
         v[i] = vi;
-        if (Amsgrad) {
-            vi = vmax[i] > vi ? vmax[i] : vi;
-            vmax[i] = vi;
-        }
-        p[i] = pi - step_size * mi / (sqrt_t(vi) * inv_bc2_sqrt + eps);
+        if (Amsgrad) vmax[i] = wi;
     }
 }
 

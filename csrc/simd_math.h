@@ -204,3 +204,18 @@ static inline double log1p_unit(double u) {
     for (int k = 31; k >= 1; k -= 2) p = p * s2 + 1.0 / k;
     return 2.0 * s * p;
 }
+
+// The rest of backends/formulas.py's vocabulary.
+template <class T> static inline T abs_t(T x) { return x < T(0) ? -x : x; }
+// NaN in either operand wins, as in NumPy and torch
+template <class T> static inline T maximum_t(T a, T b) { return (a > b || a != a) ? a : b; }
+template <class T> static inline T minimum_t(T a, T b) { return (a < b || a != a) ? a : b; }
+
+// e^x - 1: below |x| = 0.5 from the series of e^|x| - 1 (e^x - 1 = -em / (1 + em) for x < 0).
+template <class T>
+static inline T expm1_t(T x) {
+    T ax = abs_t(x);
+    T em = expm1_small(ax < T(0.5) ? ax : T(0));
+    T small = x < T(0) ? -em / (T(1) + em) : em;
+    return ax < T(0.5) ? small : exp_t(x) - T(1);
+}

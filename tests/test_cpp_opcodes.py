@@ -31,3 +31,11 @@ def test_every_opcode_the_backend_uses_exists():
     # every activation the backend dispatches by name has a kernel
     for name in ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu", "softplus", "exp"):
         assert name in cpp_backend._ACT
+
+
+def test_the_kernels_are_built_from_the_formula_table():
+    """Activations and fused instructions are named once, in backends/formulas.py (setup.py writes the
+    C++ lists from it): a stale build, or a list written by hand, shows up here."""
+    from tinygrad_chain.backends import formulas
+    assert _C.opcodes()["act"] == [a.name for a in formulas.ACTS]
+    assert _C.opcodes()["fused"] == list(formulas.INSTRUCTION_NAMES)
