@@ -31,6 +31,7 @@ from tinygrad_chain import linalg, testing  # noqa: F401,E402  (tc.linalg, tc.te
 from tinygrad_chain import distributions  # noqa: F401,E402  (Categorical and Normal)
 from tinygrad_chain.generator import Generator  # noqa: E402
 from tinygrad_chain.serialization import load, save  # noqa: E402
+from tinygrad_chain.compile import compile  # noqa: A004,E402  (torch's name: a traced, replayed step)
 from tinygrad_chain import onnx, sparse  # noqa: F401,E402  (importable; both say what is not supported)
 from tinygrad_chain.sparse import sparse_coo_tensor, sparse_csr_tensor, spmm  # noqa: F401,E402
 

@@ -7,6 +7,7 @@ around it. The others are compositions of registered ops.
 import math
 import warnings
 
+from tinygrad_chain.compile.hooks import replayed_check
 from tinygrad_chain.ops import nn_ops as N
 from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.ops.registry import apply
@@ -80,6 +81,7 @@ def _class_layout(name, input, target):  # noqa: A002
     return input, target
 
 
+@replayed_check  # it reads the targets' range: tc.compile replays it every step
 def _check_targets(name, target, classes, ignore_index):
     """Raise IndexError for class indices outside [0, classes) (ignore_index aside); return whether any
     row is ignored."""
@@ -224,14 +226,19 @@ def _same_size(name, input, target):  # noqa: A002
                          f"({list(input.shape)}) is deprecated. Please ensure they have the same size.")
 
 
+@replayed_check
+def _check_probabilities(input):  # noqa: A002
+    if input.numel() and (input.amin().item() < 0 or input.amax().item() > 1):
+        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
+
+
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
                          reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as torch does."""
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction("binary_cross_entropy", reduction)
     _same_size("binary_cross_entropy", input, target)
-    if input.numel() and (input.amin().item() < 0 or input.amax().item() > 1):
-        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    _check_probabilities(input)
     loss = -(target * input.log().clamp(min=-100.0) + (1.0 - target) * (1.0 - input).log().clamp(min=-100.0))
     if weight is not None:
         loss = loss * weight

@@ -10,6 +10,7 @@ import warnings
 from tinygrad_chain.autograd.grad_mode import no_grad
 from tinygrad_chain.ops import activations as A
 from tinygrad_chain.ops import movement as M
+from tinygrad_chain.compile.hooks import replayed_check
 from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.ops.linalg import Linear
 from tinygrad_chain.ops.registry import apply
@@ -397,18 +398,24 @@ def dropout3d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     return _channel_dropout(input, p, training, 2 if input.ndim == 5 else 1)
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,  # noqa: A002
-              sparse=False):
-    """Rows of weight gathered by the indices in input; the padding row gets no gradient."""
-    if input.dtype.is_floating_point:
-        raise RuntimeError(f"embedding: Expected tensor for argument #1 'indices' to have one of the following "
-                           f"scalar types: Long, Int; but got {input.dtype.name} instead")
+@replayed_check  # it reads the indices' range: tc.compile replays it every step
+def _check_indices(input, weight):  # noqa: A002
     num = weight.shape[0]
     if input.numel():
         lo, hi = int(input.amin().item()), int(input.amax().item())
         if lo < -num or hi >= num or lo < 0:
             raise IndexError(f"embedding: index out of range in self (indices in [{lo}, {hi}], weight of shape "
                              f"{list(weight.shape)})")
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,  # noqa: A002
+              sparse=False):
+    """Rows of weight gathered by the indices in input; the padding row gets no gradient."""
+    if input.dtype.is_floating_point:
+        raise RuntimeError(f"embedding: Expected tensor for argument #1 'indices' to have one of the following "
+                           f"scalar types: Long, Int; but got {input.dtype.name} instead")
+    _check_indices(input, weight)
+    num = weight.shape[0]
     if max_norm is not None:
         with no_grad():
             rows = weight[input.reshape(-1)]

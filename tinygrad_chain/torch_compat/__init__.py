@@ -5,9 +5,9 @@
 While the script runs, `import torch` and its submodules (torch.nn, torch.utils.data,
 torch.backends.cudnn, ...) resolve to tinygrad_chain's modules under torch's names; torch
 itself is never imported. A name torch has and tinygrad_chain does not fails where the
-script reaches for it, naming it: `torch.compile` raises NotSupportedError ("torch.compile
+script reaches for it, naming it: `torch.vmap` raises NotSupportedError ("torch.vmap
 is not supported by tinygrad_chain"). NotSupportedError is an AttributeError, so
-hasattr(torch, "compile") and getattr(torch, "compile", None) answer as for any missing
+hasattr(torch, "vmap") and getattr(torch, "vmap", None) answer as for any missing
 name; a missing submodule raises ModuleNotFoundError with the same words.
 
 From Python, install() makes the alias (before anything imports torch).
@@ -140,7 +140,7 @@ def main(argv=None):
     sys.path.insert(0, os.path.dirname(os.path.abspath(argv[0])))
     try:
         runpy.run_path(argv[0], run_name="__main__")
-    except ImportError as e:  # `from torch import compile`: Python's message names no module of ours
+    except ImportError as e:  # `from torch import vmap`: Python's message names no module of ours
         missing = re.match(r"cannot import name '([^']+)' from '(torch[\w.]*)'", str(e))
         if missing and hasattr(e, "add_note"):  # Python 3.11+
             e.add_note(not_supported(f"{missing[2]}.{missing[1]}"))
