@@ -28,6 +28,8 @@ def parser(description, *, epochs=None, steps=None, batch_size=64, lr=1e-3):
     p.add_argument("--lr", type=float, default=lr, help="learning rate")
     p.add_argument("--out", type=Path, default=Path("runs") / script, help="folder for checkpoint, plot, metrics")
     p.add_argument("--smoke", action="store_true", help="a seconds-long run on a slice of the data (for CI)")
+    p.add_argument("--compile", action="store_true", help="capture the training step with tc.compile (replayed "
+                   "without per-op Python; results equal to eager)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -46,6 +48,10 @@ class Run:
         self.curves = {}  # name -> ([x], [y])
         self._bar = None
         self._running = None
+
+    def compiled(self, step):
+        """The training step, captured by tc.compile when --compile was given (metrics record which)."""
+        return tc.compile(step) if getattr(self.args, "compile", False) else step
 
     # ---- progress ----
     def progress(self, iterable=None, total=None, desc="train"):
@@ -80,6 +86,7 @@ class Run:
         metrics = dict(metrics)
         metrics["wall_time_s"] = round(self.elapsed(), 2)
         metrics["device"] = self.device.name  # the backend that ran it: "cpp", not "cpu"
+        metrics["compiled"] = bool(getattr(self.args, "compile", False))
         if model is not None:
             metrics["checkpoint"] = str(save_checkpoint(self.out / "checkpoint.pt", model, optimizer, self.args))
         if plot:

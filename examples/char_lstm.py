@@ -105,9 +105,8 @@ def main():
     loss_fn = nn.CrossEntropyLoss()
     L = args.seq_len
 
-    for step in run.progress(range(args.steps), desc="steps"):
-        starts = tc.randint(0, train.shape[0] - L - 1, (args.batch_size,))
-        x, y = windows(train, starts, L), windows(train, starts + 1, L)
+    @run.compiled
+    def train_step(x, y):
         logits, _ = model(x)
         loss = loss_fn(logits.reshape(-1, len(chars)), y.reshape(-1))
         opt.zero_grad()
@@ -115,6 +114,11 @@ def main():
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
+        return loss
+
+    for step in run.progress(range(args.steps), desc="steps"):
+        starts = tc.randint(0, train.shape[0] - L - 1, (args.batch_size,))
+        loss = train_step(windows(train, starts, L), windows(train, starts + 1, L))
         run.log(loss, step, every=10)
         if (step + 1) % max(args.steps // 8, 1) == 0 or step + 1 == args.steps:
             run.record("held-out loss (nats/char)", step + 1, heldout_loss(model, held, 256, loss_fn))

@@ -52,16 +52,21 @@ def main():
     sched = tc.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * len(train))
     loss_fn = nn.CrossEntropyLoss()
 
+    @run.compiled
+    def train_step(xb, yb):
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        return loss
+
     step = 0
     bar = run.progress(total=args.epochs * len(train), desc="steps")
     for epoch in range(args.epochs):
         model.train()
         for xb, yb in train:
-            loss = loss_fn(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+            loss = train_step(xb, yb)
             run.log(loss, step, every=5)
             bar.update()
             step += 1

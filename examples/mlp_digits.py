@@ -34,14 +34,19 @@ def main():
     sched = tc.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
 
+    @run.compiled
+    def train_step(xb, yb):
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
     step = 0
     for epoch in run.progress(range(args.epochs), desc="epochs"):
         model.train()
         for xb, yb in train:
-            loss = loss_fn(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            loss = train_step(xb, yb)
             run.log(loss, step, every=5)
             step += 1
         sched.step()

@@ -63,13 +63,17 @@ def main():
     sched = tc.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.1)
     loss_fn = nn.CrossEntropyLoss()
 
-    for step in run.progress(range(args.steps), desc="steps"):
-        x, y = batch(args.batch_size, args.length, args.vocab)
+    @run.compiled
+    def train_step(x, y):
         loss = loss_fn(model(x).reshape(-1, args.vocab), y.reshape(-1))
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
+        return loss
+
+    for step in run.progress(range(args.steps), desc="steps"):
+        loss = train_step(*batch(args.batch_size, args.length, args.vocab))
         run.log(loss, step, every=10)
         if (step + 1) % max(args.steps // 10, 1) == 0:
             run.record("held-out token accuracy", step + 1, token_accuracy(model, held_x, held_y))

@@ -239,6 +239,19 @@ def test_new_memory_for_a_parameter_traces_again(rng):
         np.testing.assert_array_equal(out.numpy(), np.broadcast_to(model.bias.detach().numpy(), (2, 2)))
 
 
+def test_train_and_eval_modes_trace_apart(rng):
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    x = tc.tensor(rng.standard_normal((2, 4)).astype(np.float32))
+    f = tc.compile(model)
+    with tc.no_grad():
+        for _ in range(3):
+            f(x)
+        model.eval()
+        with pytest.warns(CompileWarning, match="Sequential.training is False"):
+            out = f(x)
+        np.testing.assert_array_equal(out.numpy(), model(x).numpy())
+
+
 # ---- what cannot be captured runs eagerly, with the reason ----------------------------------------
 @pytest.mark.parametrize("body, match", [
     (lambda loss: loss.item(), r"Tensor.item\(\)"),

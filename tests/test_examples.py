@@ -55,6 +55,17 @@ def test_example_smoke(name, dev, tmp_path):
     check_outputs(tmp_path / name, metrics, with_checkpoint=name != "chain_rule")
 
 
+@pytest.mark.parametrize("name", ("mlp_digits", "cnn_mnist", "char_lstm", "transformer_sort"))
+def test_example_compiled_equals_eager(name, tmp_path):
+    """--compile (tc.compile on the training step) gives the eager run's metrics exactly."""
+    eager = run_example(name, tmp_path / "eager", "--smoke", timeout=300)
+    compiled = run_example(name, tmp_path / "compiled", "--smoke", "--compile", timeout=300)
+    assert compiled.pop("compiled") and not eager.pop("compiled")
+    for key in ("wall_time_s", "checkpoint", "plot"):
+        eager.pop(key, None), compiled.pop(key, None)
+    assert compiled == eager
+
+
 def test_chain_rule_matches_hand_derivations(tmp_path):
     metrics = run_example("chain_rule", tmp_path)
     assert metrics["mismatches"] == 0 and metrics["gradients_checked"] >= 20

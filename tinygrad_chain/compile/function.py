@@ -5,8 +5,9 @@ requires_grad, every Python number or string argument's value, grad mode, the de
 the fusion settings. A new key runs eagerly once (a warm-up, as tinygrad's TinyJit: the optimizer
 makes its state, .grad tensors appear), is traced on its second call and replayed from its third.
 A replay also checks what the trace read from before the step: each .grad it watched is None or
-not as at the trace (the same tensor where the step accumulates into it), and each tensor whose
-memory it reads still holds that memory; otherwise it traces again. Past `cache_size_limit`
+not as at the trace (the same tensor where the step accumulates into it), each module it called
+is in the same train/eval mode, and each tensor whose memory it reads still holds that memory;
+otherwise it traces again (with a warning that says what changed). Past `cache_size_limit`
 traces, new keys run eagerly, with one warning.
 """
 import functools
@@ -44,6 +45,7 @@ class _Step:
             read = start is not None and id(start._data) in tracer.externals
             self.grads.append((inputs.get(id(t), t), start is None, start if read else None))
         self.owners = tracer.owner_guards()
+        self.modules = list(tracer.modules.values())
 
     def stale(self, tensors):
         """Why this trace does not fit the state now, or None."""
@@ -52,6 +54,9 @@ class _Step:
             g = t._grad
             if (g is None) != was_none or (same is not None and g is not same):
                 return "a watched .grad changed (set to None, or created, or replaced) since the trace"
+        for m, training in self.modules:
+            if m.training is not training:
+                return f"{type(m).__name__}.training is {m.training} (it was {training} at the trace)"
         for array, refs in self.owners:
             for ref in refs:
                 t = ref()

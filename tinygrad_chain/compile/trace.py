@@ -23,6 +23,7 @@ import weakref
 from tinygrad_chain import backends
 from tinygrad_chain.autograd import engine
 from tinygrad_chain.generator import Generator
+from tinygrad_chain.nn.module import Module
 from tinygrad_chain.ops import fusion
 from tinygrad_chain.optim import lr_scheduler
 from tinygrad_chain.optim.optimizer import Optimizer
@@ -58,6 +59,7 @@ class Tracer:
         self.n = 0
         self.externals = {}       # id(array) -> array: arrays from before the step
         self.observed = {}        # id(tensor) -> [tensor, .grad at the start, .grad as a replay leaves it]
+        self.modules = {}         # id(module) -> (module, its .training flag): the forward read it
         self.ran_backward = False
         self._undo = []
         for t in inputs:
@@ -231,6 +233,13 @@ class Tracer:
                     if name in cls.__dict__:
                         self._patch(cls, name, self._opaque(cls.__dict__[name]))
         self._patch(Generator, "native_rng", self._opaque(Generator.native_rng))
+        module_call = Module.__call__
+
+        def traced_call(m, *args, **kwargs):  # train() / eval() change what a forward records
+            if threading.get_ident() == tracer.thread:
+                tracer.modules.setdefault(id(m), (m, m.training))
+            return module_call(m, *args, **kwargs)
+        self._patch(Module, "__call__", traced_call)
 
     def _escaping(self, what, fn):
         def call(t, *args, **kwargs):
