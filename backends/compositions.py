@@ -12,6 +12,35 @@ tinygrad_chain/ops declares and the engine calls.
 """
 
 
+from functools import partial
+
+from . import formulas
+
+_FORWARD = {a.name: formulas.act_python(a, False) for a in formulas.ACTS}
+_BACKWARD = {a.name: formulas.act_python(a, True) for a in formulas.ACTS}
+_UPDATE = {u.name: formulas.python_function(u.name, u.state + u.inputs + u.scalars, u.body, u.state)
+           for u in formulas.UPDATES}
+
+
+class Vocabulary:
+    """backends/formulas.py's functions and operators as a backend's primitives (unary, binary,
+    where), so the formulas run on any backend: NumPy's is the reference."""
+
+    def __init__(self, backend):
+        for name in ("add", "sub", "mul", "div", "maximum", "minimum", "lt", "gt", "le", "ge", "eq", "ne"):
+            setattr(self, name, partial(backend.binary, name))
+        for name in ("neg", "exp", "expm1", "tanh", "erf", "sqrt", "abs"):
+            setattr(self, name, partial(backend.unary, name))
+        self.log1p_unit = partial(backend.unary, "log1p")
+        self.where = backend.where
+
+    def sigmoid(self, a):
+        # exp(min(a, 0)) / (1 + exp(-|a|)) is 1/(1 + e^-a) or e^a/(1 + e^a) by the sign: no exp
+        # overflows and nothing cancels (1 - 1/(1 + e^a) would where the result is small).
+        # No where(): NumPy's is slow on random masks
+        return self.div(self.exp(self.minimum(a, 0)), self.add(self.exp(self.neg(self.abs(a))), 1))
+
+
 class Compositions:
     """Defaults for the optional kernels of base.Backend (a mixin: it needs the primitives)."""
 
@@ -35,87 +64,67 @@ class Compositions:
 
 
     # ---- activations and their backward ----------------------------------------------------------
-    # Each backward takes the upstream gradient g and what its forward saved (the input a, or the
-    # output y where that is cheaper). `approximate` is torch's "none" or "tanh".
+    # Each formula is backends/formulas.py's, evaluated with the primitives (Vocabulary below). Each
+    # backward takes the upstream gradient g and what its forward saved (the input a, or the output y
+    # where that is cheaper). `approximate` is torch's "none" or "tanh".
+    def act(self, name, a, *params):
+        """Activation `name` of formulas.ACTS on `a`, with its parameters in their order."""
+        return _FORWARD[name](self._vocabulary(), a, *params)
+
+    def act_backward(self, name, g, saved, *params):
+        """g times act `name`'s derivative, from what its forward saved (formulas.ACTS says which)."""
+        return _BACKWARD[name](self._vocabulary(), g, saved, *params)
+
+    def _vocabulary(self):
+        vocabulary = self.__dict__.get("_vocab")
+        if vocabulary is None:
+            vocabulary = self.__dict__["_vocab"] = Vocabulary(self)
+        return vocabulary
+
     def sigmoid(self, a):
-        return self._sigmoid(a, self._sigmoid_denominator(a))
-
-    def _sigmoid_denominator(self, a):
-        """1 + exp(-|a|), shared by sigmoid(a) and sigmoid(-a) = 1 - sigmoid(a)."""
-        return self.binary("add", self.unary("exp", self.unary("neg", self.unary("abs", a))), 1)
-
-    def _sigmoid(self, a, d):
-        # exp(min(a, 0)) / (1 + exp(-|a|)) is 1/(1 + e^-a) or e^a/(1 + e^a) by the sign: no exp
-        # overflows and nothing cancels (1 - 1/(1 + e^a) would where the result is small).
-        # No where(): NumPy's is slow on random masks
-        return self.binary("div", self.unary("exp", self.binary("minimum", a, 0)), d)
+        return self.act("sigmoid", a)
 
     def sigmoid_backward(self, g, y):
-        return self.binary("mul", g, self.binary("mul", y, self.binary("sub", 1, y)))
+        return self.act_backward("sigmoid", g, y)
 
     def tanh_backward(self, g, y):
-        return self.binary("mul", g, self.binary("sub", 1, self.binary("mul", y, y)))
+        return self.act_backward("tanh", g, y)
 
     def relu(self, a):
-        return self.binary("maximum", a, 0)
+        return self.act("relu", a)
 
-    def relu_backward(self, g, a):
-        # a multiply by the mask: NumPy's where() is ~15x slower on random masks
-        return self.binary("mul", g, self.binary("gt", a, 0))
+    def relu_backward(self, g, y):
+        return self.act_backward("relu", g, y)
 
     def gelu(self, a, approximate="none"):
-        if approximate == "tanh":
-            inner = self.binary("mul", self.binary("add", a, self.binary("mul", self.binary("mul", a, a), self.binary("mul", a, 0.044715))), 0.7978845608028654)
-            return self.binary("mul", self.binary("mul", a, 0.5), self.binary("add", self.unary("tanh", inner), 1))
-        cdf = self.binary("mul", self.binary("add", self.unary("erf", self.binary("mul", a, 0.7071067811865476)), 1), 0.5)
-        return self.binary("mul", a, cdf)
-
-    def _gelu_tanh_2u(self, a):
-        """2u for gelu's tanh form, u = sqrt(2/pi) * (a + 0.044715 a^3)."""
-        cubic = self.binary("mul", self.binary("mul", a, a), self.binary("mul", a, 0.044715))
-        return self.binary("mul", self.binary("add", a, cubic), 2 * 0.7978845608028654)
+        return self.act("gelu_tanh" if approximate == "tanh" else "gelu", a)
 
     def gelu_backward(self, g, a, approximate="none"):
-        """g * d gelu(a) / da."""
-        if approximate == "tanh":
-            # d/da a * s(2u) = s + a * s * (1 - s) * 2u', with s(-2u) for 1 - s (no cancellation)
-            u2 = self._gelu_tanh_2u(a)
-            d = self._sigmoid_denominator(u2)
-            s, sm = self._sigmoid(u2, d), self._sigmoid(self.unary("neg", u2), d)
-            du2 = self.binary("mul", self.binary("add", self.binary("mul", self.binary("mul", a, a), 3 * 0.044715), 1),
-                              2 * 0.7978845608028654)
-            d = self.binary("add", s, self.binary("mul", self.binary("mul", a, self.binary("mul", s, sm)), du2))
-            return self.binary("mul", g, d)
-        cdf = self.binary("mul", self.binary("add", self.unary("erf", self.binary("mul", a, 0.7071067811865476)), 1), 0.5)
-        pdf = self.binary("mul", self.unary("exp", self.binary("mul", self.binary("mul", a, a), -0.5)), 0.3989422804014327)
-        return self.binary("mul", g, self.binary("add", cdf, self.binary("mul", a, pdf)))
+        return self.act_backward("gelu_tanh" if approximate == "tanh" else "gelu", g, a)
 
     def silu(self, a):
-        return self.binary("mul", a, self.sigmoid(a))
+        return self.act("silu", a)
 
     def silu_backward(self, g, a):
-        """g * s * (1 + a * (1 - s)), s = sigmoid(a)."""
-        s = self.sigmoid(a)
-        return self.binary("mul", g, self.binary("mul", s, self.binary("add", self.binary("mul", a, self.binary("sub", 1, s)), 1)))
+        return self.act_backward("silu", g, a)
 
     def leaky_relu(self, a, negative_slope):
-        return self.where(self.binary("gt", a, 0), a, self.binary("mul", a, negative_slope))
+        return self.act("leaky_relu", a, negative_slope)
 
     def leaky_relu_backward(self, g, a, negative_slope):
-        return self.where(self.binary("gt", a, 0), g, self.binary("mul", g, negative_slope))
+        return self.act_backward("leaky_relu", g, a, negative_slope)
 
     def softplus(self, a, beta, threshold):
-        # log1p(exp(-|z|)) + max(z, 0) is stable for every z; above threshold it is linear
-        z = self.binary("mul", a, beta)
-        soft = self.binary("add", self.unary("log1p", self.unary("exp", self.binary("mul", self.unary("abs", z), -1))),
-                           self.binary("maximum", z, 0))
-        return self.where(self.binary("gt", z, threshold), a, self.binary("div", soft, beta))
+        return self.act("softplus", a, beta, threshold)
 
     def softplus_backward(self, g, a, beta, threshold):
-        """g * sigmoid(beta*a), and g where beta*a > threshold (the linear part)."""
-        z = self.binary("mul", a, beta)
-        return self.where(self.binary("gt", z, threshold), g, self.binary("mul", g, self.sigmoid(z)))
+        return self.act_backward("softplus", g, a, beta, threshold)
 
+    def elu(self, a, alpha):
+        return self.act("elu", a, alpha)
+
+    def elu_backward(self, g, a, alpha):
+        return self.act_backward("elu", g, a, alpha)
 
     # ---- softmax, logsumexp and norms ------------------------------------------------------------
     def softmax(self, a, axis):
@@ -188,50 +197,28 @@ class Compositions:
 
     # ---- optimizer steps, in place (used by tinygrad_chain/optim) --------------------------------
     def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay, scratch=None):
-        """One torch-style SGD update, in place on param (and buf). `scratch`: a dict the caller
-        keeps across steps, where a backend may keep temporaries (unused here)."""
-        d = grad
-        if weight_decay:
-            d = self.binary("add", d, self.binary("mul", param, weight_decay))
-        if momentum:
-            if buf is None:
-                buf = self.copy(d)
-            else:
-                self.copy_into(buf, self.binary("add", self.binary("mul", buf, momentum),
-                                                self.binary("mul", d, 1 - dampening)))
-            d = self.binary("add", d, self.binary("mul", buf, momentum)) if nesterov else buf
-        self.copy_into(param, self.binary("sub", param, self.binary("mul", d, lr)))
+        """One torch-style SGD update (formulas.UPDATES), in place on param (and buf, made on the first
+        step). `scratch`: a dict the caller keeps across steps, where a backend may keep temporaries."""
+        if not momentum:
+            (p,) = _UPDATE["sgd"](self._vocabulary(), param, grad, *formulas.sgd_scalars(lr, weight_decay))
+            self.copy_into(param, p)
+            return buf
+        scalars = formulas.sgd_momentum_scalars(lr, weight_decay, momentum, dampening, buf is None, nesterov)
+        p, new_buf = _UPDATE["sgd_momentum"](self._vocabulary(), param, buf, grad, *scalars)
+        self.copy_into(param, p)
+        if buf is None:
+            return new_buf  # a new array (the first step's direction)
+        self.copy_into(buf, new_buf)
         return buf
 
     def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
                   weight_decay, amsgrad, decoupled, maximize=False, scratch=None):
-        """One torch-style Adam (decoupled=False) or AdamW (decoupled=True) update, in place.
-        `scratch` as in sgd_step.
-
-        `step` counts from 1. The operation order follows torch's single-tensor
-        CPU kernels (lerp, addcmul, addcdiv), so float32 results match closely.
-        """
-        g = self.unary("neg", grad) if maximize else grad
-        if weight_decay:
-            if decoupled:
-                self.copy_into(param, self.binary("mul", param, 1 - lr * weight_decay))
-            else:
-                g = self.binary("add", g, self.binary("mul", param, weight_decay))
-        w = 1 - beta1  # torch's lerp picks the form that is exact at its end
-        if abs(w) < 0.5:
-            self.copy_into(exp_avg, self.binary("add", exp_avg, self.binary("mul", self.binary("sub", g, exp_avg), w)))
-        else:
-            self.copy_into(exp_avg, self.binary("sub", g, self.binary("mul", self.binary("sub", g, exp_avg), 1 - w)))
-        self.copy_into(exp_avg_sq, self.binary("add", self.binary("mul", exp_avg_sq, beta2),
-                                               self.binary("mul", self.binary("mul", g, 1 - beta2), g)))
-        v = exp_avg_sq
-        if amsgrad:
-            self.copy_into(max_exp_avg_sq, self.binary("maximum", max_exp_avg_sq, exp_avg_sq))
-            v = max_exp_avg_sq
-        step_size = lr / (1 - beta1 ** step)
-        denom = self.binary("add", self.binary("div", self.unary("sqrt", v), (1 - beta2 ** step) ** 0.5), eps)
-        self.copy_into(param, self.binary("add", param, self.binary("div", self.binary("mul", exp_avg, -step_size),
-                                                                    denom)))
+        """One torch-style Adam (decoupled=False) or AdamW (decoupled=True) update (formulas.UPDATES), in
+        place. `step` counts from 1; `scratch` as in sgd_step."""
+        scalars = formulas.adam_scalars(step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled, maximize)
+        new = _UPDATE["adam"](self._vocabulary(), param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, *scalars)
+        for state, value in zip((param, exp_avg, exp_avg_sq, max_exp_avg_sq)[:4 if amsgrad else 3], new):
+            self.copy_into(state, value)
 
 
     # ---- the LSTM step (used by tinygrad_chain/ops/recurrent.py) ---------------------------------

@@ -217,70 +217,15 @@ class CppBackend(CppWindowMixin, NumpyBackend):
             return _C.act_forward(_ACT["exp"], _c(a))
         return super().unary(name, a)
 
-    def _act(self, name, a, p0=0.0, p1=0.0):
-        return _C.act_forward(_ACT[name], _c(a), p0, p1)
+    def act(self, name, a, *params):
+        if _f(a) and a.size >= (_MIN_ARITH if name == "relu" else _MIN_ACT):
+            return _C.act_forward(_ACT[name], _c(a), *map(float, params))
+        return super().act(name, a, *params)
 
-    def _act_bwd(self, name, g, xy, p0=0.0, p1=0.0):
-        return _C.act_backward(_ACT[name], _c(g), _c(xy), p0, p1)
-
-    def sigmoid(self, a):
-        return self._act("sigmoid", a) if _f(a) and a.size >= _MIN_ACT else super().sigmoid(a)
-
-    def relu(self, a):
-        return self._act("relu", a) if _f(a) and a.size >= _MIN_ARITH else super().relu(a)
-
-    def relu_backward(self, g, a):
-        if _f(a) and a.size >= _MIN_ARITH and _same(a, g):
-            return self._act_bwd("relu", g, a)
-        return super().relu_backward(g, a)
-
-    def sigmoid_backward(self, g, y):
-        if _f(y) and y.size >= _MIN_ACT and _same(y, g):
-            return self._act_bwd("sigmoid", g, y)
-        return super().sigmoid_backward(g, y)
-
-    def tanh_backward(self, g, y):
-        if _f(y) and y.size >= _MIN_ACT and _same(y, g):
-            return self._act_bwd("tanh", g, y)
-        return super().tanh_backward(g, y)
-
-    def gelu(self, a, approximate="none"):
-        if _f(a) and a.size >= _MIN_ACT:
-            return self._act("gelu_tanh" if approximate == "tanh" else "gelu", a)
-        return super().gelu(a, approximate)
-
-    def gelu_backward(self, g, a, approximate="none"):
-        if _f(a) and a.size >= _MIN_ACT and _same(a, g):
-            return self._act_bwd("gelu_tanh" if approximate == "tanh" else "gelu", g, a)
-        return super().gelu_backward(g, a, approximate)
-
-    def silu(self, a):
-        return self._act("silu", a) if _f(a) and a.size >= _MIN_ACT else super().silu(a)
-
-    def silu_backward(self, g, a):
-        if _f(a) and a.size >= _MIN_ACT and _same(a, g):
-            return self._act_bwd("silu", g, a)
-        return super().silu_backward(g, a)
-
-    def leaky_relu(self, a, negative_slope):
-        if _f(a) and a.size >= _MIN_ACT:
-            return self._act("leaky_relu", a, float(negative_slope))
-        return super().leaky_relu(a, negative_slope)
-
-    def leaky_relu_backward(self, g, a, negative_slope):
-        if _f(a) and a.size >= _MIN_ACT and _same(a, g):
-            return self._act_bwd("leaky_relu", g, a, float(negative_slope))
-        return super().leaky_relu_backward(g, a, negative_slope)
-
-    def softplus(self, a, beta, threshold):
-        if _f(a) and a.size >= _MIN_ACT:
-            return self._act("softplus", a, float(beta), float(threshold))
-        return super().softplus(a, beta, threshold)
-
-    def softplus_backward(self, g, a, beta, threshold):
-        if _f(a) and a.size >= _MIN_ACT and _same(a, g):
-            return self._act_bwd("softplus", g, a, float(beta), float(threshold))
-        return super().softplus_backward(g, a, beta, threshold)
+    def act_backward(self, name, g, saved, *params):
+        if _f(saved) and saved.size >= (_MIN_ARITH if name == "relu" else _MIN_ACT) and _same(saved, g):
+            return _C.act_backward(_ACT[name], _c(g), _c(saved), *map(float, params))
+        return super().act_backward(name, g, saved, *params)
 
     # ---- softmax family (kernels run along the last axis) ------------------
     @staticmethod

@@ -25,6 +25,7 @@ from . import cupy_kernels as K
 from . import dlpack, half
 
 _NUMBERS, _F32 = half.NUMBERS, numpy.dtype(numpy.float32)
+from . import formulas
 from .base import FUSED_INSTRUCTIONS
 from .xp_backend import XpBackend
 
@@ -263,26 +264,17 @@ class CupyBackend(XpBackend):
         return cupy.stack([r.sum(dtype=cupy.float64) for r in reduced]) if n_sums else cupy.empty(0, cupy.float64)
 
     # ---- fused kernels ---------------------------------------------------
-    def sigmoid(self, a):
-        return K.sigmoid(a) if _float(a) else super().sigmoid(a)
-
-    def relu(self, a):
-        return K.relu(a) if _float(a) or a.dtype.kind in "iu" else super().relu(a)
-
-    def relu_backward(self, g, a):
-        return K.relu_backward(g, a) if _same_float(g, a) else super().relu_backward(g, a)
-
-    def sigmoid_backward(self, g, y):
-        return K.sigmoid_backward(g, y) if _same_float(g, y) else super().sigmoid_backward(g, y)
-
-    def tanh_backward(self, g, y):
-        return K.tanh_backward(g, y) if _same_float(g, y) else super().tanh_backward(g, y)
-
-    def softplus(self, a, beta, threshold):
-        if not _float(a):
-            return super().softplus(a, beta, threshold)
+    def act(self, name, a, *params):
+        if not (_float(a) or name == "relu" and isinstance(a, cupy.ndarray) and a.dtype.kind in "iu"):
+            return super().act(name, a, *params)
         t = a.dtype.type
-        return K.softplus(a, t(beta), t(threshold))
+        return K.act(name, False)(a, *(t(p) for p in params + (0, 0)[len(params):]))
+
+    def act_backward(self, name, g, saved, *params):
+        if not _same_float(g, saved):
+            return super().act_backward(name, g, saved, *params)
+        t = g.dtype.type
+        return K.act(name, True)(g, saved, *(t(p) for p in params + (0, 0)[len(params):]))
 
     def softmax(self, a, axis):
         out = K.softmax_rows(a, axis, log=False) if _float(a) else None
@@ -303,36 +295,6 @@ class CupyBackend(XpBackend):
     def logsumexp(self, a, axis, keepdims):
         out = K.logsumexp_rows(a, axis, keepdims) if _float(a) else None
         return super().logsumexp(a, axis, keepdims) if out is None else out
-
-    def gelu(self, a, approximate="none"):
-        if not _float(a):
-            return super().gelu(a, approximate)
-        return K.gelu_tanh(a) if approximate == "tanh" else K.gelu(a)
-
-    def gelu_backward(self, g, a, approximate="none"):
-        if not _same_float(g, a):
-            return super().gelu_backward(g, a, approximate)
-        return K.gelu_tanh_backward(g, a) if approximate == "tanh" else K.gelu_backward(g, a)
-
-    def silu(self, a):
-        return K.silu(a) if _float(a) else super().silu(a)
-
-    def silu_backward(self, g, a):
-        return K.silu_backward(g, a) if _same_float(g, a) else super().silu_backward(g, a)
-
-    def leaky_relu(self, a, negative_slope):
-        return K.leaky_relu(a, a.dtype.type(negative_slope)) if _float(a) else super().leaky_relu(a, negative_slope)
-
-    def leaky_relu_backward(self, g, a, negative_slope):
-        if not _same_float(g, a):
-            return super().leaky_relu_backward(g, a, negative_slope)
-        return K.leaky_relu_backward(g, a, a.dtype.type(negative_slope))
-
-    def softplus_backward(self, g, a, beta, threshold):
-        if not _same_float(g, a):
-            return super().softplus_backward(g, a, beta, threshold)
-        t = a.dtype.type
-        return K.softplus_backward(g, a, t(beta), t(threshold))
 
     def cross_entropy(self, logits, target, ignore_index):
         if not (_float(logits) and logits.ndim == 2 and isinstance(target, cupy.ndarray) and target.dtype.kind == "i"):
@@ -361,16 +323,9 @@ class CupyBackend(XpBackend):
             return super().adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
                                      weight_decay, amsgrad, decoupled, maximize, scratch)
         t = param.dtype.type
-        w = 1 - beta1
-        wd_mode = 0 if not weight_decay else (2 if decoupled else 1)
-        args = (grad, t(weight_decay), t(1 - lr * weight_decay), t(w), t(1 - w), t(beta2), t(1 - beta2),
-                t(-(lr / (1 - beta1 ** step))), t((1 - beta2 ** step) ** 0.5), t(eps),
-                numpy.int32(abs(w) < 0.5), numpy.int32(wd_mode), numpy.int32(bool(maximize)), param, exp_avg,
-                exp_avg_sq)
-        if amsgrad:
-            K.adam_amsgrad(*args, max_exp_avg_sq)
-        else:
-            K.adam(*args)
+        scalars = formulas.adam_scalars(step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled, maximize)
+        state = ("p", "m", "v", "vmax") if amsgrad else ("p", "m", "v")
+        K.update("adam", state)(grad, *map(t, scalars), param, exp_avg, exp_avg_sq, *(max_exp_avg_sq,)[:amsgrad])
 
     # ---- convolution windows ---------------------------------------------
     def sliding_windows(self, x, kernel, stride, padding, dilation, value=0):
@@ -389,13 +344,13 @@ class CupyBackend(XpBackend):
             return super().sgd_step(param, grad, buf, lr, momentum, dampening, nesterov, weight_decay, scratch)
         t = param.dtype.type
         if not momentum:
-            K.sgd(grad, t(lr), t(weight_decay), param)
+            K.update("sgd", ("p",))(grad, *map(t, formulas.sgd_scalars(lr, weight_decay)), param)
             return buf
         first = buf is None
         if first:
             buf = cupy.empty_like(param)
-        K.sgd_momentum(grad, t(lr), t(weight_decay), t(momentum), t(dampening), numpy.int32(bool(nesterov)),
-                       numpy.int32(first), param, buf)
+        scalars = formulas.sgd_momentum_scalars(lr, weight_decay, momentum, dampening, first, nesterov)
+        K.update("sgd_momentum", ("p", "buf"))(grad, *map(t, scalars), param, buf)
         return buf
 
 

@@ -1,10 +1,11 @@
 """Fused CUDA kernels for the cupy backend.
 
 Elementwise kernels (cupy.ElementwiseKernel: one pass, broadcasting and
-strides handled by cupy) for activations, their backward and the optimizer
-updates; and row-wise kernels (one block per row, cupy.RawModule) for the
-stable softmax, log_softmax, their backward and logsumexp, which otherwise
-take four or five passes over memory. Everything compiles on first use
+strides handled by cupy) for activations, their backward, the optimizer
+updates and fused programs, all built from backends/formulas.py; and
+row-wise kernels (one block per row, cupy.RawModule) for the stable softmax,
+log_softmax, their backward and logsumexp, which otherwise take four or five
+passes over memory. Everything compiles on first use
 (NVRTC, cached on disk by cupy), so importing this module costs nothing.
 
 Callers pass only float32/float64 cupy arrays of one dtype; the backend
@@ -14,82 +15,45 @@ import numpy
 
 import cupy
 
-# ---- elementwise ------------------------------------------------------------
-# exp of a non-positive number never overflows: pick the form by the sign
-sigmoid = cupy.ElementwiseKernel(
-    "T x", "T y",
-    "if (x >= T(0)) { y = T(1) / (T(1) + exp(-x)); } else { T e = exp(x); y = e / (T(1) + e); }",
-    "tc_sigmoid")
+from . import formulas
 
-# x < 0 ? 0 : x keeps NaN, as torch.relu does
-relu = cupy.ElementwiseKernel("T x", "T y", "y = x < T(0) ? T(0) : x", "tc_relu")
+# ---- elementwise: backends/formulas.py's formulas as __device__ functions ------------------------
+PREAMBLE = formulas.cuda_preamble()
+_act_kernels = {}
 
-# a multiply by the mask, as the reference does (NaN in g stays NaN)
-relu_backward = cupy.ElementwiseKernel("T g, T y", "T dx", "dx = g * (y > T(0) ? T(1) : T(0))", "tc_relu_backward")
 
-sigmoid_backward = cupy.ElementwiseKernel("T g, T y", "T dx", "dx = g * (y * (T(1) - y))", "tc_sigmoid_backward")
+def act(name, backward):
+    """The kernel of activation `name`: (x, p0, p1) -> y, or backward (g, saved, p0, p1) -> dx."""
+    kernel = _act_kernels.get((name, backward))
+    if kernel is None:
+        if backward:
+            args = ("T g, T xy, T p0, T p1", "T dx", f"dx = act_{name}_bwd(g, xy, p0, p1);")
+        else:
+            args = ("T x, T p0, T p1", "T y", f"y = act_{name}_fwd(x, p0, p1);")
+        kernel = _act_kernels[name, backward] = cupy.ElementwiseKernel(
+            *args, f"tc_{name}_{'bwd' if backward else 'fwd'}", preamble=PREAMBLE)
+    return kernel
 
-tanh_backward = cupy.ElementwiseKernel("T g, T y", "T dx", "dx = g * (T(1) - y * y)", "tc_tanh_backward")
 
-# log1p(exp(-|z|)) + max(z, 0) is stable for every z; above threshold torch returns x
-softplus = cupy.ElementwiseKernel(
-    "T x, T beta, T threshold", "T y",
-    """
-    T z = x * beta;
-    T az = z < T(0) ? -z : z;
-    y = z > threshold ? x : (log1p(exp(-az)) + (z > T(0) ? z : T(0))) / beta;
-    """,
-    "tc_softplus")
+def update_source(name, state):
+    """ElementwiseKernel (in_params, out_params, operation) for update `name` of formulas.UPDATES, in place
+    on the arrays `state` (a prefix of its state; the rest are locals: adam's vmax without AMSGrad)."""
+    u = formulas.UPDATE[name]
+    ins = ", ".join(f"T {a}" for a in u.inputs + u.scalars)
+    local = "".join(f"T {s} = T(0); " for s in u.state if s not in state)
+    return ins, ", ".join(f"T {s}" for s in state), f"{local}update_{name}({', '.join(u.state + u.inputs + u.scalars)});"
 
-_SIGMOID = "T s = a >= T(0) ? T(1) / (T(1) + exp(-a)) : exp(a) / (T(1) + exp(a));"
-# s = sigmoid(v) and sm = 1 - s, neither from the other (1 - s cancels where s -> 1)
-_SIGMOID_PAIR = ("T e = exp(-fabs({v})); T p = T(1) / (T(1) + e), q = e * p; "
-                 "T s = {v} >= T(0) ? p : q, sm = {v} >= T(0) ? q : p;")
 
-silu = cupy.ElementwiseKernel("T a", "T y", _SIGMOID + "y = a * s", "tc_silu")
+_update_kernels = {}
 
-silu_backward = cupy.ElementwiseKernel("T g, T a", "T dx", _SIGMOID + "dx = g * (s * (a * (T(1) - s) + T(1)))",
-                                       "tc_silu_backward")
 
-leaky_relu = cupy.ElementwiseKernel("T a, T slope", "T y", "y = a > T(0) ? a : a * slope", "tc_leaky_relu")
+def update(name, state):
+    kernel = _update_kernels.get((name, state))
+    if kernel is None:
+        kernel = _update_kernels[name, state] = cupy.ElementwiseKernel(
+            *update_source(name, state), f"tc_{name}_{len(state)}", preamble=PREAMBLE)
+    return kernel
 
-leaky_relu_backward = cupy.ElementwiseKernel("T g, T a, T slope", "T dx", "dx = a > T(0) ? g : g * slope",
-                                             "tc_leaky_relu_backward")
-
-softplus_backward = cupy.ElementwiseKernel(
-    "T g, T x, T beta, T threshold", "T dx",
-    "T a = x * beta; " + _SIGMOID + " dx = a > threshold ? g : g * s",
-    "tc_softplus_backward")
-
-# gelu, exact (erf) and tanh forms, with the constants of the reference
-gelu = cupy.ElementwiseKernel("T a", "T y", "y = a * ((erf(a * T(0.7071067811865476)) + T(1)) * T(0.5))",
-                              "tc_gelu")
-
-# the tanh form as a * sigmoid(2u) (0.5 * (1 + tanh(u)) would cancel where tanh(u) -> -1)
-_GELU_TANH_2U = "T u2 = (a + (a * a) * (a * T(0.044715))) * T(2 * 0.7978845608028654);"
-
-gelu_tanh = cupy.ElementwiseKernel(
-    "T a", "T y",
-    _GELU_TANH_2U + "y = a / (T(1) + exp(-u2));",
-    "tc_gelu_tanh")
-
-gelu_backward = cupy.ElementwiseKernel(
-    "T g, T a", "T dx",
-    """
-    T cdf = (erf(a * T(0.7071067811865476)) + T(1)) * T(0.5);
-    T pdf = exp((a * a) * T(-0.5)) * T(0.3989422804014327);
-    dx = g * (cdf + a * pdf);
-    """,
-    "tc_gelu_backward")
-
-# d/da a * s(2u) = s + a * s * (1 - s) * 2u', with s(-2u) for 1 - s (no cancellation)
-gelu_tanh_backward = cupy.ElementwiseKernel(
-    "T g, T a", "T dx",
-    _GELU_TANH_2U + _SIGMOID_PAIR.format(v="u2") + """
-    T du2 = ((a * a) * T(3 * 0.044715) + T(1)) * T(2 * 0.7978845608028654);
-    dx = g * (s + (a * (s * sm)) * du2);
-    """,
-    "tc_gelu_tanh_backward")
 
 # per-row loss -log_softmax = ls - (logits[row, target] - m), from the row's shift m and
 # ls = log(sum(exp(x - m))) (row_stats); 0 for ignored rows, NaN for targets out of range
@@ -108,54 +72,9 @@ cross_entropy_backward = cupy.ElementwiseKernel(
     "dx = t == ignore ? T(0) : g * (exp((x - m) - ls) - (c == t ? T(1) : T(0)))",
     "tc_cross_entropy_backward")
 
-# torch's Adam/AdamW in place, in the reference's operation order (lerp, addcmul, addcdiv);
-# scalars that depend on the step are computed on the host. wd_mode: 0 none, 1 L2 (Adam), 2 decoupled (AdamW)
-_ADAM = """
-    T gg = maximize ? -g : g;
-    if (wd_mode == 2) { p = p * decay; } else if (wd_mode == 1) { gg = gg + p * wd; }
-    m = small_w ? m + (gg - m) * w : gg - (gg - m) * one_minus_w;
-    v = v * beta2 + (gg * one_minus_beta2) * gg;
-    %s
-    p = p + (m * neg_step_size) / (sqrt(%s) / bc2 + eps);
-"""
-_ADAM_IN = ("T g, T wd, T decay, T w, T one_minus_w, T beta2, T one_minus_beta2, T neg_step_size, T bc2, T eps, "
-            "int32 small_w, int32 wd_mode, int32 maximize")
-adam = cupy.ElementwiseKernel(_ADAM_IN, "T p, T m, T v", _ADAM % ("", "v"), "tc_adam")
-adam_amsgrad = cupy.ElementwiseKernel(_ADAM_IN, "T p, T m, T v, T vmax",
-                                      _ADAM % ("vmax = vmax > v ? vmax : v;", "vmax"), "tc_adam_amsgrad")
-
-# torch's SGD, in place: p -= lr * (g + wd * p)
-sgd = cupy.ElementwiseKernel(
-    "T g, T lr, T wd", "T p",
-    "p = p - lr * (g + wd * p)",
-    "tc_sgd")
-
-# with momentum; on the first step the buffer starts as the gradient (no dampening)
-sgd_momentum = cupy.ElementwiseKernel(
-    "T g, T lr, T wd, T momentum, T dampening, int32 nesterov, int32 first", "T p, T buf",
-    """
-    T d = g + wd * p;
-    T b = first ? d : momentum * buf + (T(1) - dampening) * d;
-    buf = b;
-    p = p - lr * (nesterov ? d + momentum * b : b);
-    """,
-    "tc_sgd_momentum")
-
-
 # ---- fused elementwise programs (tinygrad_chain/ops/fusion.py) ---------------------
-# Each instruction as a CUDA expression over its operands a and b, with the formulas of
-# the single-op kernels above, so a fused result equals the unfused one.
-FUSED_EXPR = {
-    "add": "{a} + {b}", "sub": "{a} - {b}", "mul": "{a} * {b}", "div": "{a} / {b}",
-    "maximum": "(({a} > {b} || {a} != {a}) ? {a} : {b})",  # NaN in either operand wins
-    "minimum": "(({a} < {b} || {a} != {a}) ? {a} : {b})",
-    "neg": "-{a}", "exp": "exp({a})", "sqrt": "sqrt({a})", "tanh": "tanh({a})",
-    "sigmoid": "({a} >= T(0) ? T(1) / (T(1) + exp(-{a})) : exp({a}) / (T(1) + exp({a})))",
-    "relu": "({a} < T(0) ? T(0) : {a})",
-    "relu_backward": "{a} * ({b} > T(0) ? T(1) : T(0))",
-    "sigmoid_backward": "{a} * ({b} * (T(1) - {b}))",
-    "tanh_backward": "{a} * (T(1) - {b} * {b})",
-}
+# Each instruction is formulas.py's instr_NAME(a, b) (b = a for one operand), as in the C++ programs,
+# so a fused result equals the unfused one.
 _fused_kernels = {}
 
 
@@ -180,7 +99,7 @@ def fused_source(names, code, n_in, n_const, n_out, n_scratch, n_sums):
         if name == "sum":
             lines.append(f"r{dst} = {reg(a)};")
         else:
-            lines.append(f"{reg(dst)} = {FUSED_EXPR[name].format(a=reg(a), b=reg(b) if b >= 0 else '')};")
+            lines.append(f"{reg(dst)} = instr_{name}({reg(a)}, {reg(b) if b >= 0 else reg(a)});")
     ins = [f"T i{k}" for k in range(n_in)] + [f"float64 c{k}" for k in range(n_const)]
     outs = [f"T o{k}" for k in range(n_out)] + [f"T r{k}" for k in range(n_sums)]
     return ", ".join(ins), ", ".join(outs), "\n".join(lines)
@@ -192,7 +111,8 @@ def fused_kernel(names, code, n_in, n_const, n_out, n_scratch, n_sums):
     kernel = _fused_kernels.get(key)
     if kernel is None:
         params = fused_source(names, code.tolist(), n_in, n_const, n_out, n_scratch, n_sums)
-        kernel = _fused_kernels[key] = cupy.ElementwiseKernel(*params, f"tc_fused_{len(_fused_kernels)}")
+        kernel = _fused_kernels[key] = cupy.ElementwiseKernel(*params, f"tc_fused_{len(_fused_kernels)}",
+                                                              preamble=PREAMBLE)
     return kernel
 
 

@@ -3,25 +3,26 @@ instructions of fused programs and the optimizers' per-element updates.
 
 Each formula is a tiny expression language that is valid Python, C++ and CUDA at once:
 `+ - * /`, comparisons, `where(c, a, b)` for `c ? a : b`, and the functions of VOCABULARY,
-which each language implements in its own math library (NumPy and backends/special.py;
-csrc/simd_math.h; CUDA's builtins and CUDA_VOCABULARY below). A body is `name = expr` lines
-and then the result. Numeric literals become T(literal) in every language, so float32 work
-stays float32 and a constant is rounded to the array's precision once, the same way on
-every device.
+which each language implements in its own math library (the backend's primitives:
+backends/compositions.py's Vocabulary; csrc/simd_math.h; CUDA's builtins and CUDA_VOCABULARY
+below). A body is `name = expr` lines and then the result. Arithmetic on literals is folded
+in double; a literal is then T(literal) in C++ and CUDA and a weak Python number in Python,
+so float32 work stays float32 and each constant is rounded to the array's precision once,
+the same way on every device.
 
 From this one table come:
 - the C++ kernels' inline functions and opcode lists (setup.py writes csrc/generated/ at
   build time: cpp_header(), opcode_header());
 - the CuPy kernels' preamble (cuda_preamble()) and their ElementwiseKernel bodies;
-- the NumPy reference (python_function(), with the backend's array module).
+- the reference every backend inherits (python_function(): backends/compositions.py).
 
 This file imports nothing but the standard library: setup.py loads it before anything is built.
 """
 import ast
 from collections import namedtuple
 
-# name: (C++ in csrc/simd_math.h, CUDA). Python: the array module's function of that name,
-# or the backend's own (see XP_VOCABULARY in backends/xp_backend.py).
+# name: (C++ in csrc/simd_math.h, CUDA). Python: the backend's primitive of that name (or
+# sigmoid's composition), in backends/compositions.py's Vocabulary.
 VOCABULARY = {
     "exp": ("exp_t", "exp"), "expm1": ("expm1_t", "expm1"), "tanh": ("tanh_t", "tanh"),
     "sigmoid": ("sigmoid_t", "tc_sigmoid"), "erf": ("erf_t", "erf"), "sqrt": ("sqrt_t", "sqrt"),
@@ -144,6 +145,23 @@ UPDATES = (
 UPDATE = {u.name: u for u in UPDATES}
 
 
+# Each update's scalars from torch's hyperparameters, in the row's order (csrc/optim.cpp derives the
+# same for the C++ loops, rounding each to the update's precision once).
+def sgd_scalars(lr, weight_decay, maximize=False):
+    return (lr, weight_decay, -1.0 if maximize else 1.0)
+
+
+def sgd_momentum_scalars(lr, weight_decay, momentum, dampening, init, nesterov, maximize=False):
+    return sgd_scalars(lr, weight_decay, maximize) + (momentum, 1 - dampening, bool(init), bool(nesterov))
+
+
+def adam_scalars(step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled, maximize):
+    w1 = 1 - beta1
+    return (0.0 if decoupled else weight_decay, 1 - lr * weight_decay if decoupled else 1.0,
+            -1.0 if maximize else 1.0, w1, 1 - w1, abs(w1) < 0.5, beta2, 1 - beta2, lr / (1 - beta1 ** step),
+            1 / (1 - beta2 ** step) ** 0.5, eps, bool(amsgrad))
+
+
 # ---- parsing ------------------------------------------------------------------------------
 def _lines(body):
     return [ln.strip() for ln in body.strip().splitlines() if ln.strip()]
@@ -153,11 +171,27 @@ def _names(expr):
     return {n.id for n in ast.walk(ast.parse(expr.strip(), mode="eval")) if isinstance(n, ast.Name)}
 
 
+class _Fold(ast.NodeTransformer):
+    """Folds arithmetic on literals in double, so `2 * 0.7978845608028654` is one constant in every language."""
+
+    def visit_BinOp(self, n):
+        self.generic_visit(n)
+        if isinstance(n.left, ast.Constant) and isinstance(n.right, ast.Constant):
+            return ast.copy_location(ast.Constant(eval(compile(ast.Expression(n), "", "eval"))), n)
+        return n
+
+    def visit_UnaryOp(self, n):
+        self.generic_visit(n)
+        if isinstance(n.operand, ast.Constant):
+            return ast.copy_location(ast.Constant(-n.operand.value), n)
+        return n
+
+
 def parse(body):
     """[(name or None, expression tree)]: the assignments, then (None, result) for a bare last line."""
     out = []
     for ln in _lines(body):
-        node = ast.parse(ln).body[0]
+        node = ast.fix_missing_locations(_Fold().visit(ast.parse(ln).body[0]))
         if isinstance(node, ast.Assign):
             out.append((node.targets[0].id, node.value))
         else:
@@ -165,54 +199,132 @@ def parse(body):
     return out
 
 
-_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
-_CMPOPS = {ast.Lt: "<", ast.Gt: ">", ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+# each operator: (C/CUDA symbol, the vocabulary's name in Python)
+_OPS = {ast.Add: ("+", "add"), ast.Sub: ("-", "sub"), ast.Mult: ("*", "mul"), ast.Div: ("/", "div"),
+        ast.Lt: ("<", "lt"), ast.Gt: (">", "gt"), ast.LtE: ("<=", "le"), ast.GtE: (">=", "ge"),
+        ast.Eq: ("==", "eq"), ast.NotEq: ("!=", "ne")}
+_PY_OPS = {k: v[1] for k, v in _OPS.items()}
 
 
-def c_expr(node, lang, local=()):
-    """C++ (lang 0) or CUDA (lang 1) source of an expression tree (fully parenthesized)."""
+def emit(node, lang):
+    """Source of an expression tree in lang: 0 C++, 1 CUDA (fully parenthesized, literals T(...)),
+    2 Python (each operation a call on the vocabulary object V: V.mul(a, b), V.exp(a); literals plain
+    numbers, weak scalars applied at the array's precision; where() on a bare name, a flag, is
+    Python's lazy `a if c else b`)."""
     def go(n):
         if isinstance(n, ast.Constant):
-            return f"T({n.value!r})"
+            return repr(n.value) if lang == 2 else f"T({n.value!r})"
         if isinstance(n, ast.Name):
             return n.id
-        if isinstance(n, ast.BinOp):
-            return f"({go(n.left)} {_BINOPS[type(n.op)]} {go(n.right)})"
         if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
-            return f"(-{go(n.operand)})"
-        if isinstance(n, ast.Compare) and len(n.ops) == 1:
-            return f"({go(n.left)} {_CMPOPS[type(n.ops[0])]} {go(n.comparators[0])})"
+            return f"V.neg({go(n.operand)})" if lang == 2 else f"(-{go(n.operand)})"
+        pair = (n.left, n.right, n.op) if isinstance(n, ast.BinOp) else \
+            (n.left, n.comparators[0], n.ops[0]) if isinstance(n, ast.Compare) and len(n.ops) == 1 else None
+        if pair and type(pair[2]) in _OPS:
+            sym, name = _OPS[type(pair[2])]
+            a, b = go(pair[0]), go(pair[1])
+            return f"V.{name}({a}, {b})" if lang == 2 else f"({a} {sym} {b})"
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
-            args = [go(a) for a in n.args]
-            if n.func.id == "where":
-                return f"({args[0]} ? {args[1]} : {args[2]})"
-            return f"{VOCABULARY[n.func.id][lang]}({', '.join(args)})"
+            f, args = n.func.id, [go(a) for a in n.args]
+            if f == "where":
+                if lang < 2:
+                    return f"({args[0]} ? {args[1]} : {args[2]})"
+                if isinstance(n.args[0], ast.Name):
+                    return f"({args[1]} if {args[0]} else {args[2]})"
+            elif f not in VOCABULARY:
+                raise ValueError(f"formulas: {f}() is not in the vocabulary")
+            return f"V.{f}({', '.join(args)})" if lang == 2 else f"{VOCABULARY[f][lang]}({', '.join(args)})"
         raise ValueError(f"formulas: {ast.unparse(n)!r} is outside the expression language")
     return go(node)
 
 
-class _Typed(ast.NodeTransformer):
-    """Python: literals as T(literal), vocabulary calls as V.name(...)."""
+def c_expr(node, lang):
+    """C++ (lang 0) or CUDA (lang 1) source of an expression tree."""
+    return emit(node, lang)
 
-    def visit_Constant(self, n):
-        return ast.Call(ast.Name("T", ast.Load()), [n], [])
 
-    def visit_Call(self, n):
-        self.generic_visit(n)
-        n.func = ast.Attribute(ast.Name("V", ast.Load()), n.func.id, ast.Load())
-        return n
+def py_expr(node):
+    """Python source of an expression tree (see emit)."""
+    return emit(node, 2)
 
 
 def python_source(name, args, body, outputs=None):
-    """`def name(V, T, *args)` evaluating body with vocabulary V (array functions and `where`) and
-    literal type T; it returns the result, or the tuple of `outputs` after the assignments."""
-    lines = []
-    for target, tree in parse(body):
-        expr = ast.unparse(ast.fix_missing_locations(_Typed().visit(tree)))
-        lines.append(f"    {target} = {expr}" if target else f"    return {expr}")
+    """`def name(V, *args)` evaluating body with the vocabulary object V: it returns the result, or
+    the tuple of `outputs` after the assignments."""
+    lines = [f"    {t} = {py_expr(e)}" if t else f"    return {py_expr(e)}" for t, e in parse(body)]
     if outputs:
         lines.append(f"    return ({', '.join(outputs)},)")
-    return f"def {name}(V, T, {', '.join(args)}):\n" + "\n".join(lines) + "\n"
+    return f"def {name}(V, {', '.join(args)}):\n" + "\n".join(lines) + "\n"
+
+
+def inplace_source(u):
+    """(source, registers) of `def NAME(V, R, *state, *inputs, *scalars)` for update u, in place:
+    each operation writes through `out=` into a register r0, r1, ... (the arrays R(count) hands out,
+    which the caller keeps across steps: no temporaries) or, the last of an assignment to a state
+    array, into that array. It returns the state's final values (a state array, or the value a flag
+    picked: a register the caller must copy out of, or another array)."""
+    lines, free, count, pinned = [], [], [0], set()
+    uses = {}  # reads left of each name, so a local's register frees after its last
+    for _, tree in parse(u.body):
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Name):
+                uses[n.id] = uses.get(n.id, 0) + 1
+    names = {}  # local -> its register
+
+    def reg():
+        if free:
+            return free.pop()
+        count[0] += 1
+        return f"r{count[0] - 1}"
+
+    def done(value):
+        """A value was consumed: its register frees, unless a local still reads it or a flag bound it."""
+        if value.startswith("r") and value[1:].isdigit() and value not in pinned \
+                and not any(v == value and uses[k] > 0 for k, v in names.items()):
+            free.append(value)
+
+    def go(n, out, indent):
+        if isinstance(n, ast.Constant):
+            return repr(n.value)
+        if isinstance(n, ast.Name):
+            uses[n.id] -= 1
+            return names.get(n.id, n.id)
+        if isinstance(n, ast.Call) and n.func.id == "where" and isinstance(n.args[0], ast.Name):
+            target = out or reg()
+            pinned.add(target)
+            for head, branch in ((f"if {n.args[0].id}:", n.args[1]), ("else:", n.args[2])):
+                lines.append(indent + head)
+                value = go(branch, target, indent + "    ")
+                lines.append(f"{indent}    {target} = {value}" if value != target else f"{indent}    pass")
+                if value != target:
+                    pinned.add(value)  # target now names that array: nothing else may write it
+            uses[n.args[0].id] -= 1
+            return target
+        if isinstance(n, ast.BinOp):
+            op, args = _PY_OPS[type(n.op)], [n.left, n.right]
+        elif isinstance(n, ast.UnaryOp):
+            op, args = "neg", [n.operand]
+        elif isinstance(n, ast.Compare):
+            op, args = _PY_OPS[type(n.ops[0])], [n.left, n.comparators[0]]
+        else:
+            op, args = n.func.id, n.args
+        values = [go(a, None, indent) for a in args]
+        for v in values:
+            done(v)
+        target = out or reg()
+        lines.append(f"{indent}{target} = V.{op}({', '.join(values)}, out={target})")
+        return target
+
+    for target, tree in parse(u.body):
+        if target in u.state:
+            value = go(tree, target, "    ")
+            if value != target:
+                lines.append(f"    {target} = {value}")
+        else:
+            names[target] = go(tree, None, "    ")
+    regs = ", ".join(f"r{k}" for k in range(count[0]))
+    head = f"def {u.name}(V, R, {', '.join(u.state + u.inputs + u.scalars)}):\n    {regs}, = R({count[0]})\n"
+    return head + "\n".join(lines) + f"\n    return ({', '.join(u.state)},)\n", count[0]
 
 
 def python_function(name, args, body, outputs=None):

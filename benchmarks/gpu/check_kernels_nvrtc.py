@@ -11,7 +11,6 @@ libnvrtc (pip install nvidia-cuda-nvrtc-cu12, or NVRTC_LIBRARY=/path/libnvrtc.so
 """
 import ctypes
 import glob
-import importlib.util
 import os
 import sys
 
@@ -50,15 +49,15 @@ def _compile(lib, src, names=(), opts=()):
 
 def main():
     lib = _nvrtc()
-    spec = importlib.util.spec_from_file_location("cupy_kernels", os.path.join(ROOT, "backends", "cupy_kernels.py"))
-    K = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(K)
+    sys.path.insert(0, ROOT)  # the backends package alone (it imports nothing above it)
+    from backends import cupy_kernels as K
     failures = 0
     rc, log = _compile(lib, K._ROWS_SRC, [f"{k}<{t}>" for k in K._KERNELS for t in K._CTYPE.values()])
     print(f"row-wise module: {'ok' if rc == 0 else 'FAILED'} {log}")
     failures += rc != 0
     ctypes_of = {"int32": "int", "int64": "long long", "float32": "float", "float64": "double"}
     kernels = {n: v for n, v in vars(K).items() if type(v).__name__ == "ElementwiseKernel"}
+    kernels.update(_table_kernels(K))
     kernels.update(_fused_programs(K))
     for name, k in sorted(kernels.items()):
         for t in ("float", "double"):
@@ -67,7 +66,7 @@ def main():
                 ty = p.ctype if p.ctype in ("T", "I") else ctypes_of[str(p.dtype)]
                 params.append(f"const {ty}* {p.name}" if p.raw else f"const {ty} {p.name}")
             params += [f"T& {p.name}" for p in k.out_params]
-            src = (f"typedef {t} T; typedef long long I;\n"
+            src = (f"typedef {t} T; typedef long long I;\n{k.preamble}\n"
                    f"extern \"C\" __device__ void f({', '.join(params)}) {{\nlong long i = 0;\n{k.operation};\n}}\n")
             rc, log = _compile(lib, src, opts=("-rdc=true", "-diag-suppress=177"))
             print(f"{name}<{t}>: {'ok' if rc == 0 else 'FAILED'} {log}")
@@ -75,11 +74,21 @@ def main():
     sys.exit(1 if failures else 0)
 
 
+def _table_kernels(K):
+    """The kernels built from backends/formulas.py: every activation both ways, every update."""
+    from backends import formulas
+    out = {f"act_{a.name}_{d}": K.act(a.name, d == "bwd") for a in formulas.ACTS for d in ("fwd", "bwd")}
+    for state in (("p", "m", "v"), ("p", "m", "v", "vmax")):
+        out[f"adam_{len(state)}"] = K.update("adam", state)
+    out["sgd"], out["sgd_momentum"] = K.update("sgd", ("p",)), K.update("sgd_momentum", ("p", "buf"))
+    return out
+
+
 def _fused_programs(K):
     """Kernels for fused programs (ops/fusion.py): the elementwise chain's forward (with its
     sum) and backward, and one that uses every instruction with a constant."""
-    sys.path.insert(0, ROOT)  # the backends package alone (it imports nothing above it)
-    from backends.base import FUSED_INSTRUCTIONS as names
+    from backends import formulas
+    names = formulas.INSTRUCTION_NAMES
     op = {n: i for i, n in enumerate(names)}
     import numpy
     programs = {  # (code rows, n_in, n_const, n_out, n_scratch, n_sums)
@@ -88,8 +97,8 @@ def _fused_programs(K):
         "fused_chain_backward": ([(op["tanh_backward"], 4, 0, 1), (op["mul"], 5, 4, 2), (op["mul"], 7, 4, 3),
                                   (op["sigmoid_backward"], 8, 1, 0), (op["add"], 6, 7, 8)], 4, 0, 3, 2, 0),
         # registers: i0 i1 | c0 | o0 | s0 s1: every instruction reads i0/i1/c0 and writes a scratch, then o0
-        "fused_every_instruction": ([(op[n], 4 + k % 2, 0, 2 if k % 3 else 1) if n not in ("neg", "exp", "sqrt",
-                                     "tanh", "sigmoid", "relu", "sum") else (op[n], 4 + k % 2, 0, -1)
+        "fused_every_instruction": ([(op[n], 4 + k % 2, 0, 2 if k % 3 else 1) if formulas.instruction_arity(n) == 2
+                                     else (op[n], 4 + k % 2, 0, -1)
                                      for k, n in enumerate(names) if n != "sum"] + [(op["add"], 3, 4, 5)],
                                     2, 1, 1, 2, 0),
     }
