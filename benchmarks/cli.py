@@ -10,7 +10,7 @@ import threading
 import time
 
 from benchmarks import dist_bench, machine, progress, workloads
-from benchmarks.runners import RUNNERS
+from benchmarks.runners import RUNNERS, split_variant
 from benchmarks.worker import TAG
 
 SCHEMA = "tinygrad_chain-bench/1"
@@ -48,6 +48,9 @@ def parse_args(argv):
     ap.add_argument("--rounds", type=int, default=1,
                     help="run every case this many times, all libraries in turn each round, and report the "
                          "median of the rounds' medians (steadier ratios on a shared machine)")
+    ap.add_argument("--isa", choices=("avx2", "avx512", "generic"),
+                    help="force the instruction set of tinygrad_chain's cpp kernels (TINYGRAD_CHAIN_ISA); default: "
+                         "the best this CPU has, picked at run time (e.g. check the AVX2 path on an AVX-512 host)")
     ap.add_argument("--no-plots", action="store_true", help="skip the PNG charts")
     args = ap.parse_args(argv)
     args.preset = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -68,10 +71,12 @@ def parse_args(argv):
     return args
 
 
-def _env(threads):
+def _env(threads, isa=None):
     env = dict(os.environ)
     for var in _THREAD_VARS:
         env[var] = str(threads)
+    if isa:
+        env["TINYGRAD_CHAIN_ISA"] = isa
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
@@ -82,10 +87,10 @@ def _lines(out):
             yield json.loads(line[len(TAG):])
 
 
-def probe(libraries, threads):
+def probe(libraries, threads, isa=None):
     """{library: probe record} from one short subprocess (imports only)."""
     proc = subprocess.run([sys.executable, "-m", "benchmarks.worker", "probe", ",".join(libraries)],
-                          env=_env(threads), cwd=REPO, capture_output=True, text=True, timeout=600)
+                          env=_env(threads, isa), cwd=REPO, capture_output=True, text=True, timeout=600)
     found = {rec["library"]: rec for rec in _lines(proc.stdout)}
     for lib in libraries:
         found.setdefault(lib, {"library": lib, "ok": False,
@@ -109,7 +114,7 @@ def plan(probes, filters):
             if _wanted(filters, lib, device, dtype):
                 run.append({"library": lib, "device": device, "device_type": dtype, "version": rec["version"]})
         for device, reason in rec["skipped"]:
-            if _wanted(filters, lib, device, "cuda" if device in ("cuda", "cupy") else "cpu"):
+            if _wanted(filters, lib, device, "cuda" if split_variant(device)[0] in ("cuda", "cupy") else "cpu"):
                 skipped.append({"library": lib, "device": device, "status": "skipped", "reason": reason,
                                 "version": rec["version"]})
     return run, skipped
@@ -125,7 +130,7 @@ class Worker:
         self.rec = {**target, "threads": args.threads, "status": "ok"}
         self.err = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.worker", "serve", json.dumps(spec)],
-                                     env=_env(args.threads), cwd=REPO, stdin=subprocess.PIPE,
+                                     env=_env(args.threads, args.isa), cwd=REPO, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.err, text=True, bufsize=1)
         self.dead = None  # why this worker can run no more cases
 
@@ -211,7 +216,8 @@ def _merge_rounds(rs):
     times = [t for r in ok for t in r["times_s"]]
     return {**ok[0], "times_s": times, "median_s": statistics.median(r["median_s"] for r in ok),
             "min_s": min(times), "max_s": max(times), "rounds": len(ok),
-            "round_medians_s": [r["median_s"] for r in ok], "loadavg_1m": max(r["loadavg_1m"] for r in ok)}
+            "round_medians_s": [r["median_s"] for r in ok], "loadavg_1m": max(r["loadavg_1m"] for r in ok),
+            **{k: max(r[k] for r in ok) for k in ("peak_rss_mb", "rss_growth_mb") if all(k in r for r in ok)}}
 
 
 def _augment(res, target):
@@ -240,7 +246,7 @@ def main(argv=None):
     print(f"benchmarks: preset {args.preset}, {len(cases)} cases per CPU device, repeat {args.repeat}, "
           f"{args.threads} threads -> {args.out}/", flush=True)
     info = machine.machine_info()
-    probes = probe(args.libraries, args.threads)
+    probes = probe(args.libraries, args.threads, args.isa)
     targets, skipped = plan(probes, args.devices)
     for s in skipped:
         print(f"  skip {s['library']}{':' + s['device'] if s['device'] else ''}: {s['reason'][:160]}", flush=True)
@@ -251,9 +257,12 @@ def main(argv=None):
         recs, results = run_interleaved(targets, per_target, args, bar)
     records += recs
     info["library_versions"] = {lib: rec["version"] for lib, rec in probes.items() if rec["ok"]}
+    tc_probe = probes.get("tinygrad_chain", {})
+    info["cpp_isa"], info["cpp_isa_forced"] = tc_probe.get("isa"), tc_probe.get("isa_forced")
     doc = {"schema": SCHEMA, "machine": info, "config": {
         "preset": args.preset, "repeat": args.repeat, "warmup": args.warmup, "min_time_s": args.min_time,
         "threads": args.threads, "pause_s": args.pause, "timeout_s": args.timeout, "rounds": args.rounds,
+        "isa": args.isa,
         "schedule": "interleaved: one worker per (library, device), cases handed out in turn", "thread_env": {v: str(args.threads) for v in _THREAD_VARS},
         "workloads": args.workloads, "libraries": args.libraries, "devices": args.devices or "all",
         "argv": sys.argv[1:] if argv is None else list(argv)},
@@ -261,5 +270,7 @@ def main(argv=None):
         "targets": records, "results": results}
     from benchmarks import report
     report.write_all(doc, args.out, plots=not args.no_plots)
+    from benchmarks import summary
+    print("\n".join(summary.table(doc)), flush=True)
     print(f"wrote {args.out}/results.json, results.md" + ("" if args.no_plots else " and charts"), flush=True)
     return 0

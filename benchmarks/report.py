@@ -3,7 +3,7 @@ import json
 import os
 
 from benchmarks.runners import RUNNERS
-from benchmarks.workloads import WORKLOADS, is_headline
+from benchmarks.workloads import TRANSPOSED_FORMS, WORKLOADS, is_headline
 
 CHECK_RTOL = 1e-3  # first-step results that differ more than this from torch's are flagged
 
@@ -19,7 +19,7 @@ def target_key(r):
     return f"{r['library']}:{r['device']}"
 
 
-_DEV_RANK = {"numpy": 0, "cpp": 1, "cpu": 2, "cupy": 3, "cuda": 4}
+_DEV_RANK = {"numpy": 0, "cpp": 1, "cpp+compiled": 1.5, "cpu": 2, "cupy": 3, "cupy+compiled": 3.5, "cuda": 4}
 
 
 def _rank(key):
@@ -123,6 +123,8 @@ def markdown(doc):
            ""] + _load_line(doc) + ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in m.get("library_versions", {}).items()) + ".", "",
            "Cells give the median time per step, and in brackets the ratio to torch on the same device type "
            "(below 1 is faster than torch). autograd_overhead is per op (two ops per step, forward + backward).", ""]
+    from benchmarks import summary  # it formats with this module's helpers
+    out += summary.table(doc)
     busy = any("busy" in line for line in _load_line(doc))
     for dtype, title in (("cpu", "CPU"), ("cuda", "GPU")):
         table = device_table(doc, dtype)
@@ -132,16 +134,18 @@ def markdown(doc):
             out += [f"## {title}, fastest repeat (min) of each case", "",
                     "The machine was busy, so here is the same table from each case's fastest repeat.", ""]
             out += device_table(doc, dtype, stat="min_s") + [""]
-    mm = sorted((r for r in ok_results(doc) if "gflops" in r and r["workload"] == "matmul"),
-                key=lambda r: (r["params"]["n"], target_key(r)))
+    mm = [r for r in ok_results(doc) if "gflops" in r and r["workload"] in ("matmul", "matmul_t")]
     if mm:
         cols = _order({target_key(r) for r in mm})
-        sizes = sorted({r["params"]["n"] for r in mm})
-        by = {(target_key(r), r["params"]["n"]): r for r in mm}
-        out += ["## matmul GFLOP/s (float32)", "", "| n | " + " | ".join(cols) + " |", "|---:|" + "---:|" * len(cols)]
-        for n in sizes:
-            out.append(f"| {n} | " + " | ".join(f"{by[(k, n)]['gflops']:.1f}" if (k, n) in by else "—"
-                                                for k in cols) + " |")
+        forms = ("A@B",) + TRANSPOSED_FORMS
+        cases = sorted({(r["params"]["n"], r["params"].get("form", "A@B")) for r in mm},
+                       key=lambda c: (c[0], forms.index(c[1])))
+        by = {(target_key(r), r["params"]["n"], r["params"].get("form", "A@B")): r for r in mm}
+        out += ["## matmul GFLOP/s (float32)", "", "| n | form | " + " | ".join(cols) + " |",
+                "|---:|---|" + "---:|" * len(cols)]
+        for n, form in cases:
+            out.append(f"| {n} | {form} | " + " | ".join(f"{by[(k, n, form)]['gflops']:.1f}" if (k, n, form) in by
+                                                         else "—" for k in cols) + " |")
         out.append("")
     not_ok = {}
     for r in doc["results"]:
@@ -163,11 +167,14 @@ def markdown(doc):
     out += ["## Cross-library check", "",
             "Every library starts from the same data; the first step's loss (or sum) is compared with torch's on the CPU.",
             ""] + (bad or ["All results agree with torch within 1e-3."]) + [""]
-    out += ["## Every measurement", "", "| library:device | workload | case | median | min | max | runs |",
-            "|---|---|---|---:|---:|---:|---:|"]
+    out += ["## Every measurement", "", "Peak RSS: the worker's high-water mark during the case (in brackets, "
+            "its growth over the RSS the case started from).", "",
+            "| library:device | workload | case | median | min | max | runs | peak RSS |",
+            "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in sorted(ok_results(doc), key=lambda r: (_rank(target_key(r)), _case_key(r))):
+        rss = f"{r['peak_rss_mb']:.0f} MB (+{r['rss_growth_mb']:.0f})" if "peak_rss_mb" in r else "—"
         out.append(f"| {target_key(r)} | {r['workload']} | {r['label']} | {fmt_time(r['median_s'])} | "
-                   f"{fmt_time(r['min_s'])} | {fmt_time(r['max_s'])} | {len(r['times_s'])}×{r['inner']} |")
+                   f"{fmt_time(r['min_s'])} | {fmt_time(r['max_s'])} | {len(r['times_s'])}×{r['inner']} | {rss} |")
     return "\n".join(out) + "\n"
 
 

@@ -30,25 +30,65 @@ def _reason(e):
 
 
 def probe(libraries):
-    from benchmarks.runners import load
+    from benchmarks.runners import HOW_TO_GET, load
     for lib in libraries:
         try:
             info = load(lib).probe()
             emit({"event": "probe", "library": lib, "ok": True, **info})
         except Exception as e:  # not installed, or broken here
-            emit({"event": "probe", "library": lib, "ok": False, "reason": _reason(e)})
+            hint = f"; to get it: {HOW_TO_GET}" if isinstance(e, ImportError) else ""
+            emit({"event": "probe", "library": lib, "ok": False, "reason": _reason(e) + hint})
+
+
+def _status_mb():
+    """{'VmRSS': MB, 'VmHWM': MB} of this process (Linux), or {}."""
+    out = {}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] = int(value.split()[0]) / 1024.0
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def _reset_peak_rss():
+    """Restart this process's RSS high-water mark (Linux >= 4.0), so each case gets its own peak."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _with_memory(case):
+    """Run case() and add its peak RSS: the high-water mark during the case, and its growth over the
+    RSS the case started from (what the library allocated for it, less what earlier cases left cached)."""
+    fresh = _reset_peak_rss()
+    start = _status_mb().get("VmRSS")
+    res = case()
+    peak = _status_mb().get("VmHWM")
+    if res.get("status") == "ok" and fresh and start is not None and peak is not None:
+        res.update(peak_rss_mb=round(peak, 1), rss_growth_mb=round(peak - start, 1))
+    return res
 
 
 def run_case(runner, device, workload, params, spec):
-    from benchmarks.runners import Skip
+    from benchmarks.runners import Skip, split_variant
     from benchmarks.timing import measure
     from benchmarks.workloads import make_data
     out = {"event": "case", "workload": workload, "params": params}
     setup = runner.WORKLOADS.get(workload)
     if setup is None:
         return {**out, "status": "unsupported", "reason": f"{runner.NAME} has no runner for {workload}"}
+    device, variant = split_variant(device)
     try:
         step = setup(device, make_data(workload, params), params)
+        if variant == "compiled":
+            step = runner.compile_step(step)
         m = measure(step, lambda: runner.sync(device), runner.scalar, repeat=spec["repeat"],
                     warmup=max(spec["warmup"], getattr(step, "min_warmup", 1)), min_time=spec["min_time"])
     except Skip as e:
@@ -70,7 +110,7 @@ def run(spec):
     t_start = time.perf_counter()
     for workload, params in spec["cases"]:
         t0 = time.perf_counter()
-        res = run_case(runner, spec["device"], workload, params, spec)
+        res = _with_memory(lambda: run_case(runner, spec["device"], workload, params, spec))
         res["wall_s"] = round(time.perf_counter() - t0, 3)
         emit(res)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -94,7 +134,7 @@ def serve(spec):
             continue
         workload, params = json.loads(line)
         t0 = time.perf_counter()
-        res = run_case(runner, spec["device"], workload, params, spec)
+        res = _with_memory(lambda: run_case(runner, spec["device"], workload, params, spec))
         res["wall_s"] = round(time.perf_counter() - t0, 3)
         emit(res)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -12,6 +12,8 @@ LR = 0.01  # the SGD learning rate of every training step
 # name -> (description, axis name of the scaling parameter or None)
 WORKLOADS = {
     "matmul": ("float32 matmul C = A @ B, n x n", "n"),
+    "matmul_t": ("float32 matmul with a transposed operand, as backward uses it: A @ B.T (grad of the "
+                 "input), A.T @ B (grad of the weight), n x n", "n"),
     "elementwise": ("(tanh(x*w + b) * sigmoid(x)).sum(), forward + backward", None),
     "mlp": ("MLP 784-512-512-10 ReLU, cross-entropy, SGD step", "batch"),
     "cnn": ("CNN conv1-8 3x3, relu, pool2, conv8-16 3x3, relu, pool2, linear 400-10; SGD step", None),
@@ -21,9 +23,12 @@ WORKLOADS = {
     "autograd_overhead": ("x = x*1.0001 + 0.0001 on a 1-element tensor, forward + backward, per op", None),
 }
 
+TRANSPOSED_FORMS = ("A@B.T", "A.T@B")  # matmul_t's forms, as C = A @ B's backward needs them
+
 _PRESETS = {
     "full": {
         "matmul": [{"n": n} for n in (64, 128, 256, 512, 1024, 2048)],
+        "matmul_t": [{"n": n, "form": f} for n in (64, 128, 256, 512, 1024, 2048) for f in TRANSPOSED_FORMS],
         "elementwise": [{"n": 4_194_304}],
         "mlp": [{"batch": b} for b in (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)],
         "cnn": [{"batch": 64}],
@@ -33,6 +38,7 @@ _PRESETS = {
     },
     "quick": {
         "matmul": [{"n": n} for n in (64, 128, 256, 512)],
+        "matmul_t": [{"n": n, "form": f} for n in (64, 256) for f in TRANSPOSED_FORMS],
         "elementwise": [{"n": 262_144}],
         "mlp": [{"batch": 64}, {"batch": 256}],
         "cnn": [{"batch": 64}],
@@ -43,6 +49,7 @@ _PRESETS = {
     # tiny sizes for CI's smoke test: checks that everything runs, measures nothing useful
     "smoke": {
         "matmul": [{"n": 16}, {"n": 32}],
+        "matmul_t": [{"n": 16, "form": f} for f in TRANSPOSED_FORMS],
         "elementwise": [{"n": 4096}],
         "mlp": [{"batch": 8}, {"batch": 16}],
         "cnn": [{"batch": 4}],
@@ -57,7 +64,7 @@ _PRESETS = {
 _GPU_EXTRA = {"matmul": [{"n": 4096}, {"n": 8192}], "elementwise": [{"n": 67_108_864}]}
 
 # the case shown for each workload in the bar charts and the summary table
-_HEADLINE = {"matmul": {"n": 1024}, "mlp": {"batch": 256}}
+_HEADLINE = {"matmul": {"n": 1024}, "matmul_t": {"n": 1024, "form": "A@B.T"}, "mlp": {"batch": 256}}
 
 
 def cases(preset, names, device_type="cpu"):
@@ -76,13 +83,18 @@ def is_headline(workload, params, preset):
     return params == want
 
 
+def transposed(a, b, form):
+    """matmul_t's operands (x, y) for x @ y: `.T` is a transposed view in every library here."""
+    return (a, b.T) if form == "A@B.T" else (a.T, b)
+
+
 def label(params):
     return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
 def flops(workload, params):
     """Floating-point operations of one run, where well defined (for GFLOP/s)."""
-    if workload == "matmul":
+    if workload in ("matmul", "matmul_t"):
         return 2.0 * params["n"] ** 3
     if workload == "mlp":  # forward 1x, backward 2x the matmul work
         b = params["batch"]
@@ -100,7 +112,7 @@ def _linear(rng, fan_in, fan_out):
 def make_data(workload, params, seed=SEED):
     """The inputs and initial weights of one case, as NumPy float32/int64 arrays."""
     rng = np.random.default_rng(seed)
-    if workload == "matmul":
+    if workload in ("matmul", "matmul_t"):
         n = params["n"]
         return {"a": rng.standard_normal((n, n), dtype=np.float32),
                 "b": rng.standard_normal((n, n), dtype=np.float32)}

@@ -8,7 +8,7 @@ and Transformer have no hand-written backward.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from benchmarks.workloads import LR
+from benchmarks.workloads import LR, transposed
 
 NAME = "numpy"
 
@@ -32,6 +32,11 @@ def scalar(v):
 def _matmul(device, d, p):
     a, b = d["a"], d["b"]
     return lambda: a @ b
+
+
+def _matmul_t(device, d, p):
+    x, y = transposed(d["a"], d["b"], p["form"])
+    return lambda: x @ y
 
 
 def _elementwise(device, d, p):
@@ -143,4 +148,4 @@ def _cnn(device, d, p):
     return step
 
 
-WORKLOADS = {"matmul": _matmul, "elementwise": _elementwise, "mlp": _mlp, "cnn": _cnn}
+WORKLOADS = {"matmul": _matmul, "matmul_t": _matmul_t, "elementwise": _elementwise, "mlp": _mlp, "cnn": _cnn}

@@ -4,14 +4,20 @@ TinyJit captures the kernels of a step on its second call and replays them
 afterwards, which is how tinygrad is meant to be used for training; those steps
 get at least three untimed warm-up calls (`min_warmup`). The autograd-overhead
 workload runs without the JIT, since building the graph is what it measures.
-CPU kernels need clang.
+CPU kernels need a C compiler: the system's clang, or else `zig cc` from the ziglang wheel (zig_cc.py).
 """
-import numpy as np
-from tinygrad import Device, Tensor, TinyJit, nn
-from tinygrad.helpers import Context
+import os
 
-from benchmarks.runners import manual
-from benchmarks.workloads import LR
+from benchmarks.runners import manual, zig_cc
+from benchmarks.workloads import LR, transposed
+
+_CC, _CC_HOW = zig_cc.compiler()
+if _CC:  # before tinygrad reads it
+    os.environ["CC"] = _CC
+
+import numpy as np  # noqa: E402
+from tinygrad import Device, Tensor, TinyJit, nn  # noqa: E402
+from tinygrad.helpers import Context  # noqa: E402
 
 NAME = "tinygrad"
 _DEV = {"cpu": "CPU", "cuda": "CUDA"}
@@ -21,13 +27,17 @@ def probe():
     from importlib.metadata import version
     devices, skipped = [], []
     for name, dev in _DEV.items():
+        if dev == "CPU" and _CC is None:
+            skipped.append((name, f"tinygrad device CPU: {_CC_HOW}"))
+            continue
         try:
             Device[dev]
             (Tensor([1.0], device=dev) + 1).realize()
             devices.append((name, name))
         except Exception as e:
             skipped.append((name, f"tinygrad device {dev}: {type(e).__name__}: {e}"[:300]))
-    return {"version": version("tinygrad"), "devices": devices, "skipped": skipped}
+    compiled_by = f" (CPU kernels compiled by {_CC_HOW})" if _CC else ""
+    return {"version": version("tinygrad") + compiled_by, "devices": devices, "skipped": skipped}
 
 
 def configure(threads):
@@ -100,6 +110,11 @@ def _matmul(device, d, p):
     return _jitted(TinyJit(lambda: (a @ b).realize()))
 
 
+def _matmul_t(device, d, p):
+    x, y = transposed(*(Tensor(d[k], device=_DEV[device]).realize() for k in ("a", "b")), p["form"])
+    return _jitted(TinyJit(lambda: (x @ y).realize()))
+
+
 def _overhead(device, d, p):
     steps = p["steps"]
     x = Tensor(d["x"], device=_DEV[device]).realize()
@@ -118,4 +133,4 @@ def _overhead(device, d, p):
     return step
 
 
-WORKLOADS = {"matmul": _matmul, **manual.workloads(Ops), "autograd_overhead": _overhead}
+WORKLOADS = {"matmul": _matmul, "matmul_t": _matmul_t, **manual.workloads(Ops), "autograd_overhead": _overhead}

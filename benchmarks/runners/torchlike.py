@@ -6,7 +6,7 @@ tinygrad_chain lacks a feature today (tc.nn, tc.optim), the caller is told by
 AttributeError/ImportError and the case is reported as skipped, or a plain
 core-API fallback is used and noted in the results.
 """
-from benchmarks.workloads import LR
+from benchmarks.workloads import LR, transposed
 
 
 def _tensor(T, a, device, requires_grad=False):
@@ -58,6 +58,14 @@ def matmul(T, device, d, p):
 
     def step():
         return a @ b
+    return step
+
+
+def matmul_t(T, device, d, p):
+    x, y = transposed(_tensor(T, d["a"], device), _tensor(T, d["b"], device), p["form"])
+
+    def step():
+        return x @ y
     return step
 
 
@@ -162,5 +170,5 @@ def autograd_overhead(T, device, d, p):
 
 def workloads(T):
     """{name: setup(device, data, params) -> step} bound to module T."""
-    fns = [matmul, elementwise, mlp, cnn, lstm, transformer, autograd_overhead]
+    fns = [matmul, matmul_t, elementwise, mlp, cnn, lstm, transformer, autograd_overhead]
     return {f.__name__: (lambda device, d, p, f=f: f(T, device, d, p)) for f in fns}
