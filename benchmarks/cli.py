@@ -249,7 +249,7 @@ def main(argv=None):
     probes = probe(args.libraries, args.threads, args.isa)
     targets, skipped = plan(probes, args.devices)
     for s in skipped:
-        print(f"  skip {s['library']}{':' + s['device'] if s['device'] else ''}: {s['reason'][:160]}", flush=True)
+        print(f"  skip {s['library']}{':' + s['device'] if s['device'] else ''}: {s['reason'][:300]}", flush=True)
     records = list(skipped)
     per_target = [[list(c) for c in workloads.cases(args.preset, args.workloads, t["device_type"])]
                   for t in targets]

@@ -112,9 +112,10 @@ def _load_line(doc):
 def markdown(doc):
     m, c = doc["machine"], doc["config"]
     gpus = ", ".join(g["name"] for g in m["gpus"]) or "none"
+    from benchmarks import summary  # it formats with this module's helpers
     out = ["# tinygrad_chain benchmarks", "",
            f"{m['date']}; CPU {m['cpu_model']} ({m['usable_cpus']} usable of {m['logical_cpus']} logical CPUs, "
-           f"{m['memory_gib']} GiB); GPU {gpus}; Python {m['python']}; commit {m['git_commit']}.", "",
+           f"{m['memory_gib']} GiB; {summary.isa_text(m)}); GPU {gpus}; Python {m['python']}; commit {m['git_commit']}.", "",
            f"Preset `{c['preset']}`, {c['threads']} threads per library (each in its own process), " +
            (f"{c['rounds']} rounds (every library in turn each round), the median of the rounds' medians of "
             if c.get("rounds", 1) > 1 else "median of ") +
@@ -123,7 +124,6 @@ def markdown(doc):
            ""] + _load_line(doc) + ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in m.get("library_versions", {}).items()) + ".", "",
            "Cells give the median time per step, and in brackets the ratio to torch on the same device type "
            "(below 1 is faster than torch). autograd_overhead is per op (two ops per step, forward + backward).", ""]
-    from benchmarks import summary  # it formats with this module's helpers
     out += summary.table(doc)
     busy = any("busy" in line for line in _load_line(doc))
     for dtype, title in (("cpu", "CPU"), ("cuda", "GPU")):

@@ -48,12 +48,18 @@ def _reason(doc, device):
                  and t.get("status") != "ok"), None)
 
 
+def isa_text(machine):
+    """Which instruction set the cpp kernels ran with, and whether it was forced."""
+    if not machine.get("cpp_isa"):
+        return "no cpp kernels here"
+    how = f"forced by --isa {machine['cpp_isa_forced']}" if machine.get("cpp_isa_forced") else "picked at run time"
+    return f"cpp kernels run {machine['cpp_isa']} ({how})"
+
+
 def _header(doc):
     m, c = doc["machine"], doc["config"]
-    isa = m.get("cpp_isa") or "none (no cpp device)"
-    how = f"forced by --isa {m['cpp_isa_forced']}" if m.get("cpp_isa_forced") else "picked at run time"
-    return [f"CPU {m['cpu_model']} (flags: {', '.join(m.get('cpu_simd', [])) or 'none found'}); cpp kernels "
-            f"run {isa} ({how}); {c['threads']} threads; {c.get('rounds', 1)} round(s) of {c['repeat']} repeats; "
+    return [f"CPU {m['cpu_model']} (flags: {', '.join(m.get('cpu_simd', [])) or 'none found'}); {isa_text(m)}; "
+            f"{c['threads']} threads; {c.get('rounds', 1)} round(s) of {c['repeat']} repeats; "
             f"`python -m benchmarks {' '.join(c.get('argv', []))}`.", ""]
 
 

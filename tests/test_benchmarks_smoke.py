@@ -58,13 +58,18 @@ def test_results_json_schema(bench_out):
     if HAVE_TORCH:
         assert ("torch", "cpu") in ran
     ok = {(r["library"], r["workload"]) for r in doc["results"] if r["status"] == "ok"}
-    for wl in ("matmul", "elementwise", "mlp", "autograd_overhead"):
+    for wl in ("matmul", "matmul_t", "elementwise", "mlp", "autograd_overhead"):
         assert ("tinygrad_chain", wl) in ok
+    forms = {r["params"].get("form") for r in doc["results"] if r["workload"] == "matmul_t"}
+    assert forms == {"A@B.T", "A.T@B"}
+    per_case_rss = os.access("/proc/self/clear_refs", os.W_OK)  # Linux: each case gets its own peak
     for r in doc["results"]:
         if r["workload"] == "autograd_overhead" and r["status"] == "ok":
             assert r["us_per_op"] > 0
-        if r["workload"] == "matmul" and r["status"] == "ok":
+        if r["workload"] in ("matmul", "matmul_t") and r["status"] == "ok":
             assert r["gflops"] > 0
+        if r["status"] == "ok" and per_case_rss:
+            assert r["peak_rss_mb"] > 10 and -1 <= r["rss_growth_mb"] <= r["peak_rss_mb"], r
 
 
 def test_results_markdown(bench_out):
@@ -154,3 +159,154 @@ def test_steady_chain_script_runs():
                            "--threads", "1"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "| 1 | torch |" in proc.stdout and "cpp / torch per run:" in proc.stdout
+
+
+HAVE_CPP = importlib.util.find_spec("tinygrad_chain._C") is not None
+
+
+def _bench():
+    sys.path.insert(0, REPO)  # plain `pytest` does not put the repository root on the path
+    import benchmarks.runners
+    return benchmarks.runners
+
+
+def _result(lib, device, workload, params, median_s, **extra):
+    return {"library": lib, "device": device, "device_type": "cpu", "workload": workload, "params": params,
+            "label": ", ".join(f"{k}={v}" for k, v in params.items()), "status": "ok", "median_s": median_s,
+            **extra}
+
+
+def test_issue_table_ratios_and_targets():
+    """The summary divides cpp's time by torch's in the same case and marks each issue-18 target met or missed."""
+    _bench()
+    from benchmarks import summary
+    results = [_result("torch", "cpu", "mlp", {"batch": 256}, 1.0e-2, peak_rss_mb=300.0, rss_growth_mb=40.0),
+               _result("tinygrad_chain", "cpp", "mlp", {"batch": 256}, 0.8e-2, peak_rss_mb=120.0, rss_growth_mb=20.0),
+               _result("torch", "cpu", "elementwise", {"n": 4096}, 1.0e-3),
+               _result("tinygrad_chain", "cpp", "elementwise", {"n": 4096}, 0.5e-3),
+               _result("torch", "cpu", "matmul_t", {"n": 64, "form": "A.T@B"}, 2.0e-5, gflops=26.2),
+               _result("tinygrad_chain", "cpp", "matmul_t", {"n": 64, "form": "A.T@B"}, 2.0e-5, gflops=26.2),
+               _result("torch", "cpu", "autograd_overhead", {"steps": 100}, 1e-3, us_per_op=5.0),
+               _result("tinygrad_chain", "cpp", "autograd_overhead", {"steps": 100}, 1.2e-3, us_per_op=6.0),
+               _result("micrograd", "cpu", "autograd_overhead", {"steps": 100}, 0.9e-3, us_per_op=4.5)]
+    doc = {"results": results, "config": {"threads": 2, "repeat": 3, "rounds": 3, "argv": ["--rounds", "3"]},
+           "machine": {"cpu_model": "Test CPU", "cpu_simd": ["avx2"], "cpp_isa": "avx2", "cpp_isa_forced": "avx2"},
+           "targets": [{"library": "tinygrad_chain", "device": "cpp+compiled", "status": "skipped",
+                        "reason": "tc.compile is not in this tinygrad_chain yet"}]}
+    text = "\n".join(summary.table(doc))
+    assert "| mlp | batch=256 | 8 ms | 10 ms | 0.80 | ≤ 0.90 ✓ |" in text
+    assert "| elementwise | n=4096 | 500 µs | 1 ms | 0.50 | ≤ 0.30 ✗ |" in text
+    assert "| matmul_t | n=64, form=A.T@B | 26.2 GFLOP/s | 26.2 GFLOP/s | 1.00 | ≤ 1.11 ✓ |" in text
+    assert "| autograd_overhead | steps=100 | 6 µs/op | 5 µs/op | 1.20 | ≤ 0.80 ✗ |" in text
+    assert "micrograd:cpu 4.5 µs/op" in text
+    assert "tinygrad_chain:cpp 120 MB (+20 MB" in text and "torch:cpu 300 MB (+40 MB" in text
+    assert "cpp kernels run avx2 (forced by --isa avx2)" in text
+    assert "Compiled variant: not measured (tc.compile is not in this tinygrad_chain yet)" in text
+    doc["results"].append(_result("tinygrad_chain", "cpp+compiled", "mlp", {"batch": 256}, 0.4e-2))
+    text = "\n".join(summary.table(doc))
+    assert "| mlp | batch=256 | 8 ms | 10 ms | 0.80 | ≤ 0.90 ✓ | 4 ms | 0.40 | ≤ 0.50 ✓ |" in text
+
+
+@pytest.mark.skipif(not HAVE_CPP, reason="needs the C++ extension")
+def test_isa_option_forces_the_cpp_kernels(tmp_path):
+    """--isa reaches the cpp kernels (TINYGRAD_CHAIN_ISA) and the run records the instruction set they used."""
+    cmd = [sys.executable, "-m", "benchmarks", "--smoke", "--repeat", "1", "--threads", "1", "--isa", "generic",
+           "--libraries", "tinygrad_chain", "--devices", "cpp", "--workloads", "matmul", "--no-plots",
+           "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["machine"]["cpp_isa"] == "generic" and doc["machine"]["cpp_isa_forced"] == "generic"
+    assert doc["config"]["isa"] == "generic"
+    assert all(r["status"] == "ok" for r in doc["results"]) and doc["results"]
+    assert "cpp kernels run generic (forced by --isa generic)" in (tmp_path / "results.md").read_text()
+    bad = subprocess.run([sys.executable, "-m", "benchmarks", "--isa", "sse9"], cwd=REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "--isa" in bad.stderr
+
+
+def test_missing_peer_says_how_to_get_it(monkeypatch, capsys):
+    runners = _bench()
+    from benchmarks import worker
+
+    def load(lib):
+        raise ModuleNotFoundError(f"No module named {lib!r}")
+    monkeypatch.setattr(runners, "load", load)
+    worker.probe(["mygrad"])
+    rec = json.loads(capsys.readouterr().out[len(worker.TAG):])
+    assert rec["ok"] is False and "No module named 'mygrad'" in rec["reason"]
+    assert 'pip install -e ".[bench]"' in rec["reason"]
+
+
+def test_zig_cc_translates_clangs_flags(monkeypatch, tmp_path, capsysbinary):
+    """tinygrad runs `$CC ... --target=x86_64-none-unknown-elf ... - -o -`: zig needs its own triple and a file."""
+    _bench()
+    from benchmarks.runners import zig_cc
+    calls = []
+
+    def run(cmd):
+        calls.append(cmd)
+        with open(cmd[cmd.index("-o") + 1], "wb") as f:
+            f.write(b"\x7fELF object")
+        return subprocess.CompletedProcess(cmd, 0)
+    monkeypatch.setattr(zig_cc, "_zig", lambda: "/opt/zig")
+    monkeypatch.setattr(zig_cc.subprocess, "run", run)
+    assert zig_cc.main(["-c", "-x", "c", "-O2", "--target=x86_64-none-unknown-elf", "-march=native", "-",
+                        "-o", "-"]) == 0
+    cmd = calls[0]
+    assert cmd[:2] == ["/opt/zig", "cc"] and cmd[cmd.index("-target") + 1] == "x86_64-freestanding-none"
+    assert not any(a.startswith("--target") for a in cmd) and cmd[cmd.index("-o") + 1] != "-"
+    assert capsysbinary.readouterr().out == b"\x7fELF object"
+    # no clang, no ziglang: the reason says how to get a compiler
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setattr(zig_cc.shutil, "which", lambda name: None)
+    monkeypatch.setattr(zig_cc, "_zig", lambda: None)
+    cc, why = zig_cc.compiler()
+    assert cc is None and "pip install ziglang" in why and "apt-get install clang" in why
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ziglang") is None, reason="ziglang not installed (the bench extra)")
+def test_zig_cc_compiles_an_object_for_tinygrad(monkeypatch):
+    _bench()
+    from benchmarks.runners import zig_cc
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setattr(zig_cc.shutil, "which", lambda name: None)  # as on a host without clang
+    cc, how = zig_cc.compiler()
+    assert "ziglang" in how
+    out = subprocess.run([cc, "-c", "-x", "c", "-O2", "-fPIC", "-ffreestanding", "-nostdlib",
+                          "--target=x86_64-none-unknown-elf", "-", "-o", "-"], input=b"int f(int x){return x+1;}",
+                         capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-1000:]
+    assert out.stdout[:4] == b"\x7fELF"
+
+
+def test_compiled_variant_uses_tc_compile_and_reports_its_warnings(monkeypatch):
+    """The compiled variant wraps the step in tc.compile, and a fallback warning becomes the case's note."""
+    _bench()
+    import warnings
+
+    import tinygrad_chain as tc
+    from benchmarks.runners import Skip, tinygrad_chain_runner as runner
+    calls = []
+
+    def fake_compile(fn):
+        def replay():
+            warnings.warn("fell back to eager: .item() inside the step")
+            return fn()
+        return replay
+
+    def step():
+        calls.append(1)
+        return len(calls)
+    step.note = "manual SGD"
+    monkeypatch.setattr(tc, "compile", fake_compile, raising=False)
+    wrapped = runner.compile_step(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # calls after the watched ones warn as the fake always does
+        assert [wrapped() for _ in range(6)] == [1, 2, 3, 4, 5, 6]
+    assert wrapped.note == "manual SGD; tc.compile warned: UserWarning: fell back to eager: .item() inside the step"
+    assert wrapped.min_warmup >= 2
+    monkeypatch.delattr(tc, "compile")
+    with pytest.raises(Skip, match="tc.compile"):
+        runner.compile_step(step)
+    assert any(d == "cpp+compiled" for d, _ in runner.probe()["skipped"]) or not HAVE_CPP

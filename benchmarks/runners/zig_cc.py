@@ -12,8 +12,8 @@ import subprocess
 import sys
 import tempfile
 
-HOW_TO_GET = ("tinygrad's CPU device compiles its kernels with a C compiler: `pip install ziglang` (part of "
-              "`pip install -e \".[bench]\"`) or the system's clang (`apt-get install clang`)")
+HOW_TO_GET = ("it compiles kernels with a C compiler: `pip install ziglang` (in the bench extra) or "
+              "`apt-get install clang`")
 
 
 def _zig():
@@ -33,7 +33,7 @@ def compiler():
     if shutil.which("clang"):
         return "clang", "the system's clang"
     if _zig() is None:
-        return None, "no clang and no ziglang: " + HOW_TO_GET
+        return None, "no clang and no ziglang here; " + HOW_TO_GET
     # tinygrad runs CC as one program: a tiny script that hands its arguments to this file
     folder = os.path.join(tempfile.gettempdir(), f"tinygrad_chain_zigcc_{os.getuid()}")
     os.makedirs(folder, exist_ok=True)
