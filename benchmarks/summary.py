@@ -93,7 +93,8 @@ def table(doc):
 def _others(doc):
     """The autograd overhead of every other library and device, beside cpp's (micrograd, the numpy device)."""
     rs = [r for r in doc["results"] if r["workload"] == "autograd_overhead" and r.get("status") == "ok"
-          and r["device_type"] == "cpu" and (r["library"], r["device"]) not in ((CHAIN, DEVICE), ("torch", "cpu"))]
+          and r["device_type"] == "cpu" and (r["library"], r["device"]) not in ((CHAIN, DEVICE), (CHAIN, COMPILED),
+                                                                     ("torch", "cpu"))]
     if not rs:
         return []
     return ["Autograd overhead of the others in the same run: " +

@@ -280,6 +280,28 @@ def test_zig_cc_compiles_an_object_for_tinygrad(monkeypatch):
     assert out.stdout[:4] == b"\x7fELF"
 
 
+@pytest.mark.skipif(not HAVE_CPP, reason="needs the C++ extension")
+def test_compiled_variant_runs_and_matches_eager(tmp_path):
+    """cpp+compiled (tc.compile) replays the same steps: its first-step results equal the eager cpp device's."""
+    cmd = [sys.executable, "-m", "benchmarks", "--smoke", "--repeat", "1", "--threads", "1", "--no-plots",
+           "--libraries", "tinygrad_chain", "--devices", "cpp,cpp+compiled", "--workloads", "mlp,autograd_overhead",
+           "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    doc = json.loads((tmp_path / "results.json").read_text())
+    import tinygrad_chain as tc
+    if not hasattr(tc, "compile"):
+        skipped = [t for t in doc["targets"] if t.get("device") == "cpp+compiled"]
+        assert skipped and "tc.compile" in skipped[0]["reason"] and "tc.compile" in proc.stdout
+        return
+    by = {(r["device"], r["label"]): r for r in doc["results"]}
+    compiled = [r for r in doc["results"] if r["device"] == "cpp+compiled"]
+    assert len(compiled) == 3
+    for r in compiled:
+        assert r["status"] == "ok" and "warned" not in (r.get("note") or ""), r
+        assert r["check"] == by[("cpp", r["label"])]["check"]
+
+
 def test_compiled_variant_uses_tc_compile_and_reports_its_warnings(monkeypatch):
     """The compiled variant wraps the step in tc.compile, and a fallback warning becomes the case's note."""
     _bench()
