@@ -1,17 +1,19 @@
-"""Factory functions: zeros, ones, arange, rand, ... (torch's signatures)."""
+"""Factory functions: tensor, zeros, ones, arange, rand, ... (torch's signatures)."""
 import numpy as np
 
+import reprlib
+
 from tinygrad_chain import backends, dtypes
+from tinygrad_chain.autograd.tensor_core import TensorCore
 from tinygrad_chain.backends import dlpack
 from tinygrad_chain.device import backend_for, get_default_device
 from tinygrad_chain.dims import shape_arg
 from tinygrad_chain.generator import native_rng
 from tinygrad_chain.ops import fusion
-from tinygrad_chain.tensor import Tensor
 
 
 def _new(b, data, requires_grad):
-    t = Tensor._make(data, b, False, None, [0])
+    t = TensorCore.make(data, b, False, None, [0])
     return t.requires_grad_(True) if requires_grad else t
 
 
@@ -180,3 +182,87 @@ def from_dlpack(ext_tensor):
 def manual_seed(seed):
     """Seed every random draw: creation, initialisation, dropout, shuffling."""
     backends.manual_seed(int(seed))
+
+
+# NumPy dtypes with no tinygrad_chain counterpart, and the supported one that holds every value exactly
+_WIDER = {"int8": "int64", "int16": "int64", "uint8": "int64", "uint16": "int64", "uint32": "int64"}
+
+
+def _supported_data(data, dtype):
+    """data, as an array of a dtype every backend has: exact widenings (uint8 -> int64) are made,
+    anything else is refused here, naming what was passed, before a backend meets it (it would
+    fail with a KeyError on the NumPy dtype)."""
+    given = data
+    if not hasattr(data, "dtype"):  # Python data: NumPy infers the dtype we then check
+        try:
+            data = np.asarray(data)
+        except ValueError:
+            raise ValueError(f"tensor(): expected a rectangular nested sequence (all lists at one depth of one "
+                             f"length), got {_shown(given)}") from None
+    dt = np.dtype(data.dtype)
+    if dt.name == "uint64" and hasattr(given, "dtype") and (not data.size or data.max() <= 2 ** 63 - 1):
+        return data.astype("int64")  # an array whose values fit: exact
+    # NumPy types Python ints beyond int64 as uint64, object, or (mixed with small ints) float64
+    big_ints = dt.kind == "O" or dt.name == "uint64" or (
+        dt.kind == "f" and isinstance(given, (list, tuple)) and data.size and np.abs(data).max() >= 2.0 ** 63)
+    if big_ints:
+        return _numbers(given, dtype)
+    if dt.kind in "biufV" and dt.name in dtypes._BY_NAME:  # V: ml_dtypes' bfloat16
+        return data
+    if dt.name in _WIDER:
+        return data.astype(_WIDER[dt.name])
+    if dt.kind in "US":
+        raise TypeError(f"tensor(): can't convert a string to a number: got {_shown(given)}")
+    what = "complex numbers are" if dt.kind == "c" else f"dtype {dt} is"
+    raise TypeError(f"tensor(): {what} not supported (supported: {', '.join(d.name for d in dtypes.ALL)}); got "
+                    f"{_shown(given)}")
+
+
+def _numbers(given, dtype):
+    """Data NumPy could not type as int64 or float, by torch's rule: any float (or a float dtype asked
+    for) makes it float64 data; ints only must fit int64."""
+    values = np.asarray(given, dtype=object)
+    for v in values.flat:
+        if not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"tensor(): can't convert {v!r} (type {type(v).__name__}) to a number")
+    if (dtype is not None and dtypes.get(dtype).is_floating_point) or any(
+            isinstance(v, (float, np.floating)) for v in values.flat):
+        return values.astype("float64")
+    int64 = np.iinfo(np.int64)
+    if all(int64.min <= v <= int64.max for v in values.flat):
+        return values.astype("int64")
+    raise OverflowError(f"tensor(): value out of range for int64, the widest integer dtype: got {_shown(given)}")
+
+
+def _shown(data):
+    """data, briefly, for a message."""
+    if hasattr(data, "shape"):
+        return f"a {data.dtype} array of shape {list(data.shape)}"
+    return reprlib.repr(data)
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new leaf tensor holding a copy of data (torch.tensor)."""
+    if isinstance(data, TensorCore):
+        data = data.detach()
+        b = backend_for(device) if device is not None else data._b
+        arr = b.copy(b.asarray(data._b.to_numpy(data._array)) if b is not data._b else data._array)
+    else:
+        b = backend_for(device)
+        if isinstance(data, (list, tuple)) and any(isinstance(e, TensorCore) for e in data):
+            data = [e.tolist() if isinstance(e, TensorCore) else e for e in data]
+        native = hasattr(data, "dtype")
+        arr = b.asarray(_supported_data(data, dtype))
+        if native:
+            arr = b.copy(arr)
+        if dtype is None and not native:
+            dt = b.dtype_of(arr) if arr.dtype.kind != "f" else dtypes.get_default_dtype()
+            dtype = dt
+    if dtype is not None:
+        dtype = dtypes.get(dtype)
+        if b.dtype_of(arr) is not dtype:
+            arr = b.astype(arr, dtype)
+    t = TensorCore.make(arr, b, False, None, [0])
+    if requires_grad:
+        t.requires_grad_(True)
+    return t

@@ -9,6 +9,9 @@ backend RNG from it per call, so one generator serves every device.
 """
 import random as _random
 
+from tinygrad_chain import dtypes
+from tinygrad_chain.device import backend_for
+
 _DEFAULT_SEED = 67280421310721  # torch's default initial seed
 
 
@@ -75,5 +78,5 @@ def native_rng(backend, generator):
 
 def from_global_seed():
     """A Generator seeded from the global RNG (so tc.manual_seed fixes it)."""
-    from tinygrad_chain.creation import randint
-    return Generator().manual_seed(randint(0, 2 ** 62, (1,)).item())
+    b = backend_for(None)  # the default device's RNG, as tc.randint(0, 2 ** 62, (1,)) draws
+    return Generator().manual_seed(b.to_numpy(b.randint(0, 2 ** 62, (1,), dtypes.int64)).item())

@@ -12,7 +12,10 @@ but isinstance(x, tc.FloatTensor) asks for x's dtype and device type, as torch's
 """
 import numbers
 
-from tinygrad_chain import dtypes
+from tinygrad_chain import creation, dtypes
+from tinygrad_chain.autograd.tensor_core import TensorCore
+from tinygrad_chain.device import get_default_device
+from tinygrad_chain.size import Size
 
 _NAMES = {"Float": dtypes.float32, "Double": dtypes.float64, "Long": dtypes.int64, "Int": dtypes.int32,
           "Bool": dtypes.bool_, "Half": dtypes.float16, "BFloat16": dtypes.bfloat16}
@@ -20,9 +23,6 @@ _NAMES = {"Float": dtypes.float32, "Double": dtypes.float64, "Long": dtypes.int6
 
 def new(args, dtype, device, who):
     """The tensor torch's legacy constructor `who` makes of `args`: sizes, or data of `dtype`."""
-    from tinygrad_chain import creation
-    from tinygrad_chain.size import Size
-    from tinygrad_chain.tensor import Tensor, tensor
     dtype = dtype or dtypes.get_default_dtype()
     if not args or all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in args) or (
             len(args) == 1 and isinstance(args[0], Size)):
@@ -31,14 +31,14 @@ def new(args, dtype, device, who):
         raise TypeError(f"{who}(): expected sizes (ints) or one sequence of data, got "
                         f"({', '.join(type(a).__name__ for a in args)})")
     data = args[0]
-    if isinstance(data, Tensor):  # torch: the same memory, if the dtype fits
+    if isinstance(data, TensorCore):  # torch: the same memory, if the dtype fits
         if data.dtype is not dtype and who != "Tensor":
             raise TypeError(f"{who}(): expected a {dtype.name} tensor, got {data.dtype.name}")
         return data.detach() if device is None else data.detach().to(device)
     if isinstance(data, (str, bytes)) or not hasattr(data, "__len__"):
         raise TypeError(f"{who}(): data must be a sequence (got {type(data).__name__}); for a tensor of one "
                         f"value use tc.tensor(value)")
-    return tensor(data, dtype=dtype, device=device)
+    return creation.tensor(data, dtype=dtype, device=device)
 
 
 class _TypedConstructor(type):
@@ -46,13 +46,11 @@ class _TypedConstructor(type):
 
     def __call__(cls, *args, device=None):
         if device is None:  # the default device when it is of this type (a CPU default may be numpy or cpp)
-            from tinygrad_chain.device import get_default_device
             device = None if get_default_device().type == cls.device_type else cls.device_type
         return new(args, cls.dtype, device, cls.__name__)
 
     def __instancecheck__(cls, obj):
-        from tinygrad_chain.tensor import Tensor
-        return isinstance(obj, Tensor) and obj.dtype is cls.dtype and obj.device.type == cls.device_type
+        return isinstance(obj, TensorCore) and obj.dtype is cls.dtype and obj.device.type == cls.device_type
 
     def __repr__(cls):
         return f"<class '{cls.type_name}'>"

@@ -7,20 +7,21 @@ sorting and sampling in tensor_sort.py, in-place writes in tensor_inplace.py.
 """
 import builtins
 import numbers
-import reprlib
+import weakref
 
-import numpy
-
-from tinygrad_chain import dtypes
+from tinygrad_chain import creation, dtypes, legacy
 from tinygrad_chain.autograd import engine
 from tinygrad_chain.autograd.tensor_core import TensorCore
+from tinygrad_chain.creation import tensor  # noqa: F401  (tinygrad_chain.tensor.tensor: tc.tensor)
 from tinygrad_chain.device import backend_for, device_of
 from tinygrad_chain.device import device as _device
+from tinygrad_chain.formatting import tensor_repr
 from tinygrad_chain.ops import movement as M
 from tinygrad_chain.ops import fusion
 from tinygrad_chain.ops.fusion import Pending
 from tinygrad_chain.ops.registry import apply
 from tinygrad_chain.size import _size
+from tinygrad_chain.sparse import not_supported
 from tinygrad_chain.tensor_inplace import TensorInplace
 from tinygrad_chain.tensor_math import TensorMath
 from tinygrad_chain.tensor_matrix import TensorMatrix
@@ -36,7 +37,6 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
         """torch's legacy constructor: Tensor(2, 3) is uninitialised of shape (2, 3), Tensor([1, 2])
         holds data as the default float dtype, Tensor(t) shares t's memory (legacy.py). tc.tensor(data)
         is the constructor to use."""
-        from tinygrad_chain import legacy
         t = legacy.new(args, None, device, "Tensor")
         self._data, self._b, self._version = t._data, t._b, t._version
         self._requires_grad = False
@@ -162,7 +162,6 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
         return self._b.to_numpy(self._array).tolist()
 
     def __repr__(self):
-        from tinygrad_chain.formatting import tensor_repr
         return tensor_repr(self)
 
     def __format__(self, spec):
@@ -245,7 +244,6 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
             if not self._requires_grad:
                 raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
-        import weakref
         node = self.grad_fn
         node.retained = (node.retained or ()) + (weakref.ref(self),)
 
@@ -335,7 +333,6 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
     def type(self, dtype=None, non_blocking=False):
         """type() names this tensor's type ('tinygrad_chain.FloatTensor'); type(tc.DoubleTensor),
         type(tc.float64) or type('torch.DoubleTensor') casts."""
-        from tinygrad_chain import legacy
         return legacy.type_name(self) if dtype is None else legacy.cast(self, dtype)
 
     def cpu(self, memory_format=None):
@@ -359,7 +356,6 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
         return tensor(data, dtype=dtype or self.dtype, device=device or self._b.name, requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
-        from tinygrad_chain import creation
         return creation.full(size, fill_value, dtype or self.dtype, device or self._b.name, requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
@@ -369,7 +365,6 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
         return self.new_full(size, 1, dtype, device, requires_grad)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
-        from tinygrad_chain import creation
         return creation.empty(*size, dtype=dtype or self.dtype, device=device or self._b.name,
                               requires_grad=requires_grad)
 
@@ -400,7 +395,6 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
     is_sparse = False
 
     def to_sparse(self, *args, **kwargs):
-        from tinygrad_chain.sparse import not_supported
         raise not_supported("Tensor.to_sparse")
 
     to_sparse_coo = to_sparse_csr = to_sparse
@@ -443,87 +437,3 @@ def _check_grad(t, g):
     if g.shape != t.shape:
         raise RuntimeError(f"attempting to assign a gradient of size '{list(g.shape)}' to a tensor of size "
                            f"'{list(t.shape)}'. Please ensure that the gradient and the tensor are the same size")
-
-
-# NumPy dtypes with no tinygrad_chain counterpart, and the supported one that holds every value exactly
-_WIDER = {"int8": "int64", "int16": "int64", "uint8": "int64", "uint16": "int64", "uint32": "int64"}
-
-
-def _supported_data(data, dtype):
-    """data, as an array of a dtype every backend has: exact widenings (uint8 -> int64) are made,
-    anything else is refused here, naming what was passed, before a backend meets it (it would
-    fail with a KeyError on the NumPy dtype)."""
-    given = data
-    if not hasattr(data, "dtype"):  # Python data: NumPy infers the dtype we then check
-        try:
-            data = numpy.asarray(data)
-        except ValueError:
-            raise ValueError(f"tensor(): expected a rectangular nested sequence (all lists at one depth of one "
-                             f"length), got {_shown(given)}") from None
-    dt = numpy.dtype(data.dtype)
-    if dt.name == "uint64" and hasattr(given, "dtype") and (not data.size or data.max() <= 2 ** 63 - 1):
-        return data.astype("int64")  # an array whose values fit: exact
-    # NumPy types Python ints beyond int64 as uint64, object, or (mixed with small ints) float64
-    big_ints = dt.kind == "O" or dt.name == "uint64" or (
-        dt.kind == "f" and isinstance(given, (list, tuple)) and data.size and numpy.abs(data).max() >= 2.0 ** 63)
-    if big_ints:
-        return _numbers(given, dtype)
-    if dt.kind in "biufV" and dt.name in dtypes._BY_NAME:  # V: ml_dtypes' bfloat16
-        return data
-    if dt.name in _WIDER:
-        return data.astype(_WIDER[dt.name])
-    if dt.kind in "US":
-        raise TypeError(f"tensor(): can't convert a string to a number: got {_shown(given)}")
-    what = "complex numbers are" if dt.kind == "c" else f"dtype {dt} is"
-    raise TypeError(f"tensor(): {what} not supported (supported: {', '.join(d.name for d in dtypes.ALL)}); got "
-                    f"{_shown(given)}")
-
-
-def _numbers(given, dtype):
-    """Data NumPy could not type as int64 or float, by torch's rule: any float (or a float dtype asked
-    for) makes it float64 data; ints only must fit int64."""
-    values = numpy.asarray(given, dtype=object)
-    for v in values.flat:
-        if not isinstance(v, (int, float, numpy.integer, numpy.floating)):
-            raise TypeError(f"tensor(): can't convert {v!r} (type {type(v).__name__}) to a number")
-    if (dtype is not None and dtypes.get(dtype).is_floating_point) or any(
-            isinstance(v, (float, numpy.floating)) for v in values.flat):
-        return values.astype("float64")
-    int64 = numpy.iinfo(numpy.int64)
-    if all(int64.min <= v <= int64.max for v in values.flat):
-        return values.astype("int64")
-    raise OverflowError(f"tensor(): value out of range for int64, the widest integer dtype: got {_shown(given)}")
-
-
-def _shown(data):
-    """data, briefly, for a message."""
-    if hasattr(data, "shape"):
-        return f"a {data.dtype} array of shape {list(data.shape)}"
-    return reprlib.repr(data)
-
-
-def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new leaf tensor holding a copy of data (torch.tensor)."""
-    if isinstance(data, Tensor):
-        data = data.detach()
-        b = backend_for(device) if device is not None else data._b
-        arr = b.copy(b.asarray(data._b.to_numpy(data._array)) if b is not data._b else data._array)
-    else:
-        b = backend_for(device)
-        if isinstance(data, (list, tuple)) and any(isinstance(e, Tensor) for e in data):
-            data = [e.tolist() if isinstance(e, Tensor) else e for e in data]
-        native = hasattr(data, "dtype")
-        arr = b.asarray(_supported_data(data, dtype))
-        if native:
-            arr = b.copy(arr)
-        if dtype is None and not native:
-            dt = b.dtype_of(arr) if arr.dtype.kind != "f" else dtypes.get_default_dtype()
-            dtype = dt
-    if dtype is not None:
-        dtype = dtypes.get(dtype)
-        if b.dtype_of(arr) is not dtype:
-            arr = b.astype(arr, dtype)
-    t = Tensor._make(arr, b, False, None, [0])
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
