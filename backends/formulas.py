@@ -19,6 +19,7 @@ From this one table come:
 This file imports nothing but the standard library: setup.py loads it before anything is built.
 """
 import ast
+import os
 from collections import namedtuple
 
 # name: (C++ in csrc/simd_math.h, CUDA). Python: the backend's primitive of that name (or
@@ -419,7 +420,6 @@ def cuda_preamble():
 def write_headers(directory):
     """Write the generated C++ headers into `directory`, each only when its text changed (so an
     unchanged table rebuilds nothing)."""
-    import os
     os.makedirs(directory, exist_ok=True)
     for name, text in (("opcodes.h", opcode_header()), ("formulas.h", cpp_header())):
         path = os.path.join(directory, name)

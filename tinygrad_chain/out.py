@@ -12,6 +12,7 @@ import functools
 import warnings
 
 from tinygrad_chain.autograd.grad_mode import state
+from tinygrad_chain.tensor import Tensor
 
 
 def with_out(fn, name=None):
@@ -27,7 +28,6 @@ def with_out(fn, name=None):
 
 def write(name, result, out):
     """Write `result` (a tensor, or a tuple of them) into `out`; return out."""
-    from tinygrad_chain.tensor import Tensor
     if isinstance(result, tuple):
         if not isinstance(out, (tuple, list)) or len(out) != len(result):
             raise TypeError(f"{name}(): out must be a tuple of {len(result)} tensors, got {type(out).__name__}")

@@ -45,6 +45,7 @@ import numpy  # raw-buffer I/O only: the arrays' bytes in and out of files
 
 from tinygrad_chain import backends, dtypes
 from tinygrad_chain.device import backend_for, device
+from tinygrad_chain.nn import Parameter
 from tinygrad_chain.tensor import Tensor
 
 MAGIC = b"TGCCKPT1"
@@ -464,10 +465,6 @@ def _move(t, target, saved, name):
 
 
 def _as_parameter(t):
-    try:
-        from tinygrad_chain.nn import Parameter
-    except ImportError:
-        return t
     return Parameter(t, requires_grad=t.requires_grad)
 
 

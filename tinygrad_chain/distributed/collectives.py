@@ -12,7 +12,7 @@ from . import faults
 from .group import resolve
 from .reduce_op import ReduceOp, finish_avg
 from .reduce_op import check as check_op
-from .work import Work
+from .work import Work, describe
 
 
 # ---- shared steps -----------------------------------------------------------------------------------------
@@ -66,10 +66,6 @@ def _start(pg, who, about, call):
         return call()
     except pg.transport.errors as e:
         raise RuntimeError(f"{who}: {e} (rank {pg.rank()}, {describe(about)})") from e
-
-
-def describe(t):
-    return "" if t is None else f"tensor {list(t.shape)} {t.dtype.name}"
 
 
 def _run(pg, who, req, finish, async_op, about=None):

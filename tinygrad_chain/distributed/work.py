@@ -7,6 +7,10 @@ at wait() or at the first is_completed() that finds the requests done.
 from . import faults
 
 
+def describe(t):
+    return "" if t is None else f"tensor {list(t.shape)} {t.dtype.name}"
+
+
 class Work:
     def __init__(self, group, what, reqs, finish=None, status=None, about=None):
         self._group, self._what, self._about = group, what, about  # about: the tensor, named in errors
@@ -34,7 +38,6 @@ class Work:
                 else:
                     faults.wait_or_abort(t, self._reqs, self._status, limit, self._what, self._group.rank())
             except t.errors as e:  # e.g. MPI's truncation error: a message longer than the tensor
-                from .collectives import describe
                 raise RuntimeError(f"{self._what}: {e} (rank {self._group.rank()}, {describe(self._about)})") from e
         self._complete()
         return True

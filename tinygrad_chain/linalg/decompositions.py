@@ -1,6 +1,7 @@
 """tc.linalg.cholesky, qr, svd, svdvals, eigh and eigvalsh."""
 from collections import namedtuple
 
+from tinygrad_chain.creation import empty
 from tinygrad_chain.ops._matrix import unpack
 from tinygrad_chain.ops.linalg_factor import Cholesky, Qr
 from tinygrad_chain.ops.linalg_spectral import Eigh, Svd, Svdvals, svd_shapes
@@ -26,7 +27,6 @@ def qr(A, mode="reduced"):  # noqa: N803
     k = m if mode == "complete" else min(m, n)
     q, r = unpack(apply(Qr, A, mode="complete" if mode == "complete" else "reduced"), [(m, k), (k, n)])
     if mode == "r":
-        from tinygrad_chain.creation import empty
         q = empty(0, dtype=A.dtype, device=A.device)
     return qr_result(q, r)
 

@@ -4,6 +4,7 @@ from collections import namedtuple
 import numpy
 
 from tinygrad_chain import dtypes
+from tinygrad_chain.creation import empty
 from tinygrad_chain.ops.linalg_solve import Det, Inv, Slogdet, Solve, check_matrices, torch_type_name
 from tinygrad_chain.ops.linalg_spectral import Pinv
 from tinygrad_chain.ops.registry import apply
@@ -93,5 +94,4 @@ def _eps(A):  # noqa: N803
 
 
 def _empty(A, dtype):  # noqa: N803
-    from tinygrad_chain.creation import empty
     return empty(0, dtype=dtype, device=A.device)

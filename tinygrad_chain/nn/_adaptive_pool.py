@@ -7,6 +7,9 @@ then gathers the input there, so the gradient goes to that one element (as
 torch) and gathers differentiate to any order.
 """
 from tinygrad_chain.autograd.grad_mode import no_grad
+from tinygrad_chain.creation import arange
+from tinygrad_chain.ops.elementwise import where
+from tinygrad_chain.tensor import tensor
 
 from . import functional as F
 
@@ -36,7 +39,6 @@ def output_hw(op, input, output_size):  # noqa: A002
 # ---- average ----------------------------------------------------------------------------
 def _avg_matrix(n, out, like):
     """(out, n) averaging matrix: row i averages window i."""
-    from tinygrad_chain.tensor import tensor
     rows = [[1.0 / (e - s) if s <= j < e else 0.0 for j in range(n)] for s, e in _windows(n, out)]
     return tensor(rows, dtype=like.dtype, device=like.device).reshape(out, n)
 
@@ -73,7 +75,6 @@ def adaptive_avg_pool1d(input, output_size):  # noqa: A002
 def _window_table(n, out, device):
     """(out, k) int64 positions of each window, k the longest; short windows repeat their last
     position (a repeat never changes the max, and comes after the original in scan order)."""
-    from tinygrad_chain.tensor import tensor
     wins = _windows(n, out)
     k = max(e - s for s, e in wins)
     return tensor([[s + min(j, e - s - 1) for j in range(k)] for s, e in wins], device=device).reshape(out, k)
@@ -82,8 +83,6 @@ def _window_table(n, out, device):
 def _argmax_indices(x, oh, ow):
     """(N, C, oh*ow) flat H*W indices of each window's max: the first max in row-major order,
     or the last NaN where the window has one (torch's CPU kernel)."""
-    from tinygrad_chain.creation import arange
-    from tinygrad_chain.ops.elementwise import where
     n, c, h, w = x.shape
     rows, cols = _window_table(h, oh, x.device), _window_table(w, ow, x.device)
     kh, kw = rows.shape[1], cols.shape[1]

@@ -5,8 +5,11 @@ device rejects the same arguments; the ops (tinygrad_chain/ops/nn_ops.py) assume
 """
 import operator
 
+from tinygrad_chain import dtypes
 from tinygrad_chain.ops import nn_ops as N
 from tinygrad_chain.ops.registry import apply
+from tinygrad_chain.tensor import Tensor
+
 
 def _tuple(v, n, what="value"):
     values = list(v) if isinstance(v, (tuple, list)) else [v] * n
@@ -209,7 +212,6 @@ def _max_pool2d(op, input, kernel_size, stride, padding, dilation, ceil_mode, re
     out = apply(N.MaxPool2d, x, kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
     if not return_indices:
         return out.squeeze(0) if unbatched else out
-    from tinygrad_chain.tensor import Tensor
     b = x._b
     idx = out.grad_fn.saved if out.grad_fn is not None else b.max_pool2d(x._array, kernel, stride, padding,
                                                                           dilation, out_hw)[1]
@@ -218,7 +220,6 @@ def _max_pool2d(op, input, kernel_size, stride, padding, dilation, ceil_mode, re
 
 
 def _int64():
-    from tinygrad_chain import dtypes
     return dtypes.int64
 
 

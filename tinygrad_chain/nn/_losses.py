@@ -8,6 +8,7 @@ import math
 import warnings
 
 from tinygrad_chain.compile.hooks import replayed_check
+from tinygrad_chain.ops import activations as A
 from tinygrad_chain.ops import nn_ops as N
 from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.ops.registry import apply
@@ -255,7 +256,6 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if input.shape != target.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: Target size ({list(target.shape)}) must be the same "
                          f"as input size ({list(input.shape)})")
-    from tinygrad_chain.ops import activations as A
     # x >= 0: (1 - t) x + lw softplus(-x); x < 0: -pw t x + lw softplus(x), lw = 1 + (pw - 1) t (as
     # softplus(-x) = -x + softplus(x)). The branch is chosen by where(), so the gradient at 0 is the
     # x >= 0 side's, the true one. No linear cut-off: past softplus' usual threshold of 20 its slope

@@ -7,13 +7,17 @@ any order. Argument names, defaults and errors follow torch.
 import math
 import warnings
 
+from tinygrad_chain import dtypes
 from tinygrad_chain.autograd.grad_mode import no_grad
+from tinygrad_chain.creation import arange
+from tinygrad_chain.functions import einsum
 from tinygrad_chain.ops import activations as A
 from tinygrad_chain.ops import movement as M
 from tinygrad_chain.compile.hooks import replayed_check
 from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.ops.linalg import Linear
 from tinygrad_chain.ops.registry import apply
+from tinygrad_chain.tensor import Tensor, tensor
 from tinygrad_chain.widen import float32_inside
 
 from ._conv_pool import (_tuple, _window_args, avg_pool1d, avg_pool2d, conv1d, conv2d,  # noqa: F401
@@ -108,7 +112,6 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
 
 def one_hot(tensor, num_classes=-1):
     """int64 one-hot encoding along a new last dim (torch.nn.functional.one_hot)."""
-    from tinygrad_chain.creation import arange
     if tensor.dtype.is_floating_point:
         raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor, got {tensor.dtype.name}")
     if tensor.numel():
@@ -135,7 +138,6 @@ def linear(input, weight, bias=None):  # noqa: A002
 
 
 def bilinear(input1, input2, weight, bias=None):
-    from tinygrad_chain.functions import einsum
     out = einsum("...i,oij,...j->...o", input1, weight, input2)
     return out if bias is None else out + bias
 
@@ -148,7 +150,6 @@ from ._adaptive_pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_
 # ---- interpolation -----------------------------------------------------------------------------------
 def _resize_matrix(n, out, mode, align_corners, scale, like):
     """(out, n) matrix mapping an axis of length n to length out."""
-    from tinygrad_chain.tensor import tensor
     # torch uses 1/scale_factor when given (unless recomputed), else n/out
     ratio = (1.0 / scale) if scale else n / out
     rows = []
@@ -341,7 +342,6 @@ def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
 
 def _keep_mask(input, shape, p):  # noqa: A002
     """1/(1-p) with probability 1-p, else 0, in an array of `shape` (broadcast against input)."""
-    from tinygrad_chain.tensor import Tensor
     b = input._b
     if p == 1.0:
         return Tensor._make(b.full(shape, 0, input.dtype), b, False, None, [0])
@@ -423,7 +423,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             scale = where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
             weight[input.reshape(-1)] = rows * scale
     if padding_idx is not None:
-        from tinygrad_chain.creation import arange
         pad = padding_idx if padding_idx >= 0 else padding_idx + num
         frozen = (arange(num, device=weight.device) == pad).unsqueeze(1)
         weight = where(frozen, weight.detach(), weight)
@@ -434,7 +433,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """softmax(q k^T * scale + mask) v; a bool mask marks the positions that take part."""
-    from tinygrad_chain.creation import arange
     if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
         raise RuntimeError(f"scaled_dot_product_attention: incompatible shapes query {list(query.shape)}, key "
                            f"{list(key.shape)}, value {list(value.shape)}")
@@ -459,5 +457,4 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 
 def _bool():
-    from tinygrad_chain import dtypes
     return dtypes.bool_

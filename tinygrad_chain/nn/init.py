@@ -3,6 +3,10 @@
 import math
 import warnings
 
+from tinygrad_chain import dtypes, linalg
+from tinygrad_chain.creation import randn
+from tinygrad_chain.ops.elementwise import where
+
 
 def calculate_gain(nonlinearity, param=None):
     linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
@@ -53,8 +57,6 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Normal draws, redrawn until they fall in [a, b]."""
-    from tinygrad_chain.ops.elementwise import where
-    from tinygrad_chain.creation import randn
     out = tensor.detach().normal_(mean, std)
     for _ in range(100):
         bad = (out < a) | (out > b)
@@ -86,8 +88,6 @@ def eye_(tensor):
 def orthogonal_(tensor, gain=1.0, generator=None):
     """torch's: the Q of a Gaussian matrix's QR (rows by the rest flattened), signs fixed by R's diagonal so it
     is uniformly distributed, times gain. LAPACK has no half precision: those draw and factor in float32."""
-    from tinygrad_chain import dtypes, linalg
-    from tinygrad_chain.creation import randn
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0:

@@ -2,9 +2,9 @@
 import itertools
 from collections import OrderedDict, namedtuple
 
-from tinygrad_chain import dtypes
+from tinygrad_chain import dtypes, legacy
 from tinygrad_chain.autograd.grad_mode import no_grad
-from tinygrad_chain.tensor import Tensor
+from tinygrad_chain.tensor import Tensor, tensor
 
 from .parameter import Parameter
 
@@ -354,7 +354,6 @@ class Module:
 
     def type(self, dst_type):
         """Cast every parameter and buffer: dst_type is a dtype or a legacy type (tc.DoubleTensor)."""
-        from tinygrad_chain import legacy
 
         def convert(t):
             with no_grad():
@@ -430,7 +429,6 @@ class Module:
                 continue
             value = state_dict[key]
             if not isinstance(value, Tensor):
-                from tinygrad_chain.tensor import tensor
                 try:
                     value = tensor(value, dtype=target.dtype, device=target.device)
                 except Exception:

@@ -1,5 +1,6 @@
 """Parameter: a Tensor that a Module registers as learnable (requires_grad by default)."""
-from tinygrad_chain.tensor import Tensor
+from tinygrad_chain.creation import empty
+from tinygrad_chain.tensor import Tensor, tensor
 
 
 class Parameter(Tensor):
@@ -8,10 +9,8 @@ class Parameter(Tensor):
 
     def __new__(cls, data=None, requires_grad=True):
         if data is None:
-            from tinygrad_chain.creation import empty
             data = empty(0)
         if not isinstance(data, Tensor):
-            from tinygrad_chain.tensor import tensor
             data = tensor(data)
         # shares data (and its version counter) with `data`, cut from any graph, as torch
         p = cls._make(data._data, data._b, False, None, data._version)

@@ -2,7 +2,7 @@
 import copy
 import math
 
-from tinygrad_chain.creation import empty
+from tinygrad_chain.creation import arange, empty, zeros
 
 from . import functional as F
 from . import init
@@ -24,7 +24,6 @@ def _as_additive(mask, like, what):
         return None
     if mask.dtype.is_floating_point:
         return mask.to(like.dtype)
-    from tinygrad_chain.creation import zeros
     return zeros(*mask.shape, dtype=like.dtype, device=like.device).masked_fill(mask, float("-inf"))
 
 
@@ -315,6 +314,5 @@ class Transformer(Module):
     @staticmethod
     def generate_square_subsequent_mask(sz, device=None, dtype=None):
         """(sz, sz) float mask: -inf above the diagonal (no attending to later positions), 0 elsewhere."""
-        from tinygrad_chain.creation import arange, zeros
         above = arange(sz, device=device).unsqueeze(1) < arange(sz, device=device)
         return zeros(sz, sz, device=device, dtype=dtype).masked_fill(above, float("-inf"))

@@ -4,6 +4,7 @@ Updates run in place on each parameter's backend array (``p._writable()``) throu
 fused backend methods (``sgd_step``, ``adam_step``, ...), with no graph and
 no new Tensor per step, so the C++ backend can override the hot loop.
 """
+import warnings
 from collections import defaultdict
 
 from tinygrad_chain.autograd import enable_grad
@@ -67,7 +68,6 @@ class Optimizer:
                                  f"{name}")
             group.setdefault(name, default)
         if len({id(p) for p in params}) != len(params):
-            import warnings
             warnings.warn("optimizer contains a parameter group with duplicate parameters; in future, this will "
                           "cause an error", stacklevel=3)
         seen = {id(p) for g in self.param_groups for p in g["params"]}

@@ -15,6 +15,9 @@ From Python, install() makes the alias (before anything imports torch).
 import importlib
 import importlib.abc
 import importlib.machinery
+import os
+import re
+import runpy
 import sys
 import types
 
@@ -128,9 +131,6 @@ def uninstall():
 
 def main(argv=None):
     """Run the script argv[0] with arguments argv[1:] as __main__, torch aliased."""
-    import os
-    import re
-    import runpy
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip())

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 from .dot import dot_text
+from .draw import draw
 from .model import build
 
 FORMATS = ("svg", "png")
@@ -52,7 +53,6 @@ def render(output, path, format=None, *, engine="auto", names=None, show_values=
             raise RuntimeError(f"render(engine='graphviz'): {reason}")
         warnings.warn(f"render: {reason}; drawing a simple layout with matplotlib instead", stacklevel=2)
     try:
-        from .draw import draw
         draw(graph, path, fmt)
     except ImportError as e:
         raise RuntimeError(f"render: neither Graphviz nor matplotlib is usable ({e}); install one, e.g. "

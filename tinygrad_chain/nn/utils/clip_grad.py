@@ -1,7 +1,7 @@
 """Gradient clipping, in place on each parameter's .grad (torch's semantics)."""
 from tinygrad_chain.autograd.grad_mode import no_grad
 from tinygrad_chain.functions import stack
-from tinygrad_chain.tensor import Tensor
+from tinygrad_chain.tensor import Tensor, tensor
 
 
 def _grads(parameters):
@@ -14,7 +14,6 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     norm_type = float(norm_type)
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if not tensors:
-        from tinygrad_chain.tensor import tensor
         return tensor(0.0)
     with no_grad():
         if norm_type == float("inf"):

@@ -7,6 +7,7 @@ of samples (some samples appear twice in an epoch); with drop_last the tail is d
 """
 import math
 
+from tinygrad_chain import distributed as dist
 from tinygrad_chain.generator import Generator
 
 from .sampler import Sampler
@@ -15,7 +16,6 @@ from .sampler import Sampler
 class DistributedSampler(Sampler):
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
         if num_replicas is None or rank is None:
-            from tinygrad_chain import distributed as dist
             if not dist.is_initialized():
                 raise RuntimeError("DistributedSampler: pass num_replicas and rank, or call "
                                    "tc.distributed.init_process_group() first")
