@@ -137,6 +137,9 @@ LOCAL_IMPORTS = {
     ("tinygrad_chain.backends.cupy_kernels", "cupyx"): "cupyx's JIT helpers, only when a kernel is compiled",
     # until fusion moves below the backend line (issue 15): tc.cuda loads before the ops package
     ("tinygrad_chain.cuda", "tinygrad_chain.ops.fusion"): "tc.cuda loads before the ops package",
+    # nn and optim import compile.hooks, which runs compile/__init__ while nn is half loaded; function.py
+    # imports nn and optim (moving hooks.py out of the compile package would remove this)
+    ("tinygrad_chain.compile", "tinygrad_chain.compile.function"): "function.py imports nn, which imports hooks",
 }
 
 

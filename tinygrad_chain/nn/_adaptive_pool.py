@@ -11,7 +11,7 @@ from tinygrad_chain.creation import arange
 from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.tensor import tensor
 
-from . import functional as F
+from ._conv_pool import _tuple, avg_pool2d, max_pool2d
 
 
 def _windows(n, out):
@@ -47,7 +47,7 @@ def adaptive_avg_pool2d(input, output_size):  # noqa: A002
     h, w = input.shape[-2:] if input.ndim >= 2 else (0, 0)
     oh, ow = output_hw("adaptive_avg_pool2d", input, output_size)
     if oh and ow and h % oh == 0 and w % ow == 0:  # equal windows: a plain average pool
-        return F.avg_pool2d(input, (h // oh, w // ow))
+        return avg_pool2d(input, (h // oh, w // ow))
     # separable: out = A_h @ x @ A_w^T
     return _avg_matrix(h, oh, input).matmul(input.matmul(_avg_matrix(w, ow, input).t()))
 
@@ -59,7 +59,7 @@ def _size_1d(op, input, output_size):  # noqa: A002
                            f"'self' (while checking arguments for {op}); input of size {list(input.shape)}")
     if output_size is None or (isinstance(output_size, (tuple, list)) and None in output_size):
         raise TypeError(f"{op}(): argument 'output_size' (position 2) must be tuple of ints, not NoneType")
-    size = F._tuple(output_size, 1, "output_size")[0]
+    size = _tuple(output_size, 1, "output_size")[0]
     if size < 0:
         raise RuntimeError(f"{op}(): output_size must be non-negative, got {output_size} for input of size "
                            f"{list(input.shape)}")
@@ -104,7 +104,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
         out = x[:, :, :oh, :ow]
         idx = out.detach().long()
     elif h % oh == 0 and w % ow == 0:  # equal windows: a plain max pool (same ties and NaN rule)
-        out, idx = F.max_pool2d(x, (h // oh, w // ow), return_indices=True)
+        out, idx = max_pool2d(x, (h // oh, w // ow), return_indices=True)
     else:
         with no_grad():
             flat_idx = _argmax_indices(x.detach(), oh, ow)

@@ -20,6 +20,9 @@ from tinygrad_chain.ops.registry import apply
 from tinygrad_chain.tensor import Tensor, tensor
 from tinygrad_chain.widen import float32_inside
 
+from ._adaptive_pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
+                             adaptive_max_pool1d_with_indices, adaptive_max_pool2d,
+                             adaptive_max_pool2d_with_indices)
 from ._conv_pool import (_tuple, _window_args, avg_pool1d, avg_pool2d, conv1d, conv2d,  # noqa: F401
                          conv_transpose1d, conv_transpose2d, max_pool1d, max_pool2d)
 from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,  # noqa: F401
@@ -140,11 +143,6 @@ def linear(input, weight, bias=None):  # noqa: A002
 def bilinear(input1, input2, weight, bias=None):
     out = einsum("...i,oij,...j->...o", input1, weight, input2)
     return out if bias is None else out + bias
-
-
-from ._adaptive_pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: E402,F401
-                             adaptive_max_pool1d_with_indices, adaptive_max_pool2d,
-                             adaptive_max_pool2d_with_indices)
 
 
 # ---- interpolation -----------------------------------------------------------------------------------
