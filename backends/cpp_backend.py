@@ -6,14 +6,13 @@ so the registry reports the device as unavailable.
 Every override follows one pattern: if the operands are float32/float64
 NumPy arrays of a size where the kernel wins, hand the kernel contiguous
 buffers (a copy only for non-contiguous or negative-stride views); otherwise
-fall back to NumPy. Tiny arrays always take the NumPy path, so the per-op
-overhead of small tensors is the numpy device's.
+fall back to NumPy. Plain arithmetic (binary) takes the kernel at every size:
+for small tensors its call is cheaper than NumPy's ufunc dispatch.
 """
 import numpy as np
 
 from tinygrad_chain import _C  # ImportError when the extension is missing
 
-from . import half
 from ._malloc import keep_freed_memory
 from .cpp_window import CppWindowMixin
 from .numpy_backend import NumpyBackend
@@ -66,12 +65,13 @@ def _same(a, b):
 
 def _c(a, dtype=None):
     """a as a C-contiguous array of its own shape (np.ascontiguousarray makes a 0-d array 1-d)."""
+    if dtype is None and a.flags.c_contiguous:  # the common case, asked first: half the cost
+        return a
     out = np.ascontiguousarray(a, dtype)
     return out if out.ndim == a.ndim else out.reshape(())
 
 
 _ndarray = np.ndarray  # one lookup less on the per-op path of small tensors
-_NUMBERS, _F32 = half.NUMBERS, np.dtype(np.float32)
 
 
 def _as_scalar_if_uniform(a):
@@ -82,8 +82,12 @@ def _as_scalar_if_uniform(a):
 
 
 def _py_scalar(s):
-    # int/float exactly: a NumPy scalar may carry its own dtype and promote
-    return type(s) in (int, float)
+    """A Python float, or an int the kernel's double holds exactly (a larger one goes to NumPy, which
+    rounds it to the array's dtype or raises); never a NumPy scalar, which may promote."""
+    return type(s) is float or (type(s) is int and -_EXACT <= s <= _EXACT)
+
+
+_EXACT = 1 << 53
 
 
 class CppBackend(CppWindowMixin, NumpyBackend):
@@ -179,35 +183,25 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         return super().mul_backward(g, x, y)
 
     def binary(self, name, a, b):
-        # small operands go straight to NumPy (named, not super(): this is the 1-element autograd
-        # path, which should cost what it costs on the numpy device)
-        # a Python number meeting a half array computes in float32 (backends/half.py); float32 is
-        # ruled out first, by identity: this is the per-op path of small tensors
-        if type(b) in _NUMBERS:
-            if a.dtype is not _F32 and a.dtype in self.half_natives:
-                return half.with_number(self, name, a, b)
-        elif type(a) in _NUMBERS and b.dtype is not _F32 and b.dtype in self.half_natives:
-            return half.with_number(self, name, a, b)
-        if not ((type(a) is _ndarray and a.size >= _MIN_ARITH) or (type(b) is _ndarray and b.size >= _MIN_ARITH)):
-            if name in self._QUIET:  # NumPy's method enters errstate for these
-                return NumpyBackend.binary(self, name, a, b)
-            return self._binary[name](a, b)  # the ufunc itself: one call less per small op
+        # Arithmetic on float32/float64 arrays runs in the kernel at every size: its call costs less
+        # than NumPy's ufunc dispatch (0.23 vs 0.56 us on one element, times a Python number), and a
+        # 0-d result stays an array (NumPy's is a scalar). Half dtypes and broadcasting go to NumPy.
         op = _BIN.get(name)
         if op is not None:
-            # a broadcast single value (the gradient of a sum) acts as a scalar: no copy. Only beside an
-            # operand of its shape (the result keeps that shape) and dtype (a Python scalar is weak:
-            # a float64 value would be rounded to a float32 operand's precision)
-            if type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape and a.dtype == b.dtype:
-                ua, ub = _as_scalar_if_uniform(a), _as_scalar_if_uniform(b)
-                if ua is a or ub is b:  # never both: the result must stay an array
-                    a, b = ua, ub
-            if _f(a):
-                if a.size >= _MIN_ARITH:
-                    if _same(a, b):
-                        return _C.binary(op, _c(a), _c(b))
-                    if _py_scalar(b):
-                        return _C.binary_scalar(op, _c(a), b, False)
-            elif _f(b) and b.size >= _MIN_ARITH and _py_scalar(a):
+            if type(a) is _ndarray and a.dtype in _FLOATS:
+                if _py_scalar(b):
+                    return _C.binary_scalar(op, _c(a), b, False)
+                if type(b) is _ndarray and b.dtype is a.dtype and b.shape == a.shape:
+                    if a.size >= _MIN_ARITH:
+                        # a broadcast single value (the gradient of a sum) acts as a scalar: no copy. Not
+                        # both: the result must stay an array
+                        ua, ub = _as_scalar_if_uniform(a), _as_scalar_if_uniform(b)
+                        if ub is b and ua is not a:
+                            return _C.binary_scalar(op, _c(b), ua, True)
+                        if ua is a and ub is not b:
+                            return _C.binary_scalar(op, _c(a), ub, False)
+                    return _C.binary(op, _c(a), _c(b))
+            elif _py_scalar(a) and type(b) is _ndarray and b.dtype in _FLOATS:
                 return _C.binary_scalar(op, _c(b), a, True)
         return super().binary(name, a, b)
 
