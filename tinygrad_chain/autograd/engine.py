@@ -14,6 +14,7 @@
    not at the end: gradients can be sent while the rest of backward runs.
 """
 import gc
+import operator
 import sys
 import weakref
 
@@ -92,13 +93,17 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for node in sorted(nodes, key=_seq, reverse=True):
+        # this loop runs once per node: its steps are written inline (a call costs as much as a step)
+        nodes.sort(key=_seq, reverse=True)
+        detect_anomaly = state.detect_anomaly
+        for node in nodes:
             g = grads.pop(node, None)
             if g is None:
                 if waiting:
                     _count_down(node, waiting, leaf_grads, create_graph, owned)
                 continue
-            g = dense(g)
+            if type(g) is IndexedGrad:
+                g = g.dense()
             if node.hooks:
                 for hook in node.hooks:
                     g = _run_hook(hook, g)
@@ -107,11 +112,30 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
                     _write_retained(node, g, create_graph, owned)
             elif id(node) in wanted:
                 results[wanted[id(node)]] = g if create_graph else _owned(g, owned)
-            _propagate(node, g, grads, leaf_grads)
+
+            # the VJP, and each input gradient handed to its parent
+            in_grads = node.op.vjp(node, g)
+            if detect_anomaly:
+                _check_nan(node, in_grads)
+            for parent, meta, gi in zip(node.parents, node.in_meta, in_grads):
+                if parent is None or gi is None:
+                    continue
+                # the array's own shape and dtype: Tensor.shape makes a tc.Size, Tensor.dtype is a call more
+                if type(gi) is IndexedGrad:
+                    if (gi.shape, gi.dtype, gi._b) != meta:
+                        gi = _fit(node, meta, gi)
+                elif gi._data.shape != meta[0] or gi._b is not meta[2] or gi._b.dtype_of(gi._data) is not meta[1]:
+                    gi = _fit(node, meta, gi)
+                if type(parent) is Node:
+                    prev = grads.get(parent)
+                    grads[parent] = gi if prev is None else add_grads(prev, gi)
+                else:
+                    _accumulate_leaf(leaf_grads, parent, gi)
+
             if waiting:
                 _count_down(node, waiting, leaf_grads, create_graph, owned)
             if not retain_graph:
-                node.release()
+                node._inputs = node._out = node.saved = None  # Node.release, inline
 
         # the leaves' gradients often share their inputs: one pass computes the pending ones
         fusion.compute_together([g._data for _, g in leaf_grads.values() if type(g) is not IndexedGrad])
@@ -132,8 +156,7 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
     return None
 
 
-def _seq(node):
-    return node.seq
+_seq = operator.attrgetter("seq")
 
 
 def _finish_leaf(leaf, g, create_graph, owned):
@@ -182,31 +205,14 @@ def _collect(start):
         if node in seen:
             continue
         seen.add(node)
-        node.check_saved()
+        op = node.op
+        if op.saves_inputs or op.saves_output:  # nothing saved, nothing to check: a call less per node
+            node.check_saved()
         nodes.append(node)
         for p in node.parents:
             if type(p) is Node and p not in seen:
                 stack.append(p)
     return nodes
-
-
-def _propagate(node, g, grads, leaf_grads):
-    """Run node's VJP and hand each input gradient to its parent."""
-    in_grads = node.op.vjp(node, g)
-    if state.detect_anomaly:
-        _check_nan(node, in_grads)
-    for parent, meta, gi in zip(node.parents, node.in_meta, in_grads):
-        if parent is None or gi is None:
-            continue
-        shape, dtype, backend = meta
-        # the array's own shape: Tensor.shape makes a tc.Size, a cost on every node
-        if ((gi.shape if type(gi) is IndexedGrad else gi._data.shape) != shape or gi.dtype is not dtype
-                or gi._b is not backend):
-            gi = _fit(node, meta, gi)
-        if type(parent) is Node:
-            _accumulate(grads, parent, gi)
-        else:
-            _accumulate_leaf(leaf_grads, parent, gi)
 
 
 def _fit(node, meta, gi):
