@@ -113,6 +113,7 @@ def apply(op, *args, **attrs):
         out = b.asarray(out)
     if out.dtype is b.float64_native and not op.sets_dtype:
         out = _no_silent_float64(b, out, args)
+    source = b
     if op.changes_device:
         b = attrs["target"]
     version = args[0]._version if op.view else [0]
@@ -120,21 +121,24 @@ def apply(op, *args, **attrs):
     if not (requires_grad and state.enabled and op.differentiable):
         return TensorCore.make(out, b, False, None, version)
 
+    # recorded: one node per op, so its parts are built with as few calls as can be
+    dtype_of = source.dtype_of
     parents = []
     in_meta = []
     for a in args:
         if isinstance(a, TensorCore):
+            d = a._data
             parents.append((a.grad_fn or a) if a._requires_grad else None)
-            in_meta.append((a._data.shape, a._b.dtype_of(a._data), a._b))
+            in_meta.append((d.shape, dtype_of(d), source))
         else:
             parents.append(None)
             in_meta.append(None)
     node = Node(op, attrs, tuple(parents), tuple(in_meta))
-    if op.saves_inputs:
+    read = op.saves_inputs
+    if read:
         node._inputs = args
-        read = op.saves_inputs
-        node._versions = tuple(a._version[0] if isinstance(a, TensorCore) and (read is True or i in read) else None
-                               for i, a in enumerate(args))
+        node._versions = tuple([a._version[0] if isinstance(a, TensorCore) and (read is True or i in read) else None
+                                for i, a in enumerate(args)])
     if op.saves_output:
         node._out = (out, b, version)
         node._out_version = version[0]
