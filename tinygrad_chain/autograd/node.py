@@ -16,7 +16,7 @@ class Node:
                  "_inputs", "_versions", "_out", "_out_version", "saved", "hooks",
                  "retained", "__weakref__")
 
-    def __init__(self, op, attrs, parents, in_meta):
+    def __init__(self, op, attrs, parents, in_meta, inputs=None, versions=None, out=None, saved=None):
         self.op = op
         self.attrs = attrs
         # per input: None (no gradient flows there), a leaf Tensor, or a Node
@@ -24,18 +24,20 @@ class Node:
         # per input: (shape, dtype, backend), or None for a Python scalar: what its gradient must fit
         self.in_meta = in_meta
         self.seq = next(_sequence)  # creation order: consumers come later
-        self._inputs = None
-        self._versions = None
-        self._out = None
-        self._out_version = None
-        self.saved = None
+        # what the forward saved: the input tensors and their versions then (None where not read),
+        # the output as (array, backend, version counter), and any arrays of the op's own
+        self._inputs = inputs
+        self._versions = versions
+        self._out = out
+        self._out_version = None if out is None else out[2][0]
+        self.saved = saved
         self.hooks = None      # hooks of the non-leaf tensor this node made
         self.retained = None   # weakrefs of tensors that asked for retain_grad()
 
     # ---- what the VJP reads --------------------------------------------
     @property
     def needs_input_grad(self):
-        return tuple(p is not None for p in self.parents)
+        return tuple([p is not None for p in self.parents])
 
     @property
     def inputs(self):
