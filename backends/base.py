@@ -78,6 +78,9 @@ class Backend(Compositions, abc.ABC):
 
     #: the native dtypes of float16 and bfloat16 in use: backends/half.py computes them in float32
     half_natives = frozenset()
+    #: what an op's result may come back as in place of a 0-d array (NumPy answers 0-d operands
+    #: with its scalars): the dispatcher makes it an array with asarray
+    scalar_type = ()
 
     # ---- DLPack: memory shared with other libraries (not abstract: a backend may have none) ----
     def to_dlpack(self, a, stream=None, max_version=None, dl_device=None, copy=None):

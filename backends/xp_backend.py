@@ -16,6 +16,7 @@ _NUMBERS, _F32 = half.NUMBERS, numpy.dtype(numpy.float32)
 
 class XpBackend(XpOptimMixin, Backend):
     xp = numpy
+    scalar_type = numpy.generic
 
     def __init__(self):
         xp = self.xp

@@ -116,7 +116,7 @@ def apply(op, *args, **attrs):
             raise _shape_error(op, args, e) from None
     if op.saves_extra:
         out, saved = out
-    if out.ndim == 0:  # NumPy returns scalars, not arrays, for 0-d results
+    if isinstance(out, b.scalar_type):  # NumPy returns scalars, not arrays, for 0-d results
         out = b.asarray(out)
     if out.dtype is b.float64_native and not op.sets_dtype:
         out = _no_silent_float64(b, out, args)
