@@ -131,6 +131,9 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
                     grads[parent] = gi if prev is None else add_grads(prev, gi)
                 else:
                     _accumulate_leaf(leaf_grads, parent, gi)
+            # dropped before the next VJP: a pending (fused) value still referenced here would be
+            # computed as an output of its program
+            in_grads = gi = prev = None
 
             if waiting:
                 _count_down(node, waiting, leaf_grads, create_graph, owned)
