@@ -12,6 +12,7 @@ import pytest
 
 import tinygrad_chain as tc
 from tinygrad_chain import backends
+from tinygrad_chain.backends import formulas
 from tinygrad_chain.ops import fusion
 
 if not tc.cuda.is_available():
@@ -51,27 +52,14 @@ def data(rng, shape, dtype, scale=3.0):
 
 
 # ---- fused elementwise kernels ------------------------------------------------
-UNARY = {
-    "sigmoid": lambda b, a: b.sigmoid(a),
-    "relu": lambda b, a: b.relu(a),
-    "softplus": lambda b, a: b.softplus(a, 1.0, 20.0),
-    "softplus_beta": lambda b, a: b.softplus(a, 2.5, 4.0),
-    "gelu": lambda b, a: b.gelu(a, "none"),
-    "gelu_tanh": lambda b, a: b.gelu(a, "tanh"),
-    "silu": lambda b, a: b.silu(a),
-    "leaky_relu": lambda b, a: b.leaky_relu(a, 0.02),
-    "erf": lambda b, a: b.unary("erf", a),
-}
-BACKWARD = {
-    "relu_backward": lambda b, g, a: b.relu_backward(g, b.relu(a)),
-    "sigmoid_backward": lambda b, g, a: b.sigmoid_backward(g, b.sigmoid(a)),
-    "tanh_backward": lambda b, g, a: b.tanh_backward(g, b.unary("tanh", a)),
-    "softplus_backward": lambda b, g, a: b.softplus_backward(g, a, 1.5, 6.0),
-    "gelu_backward": lambda b, g, a: b.gelu_backward(g, a, "none"),
-    "gelu_tanh_backward": lambda b, g, a: b.gelu_backward(g, a, "tanh"),
-    "silu_backward": lambda b, g, a: b.silu_backward(g, a),
-    "leaky_relu_backward": lambda b, g, a: b.leaky_relu_backward(g, a, 0.1),
-}
+# every activation of backends/formulas.py both ways, at its default parameters and at others
+PARAMS = {"leaky_relu": [(0.01,), (0.1,)], "softplus": [(1.0, 20.0), (2.5, 4.0)], "elu": [(1.0,), (0.3,)]}
+ACTS = [(a.name, params) for a in formulas.ACTS for params in PARAMS.get(a.name, [()])]
+UNARY = {f"{name}{params}": (lambda b, a, name=name, params=params: b.act(name, a, *params))
+         for name, params in ACTS}
+UNARY["erf"] = lambda b, a: b.unary("erf", a)
+BACKWARD = {f"{name}{params}": (lambda b, g, a, name=name, params=params: b.act_backward(
+    name, g, b.act(name, a, *params) if formulas.ACT[name].saves == "y" else a, *params)) for name, params in ACTS}
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -291,10 +279,12 @@ def test_fused_chain_is_two_passes(rng, fuse_all, monkeypatch):
     y = (tc.tanh(x * w + b) * tc.sigmoid(x)).sum()
     y.backward()
     assert ran == [(3, 2, 1), (4, 3, 0)]  # forward with its sum; the three gradients together
-    xs, ws, bs = (v.astype(np.float64) for v in vals)
-    t, s = np.tanh(xs * ws + bs), 1 / (1 + np.exp(-xs))
-    np.testing.assert_allclose(y.item(), (t * s).sum(), rtol=1e-5)
-    np.testing.assert_allclose(CP.to_numpy(b.grad._array), s * (1 - t * t), rtol=1e-5, atol=1e-6)
+    import torch
+    tx, tw, tb = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in vals)
+    ty = (torch.tanh(tx * tw + tb) * torch.sigmoid(tx)).sum()
+    ty.backward()
+    np.testing.assert_allclose(y.item(), ty.item(), rtol=1e-5)
+    np.testing.assert_allclose(CP.to_numpy(b.grad._array), tb.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_synchronize_and_memory_figures_run_pending_work(fuse_all):

@@ -12,24 +12,21 @@ import pytest
 _C = pytest.importorskip("tinygrad_chain._C", reason="C++ extension tinygrad_chain._C is not built")
 
 import tinygrad_chain as tc  # noqa: E402
-from tinygrad_chain.backends import cpp_backend  # noqa: E402
+from tinygrad_chain.backends import cpp_backend, formulas  # noqa: E402
 from tinygrad_chain.ops import fusion  # noqa: E402
 from cpp_fixtures import isa, threads  # noqa: E402,F401  (fixtures)
 
 OPS = cpp_backend._FUSED
 DTYPES = [np.float32, np.float64]
 
-UNARY = {
-    "neg": np.negative, "exp": np.exp, "sqrt": np.sqrt, "tanh": np.tanh,
-    "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "relu": lambda x: np.where(x < 0, 0, x),
-}
-BINARY = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
-    "maximum": np.maximum, "minimum": np.minimum,
-    "relu_backward": lambda g, y: np.where(y > 0, g, 0),
-    "sigmoid_backward": lambda g, y: g * (y * (1 - y)),
-    "tanh_backward": lambda g, y: g * (1 - y * y),
-}
+
+def torch_ref(name, *arrays):
+    """float64 values of fused instruction `name` from torch: each instruction means the op of its name."""
+    torch = pytest.importorskip("torch")
+    args = [torch.from_numpy(a.astype(np.float64)) for a in arrays]
+    if name == "relu_backward":
+        return torch.ops.aten.threshold_backward(*args, 0).numpy()
+    return (getattr(torch, name, None) or getattr(torch.ops.aten, name))(*args).numpy()
 
 
 @pytest.fixture(autouse=True)
@@ -82,14 +79,15 @@ def run(code, inputs, n_out, n_scratch=0, n_sums=0, consts=()):
 def test_every_instruction(isa, dtype, n):
     x = rand(n, dtype, 0)
     y = np.abs(rand(n, dtype, 1)) + 0.5
-    for name, f in UNARY.items():
-        arg = np.abs(x) if name == "sqrt" else x
-        (out,), _ = run([(OPS[name], 1, 0, -1)], [arg], 1)
-        np.testing.assert_allclose(out, f(arg.astype(np.float64)), **tol(dtype), err_msg=f"{isa} {name}")
-    for name, f in BINARY.items():
-        (out,), _ = run([(OPS[name], 2, 0, 1)], [x, y], 1)
-        np.testing.assert_allclose(out, f(x.astype(np.float64), y.astype(np.float64)), **tol(dtype),
-                                   err_msg=f"{isa} {name}")
+    for name in (n for n in formulas.INSTRUCTION_NAMES if n != "sum"):
+        if formulas.instruction_arity(name) == 1:
+            arg = np.abs(x) if name == "sqrt" else x
+            (out,), _ = run([(OPS[name], 1, 0, -1)], [arg], 1)
+            want = torch_ref(name, arg)
+        else:
+            (out,), _ = run([(OPS[name], 2, 0, 1)], [x, y], 1)
+            want = torch_ref(name, x, y)
+        np.testing.assert_allclose(out, want, **tol(dtype), err_msg=f"{isa} {name}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -248,13 +248,15 @@ MISC = [
 
 
 # ---- activations ---------------------------------------------------------------------
-def _sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def _softplus_ref(np, x, beta=1.0, threshold=20.0):
-    z = x * beta
-    return np.where(z > threshold, x, np.log1p(np.exp(np.minimum(z, threshold))) / beta)
+# References from torch's own kernels in float64 (forward: torch.nn.functional; backward ops:
+# torch.ops.aten's *_backward), not a restatement of backends/formulas.py.
+def _torch(fn, *fixed):
+    """ref(np, *arrays, **kwargs) calling torch's fn(*tensors, *fixed, **kwargs) on the float64 inputs."""
+    def ref(np, *arrays, **kwargs):
+        import torch
+        f = fn(torch) if callable(fn) else getattr(torch.ops.aten, fn)
+        return f(*(torch.from_numpy(np.asarray(a)) for a in arrays), *fixed, **kwargs).numpy()
+    return ref
 
 
 def _softplus_samples(rng, dtype):
@@ -263,28 +265,23 @@ def _softplus_samples(rng, dtype):
             Sample((U(rng, dtype, (3,)) + 25.0,), {})]
 
 
-def _gelu_ref(np, x, approximate="none"):
-    if approximate == "tanh":
-        return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
-    return 0.5 * x * (1 + _erf(x / np.sqrt(2)))
-
-
 def _F(name):
     return lambda tc, x, **k: getattr(tc.nn.functional, name)(x, **k)
 
 
 ACTIVATIONS = [
-    unary("relu", lambda np, x: np.maximum(x, 0), gen=NZ),
-    unary("sigmoid", lambda np, x: _sigmoid(x), gen=lambda r, d, s: U(r, d, s, -4, 4)),
-    unary("tanh", lambda np, x: np.tanh(x)),
-    unary("leaky_relu", lambda np, x, negative_slope=0.01: np.where(x > 0, x, x * negative_slope), gen=NZ,
-          call=_F("leaky_relu"), kwargs={"negative_slope": 0.2}),
-    unary("elu", lambda np, x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(x)), gen=NZ, call=_F("elu"),
-          kwargs={"alpha": 0.7}),
-    unary("gelu", _gelu_ref, call=_F("gelu")),
-    unary("gelu", _gelu_ref, name="gelu_tanh", call=_F("gelu"), kwargs={"approximate": "tanh"}),
-    unary("silu", lambda np, x: x * _sigmoid(x), call=_F("silu")),
-    OpInfo(ops=("softplus",), name="softplus", call=_F("softplus"), samples=_softplus_samples, ref=_softplus_ref),
+    unary("relu", _torch(lambda t: t.relu), gen=NZ),
+    unary("sigmoid", _torch(lambda t: t.sigmoid), gen=lambda r, d, s: U(r, d, s, -4, 4)),
+    unary("tanh", _torch(lambda t: t.tanh)),
+    unary("leaky_relu", _torch(lambda t: t.nn.functional.leaky_relu), gen=NZ, call=_F("leaky_relu"),
+          kwargs={"negative_slope": 0.2}),
+    unary("elu", _torch(lambda t: t.nn.functional.elu), gen=NZ, call=_F("elu"), kwargs={"alpha": 0.7}),
+    unary("gelu", _torch(lambda t: t.nn.functional.gelu), call=_F("gelu")),
+    unary("gelu", _torch(lambda t: t.nn.functional.gelu), name="gelu_tanh", call=_F("gelu"),
+          kwargs={"approximate": "tanh"}),
+    unary("silu", _torch(lambda t: t.nn.functional.silu), call=_F("silu")),
+    OpInfo(ops=("softplus",), name="softplus", call=_F("softplus"), samples=_softplus_samples,
+           ref=_torch(lambda t: t.nn.functional.softplus)),
 ]
 
 
@@ -324,40 +321,38 @@ def _gx_samples(gen, kwargs_list=({},)):
     return samples
 
 
-def _gelu_prime(np, x, approximate):
-    if approximate == "tanh":
-        c, a = np.sqrt(2 / np.pi), 0.044715
-        t = np.tanh(c * (x + a * x ** 3))
-        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * a * x * x)
-    return 0.5 * (1 + _erf(x / np.sqrt(2))) + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
-
-
 BACKWARD_OPS = [
     OpInfo(ops=("leaky_relu_backward",), name="leaky_relu_backward", no_torch=INTERNAL,
            call=lambda tc, g, x, **k: apply(_R("leaky_relu_backward"), g, x, **k),
            samples=_gx_samples(NZ, ({"negative_slope": 0.2},)),
-           ref=lambda np, g, x, negative_slope: np.where(x > 0, g, g * negative_slope), zero_grad_inputs=(1,)),
+           ref=_torch(lambda t: lambda g, x, negative_slope: t.ops.aten.leaky_relu_backward(g, x, negative_slope,
+                                                                                               False)),
+           zero_grad_inputs=(1,)),
+    OpInfo(ops=("elu_backward",), name="elu_backward", no_torch=INTERNAL,
+           call=lambda tc, g, x, **k: apply(_R("elu_backward"), g, x, **k),
+           samples=_gx_samples(NZ, ({"alpha": 0.7},)),
+           ref=_torch(lambda t: lambda g, x, alpha: t.ops.aten.elu_backward(g, alpha, 1, 1, False, x))),
     OpInfo(ops=("gelu_backward",), name="gelu_backward", no_torch=INTERNAL,
            call=lambda tc, g, x, **k: apply(_R("gelu_backward"), g, x, **k),
            samples=_gx_samples(U, ({"approximate": "none"}, {"approximate": "tanh"})),
-           ref=lambda np, g, x, approximate: g * _gelu_prime(np, x, approximate)),
+           ref=_torch("gelu_backward")),
     OpInfo(ops=("silu_backward",), name="silu_backward", no_torch=INTERNAL,
            call=lambda tc, g, x: apply(_R("silu_backward"), g, x),
-           samples=_gx_samples(U), ref=lambda np, g, x: g * _sigmoid(x) * (1 + x * (1 - _sigmoid(x)))),
+           samples=_gx_samples(U), ref=_torch("silu_backward")),
     OpInfo(ops=("softplus_backward",), name="softplus_backward", no_torch=INTERNAL,
            call=lambda tc, g, x, **k: apply(_R("softplus_backward"), g, x, **k),
            samples=_gx_samples(NZ, ({"beta": 1.0, "threshold": 20.0}, {"beta": 2.0, "threshold": 1.0})),
-           ref=lambda np, g, x, beta, threshold: np.where(x * beta > threshold, g, g * _sigmoid(x * beta))),
+           ref=_torch("softplus_backward")),
 
     OpInfo(ops=("relu_backward",), name="relu_backward", no_torch=INTERNAL,
            call=lambda tc, g, y: apply(_R("relu_backward"), g, y),
-           samples=_relu_bw_samples, ref=lambda np, g, y: np.where(y > 0, g, 0.0), zero_grad_inputs=(1,)),
+           samples=_relu_bw_samples, ref=_torch("threshold_backward", 0), zero_grad_inputs=(1,)),
     OpInfo(ops=("sigmoid_backward",), name="sigmoid_backward", no_torch=INTERNAL,
            call=lambda tc, g, y: apply(_R("sigmoid_backward"), g, y), samples=_act_bw_samples(0.1, 0.9),
-           ref=lambda np, g, y: g * y * (1 - y)),
+           ref=_torch("sigmoid_backward")),
     OpInfo(ops=("tanh_backward",), name="tanh_backward", no_torch=INTERNAL,
            call=lambda tc, g, y: apply(_R("tanh_backward"), g, y), samples=_act_bw_samples(-0.9, 0.9),
-           ref=lambda np, g, y: g * (1 - y * y)),
+           ref=_torch("tanh_backward")),
     OpInfo(ops=("softmax_backward",), name="softmax_backward", no_torch=INTERNAL,
            call=lambda tc, g, y, axis: apply(_R("softmax_backward"), g, y, axis=axis), samples=_softmax_bw_samples,
            ref=_softmax_bw_ref),

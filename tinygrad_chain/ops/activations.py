@@ -130,14 +130,26 @@ class Elu(Op):
     saves_inputs = True
 
     def forward(self, b, x, alpha=1.0):
-        neg = b.binary("mul", b.unary("expm1", b.binary("minimum", x, 0)), alpha)
-        return b.where(b.binary("gt", x, 0), x, neg)
+        return b.elu(x, alpha)
 
     def vjp(self, ctx, g):
-        x = ctx.inputs[0]
-        alpha = ctx.attrs["alpha"]
-        # d/dx alpha*(e^x - 1) = alpha*e^x, computed from x so it is differentiable again
-        return (where(x > 0, g, g * alpha * x.clamp(max=0.0).exp()),)
+        return (apply(EluBackward, g, ctx.inputs[0], alpha=ctx.attrs["alpha"]),)
+
+
+@register
+class EluBackward(Op):
+    """g where x > 0, else g * alpha * e^x."""
+    name = "elu_backward"
+    saves_inputs = True
+
+    def forward(self, b, g, x, alpha):
+        return b.elu_backward(g, x, alpha)
+
+    def vjp(self, ctx, gg):
+        g, x = ctx.inputs
+        need_g, need_x = ctx.needs_input_grad
+        second = where(x > 0, 0.0, ctx.attrs["alpha"] * x.clamp(max=0.0).exp())  # elu'' (x), differentiable
+        return (apply(EluBackward, gg, x, **ctx.attrs) if need_g else None, gg * g * second if need_x else None)
 
 
 _C = math.sqrt(2.0 / math.pi)  # the tanh approximation's scale

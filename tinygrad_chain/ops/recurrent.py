@@ -10,6 +10,7 @@ forward saved; with create_graph they are the same formulas in Tensor ops.
 """
 from tinygrad_chain.autograd.grad_mode import state
 
+from .activations import SigmoidBackward, TanhBackward
 from .movement import cat, stack
 from .registry import Op, apply, constant, register
 
@@ -47,8 +48,9 @@ def _cell_vjp(gates, c, gh, gc):
     i, f, o = (s[..., k * hidden:(k + 1) * hidden] for k in (0, 1, 3))
     g = gates[..., 2 * hidden:3 * hidden].tanh()
     tc = (f * c + i * g).tanh()
-    dc = gc + gh * o * (1 - tc * tc)
-    d_gates = cat([dc * g * i * (1 - i), dc * c * f * (1 - f), dc * i * (1 - g * g), gh * tc * o * (1 - o)], -1)
+    dc = gc + apply(TanhBackward, gh * o, tc)  # c' reaches h' through tanh
+    d_gates = cat([apply(SigmoidBackward, dc * g, i), apply(SigmoidBackward, dc * c, f), apply(TanhBackward, dc * i, g),
+                   apply(SigmoidBackward, gh * tc, o)], -1)
     return d_gates, dc * f
 
 
