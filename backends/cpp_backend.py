@@ -212,7 +212,8 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         return super().unary(name, a)
 
     def act(self, name, a, *params):
-        if _f(a) and a.size >= (_MIN_ARITH if name == "relu" else _MIN_ACT):
+        # not tanh: NumPy 2's own SIMD tanh beats the kernel's (benchmarks/bench_cpp_kernels.py)
+        if _f(a) and a.size >= (_MIN_ARITH if name == "relu" else _MIN_ACT) and name != "tanh":
             return _C.act_forward(_ACT[name], _c(a), *map(float, params))
         return super().act(name, a, *params)
 

@@ -31,7 +31,7 @@ WIDENED = (
     "log_softmax_backward", "cross_entropy", "cross_entropy_backward", "matmul", "einsum", "linear", "conv2d",
     "conv2d_input_grad", "conv2d_weight_grad", "conv2d_backward", "avg_pool2d", "avg_pool2d_backward", "sigmoid",
     "sigmoid_backward", "tanh_backward", "gelu", "gelu_backward", "silu", "silu_backward", "softplus",
-    "softplus_backward", "lstm_cell", "lstm_cell_backward", "lstm_layer", "lstm_layer_backward", "_erf",
+    "softplus_backward", "act", "act_backward", "lstm_cell", "lstm_cell_backward", "lstm_layer", "lstm_layer_backward", "_erf",
 )
 #: creation methods that take a dtype: for a half one they run in float32
 CREATED = ("rand", "randn", "arange", "linspace")

@@ -1,193 +1,71 @@
-"""Activation functions.
+"""Activation functions, each a pair of ops made from one row of backends/formulas.py.
 
-relu, sigmoid and tanh have backward ops of their own (relu_backward...),
-registered like any op: a fast backend fuses them into one kernel, and their
-own VJPs keep higher-order gradients exact.
+The forward op runs the backend's act(name, x, *params); its VJP applies the backward op,
+which runs act_backward(name, g, saved, *params) (saved: the input, or the output where
+that is cheaper, as the row says). The backward op is differentiable again: its VJP is
+itself (linear in g) and g times the second derivative, written here in Tensor ops, so
+higher-order gradients are exact. relu, sigmoid and tanh (and their backward) are also
+fused instructions (`fuse`).
 """
 import math
+
+from tinygrad_chain.backends.formulas import ACT
 
 from .elementwise import where
 from .registry import Op, apply, register
 
 
-@register
-class Relu(Op):
-    name = "relu"
-    fuse = "relu"
-    saves_output = True  # y > 0 exactly where x > 0; the input can be freed
+def _pair(cls, name, row=None, second=None, fuse=False, float_only=True, doc=""):
+    """Register the op `name` and its backward `name_backward` for formulas.ACT[row] (row: a name, or a
+    function of the op's attrs: gelu's `approximate` picks its row). second(saved, **attrs) is the
+    derivative of the act's derivative (None: zero, as relu's)."""
+    pick = row if callable(row) else (lambda attrs, row=row or name: row)
+    saves_output = ACT[pick({})].saves == "y"
+    ops = []  # (forward, backward): the registered instances, which apply() takes
 
-    def forward(self, b, x):
-        return b.relu(x)
+    def params(attrs):
+        act = ACT[pick(attrs)]
+        return [attrs.get(p, default) for p, default in act.params]
 
-    def vjp(self, ctx, g):
-        return (apply(ReluBackward, g, ctx.output),)
+    class Forward(Op):
+        if callable(row) or ACT[name].params:
+            def forward(self, b, x, **attrs):
+                return b.act(pick(attrs), x, *params(attrs))
+        else:  # the per-op path of small tensors: nothing to look up
+            def forward(self, b, x):
+                return b.act(name, x)
 
+        def vjp(self, ctx, g):
+            return (apply(ops[1], g, ctx.output if saves_output else ctx.inputs[0], **ctx.attrs),)
 
-@register
-class ReluBackward(Op):
-    """g where y > 0, else 0 (so relu has gradient 0 at 0)."""
-    name = "relu_backward"
-    fuse = "relu_backward"
-    saves_inputs = (1,)
+    class Backward(Op):
+        def forward(self, b, g, saved, **attrs):
+            return b.act_backward(pick(attrs), g, saved, *params(attrs))
 
-    def forward(self, b, g, y):
-        return b.relu_backward(g, y)
+        def vjp(self, ctx, gg):
+            g, saved = ctx.inputs
+            need_g, need_saved = ctx.needs_input_grad
+            return (apply(ops[1], gg, saved, **ctx.attrs) if need_g else None,
+                    gg * g * second(saved, **ctx.attrs) if need_saved and second else None)
 
-    def vjp(self, ctx, gg):
-        return (apply(ReluBackward, gg, ctx.inputs[1]), None)
-
-
-@register
-class Sigmoid(Op):
-    name = "sigmoid"
-    fuse = "sigmoid"
-    saves_output = True
-    float_only = True
-
-    def forward(self, b, x):
-        return b.sigmoid(x)
-
-    def vjp(self, ctx, g):
-        return (apply(SigmoidBackward, g, ctx.output),)
-
-
-@register
-class SigmoidBackward(Op):
-    """g * y * (1 - y)."""
-    name = "sigmoid_backward"
-    fuse = "sigmoid_backward"
-    saves_inputs = True
-
-    def forward(self, b, g, y):
-        return b.sigmoid_backward(g, y)
-
-    def vjp(self, ctx, gg):
-        g, y = ctx.inputs
-        need_g, need_y = ctx.needs_input_grad
-        return (apply(SigmoidBackward, gg, y) if need_g else None,
-                gg * g * (1.0 - 2.0 * y) if need_y else None)
-
-
-@register
-class Tanh(Op):
-    name = "tanh"
-    fuse = "tanh"
-    saves_output = True
-    float_only = True
-
-    def forward(self, b, x):
-        return b.unary("tanh", x)
-
-    def vjp(self, ctx, g):
-        return (apply(TanhBackward, g, ctx.output),)
-
-
-@register
-class TanhBackward(Op):
-    """g * (1 - y**2)."""
-    name = "tanh_backward"
-    fuse = "tanh_backward"
-    saves_inputs = True
-
-    def forward(self, b, g, y):
-        return b.tanh_backward(g, y)
-
-    def vjp(self, ctx, gg):
-        g, y = ctx.inputs
-        need_g, need_y = ctx.needs_input_grad
-        return (apply(TanhBackward, gg, y) if need_g else None,
-                -2.0 * gg * g * y if need_y else None)
-
-
-@register
-class LeakyRelu(Op):
-    name = "leaky_relu"
-    saves_inputs = True
-
-    def forward(self, b, x, negative_slope=0.01):
-        return b.leaky_relu(x, negative_slope)
-
-    def vjp(self, ctx, g):
-        return (apply(LeakyReluBackward, g, ctx.inputs[0], negative_slope=ctx.attrs["negative_slope"]),)
-
-
-@register
-class LeakyReluBackward(Op):
-    """g where x > 0, else g * negative_slope."""
-    name = "leaky_relu_backward"
-    saves_inputs = (1,)
-
-    def forward(self, b, g, x, negative_slope):
-        return b.leaky_relu_backward(g, x, negative_slope)
-
-    def vjp(self, ctx, gg):
-        return (apply(LeakyReluBackward, gg, ctx.inputs[1], **ctx.attrs), None)
-
-
-@register
-class Elu(Op):
-    name = "elu"
-    saves_inputs = True
-
-    def forward(self, b, x, alpha=1.0):
-        return b.elu(x, alpha)
-
-    def vjp(self, ctx, g):
-        return (apply(EluBackward, g, ctx.inputs[0], alpha=ctx.attrs["alpha"]),)
-
-
-@register
-class EluBackward(Op):
-    """g where x > 0, else g * alpha * e^x."""
-    name = "elu_backward"
-    saves_inputs = True
-
-    def forward(self, b, g, x, alpha):
-        return b.elu_backward(g, x, alpha)
-
-    def vjp(self, ctx, gg):
-        g, x = ctx.inputs
-        need_g, need_x = ctx.needs_input_grad
-        second = where(x > 0, 0.0, ctx.attrs["alpha"] * x.clamp(max=0.0).exp())  # elu'' (x), differentiable
-        return (apply(EluBackward, gg, x, **ctx.attrs) if need_g else None, gg * g * second if need_x else None)
+    for op, op_name, op_cls in ((Forward, name, cls), (Backward, f"{name}_backward", cls + "Backward")):
+        op.__name__ = op.__qualname__ = op_cls
+        op.name = op_name
+        op.fuse = op_name if fuse else None
+    Forward.__doc__, Forward.float_only = doc or None, float_only
+    Forward.saves_output, Forward.saves_inputs = saves_output, not saves_output
+    Backward.__doc__ = f"g times {name}'s derivative, from its {'output' if saves_output else 'input'}."
+    Backward.saves_inputs = True if second else (1,)  # without a second derivative g is not needed
+    ops.extend((register(Forward), register(Backward)))
+    return ops
 
 
 _C = math.sqrt(2.0 / math.pi)  # the tanh approximation's scale
 _A = 0.044715
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@register
-class Gelu(Op):
-    name = "gelu"
-    saves_inputs = True
-    float_only = True
-
-    def forward(self, b, x, approximate="none"):
-        return b.gelu(x, approximate)
-
-    def vjp(self, ctx, g):
-        return (apply(GeluBackward, g, ctx.inputs[0], approximate=ctx.attrs["approximate"]),)
-
-
-@register
-class GeluBackward(Op):
-    """g * gelu'(x)."""
-    name = "gelu_backward"
-    saves_inputs = True
-
-    def forward(self, b, g, x, approximate):
-        return b.gelu_backward(g, x, approximate)
-
-    def vjp(self, ctx, gg):
-        g, x = ctx.inputs
-        need_g, need_x = ctx.needs_input_grad
-        return (apply(GeluBackward, gg, x, **ctx.attrs) if need_g else None,
-                gg * g * _gelu_second(x, ctx.attrs["approximate"]) if need_x else None)
-
-
-def _gelu_second(x, approximate):
+def _gelu_second(x, approximate="none"):
     """gelu''(x), in Tensor ops (so it is differentiable again)."""
     if approximate == "tanh":
         t = ((x + _A * x * x * x) * _C).tanh()
@@ -197,67 +75,25 @@ def _gelu_second(x, approximate):
     return pdf * (2.0 - x * x)
 
 
-@register
-class Silu(Op):
-    name = "silu"
-    saves_inputs = True
-    float_only = True
-
-    def forward(self, b, x):
-        return b.silu(x)
-
-    def vjp(self, ctx, g):
-        return (apply(SiluBackward, g, ctx.inputs[0]),)
+def _silu_second(x):
+    s = x.sigmoid()
+    return s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s))
 
 
-@register
-class SiluBackward(Op):
-    """g * s * (1 + x * (1 - s)), s = sigmoid(x)."""
-    name = "silu_backward"
-    saves_inputs = True
-
-    def forward(self, b, g, x):
-        return b.silu_backward(g, x)
-
-    def vjp(self, ctx, gg):
-        g, x = ctx.inputs
-        need_g, need_x = ctx.needs_input_grad
-        if not need_x:
-            return (apply(SiluBackward, gg, x), None)
-        s = x.sigmoid()
-        second = s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s))
-        return (apply(SiluBackward, gg, x) if need_g else None, gg * g * second)
+def _softplus_second(x, beta=1.0, threshold=20.0):
+    z = x * beta
+    s = z.sigmoid()
+    return where(z > threshold, 0.0, beta * s * (1.0 - s))
 
 
-@register
-class Softplus(Op):
-    name = "softplus"
-    saves_inputs = True
-    float_only = True
-
-    def forward(self, b, x, beta=1.0, threshold=20.0):
-        return b.softplus(x, beta, threshold)
-
-    def vjp(self, ctx, g):
-        return (apply(SoftplusBackward, g, ctx.inputs[0], **ctx.attrs),)
-
-
-@register
-class SoftplusBackward(Op):
-    """g * sigmoid(beta * x), and g where beta * x > threshold (the linear part)."""
-    name = "softplus_backward"
-    saves_inputs = True
-
-    def forward(self, b, g, x, beta, threshold):
-        return b.softplus_backward(g, x, beta, threshold)
-
-    def vjp(self, ctx, gg):
-        g, x = ctx.inputs
-        beta, threshold = ctx.attrs["beta"], ctx.attrs["threshold"]
-        need_g, need_x = ctx.needs_input_grad
-        if not need_x:
-            return (apply(SoftplusBackward, gg, x, **ctx.attrs), None)
-        z = x * beta
-        s = z.sigmoid()
-        second = where(z > threshold, 0.0, beta * s * (1.0 - s))
-        return (apply(SoftplusBackward, gg, x, **ctx.attrs) if need_g else None, gg * g * second)
+# y > 0 exactly where x > 0, so relu saves its output and the input can be freed
+Relu, ReluBackward = _pair("Relu", "relu", fuse=True, float_only=False)
+Sigmoid, SigmoidBackward = _pair("Sigmoid", "sigmoid", second=lambda y: 1.0 - 2.0 * y, fuse=True)
+Tanh, TanhBackward = _pair("Tanh", "tanh", second=lambda y: -2.0 * y, fuse=True)
+LeakyRelu, LeakyReluBackward = _pair("LeakyRelu", "leaky_relu", float_only=False)
+Elu, EluBackward = _pair("Elu", "elu", float_only=False,
+                         second=lambda x, alpha=1.0: where(x > 0, 0.0, alpha * x.clamp(max=0.0).exp()))
+Gelu, GeluBackward = _pair("Gelu", "gelu", row=lambda attrs: "gelu_tanh" if attrs.get("approximate") == "tanh"
+                           else "gelu", second=_gelu_second)
+Silu, SiluBackward = _pair("Silu", "silu", second=_silu_second)
+Softplus, SoftplusBackward = _pair("Softplus", "softplus", second=_softplus_second)
