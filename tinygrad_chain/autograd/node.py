@@ -12,7 +12,7 @@ _sequence = itertools.count()
 
 
 class Node:
-    __slots__ = ("op", "attrs", "parents", "in_meta", "seq",
+    __slots__ = ("op", "attrs", "parents", "in_meta", "seq", "_needs",
                  "_inputs", "_versions", "_out", "_out_version", "saved", "hooks",
                  "retained", "__weakref__")
 
@@ -24,6 +24,7 @@ class Node:
         # per input: (shape, dtype, backend), or None for a Python scalar: what its gradient must fit
         self.in_meta = in_meta
         self.seq = next(_sequence)  # creation order: consumers come later
+        self._needs = None  # needs_input_grad, made when first read (VJPs read it once or twice)
         # what the forward saved: the input tensors and their versions then (None where not read),
         # the output as (array, backend, version counter), and any arrays of the op's own
         self._inputs = inputs
@@ -37,7 +38,10 @@ class Node:
     # ---- what the VJP reads --------------------------------------------
     @property
     def needs_input_grad(self):
-        return tuple([p is not None for p in self.parents])
+        needs = self._needs
+        if needs is None:
+            needs = self._needs = tuple([p is not None for p in self.parents])
+        return needs
 
     @property
     def inputs(self):
@@ -59,8 +63,9 @@ class Node:
         if (op.saves_inputs and self._inputs is None) or (op.saves_output and self._out is None):
             raise _freed(self)
         if self._versions is not None:
-            for i, (t, v) in enumerate(zip(self._inputs, self._versions)):
+            for t, v in zip(self._inputs, self._versions):
                 if v is not None and t._version[0] != v:
+                    i = [a is t for a in self._inputs].index(True)  # found here, not counted on every node
                     raise _modified(self, f"input {i}", t, v)
         if self._out is not None and self._out[2][0] != self._out_version:
             data = self._out[0]
