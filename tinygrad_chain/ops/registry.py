@@ -132,20 +132,22 @@ def apply(op, *args, **attrs):
     dtype_of = source.dtype_of
     parents = []
     in_meta = []
+    versions = []  # each input's version now, for the in-place check of those the VJP reads
     for a in args:
         if isinstance(a, TensorCore):
             d = a._data
             parents.append((a.grad_fn or a) if a._requires_grad else None)
             in_meta.append((d.shape, dtype_of(d), source))
+            versions.append(a._version[0])
         else:
             parents.append(None)
             in_meta.append(None)
+            versions.append(None)
     read = op.saves_inputs
-    node = Node(op, attrs, tuple(parents), tuple(in_meta),
-                args if read else None,
-                tuple([a._version[0] if isinstance(a, TensorCore) and (read is True or i in read) else None
-                       for i, a in enumerate(args)]) if read else None,
-                (out, b, version) if op.saves_output else None,
+    if read and read is not True:
+        versions = [v if i in read else None for i, v in enumerate(versions)]
+    node = Node(op, attrs, tuple(parents), tuple(in_meta), args if read else None,
+                tuple(versions) if read else None, (out, b, version) if op.saves_output else None,
                 saved if op.saves_extra else None)
     result = TensorCore.make(out, b, True, node, version)
     if state.retain_all:
