@@ -189,7 +189,7 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         op = _BIN.get(name)
         if op is not None:
             if type(a) is _ndarray and a.dtype in _FLOATS:
-                if _py_scalar(b):
+                if type(b) is float or _py_scalar(b):  # a float asked first, without a call: the common case
                     return _C.binary_scalar(op, _c(a), b, False)
                 if type(b) is _ndarray and b.dtype is a.dtype and b.shape == a.shape:
                     if a.size >= _MIN_ARITH:

@@ -106,9 +106,10 @@ def apply(op, *args, **attrs):
         try:
             # unary and binary ops without attributes are called with their arguments written out: a
             # call with *arrays, **attrs costs a third of a small op's forward
-            if attrs or len(arrays) > 2:
+            n = len(arrays)
+            if attrs or n > 2:
                 out = op.forward(b, *arrays, **attrs)
-            elif len(arrays) == 2:
+            elif n == 2:
                 out = op.forward(b, arrays[0], arrays[1])
             else:
                 out = op.forward(b, arrays[0])
