@@ -259,30 +259,35 @@ def python_source(name, args, body, outputs=None):
 
 
 def inplace_source(u):
-    """(source, registers) of `def NAME(V, R, *state, *inputs, *scalars)` for update u, in place:
-    each operation writes through `out=` into a register r0, r1, ... (the arrays R(count) hands out,
-    which the caller keeps across steps: no temporaries) or, the last of an assignment to a state
-    array, into that array. It returns the state's final values (a state array, or the value a flag
-    picked: a register the caller must copy out of, or another array)."""
-    lines, free, count, pinned = [], [], [0], set()
-    uses = {}  # reads left of each name, so a local's register frees after its last
+    """(source, buffers) of `def NAME(V, B, *state, *inputs, *scalars)` for update u, in place: each
+    operation is V.op(a, b, out=...), into one of the caller's buffers B[k] (kept across steps: no
+    temporaries) or, the last of an assignment to a state array, into that array. V may return an
+    operand instead of `out` (where a scalar makes the operation an identity, as torch skips a zero
+    weight decay), so a value may live in any buffer its operands live in, and a buffer is reused only
+    when no value still to be read may live there. It returns the state's final values: the state
+    arrays, except a state the step starts without (SGD's first momentum buffer: a buffer to copy)."""
+    lines, count, pending, temps = [], [0], [], [0]
+    uses, names, lives = {s: 1 for s in u.state}, {}, {}  # the return reads each state value once more
+    scalar = {a: True for a in u.scalars}  # values that may be a Python number at run time
     for _, tree in parse(u.body):
         for n in ast.walk(tree):
             if isinstance(n, ast.Name):
                 uses[n.id] = uses.get(n.id, 0) + 1
-    names = {}  # local -> its register
 
-    def reg():
-        if free:
-            return free.pop()
-        count[0] += 1
-        return f"r{count[0] - 1}"
+    def buffer():
+        busy = set().union(*(lives.get(v, ()) for v in pending + [names[k] for k in names if uses[k] > 0]))
+        k = next((k for k in range(count[0]) if k not in busy), count[0])
+        count[0] = max(count[0], k + 1)
+        return k
 
-    def done(value):
-        """A value was consumed: its register frees, unless a local still reads it or a flag bound it."""
-        if value.startswith("r") and value[1:].isdigit() and value not in pinned \
-                and not any(v == value and uses[k] > 0 for k, v in names.items()):
-            free.append(value)
+    def temp(where_from, maybe_scalar):
+        temps[0] += 1
+        lives[f"t{temps[0]}"] = set().union(*(lives.get(v, ()) for v in where_from))
+        scalar[f"t{temps[0]}"] = maybe_scalar
+        return f"t{temps[0]}"
+
+    def is_scalar(v):
+        return scalar.get(v, v[0].isdigit() or v[0] == "-")
 
     def go(n, out, indent):
         if isinstance(n, ast.Constant):
@@ -291,15 +296,15 @@ def inplace_source(u):
             uses[n.id] -= 1
             return names.get(n.id, n.id)
         if isinstance(n, ast.Call) and n.func.id == "where" and isinstance(n.args[0], ast.Name):
-            target = out or reg()
-            pinned.add(target)
+            uses[n.args[0].id] -= 1
+            temps[0] += 1
+            target, branches = f"t{temps[0]}", []
             for head, branch in ((f"if {n.args[0].id}:", n.args[1]), ("else:", n.args[2])):
                 lines.append(indent + head)
-                value = go(branch, target, indent + "    ")
-                lines.append(f"{indent}    {target} = {value}" if value != target else f"{indent}    pass")
-                if value != target:
-                    pinned.add(value)  # target now names that array: nothing else may write it
-            uses[n.args[0].id] -= 1
+                branches.append(go(branch, out, indent + "    "))
+                lines.append(f"{indent}    {target} = {branches[-1]}")
+            lives[target] = set().union(*(lives.get(v, ()) for v in branches))
+            scalar[target] = any(is_scalar(v) for v in branches)
             return target
         if isinstance(n, ast.BinOp):
             op, args = _PY_OPS[type(n.op)], [n.left, n.right]
@@ -309,23 +314,36 @@ def inplace_source(u):
             op, args = _PY_OPS[type(n.ops[0])], [n.left, n.comparators[0]]
         else:
             op, args = n.func.id, n.args
-        values = [go(a, None, indent) for a in args]
-        for v in values:
-            done(v)
-        target = out or reg()
-        lines.append(f"{indent}{target} = V.{op}({', '.join(values)}, out={target})")
+        values = []
+        for a in args:
+            values.append(go(a, None, indent))
+            pending.append(values[-1])
+        del pending[len(pending) - len(values):]
+        k = None if out else buffer()
+        # V's identities (_Ufuncs in xp_optim.py): add/sub/mul/div return an operand when the other is a
+        # number that leaves it unchanged, and mul returns 0 for a zero number
+        arith = op in ("add", "sub", "mul", "div")
+        partners = [] if not arith else [v for v, w in ((values[0], values[-1]), (values[-1], values[0]))
+                                          if is_scalar(w) and (op in ("add", "mul") or v == values[0])]
+        maybe = arith and (any if op == "mul" else all)(is_scalar(v) for v in values)
+        target = temp(partners, maybe)
+        if k is not None:
+            lives[target].add(k)
+        # only where an operand may be a number does V check for identities; else the bare ufunc (op_)
+        checked = arith and any(is_scalar(v) for v in values)
+        call = f"V.{op}{'' if checked else '_'}({', '.join(values)}, out={out or f'B[{k}]'})"
+        lines.append(f"{indent}{target} = {call}")
+        if out:  # a state array: its new value is there (V.into copies it in where an identity returned another)
+            if checked:
+                lines.append(f"{indent}{target} = V.into({target}, {out})")
+            lives[target], scalar[target] = set(), False
         return target
 
     for target, tree in parse(u.body):
-        if target in u.state:
-            value = go(tree, target, "    ")
-            if value != target:
-                lines.append(f"    {target} = {value}")
-        else:
-            names[target] = go(tree, None, "    ")
-    regs = ", ".join(f"r{k}" for k in range(count[0]))
-    head = f"def {u.name}(V, R, {', '.join(u.state + u.inputs + u.scalars)}):\n    {regs}, = R({count[0]})\n"
-    return head + "\n".join(lines) + f"\n    return ({', '.join(u.state)},)\n", count[0]
+        names[target] = go(tree, target if target in u.state else None, "    ")
+    result = ", ".join(names.get(s, s) for s in u.state)
+    args = ", ".join(u.state + u.inputs + u.scalars)
+    return f"def {u.name}(V, B, {args}):\n" + "\n".join(lines) + f"\n    return ({result},)\n", count[0]
 
 
 def python_function(name, args, body, outputs=None):
