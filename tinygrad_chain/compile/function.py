@@ -81,7 +81,7 @@ class CompiledFunction:
         self._fullgraph = fullgraph
         self._cache = {}       # key -> _Step, _Eager, or None (warmed up, not traced yet)
         self._traces = 0
-        self._warned = False
+        self._warned = self._warned_branch = False
 
     def __get__(self, obj, objtype=None):  # a decorated method: obj becomes the first argument
         return self if obj is None else functools.partial(self, obj)
@@ -149,7 +149,12 @@ class CompiledFunction:
     def _diverged(self, entry, d, args, kwargs):
         fn = entry.entries[d.index][1]
         what = getattr(fn, "__qualname__", repr(fn))
-        if d.safe:  # nothing was written yet: this call runs eagerly
+        if d.safe:  # nothing from before the step was written yet (random draws are redrawn): run eagerly
+            if not self._warned_branch:
+                self._warned_branch = True
+                warnings.warn(f"tc.compile: the check {what} gave another result than when the step was traced (a "
+                              f"data-dependent branch, such as rows with ignore_index in some batches only); such "
+                              f"calls run eagerly", CompileWarning, stacklevel=3)
             return self._fn(*args, **kwargs)
         raise RuntimeError(f"tc.compile: the check {what} gave another result than when the step was traced, "
                            f"after the replay had already changed state (a random draw or an in-place write); "

@@ -35,9 +35,9 @@ from . import hooks
 _METADATA = frozenset(("dtype_of", "native_dtype", "is_view", "fusable", "dlpack_device", "get_num_threads",
                        "uniform_value"))
 _CONSTANTS = (int, float, bool, str, bytes, complex, type(None))
-# calls whose effects a replay cannot take back: a check after one of them cannot abandon the replay
-_EFFECTS = frozenset(("copy_into", "setitem", "index_add", "run_fused", "manual_seed", "rand", "randn", "randint",
-                      "permutation", "multinomial"))
+# calls that write into their first argument (run_fused: into its fourth, a list): a check after one that
+# wrote memory from before the step cannot abandon the replay (random draws it can: they are only redrawn)
+_WRITES = {"copy_into": 0, "setitem": 0, "index_add": 0, "run_fused": 3}
 _ESCAPES = {"item": "Tensor.item()", "tolist": "Tensor.tolist()", "numpy": "Tensor.numpy()",
             "__bool__": "bool(tensor) (Python control flow on a tensor's value)", "__float__": "float(tensor)",
             "__int__": "int(tensor)", "__index__": "a tensor used as a Python index", "__array__": "numpy.asarray(tensor)",
@@ -161,9 +161,21 @@ class Tracer:
         if not self._mine():
             return fn(*args, **kwargs)
         spec, out = self._inside(fn, args, kwargs)
-        safe = not any(e[0] == "opaque" or e[5] in _EFFECTS for e in self.entries if e[0] in ("opaque", "call"))
+        safe = not any(self._writes_state(e) for e in self.entries)
         self.entries.append(("check", fn, spec[0], spec[1], out, safe))
         return out
+
+    def _writes_state(self, entry):
+        """Whether a recorded entry changes memory from before the step (or Python state)."""
+        kind, fn = entry[0], entry[1]
+        if kind == "opaque":  # zero_grad does the same again; a draw is only redrawn
+            return getattr(fn, "__name__", "") not in ("native_rng", "zero_grad")
+        if kind != "call" or entry[5] not in _WRITES or len(entry[2]) <= _WRITES[entry[5]]:
+            return False
+        target = entry[2][_WRITES[entry[5]]]
+        targets = target[1] if target[0] == "l" else [target]
+        return any((t[0] == "k" and id(t[1]) in self.externals) or (t[0] == "s" and t[1] < len(self.inputs))
+                   for t in targets)
 
     def escape(self, reason):
         if self.invalid is None:
