@@ -190,6 +190,36 @@ def test_outputs_and_grads_are_new_tensors_each_call(rng):
     np.testing.assert_array_equal(model.bias.grad.numpy(), np.full(2, 3.0, np.float32))
 
 
+def test_version_counters_and_tensors_kept_on_modules(rng):
+    """In-place writes to tensors from before the step move their version counters at each replay, and
+    a tensor the step keeps on a module is the new one after each replay."""
+    class Keeper(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 3)
+            self.register_buffer("total", tc.zeros(3))
+            self.last = None
+
+        def forward(self, x):
+            out = self.lin(x)
+            with tc.no_grad():
+                self.total.add_(out.detach().sum(0))
+            self.last = out.detach()
+            return out
+
+    m = Keeper()
+    f = tc.compile(m)
+    x = tc.tensor(rng.standard_normal((2, 3)).astype(np.float32))
+    with tc.no_grad():
+        versions = []
+        for _ in range(5):
+            out = f(x)
+            versions.append(m.total._version[0])
+            np.testing.assert_array_equal(m.last.numpy(), out.numpy())
+    assert _replays(f) and versions == [1, 2, 3, 4, 5]
+    np.testing.assert_allclose(m.total.numpy(), 5 * out.numpy().sum(0), rtol=1e-5)
+
+
 # ---- guards, re-tracing, the cache limit --------------------------------------------------------
 def test_new_shapes_dtypes_and_grad_mode_trace_again(rng):
     w = tc.tensor(rng.standard_normal((4, 4)).astype(np.float32))

@@ -26,6 +26,10 @@ def _mk(array, backend, requires_grad):
     return Tensor._make(array, backend, requires_grad, None, [0])
 
 
+def _bump(t):
+    t._version[0] += 1
+
+
 def _set_grad(t, g):
     t._grad = g  # checked at the trace: same shape, dtype and device every replay
 
@@ -36,7 +40,7 @@ def _diverged(index, safe):
 
 class _Source:
     def __init__(self):
-        self.ns = {"_mk": _mk, "_grad": _set_grad, "_diverged": _diverged}
+        self.ns = {"_mk": _mk, "_grad": _set_grad, "_diverged": _diverged, "_bump": _bump, "_setattr": setattr}
         self._names = {}
 
     def const(self, obj):
@@ -103,6 +107,14 @@ def build(entries, n_inputs, result, name):
         if kind == "grad":
             lines.append(f"_grad({src.expr(args)}, {src.expr(kwargs)})")
             reads.append(_slots(args, _slots(kwargs, [])))
+            continue
+        if kind == "version":
+            lines.append(f"_bump({src.expr(args)})")
+            reads.append([])
+            continue
+        if kind == "setattr":
+            lines.append(f"_setattr({src.expr(args)}, {kwargs[0]!r}, {src.expr(kwargs[1])})")
+            reads.append(_slots(kwargs[1], []))
             continue
         call = src.call(fn, args, kwargs)
         used = []

@@ -28,6 +28,7 @@ from tinygrad_chain.ops import fusion
 from tinygrad_chain.optim import lr_scheduler
 from tinygrad_chain.optim.optimizer import Optimizer
 from tinygrad_chain.tensor import Tensor
+from tinygrad_chain.tensor_inplace import TensorInplace
 
 from . import hooks
 
@@ -252,6 +253,26 @@ class Tracer:
                 tracer.modules.setdefault(id(m), (m, m.training))
             return module_call(m, *args, **kwargs)
         self._patch(Module, "__call__", traced_call)
+        module_setattr = Module.__setattr__
+
+        def traced_setattr(m, name, value):  # a tensor the step keeps on a module: set again each replay
+            if isinstance(value, Tensor) and tracer._mine():
+                spec = tracer.spec(value)
+                if spec[0] in ("T", "s"):
+                    tracer.entries.append(("setattr", None, ("k", m), (name, spec), None, None))
+            module_setattr(m, name, value)
+        self._patch(Module, "__setattr__", traced_setattr)
+        for name in ("_inplace", "_replace_data"):
+            self._patch(TensorInplace, name, self._bumping(getattr(TensorInplace, name)))
+
+    def _bumping(self, fn):
+        """An in-place write moves the version counter: a replay moves it too, for tensors from before."""
+        def call(t, *args, **kwargs):
+            out = fn(t, *args, **kwargs)
+            if self._mine() and self.spec(t)[0] in ("k", "I"):
+                self.entries.append(("version", None, self.spec(t), None, None, None))
+            return out
+        return call
 
     def _escaping(self, what, fn):
         def call(t, *args, **kwargs):
