@@ -76,7 +76,8 @@ class CompiledFunction:
     cache_size_limit = 8  # torch._dynamo.config.cache_size_limit's default
 
     def __init__(self, fn, fullgraph=False):
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(self, fn, updated=())  # a module: its __dict__ stays its own
+        self._orig_mod = fn  # torch's name for what was compiled
         self._fn = fn
         self._fullgraph = fullgraph
         self._cache = {}       # key -> _Step, _Eager, or None (warmed up, not traced yet)

@@ -202,7 +202,8 @@ class Tracer:
         self._undo.append((owner, name, had))
 
     def install(self):
-        for b in backends.loaded():
+        self.backends = backends.loaded()
+        for b in self.backends:
             for name in dir(type(b)):
                 if name.startswith("_") or (name in _METADATA and name != "uniform_value"):
                     continue
@@ -296,6 +297,8 @@ class Tracer:
         if self.recording:
             fusion.compute_all()  # nothing stays pending across a replay
             self.rebind()
+        if len(backends.loaded()) != len(self.backends):
+            self.escape("a device first used inside the step (its calls were not recorded)")
         if any(engine.post_accumulate_hooks.get(key) for key in self.observed):
             self.escape("a post-accumulate-grad hook (DistributedDataParallel's) running Python during backward")
         self.recording = False
