@@ -4,54 +4,74 @@
 // of B that stays in L2 -> ir (MR rows of A) packs an MR x KC micro-panel that
 // stays in L1 -> jr (NR columns) runs the register-blocked micro-kernel.
 // Packing reads A and B through arbitrary element strides, so transposed and
-// negative-stride operands cost no extra copy.
+// negative-stride operands cost no extra copy. Small products skip the packing
+// of operands laid out well enough (see `run`), and a last row panel of a few
+// rows runs a lower micro-kernel.
 
 template <class T, class V, int MR, int NV>
 struct Gemm {
     static constexpr int W = sizeof(V) / sizeof(T);
     static constexpr int NR = NV * W;
+    static_assert(NV == 2, "the tail kernels below pick one or two vectors per row");
+    // Row-panel heights with a kernel each: a last panel of mr rows runs the lowest that holds
+    // them (64 rows = 5 x 12 + 4, not 6 x 12, a sixth of the work thrown away).
+    static constexpr int H1 = MR % 3 ? MR : MR / 3, H2 = MR % 3 ? MR : 2 * MR / 3;
+    static int height(i64 mr) { return mr <= H1 ? H1 : mr <= H2 ? H2 : MR; }
 
-    // acc = Ap (MR x kc, k-major) @ Bp (kc x NR, k-major); C = acc + beta*C.
-    static void ukr(i64 kc, const T* __restrict a, const T* __restrict b, T* __restrict c, i64 ldc, T beta) {
-        V acc[MR][NV];
+    // acc = A (H x kc) @ B (kc x NVt*W); C = acc + beta*C. A[r, k] is a[r*sa + k] when ROWS (a
+    // row-major A read in place), else a[k*sa + r] (a packed panel, or a column-major A in place);
+    // B[k, j] = b[k*ldb + j] (a packed panel, or a row-major B in place).
+    template <int H, int NVt, bool ROWS>
+    static void ukr(i64 kc, const T* __restrict a, i64 sa, const T* __restrict b, i64 ldb, T* __restrict c,
+                    i64 ldc, T beta) {
+        V acc[H][NVt];
 #pragma GCC unroll 16
-        for (int r = 0; r < MR; ++r)
+        for (int r = 0; r < H; ++r)
 #pragma GCC unroll 4
-            for (int j = 0; j < NV; ++j) acc[r][j] = V{};
+            for (int j = 0; j < NVt; ++j) acc[r][j] = V{};
 #pragma GCC unroll 2
         for (i64 k = 0; k < kc; ++k) {
-            V bv[NV];
+            V bv[NVt];
 #pragma GCC unroll 4
-            for (int j = 0; j < NV; ++j) bv[j] = *(const V*)(b + j * W);
+            for (int j = 0; j < NVt; ++j) bv[j] = loadu<V>(b + j * W);
 #pragma GCC unroll 16
-            for (int r = 0; r < MR; ++r) {
-                T av = a[r];
+            for (int r = 0; r < H; ++r) {
+                T av = ROWS ? a[r * sa] : a[r];
 #pragma GCC unroll 4
-                for (int j = 0; j < NV; ++j) acc[r][j] += bv[j] * av;
+                for (int j = 0; j < NVt; ++j) acc[r][j] += bv[j] * av;
             }
-            a += MR;
-            b += NR;
+            a += ROWS ? 1 : sa;
+            b += ldb;
         }
         if (beta == T(0)) {
 #pragma GCC unroll 16
-            for (int r = 0; r < MR; ++r)
+            for (int r = 0; r < H; ++r)
 #pragma GCC unroll 4
-                for (int j = 0; j < NV; ++j) storeu(c + r * ldc + j * W, acc[r][j]);
+                for (int j = 0; j < NVt; ++j) storeu(c + r * ldc + j * W, acc[r][j]);
         } else {
 #pragma GCC unroll 16
-            for (int r = 0; r < MR; ++r)
+            for (int r = 0; r < H; ++r)
 #pragma GCC unroll 4
-                for (int j = 0; j < NV; ++j)
+                for (int j = 0; j < NVt; ++j)
                     storeu(c + r * ldc + j * W, acc[r][j] + loadu<V>(c + r * ldc + j * W) * beta);
         }
     }
 
-    // dst[k*ld + i] = src[i*stride + k] for i < rows, k < kc, with each source row read
-    // along k as whole vectors and turned in registers W x W at a time (a scalar gather
-    // of `rows` strided streams stalled on cache misses: 9% of a B.T product's time).
-    // A last group of fewer than W rows stores whole vectors whose extra lanes spill
-    // into the next k's first lanes; groups go last to first, so those lanes are
-    // written again afterwards. The final spill needs W elements of slack after dst.
+    static constexpr i64 DIRECT = 256;  // up to this many columns (rows) A (B) is not packed
+
+    using Ukr = void (*)(i64, const T*, i64, const T*, i64, T*, i64, T);
+    static Ukr kernel(int h, i64 nr, bool rows) {
+        if (rows) return nr > W ? &ukr<MR, 2, true> : &ukr<MR, 1, true>;  // full panels only
+        if (nr > W) return h == H1 ? &ukr<H1, 2, false> : h == H2 ? &ukr<H2, 2, false> : &ukr<MR, 2, false>;
+        return h == H1 ? &ukr<H1, 1, false> : h == H2 ? &ukr<H2, 1, false> : &ukr<MR, 1, false>;
+    }
+
+    // dst[k*ld + i] = src[i*stride + k] for i < rows, k < kc (and 0 for rows <= i < ld), with
+    // each source row read along k as whole vectors and turned in registers W x W at a time (a
+    // scalar gather of `rows` strided streams stalled on cache misses: 9% of a B.T product's time).
+    // A last group of fewer than W rows stores whole vectors whose extra lanes spill into the
+    // next k's first lanes; groups go last to first, so those lanes are written again
+    // afterwards. The final spill needs W elements of slack after dst.
     static void pack_rows(i64 rows, i64 kc, const T* src, i64 stride, T* __restrict dst, i64 ld) {
         i64 k0 = 0;
         for (; k0 + W <= kc; k0 += W)
@@ -64,27 +84,20 @@ struct Gemm {
                 for (int k = 0; k < W; ++k) storeu(dst + (k0 + k) * ld + g, r[k]);
             }
         for (i64 k = k0; k < kc; ++k)
-            for (i64 i = 0; i < rows; ++i) dst[k * ld + i] = src[i * stride + k];
+            for (i64 i = 0; i < ld; ++i) dst[k * ld + i] = i < rows ? src[i * stride + k] : T(0);
     }
 
-    // Ap[k*MR + r] = A[r, k] for an mr x kc block (rows >= mr are zero).
-    static void pack_a(i64 mr, i64 kc, const T* A, i64 rsa, i64 csa, T* __restrict ap) {
+    // Ap[k*h + r] = A[r, k] for an mr x kc block (rows mr <= r < h are zero).
+    static void pack_a(i64 mr, i64 kc, const T* A, i64 rsa, i64 csa, T* __restrict ap, i64 h) {
         if (mr == MR && rsa == 1) {
             for (i64 k = 0; k < kc; ++k)
 #pragma GCC unroll 16
                 for (int r = 0; r < MR; ++r) ap[k * MR + r] = A[k * csa + r];
             return;
         }
-        if (mr == MR && csa == 1) return pack_rows(MR, kc, A, rsa, ap, MR);
-        for (i64 r = 0; r < mr; ++r) {
-            const T* row = A + r * rsa;
-            if (csa == 1)
-                for (i64 k = 0; k < kc; ++k) ap[k * MR + r] = row[k];
-            else
-                for (i64 k = 0; k < kc; ++k) ap[k * MR + r] = row[k * csa];
-        }
-        for (i64 r = mr; r < MR; ++r)
-            for (i64 k = 0; k < kc; ++k) ap[k * MR + r] = T(0);
+        if (csa == 1) return pack_rows(mr, kc, A, rsa, ap, h);
+        for (i64 k = 0; k < kc; ++k)
+            for (i64 r = 0; r < h; ++r) ap[k * h + r] = r < mr ? A[r * rsa + k * csa] : T(0);
     }
 
     // Bp holds ceil(nc/NR) panels, panel p at Bp + p*kc*NR: Bp[k*NR + j] = B[k, p*NR + j].
@@ -98,19 +111,12 @@ struct Gemm {
                     for (int j = 0; j < NV; ++j) *(V*)(bp + k * NR + j * W) = loadu<V>(src + k * rsb + j * W);
                 continue;
             }
-            if (nr == NR && rsb == 1) {  // columns of B contiguous (B transposed)
-                pack_rows(NR, kc, src, csb, bp, NR);
+            if (rsb == 1) {  // columns of B contiguous (B transposed)
+                pack_rows(nr, kc, src, csb, bp, NR);
                 continue;
             }
-            for (i64 j = 0; j < nr; ++j) {
-                const T* col = src + j * csb;
-                if (rsb == 1)
-                    for (i64 k = 0; k < kc; ++k) bp[k * NR + j] = col[k];
-                else
-                    for (i64 k = 0; k < kc; ++k) bp[k * NR + j] = col[k * rsb];
-            }
-            for (i64 j = nr; j < NR; ++j)
-                for (i64 k = 0; k < kc; ++k) bp[k * NR + j] = T(0);
+            for (i64 k = 0; k < kc; ++k)
+                for (i64 j = 0; j < NR; ++j) bp[k * NR + j] = j < nr ? src[k * rsb + j * csb] : T(0);
         }
     }
 
@@ -142,27 +148,47 @@ struct Gemm {
         T* bp = ws.get(i64(KC) * NCP + i64(MR) * KC + W + MR * NR);
         T* ap = bp + i64(KC) * NCP;  // a pack_rows spill after bp lands in ap, unread yet
         T* tmp = ap + i64(MR) * KC + W;
+        // Packing pays for itself by reuse: a packed A panel serves N/NR column panels, a packed
+        // B block M/MR row panels. With few of them, an operand that runs contiguously along a
+        // panel's rows (A) or along k (A.T), or a row-major B, is read where it lies; a
+        // transposed B is still packed (turned in registers). One thread, Zen 4, GFLOP/s at
+        // n = 64 / 128 / 256, A@B: 70 / 94 / 101 -> 99 / 111 / 114 (torch 74 / 95 / 97).
+        const bool a_direct = N <= DIRECT && (csa == 1 || rsa == 1);
+        const bool b_direct = M <= DIRECT && csb == 1;
         // depth blocks of even size (a multiple of W, for pack_rows): K = 784 runs as
         // 208+208+208+160, not 256+256+256+16, whose last block reloads C for 16 steps
         const i64 kblocks = (K + KC - 1) / KC;
         const i64 kstep = imin<i64>(KC, ((K + kblocks - 1) / kblocks + W - 1) / W * W);
         for (i64 jc = 0; jc < N; jc += NC) {
             i64 nc = imin<i64>(NC, N - jc);
+            const i64 nin = b_direct ? nc / NR * NR : 0;  // columns read in place; the rest packed
             for (i64 pc = 0; pc < K; pc += kstep) {
                 i64 kc = imin<i64>(kstep, K - pc);
-                pack_b(kc, nc, B + pc * rsb + jc * csb, rsb, csb, bp);
+                const T* bblk = B + pc * rsb + jc * csb;
+                if (nin < nc) pack_b(kc, nc - nin, bblk + nin * csb, rsb, csb, bp + nin * kc);
                 T bet = pc == 0 ? beta : T(1);
                 for (i64 ir = 0; ir < M; ir += MR) {
                     i64 mr = imin<i64>(MR, M - ir);
-                    pack_a(mr, kc, A + ir * rsa + pc * csa, rsa, csa, ap);
+                    int h = height(mr);
+                    const T* ablk = A + ir * rsa + pc * csa;
+                    const bool rows = a_direct && mr == MR && csa == 1;
+                    const T* a = ablk;
+                    i64 sa = rows ? rsa : csa;
+                    if (!(a_direct && mr == MR)) {
+                        pack_a(mr, kc, ablk, rsa, csa, ap, h);
+                        a = ap;
+                        sa = h;
+                    }
                     for (i64 jr = 0; jr < nc; jr += NR) {
                         i64 nr = imin<i64>(NR, nc - jr);
+                        const T* b = jr < nin ? bblk + jr : bp + jr * kc;
+                        i64 ldb = jr < nin ? rsb : NR;
+                        Ukr f = kernel(h, nr, rows);
                         T* c = C + ir * ldc + jc + jr;
-                        const T* b = bp + jr * kc;
-                        if (mr == MR && nr == NR) {
-                            ukr(kc, ap, b, c, ldc, bet);
+                        if (mr == h && (nr == NR || nr == W)) {
+                            f(kc, a, sa, b, ldb, c, ldc, bet);
                         } else {
-                            ukr(kc, ap, b, tmp, NR, T(0));
+                            f(kc, a, sa, b, ldb, tmp, NR, T(0));
                             for (i64 i = 0; i < mr; ++i) {  // row by row, so the copies vectorize
                                 T* ci = c + i * ldc;
                                 const T* ti = tmp + i * NR;

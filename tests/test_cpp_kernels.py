@@ -130,6 +130,30 @@ def test_gemm_narrow_outputs(isa, threads, dtype, mnk):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mnk", [(12, 32, 16), (13, 45, 33), (5, 33, 17), (9, 40, 20), (64, 64, 64), (25, 48, 531),
+                                 (255, 257, 40), (256, 256, 300), (257, 255, 70)])
+def test_gemm_in_place_operands_and_row_tails(isa, threads, dtype, mnk):
+    """Products of at most 256 columns (rows) read a row-major or transposed A (a row-major B) in
+    place instead of packing it, and a last panel of a few rows runs a lower micro-kernel: every
+    layout, shapes on both sides of 256 (per thread: 2 threads halve the tile), depth past one
+    block, every tail height, with and without beta, 1 and 2 threads."""
+    m, n, k = mnk
+    a, b, c = rand((m, k), dtype, 1), rand((k, n), dtype, 2), rand((m, n), dtype, 3)
+    want = ref_mm(a, b)
+    for nt in (1, 2):
+        _C.set_num_threads(nt)
+        for na, va in views(a):
+            for nb, vb in views(b):
+                out = np.full((m, n), np.nan, dtype)
+                _C.gemm(va, vb, out)
+                np.testing.assert_allclose(out, want, **gemm_tol(dtype, k), err_msg=f"{na} @ {nb}, {nt} threads")
+                out = c.copy()
+                _C.gemm(va, vb, out, 0.5)
+                np.testing.assert_allclose(out, want + 0.5 * c, **gemm_tol(dtype, k),
+                                           err_msg=f"{na} @ {nb}, beta, {nt} threads")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_gemm_beta_accumulates(dtype):
     a, b, c = rand((20, 30), dtype, 1), rand((30, 40), dtype, 2), rand((20, 40), dtype, 3)
     out = c.copy()
@@ -662,3 +686,21 @@ def test_registry_and_threads_api():
     assert _C.get_num_threads() == 1
     _C.set_num_threads(n)
     assert _C.isa() in ("generic", "avx2", "avx512")
+
+
+def test_isa_environment_variable_forces_the_kernels():
+    """TINYGRAD_CHAIN_ISA picks the instruction set at import (the README's way to run the AVX2 path on
+    an AVX-512 host); each one this CPU has runs a GEMM that matches float64."""
+    import os
+    import subprocess
+    import sys
+    from cpp_fixtures import ISAS
+    code = ("import numpy as np; from tinygrad_chain import _C; r = np.random.default_rng(0); "
+            "a, b = r.standard_normal((70, 90), np.float32), r.standard_normal((90, 50), np.float32); "
+            "o = np.empty((70, 50), np.float32); _C.gemm(a, b.T.copy().T, o); "
+            "print(_C.isa(), float(np.abs(o - a.astype(np.float64) @ b).max()))")
+    for isa in ISAS:
+        out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TINYGRAD_CHAIN_ISA": isa},
+                             capture_output=True, text=True, check=True).stdout.split()
+        assert out[0] == isa
+        assert float(out[1]) < 1e-4
