@@ -2,6 +2,7 @@
 // block per thread (columns when N is wide, else rows), and batches.
 #include "gemm.h"
 
+#include <memory>
 #include <vector>
 
 namespace tc {
@@ -61,33 +62,9 @@ void gemm_dot(const GemmArgs<T>& g) {
         }
 }
 
-// A narrow C (a layer with 10 outputs) fills a third of a 32-wide micro-tile: C.T = B.T @ A.T
-// fills most of a 12-row one. It runs into a scratch C.T, then adds into C transposed
-// (256x512 @ 512x10: 166 -> 60 us).
-constexpr i64 NARROW_N = 16;
-
+// Splits C (and the batch) over the threads, each piece run by the serial kernel.
 template <class T>
-bool narrow(const GemmArgs<T>& g) {
-    return g.N <= NARROW_N && g.M >= 4 * g.N && g.K >= 16;
-}
-
-template <class T>
-void gemm_narrow(const GemmArgs<T>& g) {
-    std::vector<T> ct(std::size_t(g.N * g.M));
-    gemm(GemmArgs<T>{g.N, g.M, g.K, g.B, g.csb, g.rsb, g.A, g.csa, g.rsa, ct.data(), g.M, T(0)});
-    for (i64 i = 0; i < g.M; ++i)
-        for (i64 j = 0; j < g.N; ++j) {
-            T* c = g.C + i * g.ldc + j;
-            T v = ct[std::size_t(j * g.M + i)];
-            *c = g.beta == T(0) ? v : v + g.beta * *c;
-        }
-}
-}  // namespace
-
-template <class T>
-void gemm(const GemmArgs<T>& g, i64 batch, BatchOffsets off) {
-    if (g.M <= 0 || g.N <= 0 || batch <= 0) return;
-    if (batch == 1 && narrow(g)) return gemm_narrow(g);
+void gemm_split(const GemmArgs<T>& g, i64 batch, BatchOffsets off) {
     const auto& k = tk<T>();
     auto one = [&](i64 i, i64 r0, i64 r1, i64 c0, i64 c1) {
         i64 oa = off.a ? off.a[i] : 0, ob = off.b ? off.b[i] : 0, oc = off.c ? off.c[i] : 0;
@@ -116,6 +93,46 @@ void gemm(const GemmArgs<T>& g, i64 batch, BatchOffsets off) {
             one(i, r0, r0 + t.mu < g.M ? r0 + t.mu : g.M, c0, c0 + t.nu < g.N ? c0 + t.nu : g.N);
         }
     });
+}
+
+// C.T = B.T @ A.T, run into a scratch C.T and added into C transposed, when that packs less:
+// - a narrow C (a layer with 10 outputs) fills a third of a 32-wide micro-tile, C.T most of a
+//   12-row one (256x512 @ 512x10: 166 -> 60 us);
+// - a transposed B (x @ W.T, a linear layer's forward) is packed through transposes and reused
+//   by M/MR row panels: for few rows, turning A.T instead (and reading W's rows in place) costs
+//   less (one thread, 32x784 @ 784x512: 75 -> 108 GFLOP/s).
+constexpr i64 NARROW_N = 16;
+
+template <class T>
+bool transpose_pays(const GemmArgs<T>& g) {
+    if (g.K < 16) return false;
+    if (g.N <= NARROW_N && g.M >= 4 * g.N) return true;
+    return g.rsb == 1 && g.csb != 1 && g.csa == 1 && 2 * g.M <= g.N && g.M <= 256;
+}
+
+template <class T>
+void gemm_transposed(const GemmArgs<T>& g) {
+    std::unique_ptr<T[]> ct(new T[std::size_t(g.N * g.M)]);
+    gemm_split(GemmArgs<T>{g.N, g.M, g.K, g.B, g.csb, g.rsb, g.A, g.csa, g.rsa, ct.get(), g.M, T(0)}, 1, {});
+    constexpr i64 R = 16;  // rows of C at a time: C.T's reads stay contiguous, C's lines stay cached
+    for (i64 i0 = 0; i0 < g.M; i0 += R) {
+        i64 i1 = i0 + R < g.M ? i0 + R : g.M;
+        for (i64 j = 0; j < g.N; ++j) {
+            const T* t = ct.get() + j * g.M;
+            for (i64 i = i0; i < i1; ++i) {
+                T* c = g.C + i * g.ldc + j;
+                *c = g.beta == T(0) ? t[i] : t[i] + g.beta * *c;
+            }
+        }
+    }
+}
+}  // namespace
+
+template <class T>
+void gemm(const GemmArgs<T>& g, i64 batch, BatchOffsets off) {
+    if (g.M <= 0 || g.N <= 0 || batch <= 0) return;
+    if (batch == 1 && transpose_pays(g)) return gemm_transposed(g);
+    gemm_split(g, batch, off);
 }
 
 template void gemm<float>(const GemmArgs<float>&, i64, BatchOffsets);

@@ -131,12 +131,14 @@ def test_gemm_narrow_outputs(isa, threads, dtype, mnk):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mnk", [(12, 32, 16), (13, 45, 33), (5, 33, 17), (9, 40, 20), (64, 64, 64), (25, 48, 531),
-                                 (255, 257, 40), (256, 256, 300), (257, 255, 70)])
+                                 (255, 257, 40), (256, 256, 300), (257, 255, 70),
+                                 (32, 520, 50), (128, 257, 17), (256, 512, 24), (257, 600, 20)])
 def test_gemm_in_place_operands_and_row_tails(isa, threads, dtype, mnk):
     """Products of at most 256 columns (rows) read a row-major or transposed A (a row-major B) in
-    place instead of packing it, and a last panel of a few rows runs a lower micro-kernel: every
-    layout, shapes on both sides of 256 (per thread: 2 threads halve the tile), depth past one
-    block, every tail height, with and without beta, 1 and 2 threads."""
+    place instead of packing it, and a last panel of a few rows runs a lower micro-kernel; a few
+    rows times a transposed B run as C.T = B.T @ A.T: every layout, shapes on both sides of 256
+    (per thread: 2 threads halve the tile) and of N = 2M, depth past one block, every tail height,
+    with and without beta, 1 and 2 threads."""
     m, n, k = mnk
     a, b, c = rand((m, k), dtype, 1), rand((k, n), dtype, 2), rand((m, n), dtype, 3)
     want = ref_mm(a, b)
