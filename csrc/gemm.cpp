@@ -115,16 +115,19 @@ void gemm_transposed(const GemmArgs<T>& g) {
     std::unique_ptr<T[]> ct(new T[std::size_t(g.N * g.M)]);
     gemm_split(GemmArgs<T>{g.N, g.M, g.K, g.B, g.csb, g.rsb, g.A, g.csa, g.rsa, ct.get(), g.M, T(0)}, 1, {});
     constexpr i64 R = 16;  // rows of C at a time: C.T's reads stay contiguous, C's lines stay cached
-    for (i64 i0 = 0; i0 < g.M; i0 += R) {
-        i64 i1 = i0 + R < g.M ? i0 + R : g.M;
-        for (i64 j = 0; j < g.N; ++j) {
-            const T* t = ct.get() + j * g.M;
-            for (i64 i = i0; i < i1; ++i) {
-                T* c = g.C + i * g.ldc + j;
-                *c = g.beta == T(0) ? t[i] : t[i] + g.beta * *c;
+    const i64 blocks = (g.M + R - 1) / R;
+    parallel_for(blocks, g.M * g.N >= (1 << 15) ? 2 : blocks + 1, 1, [&](i64 b, i64 e) {
+        for (i64 i0 = b * R; i0 < e * R && i0 < g.M; i0 += R) {
+            i64 i1 = i0 + R < g.M ? i0 + R : g.M;
+            for (i64 j = 0; j < g.N; ++j) {
+                const T* t = ct.get() + j * g.M;
+                for (i64 i = i0; i < i1; ++i) {
+                    T* c = g.C + i * g.ldc + j;
+                    *c = g.beta == T(0) ? t[i] : t[i] + g.beta * *c;
+                }
             }
         }
-    }
+    });
 }
 }  // namespace
 

@@ -110,35 +110,17 @@ def test_gemm_dot_path(isa, threads, dtype, mnk):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("mnk", [(256, 10, 512), (64, 1, 100), (16, 4, 16), (1000, 16, 37), (301, 7, 1025)])
-def test_gemm_narrow_outputs(isa, threads, dtype, mnk):
-    """A C of at most 16 columns runs as C.T = B.T @ A.T into scratch, then lands transposed in C:
-    every operand layout, with and without beta, 1 and 2 threads."""
-    m, n, k = mnk
-    a, b, c = rand((m, k), dtype, 1), rand((k, n), dtype, 2), rand((m, n), dtype, 3)
-    want = ref_mm(a, b)
-    for nt in (1, 2):
-        _C.set_num_threads(nt)
-        for na, va in views(a):
-            for nb, vb in views(b):
-                out = np.full((m, n), np.nan, dtype)
-                _C.gemm(va, vb, out)
-                np.testing.assert_allclose(out, want, **gemm_tol(dtype, k), err_msg=f"{na} @ {nb}, {nt} threads")
-        out = c.copy()
-        _C.gemm(a, b, out, 0.5)
-        np.testing.assert_allclose(out, want + 0.5 * c, **gemm_tol(dtype, k))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mnk", [(12, 32, 16), (13, 45, 33), (5, 33, 17), (9, 40, 20), (64, 64, 64), (25, 48, 531),
                                  (255, 257, 40), (256, 256, 300), (257, 255, 70),
-                                 (32, 520, 50), (128, 257, 17), (256, 512, 24), (257, 600, 20)])
-def test_gemm_in_place_operands_and_row_tails(isa, threads, dtype, mnk):
+                                 (32, 520, 50), (128, 257, 17), (256, 512, 24), (257, 600, 20),
+                                 (256, 10, 512), (64, 1, 100), (16, 4, 16), (1000, 16, 37), (301, 7, 1025)])
+def test_gemm_in_place_operands_tails_and_transposed_runs(isa, threads, dtype, mnk):
     """Products of at most 256 columns (rows) read a row-major or transposed A (a row-major B) in
-    place instead of packing it, and a last panel of a few rows runs a lower micro-kernel; a few
-    rows times a transposed B run as C.T = B.T @ A.T: every layout, shapes on both sides of 256
-    (per thread: 2 threads halve the tile) and of N = 2M, depth past one block, every tail height,
-    with and without beta, 1 and 2 threads."""
+    place instead of packing it, and a last panel of a few rows runs a lower micro-kernel; a C of
+    at most 16 columns, or a few rows times a transposed B, runs as C.T = B.T @ A.T into scratch
+    and lands transposed in C: every layout, shapes on both sides of 256 (per thread: 2 threads
+    halve the tile) and of N = 2M, depth past one block, every tail height, with and without
+    beta, 1 and 2 threads."""
     m, n, k = mnk
     a, b, c = rand((m, k), dtype, 1), rand((k, n), dtype, 2), rand((m, n), dtype, 3)
     want = ref_mm(a, b)
