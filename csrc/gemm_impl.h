@@ -153,7 +153,9 @@ struct Gemm {
         // panel's rows (A) or along k (A.T), or a row-major B, is read where it lies; a
         // transposed B is still packed (turned in registers). One thread, Zen 4, GFLOP/s at
         // n = 64 / 128 / 256, A@B: 70 / 94 / 101 -> 99 / 111 / 114 (torch 74 / 95 / 97).
-        const bool a_direct = N <= DIRECT && (csa == 1 || rsa == 1);
+        // (A.T in place reads MR elements of a cache line per k: a waste below 48 bytes, AVX2's
+        // 6 floats ran A.T@B at 256^3 18% slower than packed)
+        const bool a_direct = N <= DIRECT && (csa == 1 || (rsa == 1 && MR * sizeof(T) >= 48));
         const bool b_direct = M <= DIRECT && csb == 1;
         // depth blocks of even size (a multiple of W, for pack_rows): K = 784 runs as
         // 208+208+208+160, not 256+256+256+16, whose last block reloads C for 16 steps
