@@ -41,8 +41,8 @@ TensorCore.make = _unset
 
 
 def constant(array, b):
-    """A native array as a Tensor outside any graph: the result of a first-order VJP
-    fast path that called the backend directly."""
+    """A native array as a Tensor outside any graph: a gradient a first-order VJP computed
+    on arrays (ops/vjp_ops.py)."""
     if isinstance(array, b.scalar_type):  # NumPy answers 0-d operands with a scalar, which is not writable
         array = b.asarray(array)
     return TensorCore.make(array, b, False, None, [0])

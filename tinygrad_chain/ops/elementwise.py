@@ -7,11 +7,10 @@ Ops whose derivative is infinite somewhere (sqrt, log, div, pow...) use
 """
 import math
 
-from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.autograd.tensor_core import TensorCore
 
-from . import fusion
-from .registry import Op, _describe, apply, constant, register
+from . import fusion, vjp_ops
+from .registry import Op, _describe, apply, register
 
 
 def _is_number(v):
@@ -70,20 +69,19 @@ class Mul(Op):
 
     def vjp(self, ctx, g):
         x, y = ctx.inputs
-        # first order: fewer passes over memory (a pending g fuses into the products instead)
-        if not state.enabled and not fusion.is_pending(g._data):
-            b = g._b
+        tensor = TensorCore  # a factor may be a number; the arrays' shapes (Tensor.shape makes a tc.Size)
+        if (isinstance(y, tensor) and isinstance(x, tensor) and x._data.shape == y._data.shape == g._data.shape
+                and x.dtype == y.dtype == g.dtype and not fusion.is_pending(g._data)):
+            # same shapes: fewer passes over memory (a pending g fuses into the products instead)
             need_x, need_y = ctx.needs_input_grad
-            tensor = TensorCore  # a factor may be a number; the arrays' shapes (Tensor.shape makes a tc.Size)
-            same = (isinstance(y, tensor) and isinstance(x, tensor) and x._data.shape == y._data.shape == g._data.shape
-                    and x.dtype == y.dtype == g.dtype)
-            if same and b.uniform_value(g._array) == 1.0:
+            F = vjp_ops.of(g)
+            gv, xv, yv = F.read(g), F.read(x), F.read(y)
+            if F.uniform_value(gv) == 1.0:
                 # the gradient of a sum: g * y is y. Shared, not copied: gradients are never
                 # written in place, and the engine copies one before it becomes a .grad
-                return constant(y._array, b) if need_x else None, constant(x._array, b) if need_y else None
-            if same and need_x and need_y:
-                gx, gy = b.mul_backward(g._array, x._array, y._array)
-                return constant(gx, b), constant(gy, b)
+                return F.grads(yv if need_x else None, xv if need_y else None)
+            if need_x and need_y:
+                return F.grads(*F.mul_backward(gv, xv, yv))
         return _both(ctx, lambda: g * y, lambda: g * x)
 
 

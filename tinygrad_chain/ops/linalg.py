@@ -1,13 +1,7 @@
 """Linear algebra: matmul (2-D and batched), linear and einsum."""
-from tinygrad_chain.autograd.grad_mode import state
-
+from . import vjp_ops
 from ._matrix import eye_like
-from .registry import Op, apply, constant, register
-
-
-def _mT(b, a):
-    """a with its last two axes swapped (a view)."""
-    return b.transpose(a, tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2))
+from .registry import Op, apply, register
 
 
 @register
@@ -37,27 +31,18 @@ class Matmul(Op):
         return b.matmul(x, y)
 
     def vjp(self, ctx, g):
-        x, y = ctx.inputs
         need_x, need_y = ctx.needs_input_grad
-        if not state.enabled:  # first order: straight to the backend, no transpose nodes
-            b = g._b
-            gx = constant(b.matmul(g._array, _mT(b, y._array)), b) if need_x else None
-            if not need_y:
-                return gx, None
-            if y.ndim == 2 and x.ndim > 2:  # see below
-                gy = b.matmul(_mT(b, b.reshape(x._array, (-1, x.shape[-1]))), b.reshape(g._array, (-1, g.shape[-1])))
-            else:
-                gy = b.matmul(_mT(b, x._array), g._array)
-            return gx, constant(gy, b)
-        gx = g @ y.mT if need_x else None  # the engine sums broadcast batch dims back to x's shape
+        F = vjp_ops.of(g)
+        x, y, g = F.read(ctx.inputs[0]), F.read(ctx.inputs[1]), F.read(g)
+        gx = F.matmul(g, F.mT(y)) if need_x else None  # the engine sums broadcast batch dims back to x's shape
         if not need_y:
             gy = None
         elif y.ndim == 2 and x.ndim > 2:
             # one y served every batch element: the sum of x_i^T g_i is one GEMM over the folded rows
-            gy = x.reshape(-1, x.shape[-1]).mT @ g.reshape(-1, g.shape[-1])
+            gy = F.matmul(F.mT(F.reshape(x, (-1, x.shape[-1]))), F.reshape(g, (-1, g.shape[-1])))
         else:
-            gy = x.mT @ g
-        return gx, gy
+            gy = F.matmul(F.mT(x), g)
+        return F.grads(gx, gy)
 
 
 @register
@@ -79,19 +64,15 @@ class Linear(Op):
         return b.linear(x, w, bias)
 
     def vjp(self, ctx, g):
-        x, w = ctx.inputs[0], ctx.inputs[1]
         need = ctx.needs_input_grad
-        if not state.enabled:  # first order: straight to the backend
-            b = g._b
-            rows = b.reshape(g._array, (-1, g.shape[-1]))
-            gx = constant(b.matmul(g._array, w._array), b) if need[0] else None
-            gw = constant(b.matmul(_mT(b, rows), b.reshape(x._array, (-1, x.shape[-1]))), b) if need[1] else None
-            gb = (constant(b.reduce("sum", rows, (0,), False), b) if need[2] else None,) if len(need) == 3 else ()
-            return (gx, gw) + gb
-        rows = g.reshape(-1, g.shape[-1])  # every batch element's gradient, one row each
-        gx = g @ w if need[0] else None
-        gw = rows.mT @ x.reshape(-1, x.shape[-1]) if need[1] else None
-        return (gx, gw) + ((rows.sum(0) if need[2] else None,) if len(need) == 3 else ())
+        F = vjp_ops.of(g)
+        x, w, g = F.read(ctx.inputs[0]), F.read(ctx.inputs[1]), F.read(g)
+        rows = F.reshape(g, (-1, g.shape[-1]))  # every batch element's gradient, one row each
+        gx = F.matmul(g, w) if need[0] else None
+        gw = F.matmul(F.mT(rows), F.reshape(x, (-1, x.shape[-1]))) if need[1] else None
+        if len(need) == 2:
+            return F.grads(gx, gw)
+        return F.grads(gx, gw, F.sum(rows, (0,)) if need[2] else None)
 
 
 @register

@@ -1,7 +1,7 @@
 """Shape, movement and indexing ops."""
-from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.autograd.indexed_grad import IndexedGrad
 
+from . import vjp_ops
 from .registry import Op, apply, register
 
 
@@ -134,10 +134,17 @@ class _GetItem(Op):
         return b.getitem(x, index)
 
     def vjp(self, ctx, g):
-        shape, index = ctx.in_meta[0][0], ctx.attrs["index"]
-        if not state.enabled:  # first order: summed lazily, built once (autograd/indexed_grad.py)
-            return (IndexedGrad(shape, g.dtype, g._b, [(index, g)]),)
-        return (apply(IndexAddZeros, g, shape=shape, index=index),)
+        # a gradient itself (not arrays for F.grads): first order a lazy sum of pieces
+        return (vjp_ops.of(g).index_grad(g, ctx.in_meta[0][0], ctx.attrs["index"]),)
+
+
+def _index_grad_arrays(b, g, shape, index):
+    """First order: zeros(shape) with g added at index, summed lazily, built once (autograd/indexed_grad.py)."""
+    return IndexedGrad(shape, g.dtype, b, [(index, g)])
+
+
+def _index_grad_recorded(g, shape, index):
+    return apply(IndexAddZeros, g, shape=shape, index=index)
 
 
 @register
@@ -167,6 +174,9 @@ class IndexAddZeros(Op):
 
     def vjp(self, ctx, gg):
         return (apply(GetItemCopy, gg, index=ctx.attrs["index"]),)
+
+
+vjp_ops.kernel("index_grad", _index_grad_arrays, _index_grad_recorded)
 
 
 @register

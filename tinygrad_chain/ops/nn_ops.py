@@ -9,11 +9,11 @@ close under differentiation, so gradients of every order stay convolutions:
 
 Images are NCHW; `padding` is (top, bottom, left, right) so that "same"
 padding with an even kernel (asymmetric, as torch pads) is exact.
-When no graph is being recorded (a first-order backward) the VJPs take fast
-paths through arrays the forward saved (im2col columns, log-sum-exp).
+Conv2d's and CrossEntropy's VJPs are written once against ops/vjp_ops.py: first order, one
+backend kernel reusing what the forward saved (im2col columns, log-sum-exp); with create_graph,
+the same gradients in recorded ops.
 """
-from tinygrad_chain.autograd.grad_mode import state
-
+from . import vjp_ops
 from .registry import Op, apply, constant, register
 
 
@@ -38,14 +38,23 @@ class Conv2d(Op):
         need = ctx.needs_input_grad
         conv = _conv_attrs(ctx.attrs)
         gb = (g.sum((0, 2, 3)) if need[2] else None,) if len(need) == 3 else ()
-        if not state.enabled:  # first order: one kernel, reusing im2col(x) and one layout of g
-            b = g._b
-            gx, gw = b.conv2d_backward(g._array, w._array, ctx.saved, tuple(x.shape), need_input=need[0],
-                                       need_weight=need[1], **conv)
-            return (constant(gx, b) if need[0] else None, constant(gw, b) if need[1] else None) + gb
-        gx = apply(ConvTranspose2d, g, w, out_hw=tuple(x.shape[2:]), **conv) if need[0] else None
-        gw = apply(Conv2dWeight, x, g, w_shape=tuple(w.shape), **conv) if need[1] else None
-        return (gx, gw) + gb
+        F = vjp_ops.of(g)
+        gx, gw = F.conv2d_backward(F.read(g), F.read(x), F.read(w), ctx.saved, need[0], need[1], conv)
+        return F.grads(gx, gw) + gb
+
+
+def _conv2d_backward_arrays(b, g, x, w, cols, need_input, need_weight, conv):
+    """First order: one kernel, reusing the forward's im2col(x) (cols) and one layout of g."""
+    return b.conv2d_backward(g, w, cols, tuple(x.shape), need_input=need_input, need_weight=need_weight, **conv)
+
+
+def _conv2d_backward_recorded(g, x, w, cols, need_input, need_weight, conv):
+    """conv2d's gradients as the two ops that differentiate again (the table above)."""
+    return (apply(ConvTranspose2d, g, w, out_hw=tuple(x.shape[2:]), **conv) if need_input else None,
+            apply(Conv2dWeight, x, g, w_shape=tuple(w.shape), **conv) if need_weight else None)
+
+
+vjp_ops.kernel("conv2d_backward", _conv2d_backward_arrays, _conv2d_backward_recorded)
 
 
 @register
@@ -189,13 +198,19 @@ class CrossEntropy(Op):
 
     def vjp(self, ctx, g):
         logits, target = ctx.inputs
-        ignore = ctx.attrs["ignore_index"]
-        if not state.enabled:  # first order: one fused kernel from the saved log-sum-exp
-            b = logits._b
-            gx = b.cross_entropy_backward(g._array, logits._array, ctx.saved, target._array, ignore)
-            return constant(gx, b), None
-        valid = target != ignore
-        safe = target.masked_fill(~valid, 0)
-        classes = constant(target._b.arange(0, logits.shape[1], 1, target.dtype), target._b)
-        onehot = (safe.unsqueeze(1) == classes).to(logits.dtype)
-        return (logits.softmax(1) - onehot) * (g * valid.to(g.dtype)).unsqueeze(1), None
+        F = vjp_ops.of(g)
+        gx = F.cross_entropy_backward(F.read(g), F.read(logits), ctx.saved, F.read(target), ctx.attrs["ignore_index"])
+        return F.grads(gx, None)
+
+
+def _cross_entropy_backward_recorded(g, logits, stats, target, ignore_index):
+    """g[:, None] * (softmax(logits) - onehot(target)), zero rows where target == ignore_index, in
+    recorded ops (stats, the forward's log-sum-exp, is recomputed inside softmax)."""
+    valid = target != ignore_index
+    safe = target.masked_fill(~valid, 0)
+    classes = constant(target._b.arange(0, logits.shape[1], 1, target.dtype), target._b)
+    onehot = (safe.unsqueeze(1) == classes).to(logits.dtype)
+    return (logits.softmax(1) - onehot) * (g * valid.to(g.dtype)).unsqueeze(1)
+
+
+vjp_ops.kernel("cross_entropy_backward", None, _cross_entropy_backward_recorded)  # arrays: the backend's

@@ -5,14 +5,14 @@ backward of its four gate slices builds four zero-padded gradients that are
 then summed. As one op it records one node, and its VJP writes the gates'
 gradient at once. A layer over T steps as one op records one node instead of
 T, and its backward sums the recurrent weight's T gradients as one GEMM over
-the stacked steps. First-order VJPs run the backend's loops on what the
-forward saved; with create_graph they are the same formulas in Tensor ops.
+the stacked steps. Each VJP is written once against ops/vjp_ops.py: first
+order, the backend's loops on what the forward saved; with create_graph, the
+same gradients in recorded Tensor ops.
 """
-from tinygrad_chain.autograd.grad_mode import state
-
+from . import vjp_ops
 from .activations import SigmoidBackward, TanhBackward
 from .movement import cat, stack
-from .registry import Op, apply, constant, register
+from .registry import Op, apply, register
 
 
 @register
@@ -34,11 +34,20 @@ class LstmCell(Op):
 
     def vjp(self, ctx, grad):
         gates, c = ctx.inputs
-        if not state.enabled:
-            b = grad._b
-            d_gates, d_c = b.lstm_cell_backward(grad._array, c._array, *ctx.saved)
-            return constant(d_gates, b), constant(d_c, b)
-        return _cell_vjp(gates, c, grad[0], grad[1])
+        F = vjp_ops.of(grad)
+        return F.grads(*F.lstm_cell_backward(F.read(grad), F.read(gates), F.read(c), ctx.saved))
+
+
+def _cell_backward_arrays(b, grad, gates, c, saved):
+    return b.lstm_cell_backward(grad, c, *saved)
+
+
+def _cell_backward_recorded(grad, gates, c, saved):
+    """(d gates, d c) of one step in recorded Tensor ops (the activations recomputed from gates)."""
+    return _cell_vjp(gates, c, grad[0], grad[1])
+
+
+vjp_ops.kernel("lstm_cell_backward", _cell_backward_arrays, _cell_backward_recorded)
 
 
 def _cell_vjp(gates, c, gh, gc):
@@ -75,25 +84,32 @@ class LstmLayer(Op):
         return b.lstm_layer(xw, h0, c0, w_hh)
 
     def vjp(self, ctx, grad):
-        xw, h0, c0, w_hh = ctx.inputs
-        if not state.enabled:
-            b = grad._b
-            grads = b.lstm_layer_backward(grad._array, w_hh._array, *ctx.saved)
-            return tuple(constant(gi, b) for gi in grads)
-        # higher order: the recurrence again in recorded ops, then back through time with them
-        steps = xw.shape[0]
-        hs, cs, gates = [h0], [c0], []
-        for t in range(steps):
-            gates.append(xw[t] + hs[-1] @ w_hh.mT)
-            h, c = apply(LstmCell, gates[-1], cs[-1]).unbind(0)
-            hs.append(h)
-            cs.append(c)
-        dh, dc = grad[steps - 1] * 0, grad[steps]
-        d_xw, d_w = [None] * steps, None
-        for t in range(steps - 1, -1, -1):
-            d_gates, dc = _cell_vjp(gates[t], cs[t], grad[t] + dh, dc)
-            dh = d_gates @ w_hh
-            d_xw[t] = d_gates
-            step_w = d_gates.mT @ hs[t]
-            d_w = step_w if d_w is None else d_w + step_w
-        return stack(d_xw), dh, dc, d_w
+        F = vjp_ops.of(grad)
+        return F.grads(*F.lstm_layer_backward(F.read(grad), *(F.read(t) for t in ctx.inputs), ctx.saved))
+
+
+def _layer_backward_arrays(b, grad, xw, h0, c0, w_hh, saved):
+    return b.lstm_layer_backward(grad, w_hh, *saved)
+
+
+def _layer_backward_recorded(grad, xw, h0, c0, w_hh, saved):
+    """(d xw, d h0, d c0, d w_hh): the recurrence again in recorded ops, then back through time with them."""
+    steps = xw.shape[0]
+    hs, cs, gates = [h0], [c0], []
+    for t in range(steps):
+        gates.append(xw[t] + hs[-1] @ w_hh.mT)
+        h, c = apply(LstmCell, gates[-1], cs[-1]).unbind(0)
+        hs.append(h)
+        cs.append(c)
+    dh, dc = grad[steps - 1] * 0, grad[steps]
+    d_xw, d_w = [None] * steps, None
+    for t in range(steps - 1, -1, -1):
+        d_gates, dc = _cell_vjp(gates[t], cs[t], grad[t] + dh, dc)
+        dh = d_gates @ w_hh
+        d_xw[t] = d_gates
+        step_w = d_gates.mT @ hs[t]
+        d_w = step_w if d_w is None else d_w + step_w
+    return stack(d_xw), dh, dc, d_w
+
+
+vjp_ops.kernel("lstm_layer_backward", _layer_backward_arrays, _layer_backward_recorded)
