@@ -40,15 +40,28 @@ class Arrays:
 
     def __init__(self, b):
         self.b = b
-        # bound once: the hot first-order VJPs (Mul on 1-element tensors) pay no extra call
-        self.matmul, self.reshape = b.matmul, b.reshape
-        self.mul_backward, self.uniform_value = b.mul_backward, b.uniform_value
 
-    def __getattr__(self, name):  # an op's kernel (its array form, or the backend's own), bound once
+    # Backend methods are looked up on each call, never bound here once: tc.compile shadows them
+    # on the backend instance while it traces a step.
+    def __getattr__(self, name):  # an op's kernel: its array form (bound once), or the backend's own
         form = _ARRAY_FORMS.get(name)
-        fn = getattr(self.b, name) if form is None else functools.partial(form, self.b)
+        if form is None:
+            return getattr(self.b, name)
+        fn = functools.partial(form, self.b)
         setattr(self, name, fn)
         return fn
+
+    def matmul(self, a, c):
+        return self.b.matmul(a, c)
+
+    def reshape(self, a, shape):
+        return self.b.reshape(a, shape)
+
+    def mul_backward(self, g, x, y):
+        return self.b.mul_backward(g, x, y)
+
+    def uniform_value(self, a):
+        return self.b.uniform_value(a)
 
     def mT(self, a):  # noqa: N802 (torch's name)
         """a with its last two axes swapped."""
