@@ -136,8 +136,10 @@ class CompiledFunction:
         finally:
             tracer.uninstall()
             hooks.tracer = None
-        if tracer.invalid is None:
-            self._cache[key] = _Step(tracer, spec)
+        step = _Step(tracer, spec) if tracer.invalid is None else None
+        tracer.release()
+        if step is not None:
+            self._cache[key] = step
             return result
         msg = (f"tc.compile: {name} cannot be captured: {tracer.invalid}. It runs eagerly from now on (for "
                f"these inputs).")

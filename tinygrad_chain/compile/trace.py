@@ -321,6 +321,11 @@ class Tracer:
             return ("d", {k: self._result_spec(v) for k, v in x.items()})
         return ("k", x)
 
+    def release(self):
+        """Drop what the trace held: a backend method bound during it (a cache of partials) keeps this
+        tracer alive through its recorder, which passes calls straight through from now on."""
+        self.entries, self.slots, self.externals, self.observed, self.modules, self.inputs = [], {}, {}, {}, {}, []
+
     def owner_guards(self):
         """[(array, [weak references to the tensors holding it])] for the external arrays that
         tensors hold: a replay needs one of them still holding it (else it was given new memory)."""
