@@ -73,6 +73,21 @@ class Backend(Compositions, abc.ABC):
     def copy_into(self, dst, src):
         """Write src (broadcast) into dst, in place."""
 
+    def writable(self, a):
+        """`a`, which the caller is about to write in place itself (a transport, an
+        optimizer's kernel). A backend that reads arrays lazily computes first what reads it."""
+        return a
+
+    def shared(self, a):
+        """`a`, whose memory the caller hands to code outside the library (Tensor.numpy()),
+        which may write it at any time. A backend that reads arrays lazily never reads it so."""
+        return a
+
+    def from_numpy(self, array):
+        """A CPU backend's array sharing `array`'s memory, which code outside the library
+        keeps and may write at any time (torch.from_numpy)."""
+        return array
+
     def synchronize(self):
         """Wait for queued work (a no-op on synchronous devices)."""
 
@@ -269,30 +284,6 @@ class Backend(Compositions, abc.ABC):
     def cross(self, a, b, axis):
         """The cross product of 3-vectors along `axis` (the other axes broadcast)."""
         raise NotImplementedError(f"device {self.name!r} has no linalg.cross")
-
-    # ---- fused elementwise programs (tinygrad_chain/ops/fusion.py) -------------
-    #: instruction name -> opcode (from FUSED_INSTRUCTIONS), for a backend that runs fused
-    #: programs; empty: every op is computed as it comes
-    fused_ops = {}
-
-    #: whether run_fused takes inputs smaller than the program, broadcast (a bias row, a per-row value)
-    fuses_repeats = False
-
-    def fusable(self, a):
-        """True when native array `a` can be read by a fused program."""
-        return False
-
-    def run_fused(self, code, inputs, consts, outputs, n_scratch, n_sums, stretch=None):
-        """Run a fused program over same-shape arrays, element by element; return its sums
-        (a float64 array of this backend). With `fuses_repeats`, an input may be smaller
-        than the outputs: element e then reads its element (e // stretch[k]) % size
-        (stretch None: all 1).
-
-        Registers are numbered: `inputs` (arrays), `consts` (float64 values), `outputs`
-        (arrays it writes), then `n_scratch` temporaries. Each row (opcode, dst, a, b) of the
-        int32 array `code` writes register dst from a and b (b = -1 for one operand); a
-        `sum` row adds register a into sums[dst], of which there are n_sums."""
-        raise NotImplementedError(f"device {self.name!r} runs no fused programs")
 
     # ---- optional kernels (defaults in backends/compositions.py) ---------------------------------
     # Inherited from Compositions, each composed from the primitives above; a fast backend

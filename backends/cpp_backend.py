@@ -13,6 +13,7 @@ import numpy as np
 
 from tinygrad_chain import _C  # ImportError when the extension is missing
 
+from . import lazy
 from ._malloc import keep_freed_memory
 from .cpp_window import CppWindowMixin
 from .numpy_backend import NumpyBackend
@@ -72,6 +73,8 @@ def _c(a, dtype=None):
 
 
 _ndarray = np.ndarray  # one lookup less on the per-op path of small tensors
+_Lazy = lazy.LazyArray
+_fuse = lazy.config  # min_elements: the smallest array an elementwise op records (backends/lazy.py)
 
 
 def _as_scalar_if_uniform(a):
@@ -90,9 +93,13 @@ def _py_scalar(s):
 _EXACT = 1 << 53
 
 
+@lazy.fusing
 class CppBackend(CppWindowMixin, NumpyBackend):
     name = "cpp"
     device_type = "cpu"
+    #: methods that handle LazyArrays themselves (backends/lazy.py): the per-op path of small
+    #: tensors, where a wrapper would cost
+    lazy_aware = frozenset({"binary", "unary", "reduce", "mul_backward"})
 
     def __init__(self):
         super().__init__()
@@ -154,7 +161,7 @@ class CppBackend(CppWindowMixin, NumpyBackend):
             return super().lstm_cell_backward(grad, c, acts, tc)
         return tuple(_C.lstm_cell_backward(_c(grad), _c(c), _c(acts), _c(tc)))
 
-    # ---- fused elementwise programs ------------------------------------------
+    # ---- fused elementwise programs (backends/lazy.py) -------------------------
     fused_ops = _FUSED
     fuses_repeats = True
 
@@ -177,12 +184,19 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         return tuple(_C.lstm_layer_backward(_c(grad), _c(w_hh), acts, tcs, hs, cs))
 
     # ---- elementwise -----------------------------------------------------
-    def mul_backward(self, g, x, y):
+    def mul_backward(self, g, x, y):  # a LazyArray operand: the products below record
         if _f(g) and g.size >= _MIN_ARITH and _same(g, x) and _same(g, y):
             return tuple(_C.mul_backward(_c(g), _c(x), _c(y)))
         return super().mul_backward(g, x, y)
 
     def binary(self, name, a, b):
+        # a LazyArray operand, or a large one: recorded where it can be (backends/lazy.py)
+        if (type(a) is _Lazy or type(b) is _Lazy or (type(a) is _ndarray and a.size >= _fuse.min_elements)
+                or (type(b) is _ndarray and b.size >= _fuse.min_elements)):
+            out = lazy.record(self, name, (a, b)) if name in _FUSED else None
+            if out is not None:
+                return out
+            a, b = lazy.realized(a), lazy.realized(b)
         # Arithmetic on float32/float64 arrays runs in the kernel at every size: its call costs less
         # than NumPy's ufunc dispatch (0.23 vs 0.56 us on one element, times a Python number), and a
         # 0-d result stays an array (NumPy's is a scalar). Half dtypes and broadcasting go to NumPy.
@@ -206,6 +220,11 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         return super().binary(name, a, b)
 
     def unary(self, name, a):
+        if type(a) is _Lazy or (name in _FUSED and type(a) is _ndarray and a.size >= _fuse.min_elements):
+            out = lazy.record(self, name, (a,)) if name in _FUSED else None
+            if out is not None:
+                return out
+            a = lazy.realized(a)
         # exp only: NumPy 2's own SIMD tanh beats the kernel's (benchmarks/bench_cpp_kernels.py)
         if name == "exp" and _f(a) and a.size >= _MIN_ACT:
             return _C.act_forward(_ACT["exp"], _c(a))
@@ -281,6 +300,11 @@ class CppBackend(CppWindowMixin, NumpyBackend):
 
     # ---- reductions ------------------------------------------------------
     def reduce(self, name, a, axis, keepdims):
+        if type(a) is _Lazy:  # a pending sum of all: taken in the pass that computes its operand
+            out = lazy.record(self, name, (a, axis, keepdims)) if name == "sum" else None
+            if out is not None:
+                return out
+            a = a.get()
         red = _RED.get(name)
         if red is None or not _f(a) or a.size < _MIN_REDUCE:
             return super().reduce(name, a, axis, keepdims)

@@ -22,7 +22,7 @@ from tinygrad_chain import dtypes
 
 from . import OutOfMemoryError
 from . import cupy_kernels as K
-from . import dlpack, half
+from . import dlpack, half, lazy
 
 _NUMBERS, _F32 = half.NUMBERS, numpy.dtype(numpy.float32)
 from . import formulas
@@ -113,6 +113,7 @@ class _TrackingAllocator:
         return _OutOfMemory(msg, size, used)
 
 
+@lazy.fusing  # elementwise chains fused into one kernel (backends/lazy.py)
 class CupyBackend(XpBackend):
     name = "cupy"
     device_type = "cuda"
@@ -251,8 +252,9 @@ class CupyBackend(XpBackend):
         # cupy's optimize= takes only False or an explicit path; its default contracts pairwise
         return cupy.einsum(equation, *arrays)
 
-    # ---- fused elementwise programs (ops/fusion.py) --------------------------
+    # ---- fused elementwise programs (backends/lazy.py) ------------------------
     fused_ops = {name: i for i, name in enumerate(FUSED_INSTRUCTIONS)}
+    fuses_repeats = False  # every input of a program has its shape
 
     def fusable(self, a):
         return type(a) is cupy.ndarray and a.dtype in _FLOATS and a.flags.c_contiguous

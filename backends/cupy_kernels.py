@@ -72,7 +72,7 @@ cross_entropy_backward = cupy.ElementwiseKernel(
     "dx = t == ignore ? T(0) : g * (exp((x - m) - ls) - (c == t ? T(1) : T(0)))",
     "tc_cross_entropy_backward")
 
-# ---- fused elementwise programs (tinygrad_chain/ops/fusion.py) ---------------------
+# ---- fused elementwise programs (backends/lazy.py) --------------------------------
 # Each instruction is formulas.py's instr_NAME(a, b) (b = a for one operand), as in the C++ programs,
 # so a fused result equals the unfused one.
 _fused_kernels = {}

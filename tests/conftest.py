@@ -11,7 +11,7 @@ NumPy path), with every C++ kernel running at any size ("cpp_kernels": the size
 thresholds of backends/cpp_backend.py set to 0, so the op database's small
 samples reach the kernels), and with every elementwise op on any size recorded
 and fused ("cpp_fused"), so the whole op database also checks the fused programs
-(ops/fusion.py).
+(backends/lazy.py).
 """
 import os
 
@@ -20,7 +20,7 @@ import pytest
 
 import tinygrad_chain as tc
 from tinygrad_chain import backends
-from tinygrad_chain.ops import fusion
+from tinygrad_chain.backends import lazy
 
 ALL_DEVICES = ("numpy", "cpp", "cupy")
 
@@ -47,11 +47,11 @@ def device(request):
     """The device under test (also the default device while the test runs)."""
     name, variant = request.param
     previous = tc.get_default_device()
-    threshold = fusion.config.min_elements
+    threshold = lazy.config.min_elements
     tc.set_default_device(name)
     sizes = None
     if variant == "fused":
-        fusion.config.min_elements = 1
+        lazy.config.min_elements = 1
     elif variant == "kernels":
         from tinygrad_chain.backends import cpp_backend
         sizes = cpp_backend.set_min_sizes(**{family: 0 for family in cpp_backend.min_sizes()})
@@ -60,7 +60,7 @@ def device(request):
         yield name
     finally:
         tc.set_default_device(previous)
-        fusion.config.min_elements = threshold
+        lazy.config.min_elements = threshold
         if sizes is not None:
             cpp_backend.set_min_sizes(**sizes)
 

@@ -12,8 +12,7 @@ import pytest
 
 import tinygrad_chain as tc
 from tinygrad_chain import backends
-from tinygrad_chain.backends import formulas
-from tinygrad_chain.ops import fusion
+from tinygrad_chain.backends import formulas, lazy
 
 if not tc.cuda.is_available():
     pytest.skip(f"no usable GPU: {tc.cuda.unavailable_reason()}", allow_module_level=True)
@@ -244,11 +243,11 @@ def test_mlp_training_steps_match_numpy(opt, rng):
 
 
 # ---- seeding, devices, memory -------------------------------------------------------------
-# ---- fused elementwise programs (ops/fusion.py) ------------------------------------
+# ---- fused elementwise programs (backends/lazy.py) ------------------------------------
 @pytest.fixture
 def fuse_all(monkeypatch):
     """Fuse arrays of any size (the default threshold keeps small ones eager)."""
-    monkeypatch.setattr(fusion.config, "min_elements", 1)
+    monkeypatch.setattr(lazy.config, "min_elements", 1)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -292,9 +291,9 @@ def test_synchronize_and_memory_figures_run_pending_work(fuse_all):
     tc.cuda.synchronize()
     before = tc.cuda.memory_allocated()
     y = x * 2.0
-    assert fusion.is_pending(y._data)
+    assert lazy.is_pending(y._data)
     assert tc.cuda.memory_allocated() >= before + 4 * 2**20  # computed, as eager code would have
-    assert not fusion.is_pending(y._data)
+    assert not lazy.is_pending(y._data)
 
 
 def test_seeding_is_reproducible_on_gpu():

@@ -1,4 +1,4 @@
-"""Elementwise fusion (tinygrad_chain/ops/fusion.py, csrc/fused*.{h,cpp}).
+"""Elementwise fusion (backends/lazy.py, csrc/fused*.{h,cpp}).
 
 The kernel: every instruction on every ISA, sizes around the block and chunk edges, both
 float dtypes, streamed (cache-bypassing) outputs, 1 vs 2 threads, and bad programs.
@@ -13,7 +13,7 @@ _C = pytest.importorskip("tinygrad_chain._C", reason="C++ extension tinygrad_cha
 
 import tinygrad_chain as tc  # noqa: E402
 from tinygrad_chain.backends import cpp_backend, formulas  # noqa: E402
-from tinygrad_chain.ops import fusion  # noqa: E402
+from tinygrad_chain.backends import lazy as fusion  # noqa: E402
 from cpp_fixtures import isa, threads  # noqa: E402,F401  (fixtures)
 
 OPS = cpp_backend._FUSED
@@ -249,7 +249,7 @@ def test_a_bias_row_joins_the_expression(fuse_all, programs, bias_shape):
         rand(int(np.prod(bias_shape)), np.float64, 2).reshape(bias_shape)
     x, w, b = (tc.tensor(v, requires_grad=True) for v in (xv, wv, bv))
     y = (x @ w + b).relu()
-    y.data  # noqa: B018  (computes it)
+    y.detach().numpy()  # computes it
     assert [(n_in, n_out) for _, n_in, n_out, _ in programs] == [(2, 1)]
     (y * y).sum().backward()
     tx, tw, tb = (torch.tensor(v, requires_grad=True) for v in (xv, wv, bv))
@@ -282,7 +282,7 @@ def test_per_row_values_join_the_expression(fuse_all, programs):
         return (xc / ((xc * xc).mean(-1, keepdim=True) + 1e-5).sqrt() * w + b).tanh()
     x, w, b = (tc.tensor(v, requires_grad=True) for v in (xv, wv, bv))
     y = norm(tc, x, w, b)
-    y.data  # noqa: B018  (computes it)
+    y.detach().numpy()  # computes it
     # one pass writes xc and xc * xc (the mean stretched over each row), one reads xc, the scale, w, b
     assert [n_in for _, n_in, _, _ in programs if n_in > 1] == [2, 4]
     (y * y).sum().backward()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import tinygrad_chain as tc
-from tinygrad_chain.ops import fusion
+from tinygrad_chain.backends import lazy as fusion
 
 SCRIPTS = Path(__file__).parent / "torch_scripts"
 _NUMBER = re.compile(r"[-+]?\d+\.\d+(?:e[-+]?\d+)?")

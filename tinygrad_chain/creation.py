@@ -9,7 +9,6 @@ from tinygrad_chain.backends import dlpack
 from tinygrad_chain.device import backend_for, get_default_device
 from tinygrad_chain.dims import shape_arg
 from tinygrad_chain.generator import native_rng
-from tinygrad_chain.ops import fusion
 
 
 def _new(b, data, requires_grad):
@@ -144,9 +143,7 @@ def from_numpy(array):
         raise TypeError(f"from_numpy(): can't share the memory of a {array.dtype} array: the dtypes are "
                         f"{', '.join(d.name for d in dtypes.ALL)} (tc.tensor(array) copies it, widening "
                         f"uint8/int8/int16/uint16/uint32 exactly)") from None
-    if b.fused_ops:
-        fusion.expose(array)  # the caller keeps the array and may write it: never read it lazily
-    return _new(b, array, False)
+    return _new(b, b.from_numpy(array), False)
 
 
 def from_dlpack(ext_tensor):
@@ -174,8 +171,6 @@ def from_dlpack(ext_tensor):
     except KeyError:
         raise TypeError(f"from_dlpack(): can't share the memory of a {arr.dtype} tensor: the dtypes are "
                         f"{', '.join(d.name for d in dtypes.ALL)} (convert it on its side first)") from None
-    if b.fused_ops:
-        fusion.expose(arr)  # the other side may write it at any time: never read it lazily
     return _new(b, arr, False)
 
 

@@ -44,11 +44,9 @@ def get_device_name(device=None):
 
 
 def synchronize(device=None):
-    """Run the pending fused work (ops/fusion.py), then wait until every kernel queued on the
-    GPU has finished: the time is then spent where eager code would spend it (honest timing)."""
-    b = _backend("synchronize")
-    _compute_pending()
-    b.synchronize()
+    """Wait until every kernel queued on the GPU has finished (the backend runs its pending
+    fused work first): the time is then spent where eager code would spend it (honest timing)."""
+    _backend("synchronize").synchronize()
 
 
 def manual_seed(seed):
@@ -92,14 +90,8 @@ def mem_get_info(device=None):
     return _backend("mem_get_info").mem_get_info()
 
 
-def _memory_stats():
-    _compute_pending()  # the figures of eager code: pending results hold memory once computed
+def _memory_stats():  # the figures of eager code: the backend computes its pending results first
     return backends.get(_NAME).memory_stats()
-
-
-def _compute_pending():
-    from tinygrad_chain.ops import fusion  # here: tc.cuda loads before the ops package
-    fusion.compute_all()
 
 
 def _in_use():

@@ -17,8 +17,6 @@ from tinygrad_chain.device import backend_for, device_of
 from tinygrad_chain.device import device as _device
 from tinygrad_chain.formatting import tensor_repr
 from tinygrad_chain.ops import movement as M
-from tinygrad_chain.ops import fusion
-from tinygrad_chain.ops.fusion import Pending
 from tinygrad_chain.ops.registry import apply
 from tinygrad_chain.size import _size
 from tinygrad_chain.sparse import not_supported
@@ -47,39 +45,24 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
     def data(self):
         """This tensor's values as a new leaf tensor sharing its memory, outside autograd (torch's
         .data): `p.data.add_(u)` and `p.data -= lr * p.grad` write the parameter in place, unseen by
-        the version counter (as torch's; detach() shares the counter). Writes through it go
-        through the in-place ops, which compute the pending expressions that read the memory first."""
-        return Tensor._make(self._array, self._b, False, None, [0])
+        the version counter (as torch's; detach() shares the counter)."""
+        return Tensor._make(self._data, self._b, False, None, [0])
 
     @data.setter
     def data(self, value):
         """Take value's memory (and with it its shape, dtype and device), as torch does."""
         if not isinstance(value, Tensor):
             raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
-        self._data, self._b = value._array, value._b
+        self._data, self._b = value._data, value._b
 
     @property
     def _array(self):
-        """The backend array, for reading inside the library (pending work computed)."""
-        d = self._data
-        if type(d) is Pending:
-            d = self._data = d.get()
-        return d
+        """The backend array (the same as _data)."""
+        return self._data
 
     def _writable(self):
-        """The backend array, about to be written in place: pending expressions that read
-        this memory are computed first."""
-        a = self._array
-        fusion.before_write(a)
-        return a
-
-    def _shared_array(self):
-        """The backend array, handed to code outside the library (numpy(), __array__): fused
-        expressions never read it lazily again, since the caller may write it at any time."""
-        a = self._writable()
-        if self._b.fused_ops:
-            fusion.expose(a)
-        return a
+        """The backend array, about to be written in place by the caller itself."""
+        return self._b.writable(self._data)
 
     # ---- inspection ----------------------------------------------------
     @property
@@ -136,10 +119,10 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
         if self._requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                                "instead.")
-        return self._b.to_numpy(self._shared_array())
+        return self._b.to_numpy(self._b.shared(self._data))
 
     def __array__(self, dtype=None, copy=None):
-        out = self._b.to_numpy(self._shared_array())
+        out = self._b.to_numpy(self._b.shared(self._data))
         return out if dtype is None else out.astype(dtype)
 
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
@@ -147,7 +130,7 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
         np.from_dlpack, cupy.from_dlpack or tc.from_dlpack."""
         if self._requires_grad:
             raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
-        return self._b.to_dlpack(self._shared_array(), stream=stream, max_version=max_version, dl_device=dl_device,
+        return self._b.to_dlpack(self._data, stream=stream, max_version=max_version, dl_device=dl_device,
                                  copy=copy)
 
     def __dlpack_device__(self):

@@ -85,7 +85,7 @@ def _table_kernels(K):
 
 
 def _fused_programs(K):
-    """Kernels for fused programs (ops/fusion.py): the elementwise chain's forward (with its
+    """Kernels for fused programs (backends/lazy.py): the elementwise chain's forward (with its
     sum) and backward, and one that uses every instruction with a constant."""
     from backends import formulas
     names = formulas.INSTRUCTION_NAMES

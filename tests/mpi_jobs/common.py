@@ -15,7 +15,7 @@ import numpy as np
 
 import tinygrad_chain as tc
 from tinygrad_chain import backends
-from tinygrad_chain.ops import fusion
+from tinygrad_chain.backends import lazy as fusion
 
 DEVICES = ("numpy", "cpp", "cpp_kernels", "cpp_fused")  # as tests/conftest.py's device fixture
 results = {}

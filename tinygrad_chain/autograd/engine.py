@@ -18,8 +18,6 @@ import operator
 import sys
 import weakref
 
-from tinygrad_chain.ops import fusion
-
 from .grad_mode import state
 from .indexed_grad import IndexedGrad, add_grads, dense
 from .node import Node
@@ -140,8 +138,6 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
             if not retain_graph:
                 node._inputs = node._out = node.saved = None  # Node.release, inline
 
-        # the leaves' gradients often share their inputs: one pass computes the pending ones
-        fusion.compute_together([g._data for _, g in leaf_grads.values() if type(g) is not IndexedGrad])
         if wanted is not None:
             for leaf, g in leaf_grads.values():
                 g = dense(g)

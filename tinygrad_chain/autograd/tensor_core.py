@@ -22,7 +22,7 @@ class TensorCore:
     @classmethod
     def _make(cls, data, backend, requires_grad, grad_fn, version):
         t = _new(cls)
-        t._data = data  # a backend array, or a fusion.Pending not computed yet
+        t._data = data  # a backend array (a fusing backend's may be lazy: backends/lazy.py)
         t._b = backend
         t._requires_grad = requires_grad
         t._grad = None

@@ -15,7 +15,7 @@ import warnings
 
 from tinygrad_chain import dtypes
 from tinygrad_chain.autograd.grad_mode import state
-from tinygrad_chain.ops import fusion
+from tinygrad_chain.backends import lazy
 from tinygrad_chain.tensor import Tensor
 
 from . import hooks
@@ -67,8 +67,8 @@ class _Step:
         return None
 
     def __call__(self, tensors):
-        if fusion._pending:
-            fusion.compute_all()
+        if lazy._pending:
+            lazy.compute_all()
         return self.fn(tensors, *[t._array for t in tensors])
 
 
@@ -90,8 +90,8 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         if hooks.tracer is not None:  # inside another compiled step's trace: part of it
             return self._fn(*args, **kwargs)
-        tensors, parts = [], [state.enabled, dtypes.get_default_dtype(), fusion.config.enabled,
-                              fusion.config.min_elements]
+        tensors, parts = [], [state.enabled, dtypes.get_default_dtype(), lazy.config.enabled,
+                              lazy.config.min_elements]
         _flatten(args, tensors, parts)
         _flatten(kwargs, tensors, parts)
         key = tuple(parts)
@@ -126,7 +126,7 @@ class CompiledFunction:
         if why != "new inputs":
             warnings.warn(f"tc.compile: tracing {name} again: {why}", CompileWarning, stacklevel=3)
         self._traces += 1
-        fusion.compute_all()
+        lazy.compute_all()
         tracer = Tracer(tensors)
         hooks.tracer = tracer
         tracer.install()

@@ -22,9 +22,9 @@ import weakref
 
 from tinygrad_chain import backends
 from tinygrad_chain.autograd import engine
+from tinygrad_chain.backends import lazy
 from tinygrad_chain.generator import Generator
 from tinygrad_chain.nn.module import Module
-from tinygrad_chain.ops import fusion
 from tinygrad_chain.optim import lr_scheduler
 from tinygrad_chain.optim.optimizer import Optimizer
 from tinygrad_chain.tensor import Tensor
@@ -32,9 +32,10 @@ from tinygrad_chain.tensor_inplace import TensorInplace
 
 from . import hooks
 
-# metadata (no data read, nothing written): not recorded
+# metadata (no data read, nothing written): not recorded. writable(a) returns a itself (what it computes
+# first, a fusing backend's pending readers of a, goes through realize, which is recorded)
 _METADATA = frozenset(("dtype_of", "native_dtype", "is_view", "fusable", "dlpack_device", "get_num_threads",
-                       "uniform_value"))
+                       "uniform_value", "writable"))
 _CONSTANTS = (int, float, bool, str, bytes, complex, type(None))
 # calls that write into their first argument (run_fused: into its fourth, a list): a check after one that
 # wrote memory from before the step cannot abandon the replay (random draws it can: they are only redrawn)
@@ -295,7 +296,7 @@ class Tracer:
         """The spec of the step's result; records the last computations and rebindings."""
         out = self._result_spec(result)
         if self.recording:
-            fusion.compute_all()  # nothing stays pending across a replay
+            lazy.compute_all()  # nothing stays pending across a replay
             self.rebind()
         if len(backends.loaded()) != len(self.backends):
             self.escape("a device first used inside the step (its calls were not recorded)")

@@ -4,8 +4,7 @@ The forward op runs the backend's act(name, x, *params); its VJP applies the bac
 which runs act_backward(name, g, saved, *params) (saved: the input, or the output where
 that is cheaper, as the row says). The backward op is differentiable again: its VJP is
 itself (linear in g) and g times the second derivative, written here in Tensor ops, so
-higher-order gradients are exact. relu, sigmoid and tanh (and their backward) are also
-fused instructions (`fuse`).
+higher-order gradients are exact.
 """
 import math
 
@@ -15,7 +14,7 @@ from .elementwise import where
 from .registry import Op, apply, register
 
 
-def _pair(cls, name, row=None, second=None, fuse=False, float_only=True, doc=""):
+def _pair(cls, name, row=None, second=None, float_only=True, doc=""):
     """Register the op `name` and its backward `name_backward` for formulas.ACT[row] (row: a name, or a
     function of the op's attrs: gelu's `approximate` picks its row). second(saved, **attrs) is the
     derivative of the act's derivative (None: zero, as relu's)."""
@@ -51,7 +50,6 @@ def _pair(cls, name, row=None, second=None, fuse=False, float_only=True, doc="")
     for op, op_name, op_cls in ((Forward, name, cls), (Backward, f"{name}_backward", cls + "Backward")):
         op.__name__ = op.__qualname__ = op_cls
         op.name = op_name
-        op.fuse = op_name if fuse else None
     Forward.__doc__, Forward.float_only = doc or None, float_only
     Forward.saves_output, Forward.saves_inputs = saves_output, not saves_output
     Backward.__doc__ = f"g times {name}'s derivative, from its {'output' if saves_output else 'input'}."
@@ -87,9 +85,9 @@ def _softplus_second(x, beta=1.0, threshold=20.0):
 
 
 # y > 0 exactly where x > 0, so relu saves its output and the input can be freed
-Relu, ReluBackward = _pair("Relu", "relu", fuse=True, float_only=False)
-Sigmoid, SigmoidBackward = _pair("Sigmoid", "sigmoid", second=lambda y: 1.0 - 2.0 * y, fuse=True)
-Tanh, TanhBackward = _pair("Tanh", "tanh", second=lambda y: -2.0 * y, fuse=True)
+Relu, ReluBackward = _pair("Relu", "relu", float_only=False)
+Sigmoid, SigmoidBackward = _pair("Sigmoid", "sigmoid", second=lambda y: 1.0 - 2.0 * y)
+Tanh, TanhBackward = _pair("Tanh", "tanh", second=lambda y: -2.0 * y)
 LeakyRelu, LeakyReluBackward = _pair("LeakyRelu", "leaky_relu", float_only=False)
 Elu, EluBackward = _pair("Elu", "elu", float_only=False,
                          second=lambda x, alpha=1.0: where(x > 0, 0.0, alpha * x.clamp(max=0.0).exp()))

@@ -9,7 +9,7 @@ import math
 
 from tinygrad_chain.autograd.tensor_core import TensorCore
 
-from . import fusion, vjp_ops
+from . import vjp_ops
 from .registry import Op, _describe, apply, register
 
 
@@ -37,7 +37,6 @@ def _both(ctx, ga, gb):
 @register
 class Add(Op):
     name = "add"
-    fuse = "add"
 
     def forward(self, b, x, y):
         return b.binary("add", x, y)
@@ -49,7 +48,6 @@ class Add(Op):
 @register
 class Sub(Op):
     name = "sub"
-    fuse = "sub"
 
     def forward(self, b, x, y):
         return b.binary("sub", x, y)
@@ -61,7 +59,6 @@ class Sub(Op):
 @register
 class Mul(Op):
     name = "mul"
-    fuse = "mul"
     saves_inputs = True
 
     def forward(self, b, x, y):
@@ -71,8 +68,8 @@ class Mul(Op):
         x, y = ctx.inputs
         tensor = TensorCore  # a factor may be a number; the arrays' shapes (Tensor.shape makes a tc.Size)
         if (isinstance(y, tensor) and isinstance(x, tensor) and x._data.shape == y._data.shape == g._data.shape
-                and x.dtype == y.dtype == g.dtype and not fusion.is_pending(g._data)):
-            # same shapes: fewer passes over memory (a pending g fuses into the products instead)
+                and x.dtype == y.dtype == g.dtype):
+            # same shapes: fewer passes over memory
             need_x, need_y = ctx.needs_input_grad
             F = vjp_ops.of(g)
             gv, xv, yv = F.read(g), F.read(x), F.read(y)
@@ -88,7 +85,6 @@ class Mul(Op):
 @register
 class Div(Op):
     name = "div"
-    fuse = "div"
     saves_inputs = True
     float_only = True
 
@@ -133,7 +129,6 @@ class Pow(Op):
 @register
 class Maximum(Op):
     name = "maximum"
-    fuse = "maximum"
     saves_inputs = True
 
     def forward(self, b, x, y):
@@ -147,7 +142,6 @@ class Maximum(Op):
 @register
 class Minimum(Op):
     name = "minimum"
-    fuse = "minimum"
     saves_inputs = True
 
     def forward(self, b, x, y):
@@ -248,7 +242,6 @@ class _Unary(Op):
 @register
 class Neg(_Unary):
     name = "neg"
-    fuse = "neg"
 
     def vjp(self, ctx, g):
         return (-g,)
@@ -266,7 +259,6 @@ class Abs(_Unary):
 @register
 class Exp(_Unary):
     name = "exp"
-    fuse = "exp"
     saves_output = True
     float_only = True
 
@@ -307,7 +299,6 @@ class Expm1(_Unary):
 @register
 class Sqrt(_Unary):
     name = "sqrt"
-    fuse = "sqrt"
     saves_output = True
     float_only = True
 

@@ -37,7 +37,6 @@ class _Reduce(Op):
 @register
 class Sum(_Reduce):
     name = "sum"
-    fuse = "sum"  # of a pending expression: taken in the same pass (ops/fusion.py)
 
     def vjp(self, ctx, g):
         return (expand_back(g, ctx.in_meta[0][0], ctx.attrs["axis"], ctx.attrs["keepdims"]),)

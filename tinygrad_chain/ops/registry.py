@@ -9,9 +9,6 @@ from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.autograd.node import Node
 from tinygrad_chain.autograd.tensor_core import TensorCore, constant  # noqa: F401  (constant: ops import it here)
 
-from . import fusion
-from .fusion import _NUMBERS, Pending
-
 REGISTRY = {}
 
 
@@ -44,9 +41,6 @@ class Op:
     changes_device = False
     #: the op chooses its output dtype (a cast to float64 is not demoted to the default float)
     sets_dtype = False
-    #: the instruction computing this op inside a fused elementwise program (ops/fusion.py),
-    #: for an op that maps same-shape inputs to an output of that shape, element by element
-    fuse = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -93,28 +87,18 @@ def apply(op, *args, **attrs):
         op.check(*args, **attrs)
     if op.float_only:
         arrays = _as_float(b, arrays)
-    out = None
-    if b.fused_ops:
-        # inline, since it runs for every op: only a pending operand, or a large one of a
-        # fusable op, needs fusion (calling it for each small op cost 6% of a scalar chain)
-        fuses, least = op.fuse is not None, fusion.config.min_elements
-        for a in arrays:
-            if type(a) is Pending or (fuses and type(a) not in _NUMBERS and a.size >= least):
-                out, arrays = fusion.prepare(op, b, arrays, attrs)
-                break
-    if out is None:
-        try:
-            # unary and binary ops without attributes are called with their arguments written out: a
-            # call with *arrays, **attrs costs a third of a small op's forward
-            n = len(arrays)
-            if attrs or n > 2:
-                out = op.forward(b, *arrays, **attrs)
-            elif n == 2:
-                out = op.forward(b, arrays[0], arrays[1])
-            else:
-                out = op.forward(b, arrays[0])
-        except ValueError as e:
-            raise _shape_error(op, args, e) from None
+    try:
+        # unary and binary ops without attributes are called with their arguments written out: a
+        # call with *arrays, **attrs costs a third of a small op's forward
+        n = len(arrays)
+        if attrs or n > 2:
+            out = op.forward(b, *arrays, **attrs)
+        elif n == 2:
+            out = op.forward(b, arrays[0], arrays[1])
+        else:
+            out = op.forward(b, arrays[0])
+    except ValueError as e:
+        raise _shape_error(op, args, e) from None
     if op.saves_extra:
         out, saved = out
     if isinstance(out, b.scalar_type):  # NumPy returns scalars, not arrays, for 0-d results

@@ -35,8 +35,8 @@ def of(g):
 
 class Arrays:
     """First order: the backend's methods on arrays; the backend of one VJP call is `b`."""
-    #: a Tensor's array (pending fused work computed)
-    read = operator.attrgetter("_array")
+    #: a Tensor's array
+    read = operator.attrgetter("_data")
 
     def __init__(self, b):
         self.b = b
