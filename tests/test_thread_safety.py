@@ -14,10 +14,11 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from helpers import to_np
 
 import tinygrad_chain as tc
 from tinygrad_chain import backends
-from tinygrad_chain.autograd import engine
+from tinygrad_chain.autograd import engine, tensor_core
 from tinygrad_chain.backends import lazy
 
 
@@ -229,11 +230,39 @@ def test_a_gradient_array_held_elsewhere_is_copied_into_grad(device):
     np.testing.assert_array_equal(x.detach().numpy(), np.arange(5, dtype=np.float32))
 
 
-def test_a_gradient_array_nothing_else_holds_is_not_copied(device):
-    g = tc.randn(5)
-    assert engine._owned(g, set()) is g
-    held = g._array  # noqa: F841  (a second holder)
-    assert engine._owned(g, set()) is not g
+def test_a_gradient_is_copied_only_when_its_array_may_be_shared(device):
+    g = tc.randn(4)
+    assert engine._owned(g, set()) is g               # made in this pass: nothing else holds it
+    assert engine._owned(g, {id(g._data)}) is not g   # another .grad's already, or a seed
+    lent = tensor_core.lent(g._data, g._b)            # an input's array, handed on by a VJP
+    assert engine._owned(lent, set()) is not lent
+    view = g[1:]
+    assert engine._owned(view, set()) is not view
+
+
+def test_grads_from_hooks_and_functions_are_not_the_callers_memory(device):
+    """A hook's replacement and a Function's backward result may be tensors the caller keeps:
+    the .grad is a copy, so accumulating into it leaves them alone."""
+    kept = tc.full((3,), 5.0)
+    x = tc.ones(3, requires_grad=True)
+    y = x * 2.0
+    y.register_hook(lambda g: kept)
+    y.sum().backward()
+    x.grad.add_(1.0)
+    assert to_np(kept).tolist() == [5.0] * 3 and to_np(x.grad).tolist() == [11.0] * 3
+
+    class Lends(tc.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return kept
+    z = tc.ones(3, requires_grad=True)
+    Lends.apply(z).sum().backward()
+    z.grad.add_(1.0)
+    assert to_np(kept).tolist() == [5.0] * 3 and to_np(z.grad).tolist() == [6.0] * 3
 
 
 # ---- grad mode ------------------------------------------------------------------------

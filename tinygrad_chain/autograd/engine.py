@@ -15,13 +15,12 @@
 """
 import gc
 import operator
-import sys
 import weakref
 
 from .grad_mode import state
 from .indexed_grad import IndexedGrad, add_grads, dense
 from .node import Node
-from .tensor_core import TensorCore
+from .tensor_core import LENT, TensorCore
 
 # id(leaf) -> [hook(leaf)], called once its .grad holds this backward's gradient. Keyed by id,
 # not a WeakKeyDictionary: that compares keys with ==, which is elementwise on tensors.
@@ -271,32 +270,19 @@ def _run_hook(hook, g):
     if out.shape != g.shape:
         raise RuntimeError(f"hook '{name}' has changed the size of value (was {list(g.shape)} got "
                            f"{list(out.shape)})")
-    return out
+    # the hook's caller may hold the tensor it returned: lent, unless this pass is recorded
+    return out if state.enabled else TensorCore.make(out._data, out._b, False, None, LENT)
 
 
 def _owned(g, owned):
     """g, or a copy of it when its array may be shared: a view, an array already given to
-    another .grad, or one that anything besides g holds (VJPs may pass an input's or a
-    saved array on as a gradient, e.g. the product's when the upstream gradient is one)."""
-    data = g._array
-    if g._b.is_view(data) or id(data) in owned or sys.getrefcount(data) > (_ALONE or _refs_alone()):
+    another .grad or handed in (a seed), or one lent by a VJP, a hook or a Function's backward
+    (the product's VJP hands on the other factor's array when the upstream gradient is one)."""
+    data = g._data
+    if g._version is LENT or id(data) in owned or g._b.is_view(data):
         g = g.detach().clone()
-    owned.add(id(g._array))
+    owned.add(id(g._data))
     return g
-
-
-_ALONE = None
-
-
-def _refs_alone():
-    """The count _owned reads for an array that g alone holds: g's slot, `data` and
-    getrefcount's argument make 3 up to CPython 3.13, but newer versions borrow references
-    and count fewer. So it is measured once, by the very statements _owned runs."""
-    global _ALONE
-    g = TensorCore.make(object(), None, False, None, [0])
-    data = g._array
-    _ALONE = sys.getrefcount(data)
-    return _ALONE
 
 
 def _write_grad(t, g, create_graph, owned):

@@ -1,7 +1,7 @@
 """User-defined ops: subclass Function with static forward and backward."""
 from .grad_mode import no_grad, state
 from .node import Node
-from .tensor_core import TensorCore
+from .tensor_core import TensorCore, lent
 
 
 class FunctionCtx:
@@ -49,7 +49,10 @@ class _FunctionOp:
             if meta is None:
                 raise RuntimeError(f"function {self.backward_name} returned a gradient different than None at "
                                    f"position {i + 1}, but the corresponding forward input was not a Tensor")
-        return grads
+        if state.enabled:  # recorded (create_graph): .grad takes the tensors as they are
+            return grads
+        # the user's code may hold what its backward returned: lent (engine._owned)
+        return tuple(None if gi is None else lent(gi._data, gi._b) for gi in grads)
 
 
 class Function:

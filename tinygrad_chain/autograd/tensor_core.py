@@ -40,6 +40,16 @@ _new = object.__new__
 TensorCore.make = _unset
 
 
+#: the version counter of a lent gradient (below): the engine copies it before it becomes a .grad
+LENT = [0]
+
+
+def lent(array, b):
+    """A native array that something else holds (an input's), handed on as a gradient outside
+    any graph: the engine copies it before it becomes a .grad, which is written in place."""
+    return TensorCore.make(array, b, False, None, LENT)
+
+
 def constant(array, b):
     """A native array as a Tensor outside any graph: a gradient a first-order VJP computed
     on arrays (ops/vjp_ops.py)."""

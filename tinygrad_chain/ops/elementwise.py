@@ -74,9 +74,9 @@ class Mul(Op):
             F = vjp_ops.of(g)
             gv, xv, yv = F.read(g), F.read(x), F.read(y)
             if F.uniform_value(gv) == 1.0:
-                # the gradient of a sum: g * y is y. Shared, not copied: gradients are never
+                # the gradient of a sum: g * y is y. Lent, not copied: gradients are never
                 # written in place, and the engine copies one before it becomes a .grad
-                return F.grads(yv if need_x else None, xv if need_y else None)
+                return F.lent(yv if need_x else None, xv if need_y else None)
             if need_x and need_y:
                 return F.grads(*F.mul_backward(gv, xv, yv))
         return _both(ctx, lambda: g * y, lambda: g * x)

@@ -20,7 +20,7 @@ import functools
 import operator
 
 from tinygrad_chain.autograd.grad_mode import state
-from tinygrad_chain.autograd.tensor_core import constant
+from tinygrad_chain.autograd.tensor_core import constant, lent
 
 
 def of(g):
@@ -75,6 +75,12 @@ class Arrays:
         b = self.b
         return tuple([None if a is None else constant(a, b) for a in gs])
 
+    def lent(self, *gs):
+        """grads of arrays something else holds (an input's): the engine copies one before it
+        becomes a .grad (tensor_core.lent)."""
+        b = self.b
+        return tuple([None if a is None else lent(a, b) for a in gs])
+
 
 class Recorded:
     """create_graph: the same functions as recorded Tensor ops (an op's kernels are added by `kernel`)."""
@@ -85,6 +91,8 @@ class Recorded:
     @staticmethod
     def grads(*gs):
         return gs
+
+    lent = grads
 
     @staticmethod
     def matmul(a, b):
