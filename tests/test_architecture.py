@@ -127,16 +127,14 @@ LOCAL_IMPORTS = {
     ("tinygrad_chain.nn.utils.gradient_flow", "matplotlib"): "optional, heavy: only when a figure is drawn",
     ("tinygrad_chain.datasets", "sklearn"): "optional (scikit-learn's digits), heavy: only load_digits",
     ("tinygrad_chain.threads", "threadpoolctl"): "optional: the BLAS thread count, when it is installed",
-    ("tinygrad_chain.dtypes", "ml_dtypes"): "bfloat16's NumPy dtype, loaded on first use of bfloat16",
+    ("tinygrad_chain.dtypes", "ml_dtypes"): "heavy (half a second): bfloat16's NumPy dtype, on its first use",
     ("tinygrad_chain.distributed.group", "mpi4py"): "optional (the distributed extra): only init_process_group",
     ("tinygrad_chain.distributed.group", "cupy"): "optional (the cuda extra): only the nccl backend",
     ("tinygrad_chain.distributed.group", "tinygrad_chain.distributed.nccl_transport"): "imports cupy: nccl only",
     ("tinygrad_chain.distributed.mpi_transport", "mpi4py"): "optional: MPI starts when a group is made",
     ("tinygrad_chain.distributed.nccl_transport", "cupy"): "optional (the cuda extra)",
-    ("tinygrad_chain.backends.cupy_backend", "cupyx"): "cupyx.scipy.special loads SciPy: only for erfinv",
-    ("tinygrad_chain.backends.cupy_kernels", "cupyx"): "cupyx's JIT helpers, only when a kernel is compiled",
-    # until fusion moves below the backend line (issue 15): tc.cuda loads before the ops package
-    ("tinygrad_chain.cuda", "tinygrad_chain.ops.fusion"): "tc.cuda loads before the ops package",
+    ("tinygrad_chain.backends.cupy_backend", "cupyx"): "cupyx.scipy.special needs SciPy (optional): erf only",
+    ("tinygrad_chain.backends.cupy_kernels", "cupyx"): "scatter_add on a cupy without ufunc.at only",
     # nn and optim import compile.hooks, which runs compile/__init__ while nn is half loaded; function.py
     # imports nn and optim (moving hooks.py out of the compile package would remove this)
     ("tinygrad_chain.compile", "tinygrad_chain.compile.function"): "function.py imports nn, which imports hooks",
@@ -185,3 +183,79 @@ def test_modules_that_once_closed_the_cycle_import_no_tensor_module(module):
     TensorCore.make: none imports tensor.py, so tensor.py imports them at module level."""
     imported = {t for m, n, _ in IMPORTS if m == module for t in _targets(m, n)}
     assert f"{PKG}.tensor" not in imported
+
+
+def _engine_files():
+    """tensor.py and its method files, the registry and the ops, the tape and the backward engine."""
+    yield from sorted((ROOT / PKG).glob("tensor*.py"))
+    for d in ("ops", "autograd"):
+        yield from sorted((ROOT / PKG / d).rglob("*.py"))
+
+
+def test_fusion_is_the_backends_business():
+    """Tensor, registry, ops and engine see plain arrays: none of them names fusion (issue 15)."""
+    named = [f"{p.relative_to(ROOT)}:{i}" for p in _engine_files()
+             for i, line in enumerate(p.read_text().splitlines(), 1) if "fusion" in line.lower()]
+    assert not named, named
+
+
+def test_the_tape_sits_below_the_registry():
+    """Within the engine floor, ops/ (the registry and the ops) imports autograd/ (the tape, the grad
+    mode, the backward engine), never the other way."""
+    upward = [f"{SOURCES[m].relative_to(ROOT)}:{n.lineno} imports {t}" for m, n, _ in IMPORTS
+              if m.startswith(f"{PKG}.autograd") for t in _targets(m, n) if t.startswith(f"{PKG}.ops")]
+    assert not upward, upward
+
+
+def _module_level_graph():
+    """module -> the package modules its module-level imports run, parents' __init__ included
+    (`import a.b.c` runs a/b/__init__.py first); the facade `tinygrad_chain` itself is left out:
+    every module of the package runs inside its import."""
+    edges = {m: set() for m in SOURCES}
+    for module, node, local in IMPORTS:
+        if local:
+            continue
+        for target in _targets(module, node):
+            while target not in (PKG, "") and target != module:
+                if target in SOURCES and not module.startswith(target + "."):
+                    edges[module].add(target)
+                target = target.rpartition(".")[0]
+    return edges
+
+
+def _cycles(edges):
+    """The strongly connected components with more than one module (Tarjan's, iterative)."""
+    index, low, stack, on, found, counter = {}, {}, [], set(), [], [0]
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, iter(edges[root]))]
+        index[root] = low[root] = counter[0]; counter[0] += 1; stack.append(root); on.add(root)
+        while work:
+            v, it = work[-1]
+            w = next(it, None)
+            if w is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    comp = set()
+                    while True:
+                        x = stack.pop(); on.discard(x); comp.add(x)
+                        if x == v:
+                            break
+                    if len(comp) > 1:
+                        found.append(comp)
+            elif w not in index:
+                index[w] = low[w] = counter[0]; counter[0] += 1; stack.append(w); on.add(w)
+                work.append((w, iter(edges[w])))
+            elif w in on:
+                low[v] = min(low[v], index[w])
+    return found
+
+
+def test_no_import_cycle_below_the_facade():
+    """Module-level imports form no cycle, but for tc.nn.modules (torch's import path: it re-exports
+    tc.nn, which imports it after every layer)."""
+    cycles = [sorted(c) for c in _cycles(_module_level_graph()) if c != {f"{PKG}.nn", f"{PKG}.nn.modules"}]
+    assert not cycles, cycles
