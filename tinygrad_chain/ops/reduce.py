@@ -156,70 +156,53 @@ def _softmax_over(x, axes):
     return p.permute(*sorted(range(x.ndim), key=perm.__getitem__))
 
 
-@register
-class Softmax(Op):
-    name = "softmax"
-    saves_output = True
-    float_only = True
+def _normaliser(op_name, empty, second):
+    """The op `op_name` along an axis (softmax or log_softmax: the backend's stable kernel; `empty`, a
+    unary, for an empty x) and its backward op (the backend's `op_name`_backward of g and the saved
+    output y), whose own VJP is second(u, g, y, axis, need_g, need_y)."""
+    class Forward(Op):
+        name = op_name
+        saves_output = True
+        float_only = True
 
-    def forward(self, b, x, axis):
-        if x.size == 0:  # nothing to normalise (the kernels' max has no identity)
-            return b.unary("exp", x)
-        return b.softmax(x, axis)
+        def forward(self, b, x, axis):
+            if x.size == 0:  # nothing to normalise (the kernels' max has no identity)
+                return b.unary(empty, x)
+            return getattr(b, op_name)(x, axis)
 
-    def vjp(self, ctx, g):
-        return (apply(SoftmaxBackward, g, ctx.output, axis=ctx.attrs["axis"]),)
+        def vjp(self, ctx, g):
+            return (apply(backward, g, ctx.output, axis=ctx.attrs["axis"]),)
 
+    class Backward(Op):
+        name = op_name + "_backward"
+        saves_inputs = True
 
-@register
-class SoftmaxBackward(Op):
-    """y * (g - sum(g * y))."""
-    name = "softmax_backward"
-    saves_inputs = True
+        def forward(self, b, g, y, axis):
+            return getattr(b, self.name)(g, y, axis)
 
-    def forward(self, b, g, y, axis):
-        return b.softmax_backward(g, y, axis)
+        def vjp(self, ctx, u):
+            g, y = ctx.inputs
+            return second(u, g, y, ctx.attrs["axis"], *ctx.needs_input_grad)
 
-    def vjp(self, ctx, u):
-        g, y = ctx.inputs
-        axis = ctx.attrs["axis"]
-        need_g, need_y = ctx.needs_input_grad
-        return (apply(SoftmaxBackward, u, y, axis=axis) if need_g else None,
-                u * g - u * (g * y).sum(axis, keepdim=True) - g * (u * y).sum(axis, keepdim=True)
-                if need_y else None)
-
-
-@register
-class LogSoftmax(Op):
-    name = "log_softmax"
-    saves_output = True
-    float_only = True
-
-    def forward(self, b, x, axis):
-        if x.size == 0:  # nothing to normalise (the kernels' max has no identity)
-            return b.unary("neg", x)
-        return b.log_softmax(x, axis)
-
-    def vjp(self, ctx, g):
-        return (apply(LogSoftmaxBackward, g, ctx.output, axis=ctx.attrs["axis"]),)
+    backward = register(Backward)
+    return register(Forward), backward
 
 
-@register
-class LogSoftmaxBackward(Op):
-    """g - exp(y) * sum(g)."""
-    name = "log_softmax_backward"
-    saves_inputs = True
+def _softmax_second(u, g, y, axis, need_g, need_y):
+    """softmax_backward(g, y) = y * (g - sum(g * y))."""
+    return (apply(SoftmaxBackward, u, y, axis=axis) if need_g else None,
+            u * g - u * (g * y).sum(axis, keepdim=True) - g * (u * y).sum(axis, keepdim=True) if need_y else None)
 
-    def forward(self, b, g, y, axis):
-        return b.log_softmax_backward(g, y, axis)
 
-    def vjp(self, ctx, u):
-        g, y = ctx.inputs
-        axis = ctx.attrs["axis"]
-        p = y.exp()
-        need_g, need_y = ctx.needs_input_grad
-        return (u - (u * p).sum(axis, keepdim=True) if need_g else None,
-                -u * p * g.sum(axis, keepdim=True) if need_y else None)
+def _log_softmax_second(u, g, y, axis, need_g, need_y):
+    """log_softmax_backward(g, y) = g - exp(y) * sum(g)."""
+    p = y.exp()
+    return (u - (u * p).sum(axis, keepdim=True) if need_g else None,
+            -u * p * g.sum(axis, keepdim=True) if need_y else None)
+
+
+Softmax, SoftmaxBackward = _normaliser("softmax", "exp", _softmax_second)
+LogSoftmax, LogSoftmaxBackward = _normaliser("log_softmax", "neg", _log_softmax_second)
 
 
 @register
