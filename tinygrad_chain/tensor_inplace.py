@@ -7,6 +7,7 @@ from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.autograd.node import Node
 from tinygrad_chain.autograd.node import _sequence as _node_seq
 from tinygrad_chain.autograd.tensor_core import TensorCore
+from tinygrad_chain.ops.inplace import update_
 
 
 class TensorInplace:
@@ -83,9 +84,8 @@ class TensorInplace:
         return self.fill_(0)
 
     def _replace_data(self, data):
-        """Write new values with no graph (for initialisers and optimizers)."""
-        self._b.copy_into(self._writable(), data)
-        self._version[0] += 1
+        """Write new values (a backend array or a number) with no graph, as an in-place op."""
+        update_("_replace_data", "copy_into", (self,), (0,), data)
         return self
 
     def uniform_(self, a=0.0, b=1.0):

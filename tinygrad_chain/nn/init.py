@@ -5,7 +5,9 @@ import warnings
 
 from tinygrad_chain import dtypes, linalg
 from tinygrad_chain.creation import randn
+from tinygrad_chain.functions import eye
 from tinygrad_chain.ops.elementwise import where
+from tinygrad_chain.ops.inplace import write_
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -63,12 +65,12 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
         if not bool(bad.any()):
             break
         fresh = randn(*tensor.shape, dtype=tensor.dtype, device=tensor.device) * std + mean
-        out._replace_data(where(bad, fresh, out)._array)
-    return tensor._replace_data(out.clamp(a, b)._array)
+        write_("trunc_normal_", out, where(bad, fresh, out))
+    return write_("trunc_normal_", tensor, out.clamp(a, b))
 
 
 def constant_(tensor, val):
-    return tensor._replace_data(tensor._b.full(tensor.shape, val, tensor.dtype))
+    return write_("constant_", tensor, val)
 
 
 def ones_(tensor):
@@ -82,7 +84,7 @@ def zeros_(tensor):
 def eye_(tensor):
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    return tensor._replace_data(tensor._b.eye(tensor.shape[0], tensor.shape[1], tensor.dtype))
+    return write_("eye_", tensor, eye(tensor.shape[0], tensor.shape[1], dtype=tensor.dtype, device=tensor.device))
 
 
 def orthogonal_(tensor, gain=1.0, generator=None):
@@ -102,7 +104,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     q = q * r.diagonal().sign()
     if rows < cols:
         q = q.t()
-    return tensor._replace_data((q.reshape(tensor.shape) * gain).to(tensor.dtype)._array)
+    return write_("orthogonal_", tensor, (q.reshape(tensor.shape) * gain).to(tensor.dtype))
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):

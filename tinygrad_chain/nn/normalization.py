@@ -1,6 +1,7 @@
 """BatchNorm1d/2d (running statistics, train/eval), LayerNorm, GroupNorm."""
 from tinygrad_chain import dtypes
 from tinygrad_chain.creation import empty, ones, zeros
+from tinygrad_chain.ops.inplace import write_
 from tinygrad_chain.tensor import tensor
 
 from . import functional as F
@@ -40,7 +41,7 @@ class _BatchNorm(Module):
         if self.track_running_stats:
             init.zeros_(self.running_mean)
             init.ones_(self.running_var)
-            self.num_batches_tracked._replace_data(self.num_batches_tracked._b.full((), 0, dtypes.int64))
+            write_("reset_running_stats", self.num_batches_tracked, 0)
 
     def reset_parameters(self):
         self.reset_running_stats()
@@ -60,7 +61,7 @@ class _BatchNorm(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             nbt = self.num_batches_tracked
-            nbt._replace_data(nbt._b.binary("add", nbt._array, 1))
+            write_("num_batches_tracked.add_", nbt, nbt + 1)
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(nbt.item())
         use_batch = self.training or (self.running_mean is None and self.running_var is None)

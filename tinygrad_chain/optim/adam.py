@@ -1,4 +1,5 @@
 """Adam and AdamW, with amsgrad (torch's formulas, one fused backend call per parameter)."""
+from tinygrad_chain.ops.inplace import update_
 from tinygrad_chain.tensor import Tensor
 
 from .optimizer import Optimizer, _check_hyper
@@ -18,8 +19,7 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize))
 
-    def _update(self, p, grad, group, state):
-        b = p._b
+    def _step(self, p, grad, group, state):
         if not state:
             state["step"] = 0
             state["exp_avg"] = _zeros_like(p)
@@ -29,12 +29,13 @@ class Adam(Optimizer):
         amsgrad = group["amsgrad"]
         if amsgrad and "max_exp_avg_sq" not in state:  # amsgrad switched on after some steps
             state["max_exp_avg_sq"] = _zeros_like(p)
-        state["step"] += 1
+        step = state["step"] + 1  # counted once the step has passed the checks
         beta1, beta2 = group["betas"]
-        b.adam_step(p._writable(), grad._array, state["exp_avg"]._writable(), state["exp_avg_sq"]._writable(),
-                    state["max_exp_avg_sq"]._writable() if amsgrad else None, state["step"], group["lr"], beta1, beta2,
-                    group["eps"], group["weight_decay"], amsgrad, self._decoupled, maximize=group["maximize"],
-                    scratch=self._scratch())
+        update_("adam_step", "adam_step",
+                (p, grad, state["exp_avg"], state["exp_avg_sq"], state["max_exp_avg_sq"] if amsgrad else None),
+                (0, 2, 3, 4), step, group["lr"], beta1, beta2, group["eps"], group["weight_decay"], amsgrad,
+                self._decoupled, maximize=group["maximize"], scratch=self._scratch())
+        state["step"] = step
 
 
 class AdamW(Adam):

@@ -9,6 +9,7 @@ round as torch's do in float32, and the state dict has torch's layout.
 from tinygrad_chain.autograd import enable_grad, no_grad
 from tinygrad_chain.creation import zeros
 from tinygrad_chain.functions import cat
+from tinygrad_chain.ops.inplace import write_
 
 from ._line_search import strong_wolfe
 from ._scalars import check_lr, number
@@ -53,7 +54,7 @@ class LBFGS(Optimizer):
         loss = float(closure())
         flat_grad = self._flat_grad()
         for p, saved in zip(self._params, x):
-            p._replace_data(saved._array)
+            write_("LBFGS.step", p, saved)
         return loss, flat_grad
 
     def step(self, closure):

@@ -1,13 +1,16 @@
 """The Optimizer base class: param_groups, per-parameter state, state_dict.
 
-Updates run in place on each parameter's backend array (``p._writable()``) through
-fused backend methods (``sgd_step``, ``adam_step``, ...), with no graph and
-no new Tensor per step, so the C++ backend can override the hot loop.
+Each parameter's update is an in-place op (ops/inplace.py: update_): the parameter, its
+gradient (and the state a fused step reads) are checked for one device, dtype and shape before
+anything is written, and the parameter's version counter moves. Updates run on the backend
+arrays through fused backend methods (``sgd_step``, ``adam_step``, ...), with no graph and no
+new Tensor per step, so the C++ backend can override the hot loop.
 """
 import warnings
 from collections import defaultdict
 
 from tinygrad_chain.autograd import enable_grad
+from tinygrad_chain.ops.inplace import update_
 from tinygrad_chain.tensor import Tensor
 
 
@@ -98,12 +101,16 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self._update(p, p.grad, group, self.state[p])
-                    p._version[0] += 1  # in-place change: nodes that saved p notice
+                    self._step(p, p.grad, group, self.state[p])
         return loss
 
+    def _step(self, p, grad, group, state):
+        """p's update as an in-place op: checked against grad, then written, its version moved.
+        An optimizer with one fused backend step overrides this and passes its state too."""
+        update_(f"{type(self).__name__}.step", _run_update, (p, grad), (0,), self, p, grad, group, state)
+
     def _update(self, p, grad, group, state):
-        """Update p in place from grad; subclasses implement it."""
+        """Update p in place from grad; subclasses implement it (or _step)."""
         raise NotImplementedError
 
     def _scratch(self):
@@ -183,3 +190,7 @@ def _cast_like(value, param, key, index, unshaped=False):
 def _check_hyper(name, value, low=0.0):
     if not value >= low:
         raise ValueError(f"Invalid {name}: {value}")
+
+
+def _run_update(b, x, g, optimizer, p, grad, group, state):
+    optimizer._update(p, grad, group, state)

@@ -1,4 +1,5 @@
 """SGD with momentum, dampening, Nesterov momentum and L2 weight decay (torch's formulas)."""
+from tinygrad_chain.ops.inplace import update_
 from tinygrad_chain.tensor import Tensor
 
 from .optimizer import Optimizer, _check_hyper
@@ -15,12 +16,15 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov, maximize=maximize))
 
-    def _update(self, p, grad, group, state):
-        b = p._b
-        g = b.unary("neg", grad._array) if group["maximize"] else grad._array
+    def _step(self, p, grad, group, state):
         momentum = group["momentum"]
         buf = state.get("momentum_buffer") if momentum else None
-        new = b.sgd_step(p._writable(), g, None if buf is None else buf._writable(), group["lr"], momentum,
-                         group["dampening"], group["nesterov"], group["weight_decay"], scratch=self._scratch())
+        new = update_("sgd_step", _sgd_step, (p, grad, buf), (0, 2), group, self._scratch())
         if momentum and buf is None:  # the first step creates the buffer (a copy of the update)
-            state["momentum_buffer"] = Tensor._make(new, b, False, None, [0])
+            state["momentum_buffer"] = Tensor._make(new, p._b, False, None, [0])
+
+
+def _sgd_step(b, x, g, buf, group, scratch):
+    g = b.unary("neg", g) if group["maximize"] else g
+    return b.sgd_step(x, g, buf, group["lr"], group["momentum"], group["dampening"], group["nesterov"],
+                      group["weight_decay"], scratch=scratch)

@@ -1,0 +1,47 @@
+"""In-place updates no graph records: optimizer steps, initialisers, running statistics.
+
+They pass through `update_`, which makes the checks every op makes, before anything is written:
+the tensors on one device, and of the dtype and shape of the first (a kernel writes them element
+by element); then the kernel runs on their arrays (pending fused reads of the written memory
+computed first) and each written tensor's version counter moves, so that a node which saved one
+notices at backward.
+"""
+from tinygrad_chain.autograd.tensor_core import TensorCore
+
+
+def update_(name, kernel, tensors, written, *args, **kwargs):
+    """kernel(b, *arrays, *args, **kwargs) on the arrays of `tensors` (None stays None); it writes
+    those at the indices `written` in place. `kernel` is a function of the backend b, or the name
+    of a backend method. Returns what the kernel returns."""
+    first = tensors[0]
+    b, data = first._b, first._data
+    dtype, shape = data.dtype, data.shape  # native ones (a pending fused value answers them too): cheap to read
+    for t in tensors:
+        if t is not None and (not isinstance(t, TensorCore) or t._b is not b or t._data.dtype != dtype
+                              or t._data.shape != shape):
+            raise _mismatch(name, tensors)
+    arrays = [None if t is None else (t._writable() if i in written else t._array) for i, t in enumerate(tensors)]
+    if isinstance(kernel, str):
+        out = getattr(b, kernel)(*arrays, *args, **kwargs)
+    else:
+        out = kernel(b, *arrays, *args, **kwargs)
+    for i in written:
+        if tensors[i] is not None:
+            tensors[i]._version[0] += 1
+    return out
+
+
+def write_(name, dst, src):
+    """dst's values replaced by src, a tensor of dst's device, dtype and shape or a number, as an
+    in-place op named `name`; returns dst."""
+    if isinstance(src, TensorCore):
+        update_(name, "copy_into", (dst, src), (0,))
+    else:
+        update_(name, "copy_into", (dst,), (0,), src)
+    return dst
+
+
+def _mismatch(name, tensors):
+    described = ", ".join("None" if t is None else f"{list(t.shape)} {t.dtype.name} on {t._b.name}"
+                          if isinstance(t, TensorCore) else type(t).__name__ for t in tensors)
+    return RuntimeError(f"{name}: expected tensors on one device with one dtype and shape, got {described}")
