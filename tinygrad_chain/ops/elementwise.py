@@ -67,6 +67,13 @@ class Mul(Op):
     def vjp(self, ctx, g):
         x, y = ctx.inputs
         tensor = TensorCore  # a factor may be a number; the arrays' shapes (Tensor.shape makes a tc.Size)
+        if not (isinstance(x, tensor) and isinstance(y, tensor)):
+            # a Python number factor (the other input is the tensor that needs a gradient): g times it,
+            # one backend call in a first-order backward (this is the per-op cost of small tensors)
+            F = vjp_ops.of(g)
+            if isinstance(x, tensor):
+                return F.grads(F.times_number(F.read(g), y), None)
+            return F.grads(None, F.times_number(F.read(g), x))
         if (isinstance(y, tensor) and isinstance(x, tensor) and x._data.shape == y._data.shape == g._data.shape
                 and x.dtype == y.dtype == g.dtype):
             # same shapes: fewer passes over memory
@@ -80,6 +87,13 @@ class Mul(Op):
             if need_x and need_y:
                 return F.grads(*F.mul_backward(gv, xv, yv))
         return _both(ctx, lambda: g * y, lambda: g * x)
+
+
+def _times_number(b, g, c):
+    return b.binary("mul", g, c)
+
+
+vjp_ops.kernel("times_number", _times_number, lambda g, c: g * c)
 
 
 @register
