@@ -26,7 +26,10 @@ def _pair(cls, name, row=None, second=None, float_only=True, doc=""):
         act = ACT[pick(attrs)]
         return [attrs.get(p, default) for p, default in act.params]
 
+    forward_name, backward_name = name, f"{name}_backward"
+
     class Forward(Op):
+        name = forward_name  # in the class body: Op.__init_subclass__ derives torch's grad_fn name from it
         if callable(row) or ACT[name].params:
             def forward(self, b, x, **attrs):
                 return b.act(pick(attrs), x, *params(attrs))
@@ -38,6 +41,8 @@ def _pair(cls, name, row=None, second=None, float_only=True, doc=""):
             return (apply(ops[1], g, ctx.output if saves_output else ctx.inputs[0], **ctx.attrs),)
 
     class Backward(Op):
+        name = backward_name
+
         def forward(self, b, g, saved, **attrs):
             return b.act_backward(pick(attrs), g, saved, *params(attrs))
 
@@ -47,9 +52,8 @@ def _pair(cls, name, row=None, second=None, float_only=True, doc=""):
             return (apply(ops[1], gg, saved, **ctx.attrs) if need_g else None,
                     gg * g * second(saved, **ctx.attrs) if need_saved and second else None)
 
-    for op, op_name, op_cls in ((Forward, name, cls), (Backward, f"{name}_backward", cls + "Backward")):
+    for op, op_cls in ((Forward, cls), (Backward, cls + "Backward")):
         op.__name__ = op.__qualname__ = op_cls
-        op.name = op_name
     Forward.__doc__, Forward.float_only = doc or None, float_only
     Forward.saves_output, Forward.saves_inputs = saves_output, not saves_output
     Backward.__doc__ = f"g times {name}'s derivative, from its {'output' if saves_output else 'input'}."
