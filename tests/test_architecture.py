@@ -135,9 +135,6 @@ LOCAL_IMPORTS = {
     ("tinygrad_chain.distributed.nccl_transport", "cupy"): "optional (the cuda extra)",
     ("tinygrad_chain.backends.cupy_backend", "cupyx"): "cupyx.scipy.special needs SciPy (optional): erf only",
     ("tinygrad_chain.backends.cupy_kernels", "cupyx"): "scatter_add on a cupy without ufunc.at only",
-    # nn and optim import compile.hooks, which runs compile/__init__ while nn is half loaded; function.py
-    # imports nn and optim (moving hooks.py out of the compile package would remove this)
-    ("tinygrad_chain.compile", "tinygrad_chain.compile.function"): "function.py imports nn, which imports hooks",
 }
 
 

@@ -17,7 +17,7 @@ zero_grad and LRScheduler.step are replayed as calls. Guards, re-tracing and the
 are in function.py. What it cannot capture (a value read into Python: .item(), print, `if
 tensor:`) makes it run the step eagerly, with a warning that says where.
 """
-from . import hooks  # noqa: F401  (nn and optim reach it during tinygrad_chain's own import)
+from .function import CompiledFunction, CompileWarning  # noqa: F401  (tc.compile.CompileWarning)
 
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _BACKENDS = ("inductor", "cudagraphs", "eager", "aot_eager")
@@ -52,13 +52,5 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
             raise TypeError(f"tc.compile: expected a function or a module, got {type(fn).__name__}")
         if disable:
             return fn
-        from .function import CompiledFunction
         return CompiledFunction(fn, fullgraph)
     return wrap if model is None else wrap(model)
-
-
-def __getattr__(name):
-    if name == "CompileWarning":
-        from .function import CompileWarning
-        return CompileWarning
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

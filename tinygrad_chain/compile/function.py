@@ -13,12 +13,12 @@ traces, new keys run eagerly, with one warning.
 import functools
 import warnings
 
+from tinygrad_chain import compile_hooks as hooks
 from tinygrad_chain import dtypes
 from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.backends import lazy
 from tinygrad_chain.tensor import Tensor
 
-from . import hooks
 from .replay import Diverged, build
 from .trace import Tracer
 

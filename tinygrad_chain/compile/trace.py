@@ -30,8 +30,6 @@ from tinygrad_chain.optim.optimizer import Optimizer
 from tinygrad_chain.tensor import Tensor
 from tinygrad_chain.tensor_inplace import TensorInplace
 
-from . import hooks
-
 # metadata (no data read, nothing written): not recorded. writable(a) returns a itself (what it computes
 # first, a fusing backend's pending readers of a, goes through realize, which is recorded)
 _METADATA = frozenset(("dtype_of", "native_dtype", "is_view", "fusable", "dlpack_device", "get_num_threads",
@@ -159,7 +157,7 @@ class Tracer:
         return call
 
     def check(self, fn, args, kwargs):
-        """hooks.replayed_check: record fn as a call whose result guards the replay."""
+        """compile_hooks.replayed_check: record fn as a call whose result guards the replay."""
         if not self._mine():
             return fn(*args, **kwargs)
         spec, out = self._inside(fn, args, kwargs)

@@ -7,7 +7,7 @@ around it. The others are compositions of registered ops.
 import math
 import warnings
 
-from tinygrad_chain.compile.hooks import replayed_check
+from tinygrad_chain.compile_hooks import replayed_check
 from tinygrad_chain.ops import activations as A
 from tinygrad_chain.ops import nn_ops as N
 from tinygrad_chain.ops.elementwise import where

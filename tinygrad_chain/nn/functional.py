@@ -13,7 +13,7 @@ from tinygrad_chain.creation import arange
 from tinygrad_chain.functions import einsum
 from tinygrad_chain.ops import activations as A
 from tinygrad_chain.ops import movement as M
-from tinygrad_chain.compile.hooks import replayed_check
+from tinygrad_chain.compile_hooks import replayed_check
 from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.ops.linalg import Linear
 from tinygrad_chain.ops.registry import apply

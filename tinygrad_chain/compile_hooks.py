@@ -1,4 +1,5 @@
-"""What library code tells tc.compile while a step is traced (imports nothing: nn and optim use it).
+"""What library code tells tc.compile while a step is traced. Outside the compile package, which
+imports nn and optim: nn imports this while it loads (it imports nothing).
 
 `tracer` is the Tracer recording a step on this process, or None (then every hook is one global
 read). A validation that reads tensor values into Python (a class-index target's range) is marked
