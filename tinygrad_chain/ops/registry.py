@@ -12,8 +12,15 @@ from tinygrad_chain.autograd.tensor_core import TensorCore, constant  # noqa: F4
 REGISTRY = {}
 
 
+def _name_backward(cls):
+    """torch's grad_fn name, "add" -> AddBackward0, unless the class gives its own."""
+    if cls.name and "backward_name" not in cls.__dict__:
+        cls.backward_name = "".join(p.capitalize() for p in cls.name.split("_")) + "Backward0"
+
+
 def register(cls):
     """Class decorator: instantiate the op and enter it in the registry."""
+    _name_backward(cls)  # again: a class made by a factory gets its name after it is created
     op = cls()
     if op.name in REGISTRY:
         raise ValueError(f"op {op.name!r} registered twice")
@@ -45,8 +52,7 @@ class Op:
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         cls.has_check = cls.check is not Op.check
-        if cls.name and "backward_name" not in cls.__dict__:  # torch's grad_fn name: "add" -> AddBackward0
-            cls.backward_name = "".join(p.capitalize() for p in cls.name.split("_")) + "Backward0"
+        _name_backward(cls)
 
     def check(self, *args, **attrs):
         """Validate inputs before anything runs (raise with a clear message)."""
