@@ -691,3 +691,24 @@ def test_first_order_fast_path_gives_0d_gradients_as_arrays():
     g.backward()
     assert u.grad.item() == 2 * 2 * 9.0 * 1.0  # dg/du = 2p * y, twice
     assert x.grad.item() == 2 * 2 * (9.0 * 2 * 3.0)  # dg/dx = 2p * y * 2x = 108, twice
+
+
+def test_backward_in_threads_leaves_the_garbage_collector_on():
+    """Walks in several threads at once: the collector is paused while any runs and is on
+    again once all have finished, whatever their order."""
+    import gc
+    import threading
+    start = threading.Barrier(4)
+
+    def walk():
+        x = tc.tensor([1.0, 2.0], requires_grad=True)
+        start.wait()
+        for _ in range(200):
+            (x * x).sum().backward()
+
+    threads = [threading.Thread(target=walk) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert gc.isenabled()

@@ -13,10 +13,10 @@
    written, and its hooks called, as soon as the last node that feeds it has run,
    not at the end: gradients can be sent while the rest of backward runs.
 """
-import gc
 import operator
 import weakref
 
+from . import collector
 from .grad_mode import state
 from .indexed_grad import IndexedGrad, add_grads, dense
 from .node import Node
@@ -84,11 +84,7 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
 
     previous = state.enabled
     state.enabled = create_graph
-    # The walk makes and drops many small objects, all freed by reference counting;
-    # the cyclic collector would only re-traverse the live graph (a third of the cost
-    # of a backward through small ops). Paused here, it runs again afterwards.
-    collecting = gc.isenabled()
-    gc.disable()
+    collector.pause()  # see collector.py: the walk frees by reference counting
     try:
         # this loop runs once per node: its steps are written inline (a call costs as much as a step)
         nodes.sort(key=_seq, reverse=True)
@@ -149,8 +145,7 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
             _finish_leaf(leaf, g, create_graph, owned)
     finally:
         state.enabled = previous
-        if collecting:
-            gc.enable()
+        collector.resume()
     return None
 
 

@@ -6,12 +6,12 @@ with respect to every element of every input. No second table of derivative form
 Nothing is recorded, no saved tensor is freed and no .grad is written: the tape is only read.
 """
 import contextlib
-import gc
 import math
 from collections import namedtuple
 
 import numpy as np
 
+from . import collector
 from .engine import _fit
 from .grad_mode import state
 from .indexed_grad import add_grads, dense
@@ -26,16 +26,15 @@ Flow = namedtuple("Flow", "node slot parent shape norm value")
 @contextlib.contextmanager
 def recording_off():
     """VJPs run as in a first-order backward: nothing they compute is put on the tape. As in
-    the engine, the cyclic collector pauses: it would only re-traverse the live graph."""
-    previous, collecting = state.enabled, gc.isenabled()
+    the engine, the cyclic collector pauses (collector.py)."""
+    previous = state.enabled
     state.enabled = False
-    gc.disable()
+    collector.pause()
     try:
         yield
     finally:
         state.enabled = previous
-        if collecting:
-            gc.enable()
+        collector.resume()
 
 
 def host(t):
