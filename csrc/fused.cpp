@@ -1,5 +1,5 @@
 // Binding and threading for fused elementwise programs (fused_impl.h runs them;
-// tinygrad_chain/ops/fusion.py compiles them from pending expressions).
+// backends/lazy.py compiles them from the cpp backend's lazy arrays).
 #include <string>
 #include <vector>
 

@@ -3,7 +3,7 @@
 // once and writes only the outputs asked for. The formulas match the single-op
 // kernels (both from backends/formulas.py), so a fused result equals the unfused one.
 
-// d[i] = f(a[i], b[i]) (b = a for one operand); the compiler (ops/fusion.py) never gives an
+// d[i] = f(a[i], b[i]) (b = a for one operand); the compiler (backends/lazy.py) never gives an
 // instruction a destination that is also one of its operands, so these do not alias.
 template <class T, class F>
 static inline void map2(i64 n, T* __restrict d, const T* __restrict a, const T* __restrict b, F f) {

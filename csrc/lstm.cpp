@@ -1,7 +1,7 @@
 // The LSTM cell (one step) and a layer's time loop, forward and back. The loop is one call
 // each way: every step is one GEMM (h @ W_hh^T added onto the step's input projection) and
 // one fused cell kernel, with the saved tensors written in place, instead of a Python loop
-// that stacks them at the end. The layouts are backends/base.py's lstm_cell / lstm_layer.
+// that stacks them at the end. The layouts are backends/compositions.py's lstm_cell / lstm_layer.
 #include <algorithm>
 #include <cstring>
 #include <string>
