@@ -99,12 +99,12 @@ def ddp_mlp(spec):
     def allreduce_after_backward():  # the naive way: one all-reduce once backward is over
         views, off = [], 0
         for p in params:
-            views.append(flat._array[off:off + p.numel()])
-            views[-1][...] = p.grad._array.reshape(-1)
+            views.append(flat._data[off:off + p.numel()])
+            views[-1][...] = p.grad._data.reshape(-1)
             off += p.numel()
         dist.all_reduce(flat, op=dist.ReduceOp.AVG)
         for p, v in zip(params, views):
-            p.grad._array[...] = v.reshape(p.shape)
+            p.grad._data[...] = v.reshape(p.shape)
 
     contenders = {"no communication": stepper(mlp()),
                   "all-reduce after backward": stepper(plain, allreduce_after_backward),

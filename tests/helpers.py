@@ -7,7 +7,7 @@ import tinygrad_chain as tc
 def to_np(t):
     """A NumPy copy of a tensor's values (works on every device). A copy, not `.data`: looking
     at a value must not change how later ops on the tensor run (fusion skips memory handed out)."""
-    return np.array(t._b.to_numpy(t._array))
+    return np.array(t._b.to_numpy(t._data))
 
 
 def assert_close(actual, expected, atol=1e-5, rtol=1e-4, msg=""):

@@ -205,12 +205,12 @@ def test_autograd_on_gpu_matches_numpy(name, dtype, rng):
     out_c, grads_c = _grads("cuda", OPS[name], arrays)
     out_n, grads_n = _grads("numpy", OPS[name], arrays)
     assert out_c.device.type == "cuda"
-    close(out_c._array, out_n.detach().numpy(), dtype, scale=20.0)
+    close(out_c._data, out_n.detach().numpy(), dtype, scale=20.0)
     for gc, gn in zip(grads_c, grads_n):
         assert (gc is None) == (gn is None)
         if gc is not None:
             assert gc.device.type == "cuda"
-            close(gc._array, gn.numpy(), dtype, scale=20.0)
+            close(gc._data, gn.numpy(), dtype, scale=20.0)
 
 
 @pytest.mark.parametrize("opt", ["SGD", "Adam"])
@@ -262,7 +262,7 @@ def test_fused_expressions_match_numpy(dtype, rng, fuse_all):
         loss.backward()
         return [t.detach() for t in (e, f, loss, a.grad, c.grad, d.grad)]
     for got, want in zip(compute("cupy"), compute("numpy")):
-        close(got._array, want.numpy(), dtype, scale=10.0)
+        close(got._data, want.numpy(), dtype, scale=10.0)
 
 
 def test_fused_chain_is_two_passes(rng, fuse_all, monkeypatch):
@@ -283,7 +283,7 @@ def test_fused_chain_is_two_passes(rng, fuse_all, monkeypatch):
     ty = (torch.tanh(tx * tw + tb) * torch.sigmoid(tx)).sum()
     ty.backward()
     np.testing.assert_allclose(y.item(), ty.item(), rtol=1e-5)
-    np.testing.assert_allclose(CP.to_numpy(b.grad._array), tb.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(CP.to_numpy(b.grad._data), tb.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_synchronize_and_memory_figures_run_pending_work(fuse_all):
@@ -317,7 +317,7 @@ def test_to_cuda_cpu_round_trip_keeps_values_and_gradients(rng):
     t = tc.tensor(a, device="cpu", requires_grad=True)
     g = t.to("cuda")
     assert g.device.type == "cuda" and g.is_cuda and t.cuda().is_cuda
-    assert isinstance(g._array, cupy.ndarray)
+    assert isinstance(g._data, cupy.ndarray)
     back = g.cpu()
     assert back.device.type == "cpu"
     np.testing.assert_array_equal(back.detach().numpy(), a)

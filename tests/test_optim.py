@@ -138,7 +138,7 @@ def test_step_is_in_place_and_reuses_state(rng):
     ours, _ = _params(rng)
     for make in (lambda ps: tc.optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: tc.optim.Adam(ps, amsgrad=True)):
         opt = make(ours)
-        arrays = [p._array for p in ours]
+        arrays = [p._data for p in ours]
         for p in ours:
             p.grad = tc.ones_like(p)
         opt.step()
@@ -146,7 +146,7 @@ def test_step_is_in_place_and_reuses_state(rng):
         for _ in range(3):
             opt.step()
         for p, a in zip(ours, arrays):
-            assert p._array is a
+            assert p._data is a
             for k, v in opt.state[p].items():
                 if isinstance(v, tc.Tensor):
                     assert v is state[id(p)][k], k

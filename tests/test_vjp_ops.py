@@ -66,6 +66,6 @@ def test_the_namespace_follows_grad_mode():
     with tc.no_grad():
         arrays = vjp_ops.of(g)
         assert arrays is vjp_ops.of(g) and arrays.b is g._b  # one per backend, made once
-        assert type(arrays.read(g)) is type(g._array)
+        assert type(arrays.read(g)) is type(g._data)
     with tc.enable_grad():
         assert vjp_ops.of(g) is vjp_ops.RECORDED and vjp_ops.RECORDED.read(g) is g

@@ -241,7 +241,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if isinstance(data, TensorCore):
         data = data.detach()
         b = backend_for(device) if device is not None else data._b
-        arr = b.copy(b.asarray(data._b.to_numpy(data._array)) if b is not data._b else data._array)
+        arr = b.copy(b.asarray(data._b.to_numpy(data._data)) if b is not data._b else data._data)
     else:
         b = backend_for(device)
         if isinstance(data, (list, tuple)) and any(isinstance(e, TensorCore) for e in data):

@@ -10,7 +10,7 @@ _DEFAULT_SHOWN = (dtypes.int64, dtypes.bool_)
 
 
 def tensor_repr(t):
-    values = t._b.to_numpy(t._array)
+    values = t._b.to_numpy(t._data)
     if t.dtype in dtypes.HALF:  # printed through float32, as torch does (NumPy has no format for bfloat16)
         values = values.astype(numpy.float32)
     prefix = "tensor("

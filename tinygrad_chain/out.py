@@ -43,7 +43,7 @@ def write(name, result, out):
     if _rank(result.dtype) > _rank(out.dtype):
         raise RuntimeError(f"{name}(): result type {result.dtype.name} can't be cast to the desired output type "
                            f"{out.dtype.name}")
-    values = result.detach().to(out.dtype)._array
+    values = result.detach().to(out.dtype)._data
     if out.shape == result.shape:
         out._b.copy_into(out._writable(), values)
     else:

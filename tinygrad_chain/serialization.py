@@ -203,7 +203,7 @@ def _write_payload(fh, tree, tensors):
     """Write the whole file to the binary file object fh."""
     table, arrays, offset = [], [], 0
     for t in tensors:  # tensors and NumPy arrays
-        arr = t if isinstance(t, numpy.ndarray) else numpy.asarray(t._b.to_numpy(t._array))
+        arr = t if isinstance(t, numpy.ndarray) else numpy.asarray(t._b.to_numpy(t._data))
         if not arr.flags.c_contiguous:
             arr = arr.copy(order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         offset = -(-offset // _ALIGN) * _ALIGN
@@ -461,7 +461,7 @@ def _move(t, target, saved, name):
         b = backend_for("cpu")  # a CPU checkpoint loads on whichever CPU device works here
     if b is t._b:
         return t
-    return Tensor._make(b.asarray(t._array), b, False, None, [0])
+    return Tensor._make(b.asarray(t._data), b, False, None, [0])
 
 
 def _as_parameter(t):

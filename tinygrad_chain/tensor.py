@@ -55,11 +55,6 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
             raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
         self._data, self._b = value._data, value._b
 
-    @property
-    def _array(self):
-        """The backend array (the same as _data)."""
-        return self._data
-
     def _writable(self):
         """The backend array, about to be written in place by the caller itself."""
         return self._b.writable(self._data)
@@ -134,15 +129,15 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
                                  copy=copy)
 
     def __dlpack_device__(self):
-        return self._b.dlpack_device(self._array)
+        return self._b.dlpack_device(self._data)
 
     def item(self):
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
-        return self._b.to_numpy(self._array).item()
+        return self._b.to_numpy(self._data).item()
 
     def tolist(self):
-        return self._b.to_numpy(self._array).tolist()
+        return self._b.to_numpy(self._data).tolist()
 
     def __repr__(self):
         return tensor_repr(self)
@@ -365,7 +360,7 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
         if self.grad_fn is not None:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
                                "protocol at the moment. Use detach() first.")
-        t = type(self)._make(self._b.copy(self._array), self._b, self._requires_grad, None, [0])
+        t = type(self)._make(self._b.copy(self._data), self._b, self._requires_grad, None, [0])
         if self.grad is not None:
             t.grad = self.grad.detach().clone()
         memo[id(self)] = t

@@ -37,7 +37,7 @@ class TensorInplace:
                 raise RuntimeError(f"{name}: result type {out.dtype.name} can't be cast to the desired output "
                                    f"type {self.dtype.name}")
             out = out.to(self.dtype)
-        self._b.copy_into(self._writable(), out._array)
+        self._b.copy_into(self._writable(), out._data)
         if out._requires_grad:
             self.grad_fn, self._requires_grad = out.grad_fn, True
         self._version[0] += 1
@@ -110,7 +110,7 @@ def _snapshot_saved_alias(node, alias, start):
         ins = n._inputs
         if ins is not None and any(a is alias for a in ins):
             if snap is None:
-                snap = TensorCore.make(alias._b.copy(alias._array), alias._b, alias._requires_grad,
+                snap = TensorCore.make(alias._b.copy(alias._data), alias._b, alias._requires_grad,
                                              alias.grad_fn, [0])
             if n._versions is not None:
                 n._versions = tuple(0 if a is alias else v for a, v in zip(ins, n._versions))

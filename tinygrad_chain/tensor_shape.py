@@ -216,7 +216,7 @@ def _index(x, index):
                                    f"({i._b.name} vs {x._b.name})")
             if i.dtype.is_floating_point:
                 raise IndexError(f"tensors used as indices must be long, int or bool tensors, got {i.dtype.name}")
-            out.append(i._array)
+            out.append(i._data)
             basic = False
         elif isinstance(i, (list, tuple)) or hasattr(i, "dtype"):
             out.append(x._b.asarray(i))

@@ -160,6 +160,6 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):  # no
         if k == 0 or builtins.bool((rows.sum(-1) <= 0).any()):
             raise RuntimeError(f"multinomial: invalid multinomial distribution (sum of probabilities <= 0) "
                                f"(input shape {shape})")
-        out = b.multinomial(rows._array, n, builtins.bool(replacement), native_rng(b, generator))
+        out = b.multinomial(rows._data, n, builtins.bool(replacement), native_rng(b, generator))
     t = TensorCore.make(out, b, False, None, [0])
     return t.reshape(n) if p.ndim == 1 else t

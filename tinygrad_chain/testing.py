@@ -78,7 +78,7 @@ def _compare_tensors(actual, expected, where, options):
     if options["check_device"] and str(actual.device) != str(expected.device):
         _fail(f"The values for attribute 'device' do not match: {actual.device} != {expected.device}.", where,
               options)
-    a, e = (numpy.asarray(t._b.to_numpy(t.detach()._array)) for t in (actual, expected))
+    a, e = (numpy.asarray(t._b.to_numpy(t.detach()._data)) for t in (actual, expected))
     _compare_values(a, e, where, options, scalar=actual.ndim == 0,
                     dtypes=(actual.dtype.name, expected.dtype.name), names=(repr(actual.dtype), repr(expected.dtype)))
 

@@ -27,7 +27,7 @@ def make(a, layout):
     if layout == "noncontiguous":
         base = tc.tensor(np.ascontiguousarray(a.T))
         view = base.t()
-        assert not view._array.flags.c_contiguous
+        assert not view._data.flags.c_contiguous
         return view, base
     t = tc.tensor(a)
     if layout == "pending":
@@ -224,7 +224,7 @@ def zero_copy(rank, n):
     finally:
         pg.transport.comm = real
     assert called and all(c[0].isupper() for c in called), called
-    assert all(np.shares_memory(b, t._array) or np.shares_memory(b, out._array) for b in buffers)
+    assert all(np.shares_memory(b, t._data) or np.shares_memory(b, out._data) for b in buffers)
 
 
 def errors(rank, n):

@@ -58,7 +58,7 @@ def check(name, fn, *args, **kwargs):
 
 
 def to_np(t):
-    return np.array(t._b.to_numpy(t._array))
+    return np.array(t._b.to_numpy(t._data))
 
 
 def values(rank, shape, dtype, salt=0):

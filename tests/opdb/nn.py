@@ -171,7 +171,7 @@ def _max_pool_backward(tc, g, x, **kw):
     """max_pool2d_backward scatters g to the argmax positions that a forward pool of x found."""
     _, idx = tc.nn.functional.max_pool2d(x, return_indices=True, **kw)
     k, s = kw["kernel_size"], kw.get("stride") or kw["kernel_size"]
-    return apply(REGISTRY["max_pool2d_backward"], g, indices=idx._array, x_shape=tuple(x.shape),
+    return apply(REGISTRY["max_pool2d_backward"], g, indices=idx._data, x_shape=tuple(x.shape),
                  overlapping=_pair(s) != _pair(k))
 
 

@@ -68,7 +68,7 @@ def backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, 
     leaf_grads = {}   # id(leaf) -> [leaf, gradient]
     owned = set()     # ids of arrays given to a .grad in this pass (never shared)
     for r, s in zip(roots, seeds):
-        owned.add(id(s._array))
+        owned.add(id(s._data))
         if r.grad_fn is not None:
             _accumulate(grads, r.grad_fn, s)
         else:
@@ -287,7 +287,7 @@ def _write_grad(t, g, create_graph, owned):
     elif create_graph or t.grad.requires_grad:
         t.grad = t.grad + g
     else:
-        t.grad._b.copy_into(t.grad._writable(), t.grad._b.binary("add", t.grad._array, g._array))
+        t.grad._b.copy_into(t.grad._writable(), t.grad._b.binary("add", t.grad._data, g._data))
 
 
 def _write_retained(node, g, create_graph, owned):

@@ -24,7 +24,7 @@ class IndexedGrad:
         b = self._b
         out = b.full(self.shape, 0, self.dtype)
         for index, g in self.pieces:
-            b.index_add(out, index, g._array)
+            b.index_add(out, index, g._data)
         return constant(out, b)
 
 

@@ -39,7 +39,7 @@ def recording_off():
 
 def host(t):
     """A tensor's values as a flat float64 NumPy array (a copy on GPU devices)."""
-    return np.asarray(t._b.to_numpy(t._array), dtype=np.float64).reshape(-1)
+    return np.asarray(t._b.to_numpy(t._data), dtype=np.float64).reshape(-1)
 
 
 _UNITS = {}  # (dtype, backend) -> the one-element unit cotangent; VJPs never write their g

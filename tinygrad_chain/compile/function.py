@@ -69,7 +69,7 @@ class _Step:
     def __call__(self, tensors):
         if lazy._pending:
             lazy.compute_all()
-        return self.fn(tensors, *[t._array for t in tensors])
+        return self.fn(tensors, *[t._data for t in tensors])
 
 
 class CompiledFunction:

@@ -63,7 +63,7 @@ class Tracer:
         self.ran_backward = False
         self._undo = []
         for t in inputs:
-            self._new_slot(t._array)
+            self._new_slot(t._data)
 
     # ---- slots and argument specs ---------------------------------------------------------
     def _new_slot(self, obj):
@@ -98,7 +98,7 @@ class Tracer:
                     return ("I", i)
             n = self._slot_of(x)
             if n is None:
-                n = self._slot_of(x._array)
+                n = self._slot_of(x._data)
                 return ("k", x) if n is None else ("T", n, x._b, x._requires_grad)
             return ("s", n)
         n = self._slot_of(x)

@@ -43,7 +43,7 @@ def _debug(pg, who, t, root=None):
 
 def _buffer(t, write):
     """(the array the transport uses, the array to copy it back into afterwards, or None)."""
-    a = t._writable() if write else t._array
+    a = t._writable() if write else t._data
     if a.flags.c_contiguous:
         return a, None
     return t._b.xp.ascontiguousarray(a), (a if write else None)
@@ -205,7 +205,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
 
 def _rows(tensor, n):
     """A contiguous (n, *shape) array on tensor's device: n slots for it."""
-    return tensor._b.xp.empty((n,) + tuple(tensor.shape), dtype=tensor._array.dtype)
+    return tensor._b.xp.empty((n,) + tuple(tensor.shape), dtype=tensor._data.dtype)
 
 
 def _fill(tensors, rows):
@@ -272,7 +272,7 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
         _listed(pg, scatter_list, tensor, "scatter", "scatter_list")
         send = _rows(tensor, pg.size())
         for i, t in enumerate(scatter_list):
-            send[i, ...] = t._array  # [i, ...]: a view even when the rows are 0-d
+            send[i, ...] = t._data  # [i, ...]: a view even when the rows are 0-d
     elif scatter_list:
         raise ValueError("scatter: Argument ``scatter_list`` must NOT be specified on non-source ranks.")
     _debug(pg, "scatter", tensor, root)

@@ -213,7 +213,7 @@ def _max_pool2d(op, input, kernel_size, stride, padding, dilation, ceil_mode, re
     if not return_indices:
         return out.squeeze(0) if unbatched else out
     b = x._b
-    idx = out.grad_fn.saved if out.grad_fn is not None else b.max_pool2d(x._array, kernel, stride, padding,
+    idx = out.grad_fn.saved if out.grad_fn is not None else b.max_pool2d(x._data, kernel, stride, padding,
                                                                           dilation, out_hw)[1]
     idx = Tensor._make(b.astype(idx, _int64()), b, False, None, [0])
     return (out.squeeze(0), idx.squeeze(0)) if unbatched else (out, idx)

@@ -445,7 +445,7 @@ class Module:
         with no_grad():
             for target, value in pending:
                 src = value.detach().to(target.device).to(target.dtype)
-                target._b.copy_into(target._writable(), src._array)
+                target._b.copy_into(target._writable(), src._data)
                 target._version[0] += 1
         return _IncompatibleKeys(missing, unexpected)
 

@@ -20,7 +20,7 @@ def update_(name, kernel, tensors, written, *args, **kwargs):
         if t is not None and (not isinstance(t, TensorCore) or t._b is not b or t._data.dtype != dtype
                               or t._data.shape != shape):
             raise _mismatch(name, tensors)
-    arrays = [None if t is None else (t._writable() if i in written else t._array) for i, t in enumerate(tensors)]
+    arrays = [None if t is None else (t._writable() if i in written else t._data) for i, t in enumerate(tensors)]
     if isinstance(kernel, str):
         out = getattr(b, kernel)(*arrays, *args, **kwargs)
     else:

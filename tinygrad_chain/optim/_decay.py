@@ -4,7 +4,7 @@
 def followed_grad(b, x, grad, group, lr=None):
     """grad negated under `maximize`, plus `weight_decay * x` (L2); or, when the group decouples
     weight decay (AdamW's form), x itself shrunk by `lr * weight_decay` in place first."""
-    g = b.unary("neg", grad._array) if group["maximize"] else grad._array
+    g = b.unary("neg", grad._data) if group["maximize"] else grad._data
     wd = group.get("weight_decay", 0)
     if wd:
         if group.get("decoupled_weight_decay"):

@@ -21,7 +21,7 @@ def scalar_state(value, p):
 
 def read(t):
     """The Python float a state scalar holds."""
-    return float(t._b.to_numpy(t._array))
+    return float(t._b.to_numpy(t._data))
 
 
 def write(t, value):

@@ -26,7 +26,7 @@ class Adagrad(Optimizer):
     def _update(self, p, grad, group, state):
         b, x = p._b, p._writable()
         state["step"] += 1
-        g = b.unary("neg", grad._array) if group["maximize"] else grad._array
+        g = b.unary("neg", grad._data) if group["maximize"] else grad._data
         if group["weight_decay"]:
             g = b.binary("add", g, b.binary("mul", x, group["weight_decay"]))
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])

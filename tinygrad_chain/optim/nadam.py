@@ -38,7 +38,7 @@ class NAdam(Optimizer):
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * group["momentum_decay"])))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * group["momentum_decay"])))
         mp = state["mu_product"]
-        write(mp, mp._b.binary("mul", mp._array, mu))  # the product in the scalar's dtype, as torch's *=
+        write(mp, mp._b.binary("mul", mp._data, mu))  # the product in the scalar's dtype, as torch's *=
         mu_product = read(mp)
         m, v = state["exp_avg"]._writable(), state["exp_avg_sq"]._writable()
         b.copy_into(m, _lerp(b, m, g, 1 - beta1))

@@ -184,7 +184,7 @@ def _cast_like(value, param, key, index, unshaped=False):
         value = value.to(param.device, param.dtype)
     else:
         value = value.to(param.device)
-    return Tensor._make(value._b.copy(value._array), value._b, False, None, [0])
+    return Tensor._make(value._b.copy(value._data), value._b, False, None, [0])
 
 
 def _check_hyper(name, value, low=0.0):

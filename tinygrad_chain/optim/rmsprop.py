@@ -25,7 +25,7 @@ class RMSprop(Optimizer):
                 state["grad_avg"] = _zeros_like(p)
         state["step"] += 1
         alpha, lr = group["alpha"], group["lr"]
-        g = b.unary("neg", grad._array) if group["maximize"] else grad._array
+        g = b.unary("neg", grad._data) if group["maximize"] else grad._data
         if group["weight_decay"]:
             g = b.binary("add", g, b.binary("mul", x, group["weight_decay"]))
         sq = state["square_avg"]._writable()

@@ -25,7 +25,7 @@ class Rprop(Optimizer):
             state["step_size"] = Tensor._make(b.full(p.shape, number(group["lr"]), p.dtype), b, False, None, [0])
         state["step"] += 1
         (eta_minus, eta_plus), (lo, hi) = group["etas"], group["step_sizes"]
-        g = b.unary("neg", grad._array) if group["maximize"] else grad._array
+        g = b.unary("neg", grad._data) if group["maximize"] else grad._data
         prev, size = state["prev"]._writable(), state["step_size"]._writable()
         sign = b.unary("sign", b.binary("mul", g, prev))
         # the factor in the parameter's dtype: eta_plus where the gradient kept its sign, eta_minus

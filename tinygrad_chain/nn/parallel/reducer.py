@@ -32,7 +32,7 @@ class _Bucket:
     def view(self, i):
         """Parameter i's slot in the flat buffer, shaped as the parameter."""
         off, n = self.slots[i]
-        return self.flat._array[off:off + n].reshape(self.params[i].shape)
+        return self.flat._data[off:off + n].reshape(self.params[i].shape)
 
 
 def assign_buckets(params, cap_bytes):
@@ -114,10 +114,10 @@ class Reducer:
         g = p.grad
         if g is None:
             slot[...] = 0
-        elif not _same_memory(g._array, slot):
-            g._b.copy_into(slot, g._array)
+        elif not _same_memory(g._data, slot):
+            g._b.copy_into(slot, g._data)
         if used and self.used is not None:
-            self.used._array[k] = 1
+            self.used._data[k] = 1
         b.pending -= 1
         if b.pending == 0:
             self._launch()
@@ -142,7 +142,7 @@ class Reducer:
         used = None
         if self.used is not None:
             dist.all_reduce(self.used, op=dist.ReduceOp.MAX, group=self.group)
-            used = self.used._array
+            used = self.used._data
         for b in self.buckets:
             b.work.wait()
             for i, p in enumerate(b.params):
@@ -159,7 +159,7 @@ class Reducer:
         xp = p._b.xp
         if self.as_view:
             xp.divide(slot, self.size, out=slot)
-            if p.grad is None or not _same_memory(p.grad._array, slot):
+            if p.grad is None or not _same_memory(p.grad._data, slot):
                 p.grad = Tensor._make(slot, p._b, False, None, [0])
             return
         if p.grad is None:

@@ -24,5 +24,5 @@ def vector_to_parameters(vec, parameters):
     with no_grad():
         for p in params:
             n = p.numel()
-            p._replace_data(vec[start:start + n].reshape(p.shape).to(p.dtype)._array)
+            p._replace_data(vec[start:start + n].reshape(p.shape).to(p.dtype)._data)
             start += n
