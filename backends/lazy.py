@@ -63,7 +63,8 @@ config = _Config()
 # node dies. Python threads share it; its add, discard and copy are single C calls, each atomic
 # (a WeakSet iterates in Python code, and another thread adding meanwhile broke the iteration).
 _pending = set()
-_exposed = weakref.WeakValueDictionary()     # id(root array) -> root array: memory user code holds
+# id(root array) -> weak reference to it: memory user code holds (a plain dict: its lookup is one C call)
+_exposed = {}
 # One program at a time: Python threads that share pending arrays must not compile an
 # expression another thread is computing (the kernel itself still runs on every core).
 _running = threading.RLock()
@@ -215,8 +216,9 @@ def expose(a):
     root = _root(a)
     if type(root) is type(a) and root.size < config.min_elements:
         return  # never fused anyway (a loss's .item(), an optimizer's step count)
+    key = id(root)
     try:
-        _exposed[id(root)] = root
+        _exposed[key] = weakref.ref(root, lambda ref: _exposed.get(key) is ref and _exposed.pop(key, None))
     except TypeError:  # memory owned by something that takes no weak reference: see _is_exposed
         pass
 
@@ -358,30 +360,32 @@ def _big_or_lazy(args):
 def _record(name, b, arrays):
     ref = None  # the operand of the result's shape: the largest, then the one with most axes
     for a in arrays:
-        if type(a) not in _NUMBERS and (ref is None or (a.size, a.ndim) > (ref.size, ref.ndim)):
+        if type(a) not in _NUMBERS and (ref is None or a.size > ref.size
+                                        or (a.size == ref.size and a.ndim > ref.ndim)):
             ref = a
     if ref is None or ref.size < config.min_elements or not ref.ndim:
         return None
+    shape, dtype, repeats = ref.shape, ref.dtype, b.fuses_repeats
     args = []
     nodes = 1
     for a in arrays:
-        if type(a) not in _NUMBERS and a.dtype != ref.dtype:
+        kind = type(a)
+        if kind in _NUMBERS:
+            args.append(float(a))
+            continue
+        if a.dtype != dtype:
             return None
-        if type(a) is LazyArray:
-            if a.value is None and a.shape == ref.shape:
+        if kind is LazyArray:
+            if a.value is None and a.shape == shape:
                 nodes += a.nodes
                 args.append(a)
                 continue
             a = a.get()  # a smaller operand (a per-row mean) is computed now and read broadcast
-        if (type(a) not in _NUMBERS and a.shape != ref.shape
-                and not (b.fuses_repeats and _stretch(a.shape, ref.shape) is not None)):
+        if a.shape != shape and not (repeats and _stretch(a.shape, shape) is not None):
             return None
-        if type(a) in _NUMBERS:
-            args.append(float(a))
-        elif b.fusable(a) and not _is_exposed(a):
-            args.append(a)
-        else:
+        if not b.fusable(a) or _is_exposed(a):
             return None
+        args.append(a)
     if nodes > MAX_NODES:  # compute the operands now; this op starts a new expression
         args = [x.get() if type(x) is LazyArray else x for x in args]
         nodes = 1
@@ -420,10 +424,14 @@ def _root(a):
 
 
 def _is_exposed(a):
+    if a.base is None:  # a owns its memory: the common case, one lookup
+        held = _exposed.get(id(a))
+        return held is not None and held() is a
     root = _root(a)
     if type(root) is not type(a):  # memory from outside (a buffer, an mmap)
         return True
-    return _exposed.get(id(root)) is root
+    held = _exposed.get(id(root))
+    return held is not None and held() is root
 
 
 def _arrays_read(p):
@@ -464,7 +472,7 @@ def _run_program(roots, reduce):
     refs = _ref_counts(order)
     root_ids = {id(r) for r in roots}
     outputs = [n for n, r in zip(order, refs)
-               if n is not reduce and (id(n) in root_ids or r - _BASE_REFS > uses.get(id(n), 0))]
+               if n is not reduce and (id(n) in root_ids or r - _BASE_REFS > uses[id(n)])]
     code, inputs, consts, n_scratch = _compile(b, order, uses, outputs, reduce)
     out_arrays = [b.empty(n.shape, b.dtype_of(n)) for n in outputs]
     full = tops[0].shape  # every node of one program has the result's shape
@@ -480,25 +488,28 @@ def _run_program(roots, reduce):
 
 def _topological(tops):
     """The pending nodes under `tops`, each after its operands, and how many times each
-    is an operand inside this expression."""
-    order, uses, done, entered = [], {}, set(), set()
-    stack = list(tops)
-    while stack:
-        n = stack[-1]
-        if id(n) in done:
-            stack.pop()
-        elif id(n) in entered:
-            stack.pop()
-            done.add(id(n))
-            order.append(n)
-        else:
-            entered.add(id(n))
-            for a in n.args:
-                if type(a) is LazyArray and a.value is None:
-                    uses[id(a)] = uses.get(id(a), 0) + 1
-                    if id(a) not in done:
-                        stack.append(a)
+    is an operand inside this expression (a top no other node reads counts 0)."""
+    order, uses = [], {}
+    for top in tops:
+        if id(top) not in uses:
+            uses[id(top)] = 0
+            _visit(top, order, uses)
     return order, uses
+
+
+def _visit(n, order, uses):
+    """Depth first (as deep as an expression: MAX_NODES at most). A module function, not a
+    closure: a closure that calls itself is a reference cycle, which would hold the nodes
+    (and their arrays) until the cyclic collector runs."""
+    for a in n.args:
+        if type(a) is LazyArray and a.value is None:
+            k = id(a)
+            if k in uses:
+                uses[k] += 1
+            else:
+                uses[k] = 1
+                _visit(a, order, uses)
+    order.append(n)
 
 
 def _ref_counts(nodes):
@@ -514,51 +525,55 @@ _BASE_REFS = _ref_counts([object()])[0]
 
 def _compile(b, order, uses, outputs, reduce):
     """Registers and instructions (backends/base.py: run_fused) for `order`."""
-    inputs, in_index, consts, const_index = [], {}, [], {}
+    inputs, consts, index = [], [], {}  # index: id(input) or a constant's key -> its position
     for n in order:
         for a in n.args:
-            if type(a) is LazyArray:
+            kind = type(a)
+            if kind is LazyArray:
                 if a.value is None:
                     continue
                 a = a.value
-            if type(a) is float:
+            elif kind is float:
                 key = (a, math.copysign(1.0, a))  # 0.0 and -0.0 are different constants
-                if key not in const_index:
-                    const_index[key] = len(consts)
+                if key not in index:
+                    index[key] = len(consts)
                     consts.append(a)
-            elif id(a) not in in_index:
-                in_index[id(a)] = len(inputs)
+                continue
+            if id(a) not in index:
+                index[id(a)] = len(inputs)
                 inputs.append(a)
-    n_in, n_const = len(inputs), len(consts)
-    out_index = {id(n): n_in + n_const + j for j, n in enumerate(outputs)}
-    first_scratch = n_in + n_const + len(outputs)
-
-    reg, left, free, n_scratch, code = {}, dict(uses), [], 0, []
+    n_in = len(inputs)
+    first_out = n_in + len(consts)
+    reg = {id(n): first_out + j for j, n in enumerate(outputs)}  # pending node -> its register
+    stored = len(reg)
+    next_scratch, free, left, code = first_out + stored, [], dict(uses), []
     opcodes = b.fused_ops
     for n in order:
         operands = []
         for a in n.args:
-            if type(a) is LazyArray and a.value is None:
-                operands.append(reg[id(a)])
-            elif type(a) is float:
-                operands.append(n_in + const_index[(a, math.copysign(1.0, a))])
-            else:
-                operands.append(in_index[id(a.value if type(a) is LazyArray else a)])
-        dst = out_index.get(id(n))
-        if dst is None:
-            if free:
-                dst = free.pop()
-            else:
-                dst = first_scratch + n_scratch
-                n_scratch += 1
-        reg[id(n)] = dst
+            kind = type(a)
+            if kind is LazyArray:
+                if a.value is None:
+                    k = id(a)
+                    operands.append(reg[k])
+                    left[k] -= 1
+                    if left[k] == 0 and reg[k] >= first_out + stored:  # scratch, read for the last time
+                        free.append(reg[k])
+                    continue
+                a = a.value
+            elif kind is float:
+                operands.append(n_in + index[(a, math.copysign(1.0, a))])
+                continue
+            operands.append(index[id(a)])
+        dst = reg.get(id(n))
+        if dst is None:  # a scratch register: a freed one (never an operand of this row), or a new one
+            dst = free.pop() if free and free[-1] not in operands else next_scratch
+            if dst == next_scratch:
+                next_scratch += 1
+            reg[id(n)] = dst
         code.append((opcodes[n.op], dst, operands[0], operands[1] if len(operands) > 1 else -1))
-        for a in n.args:  # operands' registers free up after their last use (never dst itself)
-            if type(a) is LazyArray and a.value is None:
-                left[id(a)] -= 1
-                if left[id(a)] == 0 and id(a) not in out_index:
-                    free.append(reg[id(a)])
         if n is reduce:
             code.append((opcodes["sum"], 0, dst, -1))
     code = numpy.array(code, dtype=numpy.int32).reshape(-1, 4)
+    n_scratch = next_scratch - first_out - stored
     return code, inputs, numpy.array(consts, dtype=numpy.float64), n_scratch

@@ -182,3 +182,23 @@ def test_which_ops_fuse_is_the_backends_knowledge(b):
     cls = type(b)
     for name in cls.fused_ops:
         assert name == "sum" or hasattr(cls, name) or name in b._binary or name in b._unary, name
+
+
+def test_computing_an_expression_makes_no_cyclic_garbage(b):
+    """Whatever runs a program drops its nodes by reference count: nodes held in a reference cycle
+    (a self-calling closure did that) would keep their arrays until the cyclic collector ran, and
+    a training step would fault in fresh memory for them every time."""
+    import gc
+    x, y = arr(300, 0), arr(300, 1)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            t = b.binary("add", b.binary("mul", x, y), 0.5)
+            grads = [b.tanh_backward(x, b.unary("tanh", t)), b.sigmoid_backward(y, t)]
+            total = b.reduce("sum", b.binary("mul", t, y), None, False)
+            b.to_numpy(grads[0])
+            del t, grads, total
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
