@@ -61,28 +61,46 @@ void sum_rkr_t(const T* x, i64 r1, i64 k, i64 r2, T* out) {
         }
     });
 }
+
+// The result's shape: `shape` when given (the caller's final one, so the result is no view
+// that the engine would have to copy before it becomes a .grad), else `otherwise`.
+std::vector<py::ssize_t> result_shape(const py::object& shape, std::vector<py::ssize_t> otherwise, const char* op) {
+    if (shape.is_none()) return otherwise;
+    std::vector<py::ssize_t> dims;
+    i64 size = 1, want = 1;
+    for (auto d : shape.cast<py::tuple>()) {
+        dims.push_back(d.cast<py::ssize_t>());
+        size *= dims.back();
+    }
+    for (auto d : otherwise) want *= d;
+    if (size != want) throw py::value_error(std::string(op) + ": the result shape does not hold the result's size");
+    return dims;
+}
 }  // namespace
 
 void bind_reduce(py::module_& m) {
-    m.def("reduce_axis", [](int red, const py::array& x, i64 outer, i64 n, i64 inner) {
+    m.def("reduce_axis", [](int red, const py::array& x, i64 outer, i64 n, i64 inner, const py::object& shape) {
         check_float(x, "reduce");
         check_contig(x, "reduce");
         if (outer * n * inner != i64(x.size()) || n < 1)
             throw py::value_error("reduce: (outer, n, inner) does not match the array size");
-        py::array out(x.dtype(), std::vector<py::ssize_t>{outer, inner});
+        py::array out(x.dtype(), result_shape(shape, {outer, inner}, "reduce"));
         if (is_f32(x)) reduce_t<float>(Red(red), cptr<float>(x), outer, n, inner, mptr<float>(out));
         else reduce_t<double>(Red(red), cptr<double>(x), outer, n, inner, mptr<double>(out));
         return out;
-    }, "Reduce (0 sum, 1 mean, 2 max) a contiguous array viewed as (outer, n, inner) over n; returns (outer, inner).");
-    m.def("sum_outer_inner", [](const py::array& x, i64 r1, i64 k, i64 r2) {
+    }, py::arg("red"), py::arg("x"), py::arg("outer"), py::arg("n"), py::arg("inner"), py::arg("shape") = py::none(),
+       "Reduce (0 sum, 1 mean, 2 max) a contiguous array viewed as (outer, n, inner) over n; returns "
+       "(outer, inner), or `shape` when given.");
+    m.def("sum_outer_inner", [](const py::array& x, i64 r1, i64 k, i64 r2, const py::object& shape) {
         check_float(x, "sum_to_shape");
         check_contig(x, "sum_to_shape");
         if (r1 * k * r2 != i64(x.size())) throw py::value_error("sum_to_shape: (r1, k, r2) does not match the array size");
-        py::array out(x.dtype(), std::vector<py::ssize_t>{k});
+        py::array out(x.dtype(), result_shape(shape, {k}, "sum_to_shape"));
         if (is_f32(x)) sum_rkr_t<float>(cptr<float>(x), r1, k, r2, mptr<float>(out));
         else sum_rkr_t<double>(cptr<double>(x), r1, k, r2, mptr<double>(out));
         return out;
-    }, "Sum a contiguous array viewed as (r1, k, r2) over r1 and r2; returns (k,).");
+    }, py::arg("x"), py::arg("r1"), py::arg("k"), py::arg("r2"), py::arg("shape") = py::none(),
+       "Sum a contiguous array viewed as (r1, k, r2) over r1 and r2; returns (k,), or `shape` when given.");
 }
 
 }  // namespace tc

@@ -20,7 +20,7 @@ from . import collector
 from .grad_mode import state
 from .indexed_grad import IndexedGrad, add_grads, dense
 from .node import Node
-from .tensor_core import LENT, TensorCore
+from .tensor_core import LENT, TensorCore, constant
 
 # id(leaf) -> [hook(leaf)], called once its .grad holds this backward's gradient. Keyed by id,
 # not a WeakKeyDictionary: that compares keys with ==, which is elementwise on tensors.
@@ -219,7 +219,10 @@ def _fit(node, meta, gi):
         if not _expandable(shape, gi.shape):
             raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
                                f"{list(gi.shape)} but expected shape compatible with {list(shape)}")
-        gi = gi._sum_to_shape(shape)
+        if state.enabled:
+            gi = gi._sum_to_shape(shape)
+        else:  # first order: the sum needs no node
+            gi = constant(gi._b.sum_to_shape(gi._data, shape), gi._b)
     if gi.dtype is not dtype:
         gi = gi.to(dtype)
     if gi._b is not backend:

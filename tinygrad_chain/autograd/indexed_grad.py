@@ -7,6 +7,7 @@ Summed here, such gradients only collect their pieces; `dense` builds the full
 tensor once, when a VJP, a hook or a .grad needs it. First order only: with
 create_graph the VJP stays a recorded op.
 """
+from .grad_mode import state
 from .tensor_core import constant
 
 
@@ -36,4 +37,8 @@ def add_grads(a, b):
     """a + b for gradients, either of which may be an IndexedGrad."""
     if type(a) is IndexedGrad and type(b) is IndexedGrad:
         return IndexedGrad(a.shape, a.dtype, a._b, a.pieces + b.pieces)
-    return dense(a) + dense(b)
+    a, b = dense(a), dense(b)
+    x, y, backend = a._data, b._data, a._b
+    if not state.enabled and b._b is backend and x.shape == y.shape and x.dtype == y.dtype:
+        return constant(backend.binary("add", x, y), backend)  # first order: the sum needs no node
+    return a + b

@@ -53,7 +53,8 @@ class Sub(Op):
         return b.binary("sub", x, y)
 
     def vjp(self, ctx, g):
-        return g, (-g if ctx.needs_input_grad[1] else None)
+        F = vjp_ops.of(g)
+        return g, (F.grads(F.neg(F.read(g)))[0] if ctx.needs_input_grad[1] else None)
 
 
 @register
@@ -66,34 +67,25 @@ class Mul(Op):
 
     def vjp(self, ctx, g):
         x, y = ctx.inputs
+        F = vjp_ops.of(g)
+        gv = F.read(g)
         tensor = TensorCore  # a factor may be a number; the arrays' shapes (Tensor.shape makes a tc.Size)
-        if not (isinstance(x, tensor) and isinstance(y, tensor)):
-            # a Python number factor (the other input is the tensor that needs a gradient): g times it,
-            # one backend call in a first-order backward (this is the per-op cost of small tensors)
-            F = vjp_ops.of(g)
-            if isinstance(x, tensor):
-                return F.grads(F.times_number(F.read(g), y), None)
-            return F.grads(None, F.times_number(F.read(g), x))
-        if (isinstance(y, tensor) and isinstance(x, tensor) and x._data.shape == y._data.shape == g._data.shape
-                and x.dtype == y.dtype == g.dtype):
+        if not isinstance(x, tensor):  # a Python number factor: g times it, one backend call first order
+            return F.grads(None, F.mul(gv, x))
+        if not isinstance(y, tensor):
+            return F.grads(F.mul(gv, y), None)
+        need_x, need_y = ctx.needs_input_grad
+        xv, yv = F.read(x), F.read(y)
+        if x._data.shape == y._data.shape == g._data.shape and x.dtype == y.dtype == g.dtype:
             # same shapes: fewer passes over memory
-            need_x, need_y = ctx.needs_input_grad
-            F = vjp_ops.of(g)
-            gv, xv, yv = F.read(g), F.read(x), F.read(y)
             if F.uniform_value(gv) == 1.0:
                 # the gradient of a sum: g * y is y. Lent, not copied: gradients are never
                 # written in place, and the engine copies one before it becomes a .grad
                 return F.lent(yv if need_x else None, xv if need_y else None)
             if need_x and need_y:
                 return F.grads(*F.mul_backward(gv, xv, yv))
-        return _both(ctx, lambda: g * y, lambda: g * x)
-
-
-def _times_number(b, g, c):
-    return b.binary("mul", g, c)
-
-
-vjp_ops.kernel("times_number", _times_number, lambda g, c: g * c)
+        # each product at the output's shape (the engine sums a broadcast one back to its input's)
+        return F.grads(F.mul(gv, yv) if need_x else None, F.mul(gv, xv) if need_y else None)
 
 
 @register
@@ -108,7 +100,10 @@ class Div(Op):
     def vjp(self, ctx, g):
         x, y = ctx.inputs
         # a Python divisor meets g at g's precision: g / 14, not g times 1/14 rounded to float32
-        d_x = (lambda: g / y) if _is_number(y) else (lambda: _times(g, 1.0 / y))
+        if _is_number(y):
+            F = vjp_ops.of(g)
+            return F.grads(F.div(F.read(g), y) if ctx.needs_input_grad[0] else None, None)
+        d_x = lambda: _times(g, 1.0 / y)  # noqa: E731
         return _both(ctx, d_x, lambda: _times(g, -x / (y * y)))
 
 

@@ -15,7 +15,8 @@ class Reshape(Op):
         return b.reshape(x, shape)
 
     def vjp(self, ctx, g):
-        return (g.reshape(ctx.in_meta[0][0]),)
+        F = vjp_ops.of(g)
+        return F.grads(F.reshape(F.read(g), ctx.in_meta[0][0]))
 
 
 @register
@@ -31,7 +32,8 @@ class Permute(Op):
         inverse = [0] * len(perm)
         for i, p in enumerate(perm):
             inverse[p] = i
-        return (g.permute(*inverse),)
+        F = vjp_ops.of(g)
+        return F.grads(F.permute(F.read(g), tuple(inverse)))
 
 
 @register
@@ -43,7 +45,8 @@ class Expand(Op):
         return b.broadcast_to(x, shape)
 
     def vjp(self, ctx, g):
-        return (g._sum_to_shape(ctx.in_meta[0][0]),)
+        F = vjp_ops.of(g)
+        return F.grads(F.sum_to_shape(F.read(g), ctx.in_meta[0][0]))
 
 
 @register
@@ -55,7 +58,8 @@ class SumToShape(Op):
         return b.sum_to_shape(x, shape)
 
     def vjp(self, ctx, g):
-        return (g.expand(*ctx.in_meta[0][0]),)
+        F = vjp_ops.of(g)
+        return F.grads(F.expand(F.read(g), ctx.in_meta[0][0]))
 
 
 @register

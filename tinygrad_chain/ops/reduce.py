@@ -1,4 +1,5 @@
 """Reductions, and the stable softmax family."""
+from . import vjp_ops
 from .elementwise import where
 from .registry import Op, apply, register
 
@@ -22,11 +23,11 @@ def normalize_dims(dim, ndim, op="reduce"):
     return tuple(sorted(out)) if ndim else None
 
 
-def expand_back(g, shape, axes, keepdim):
-    """Broadcast a reduction's gradient back over the axes it reduced."""
+def expand_back(g, shape, axes, keepdim, F=vjp_ops.RECORDED):
+    """Broadcast a reduction's gradient back over the axes it reduced (in namespace F: ops/vjp_ops.py)."""
     if not keepdim:
-        g = g.reshape(tuple(1 if axes is None or i in axes else n for i, n in enumerate(shape)))
-    return g.expand(shape)
+        g = F.reshape(g, tuple(1 if axes is None or i in axes else n for i, n in enumerate(shape)))
+    return F.expand(g, shape)
 
 
 class _Reduce(Op):
@@ -39,7 +40,8 @@ class Sum(_Reduce):
     name = "sum"
 
     def vjp(self, ctx, g):
-        return (expand_back(g, ctx.in_meta[0][0], ctx.attrs["axis"], ctx.attrs["keepdims"]),)
+        F = vjp_ops.of(g)
+        return F.grads(expand_back(F.read(g), ctx.in_meta[0][0], ctx.attrs["axis"], ctx.attrs["keepdims"], F))
 
 
 @register

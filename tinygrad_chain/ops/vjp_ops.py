@@ -10,9 +10,9 @@ F.grads(...). `of` is the one place the namespace is chosen:
 - create_graph: `RECORDED`, the same functions in differentiable Tensor ops, so the backward
   pass is itself recorded and can be differentiated again.
 
-The generic functions (matmul, mT, reshape, sum, mul_backward, uniform_value) are here; an op's
-own backward kernel is added beside the op with `kernel(name, arrays, recorded)`. A name with
-no array form there is the backend's method of that name (same arguments). One kernel,
+The generic functions (matmul, mT, reshape, permute, expand, sum_to_shape, sum, mul, div, neg,
+mul_backward, uniform_value) are here; an op's own backward kernel is added beside the op with
+`kernel(name, arrays, recorded)`. A name with no array form there is the backend's method of that name (same arguments). One kernel,
 index_grad, takes and returns gradients rather than arrays: first order it is the engine's
 lazy IndexedGrad.
 """
@@ -67,8 +67,26 @@ class Arrays:
         """a with its last two axes swapped."""
         return self.b.transpose(a, tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2))
 
+    def permute(self, a, perm):
+        return self.b.transpose(a, perm)
+
+    def expand(self, a, shape):
+        return self.b.broadcast_to(a, shape)
+
+    def sum_to_shape(self, a, shape):
+        return self.b.sum_to_shape(a, shape)
+
     def sum(self, a, axis):
         return self.b.reduce("sum", a, axis, False)
+
+    def mul(self, a, c):
+        return self.b.binary("mul", a, c)
+
+    def div(self, a, c):
+        return self.b.binary("div", a, c)
+
+    def neg(self, a):
+        return self.b.unary("neg", a)
 
     def grads(self, *gs):
         """The gradients as Tensors outside any graph (None stays None)."""
@@ -107,8 +125,32 @@ class Recorded:
         return a.reshape(shape)
 
     @staticmethod
+    def permute(a, perm):
+        return a.permute(*perm)
+
+    @staticmethod
+    def expand(a, shape):
+        return a.expand(*shape)
+
+    @staticmethod
+    def sum_to_shape(a, shape):
+        return a._sum_to_shape(shape)
+
+    @staticmethod
     def sum(a, axis):
         return a.sum(axis)
+
+    @staticmethod
+    def mul(a, c):
+        return a * c
+
+    @staticmethod
+    def div(a, c):
+        return a / c
+
+    @staticmethod
+    def neg(a):
+        return -a
 
     @staticmethod
     def mul_backward(g, x, y):
