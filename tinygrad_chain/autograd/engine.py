@@ -278,7 +278,7 @@ def _owned(g, owned):
     (the product's VJP hands on the other factor's array when the upstream gradient is one)."""
     data = g._data
     if g._version is LENT or id(data) in owned or g._b.is_view(data):
-        g = g.detach().clone()
+        g = constant(g._b.copy(data), g._b)  # never recorded: create_graph keeps g as it is
     owned.add(id(g._data))
     return g
 

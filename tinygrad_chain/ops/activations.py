@@ -1,15 +1,16 @@
 """Activation functions, each a pair of ops made from one row of backends/formulas.py.
 
-The forward op runs the backend's act(name, x, *params); its VJP applies the backward op,
-which runs act_backward(name, g, saved, *params) (saved: the input, or the output where
-that is cheaper, as the row says). The backward op is differentiable again: its VJP is
-itself (linear in g) and g times the second derivative, written here in Tensor ops, so
-higher-order gradients are exact.
+The forward op runs the backend's act(name, x, *params); its VJP is the backward op, which
+runs act_backward(name, g, saved, *params) (saved: the input, or the output where that is
+cheaper, as the row says; a first-order backward calls the backend on arrays, ops/vjp_ops.py).
+The backward op is differentiable again: its VJP is itself (linear in g) and g times the
+second derivative, written here in Tensor ops, so higher-order gradients are exact.
 """
 import math
 
 from tinygrad_chain.backends.formulas import ACT
 
+from . import vjp_ops
 from .elementwise import where
 from .registry import Op, apply, register
 
@@ -38,7 +39,9 @@ def _pair(cls, name, row=None, second=None, float_only=True, doc=""):
                 return b.act(name, x)
 
         def vjp(self, ctx, g):
-            return (apply(ops[1], g, ctx.output if saves_output else ctx.inputs[0], **ctx.attrs),)
+            F = vjp_ops.of(g)
+            saved = F.read(ctx.output if saves_output else ctx.inputs[0])
+            return F.grads(getattr(F, backward_name)(F.read(g), saved, **ctx.attrs))
 
     class Backward(Op):
         name = backward_name
@@ -59,6 +62,9 @@ def _pair(cls, name, row=None, second=None, float_only=True, doc=""):
     Backward.__doc__ = f"g times {name}'s derivative, from its {'output' if saves_output else 'input'}."
     Backward.saves_inputs = True if second else (1,)  # without a second derivative g is not needed
     ops.extend((register(Forward), register(Backward)))
+    # the backward's kernel: first order the backend's act_backward, recorded the backward op
+    vjp_ops.kernel(backward_name, lambda b, g, saved, **attrs: b.act_backward(pick(attrs), g, saved, *params(attrs)),
+                   lambda g, saved, **attrs: apply(ops[1], g, saved, **attrs))
     return ops
 
 

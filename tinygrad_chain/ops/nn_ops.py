@@ -37,10 +37,12 @@ class Conv2d(Op):
         x, w = ctx.inputs[0], ctx.inputs[1]
         need = ctx.needs_input_grad
         conv = _conv_attrs(ctx.attrs)
-        gb = (g.sum((0, 2, 3)) if need[2] else None,) if len(need) == 3 else ()
         F = vjp_ops.of(g)
-        gx, gw = F.conv2d_backward(F.read(g), F.read(x), F.read(w), ctx.saved, need[0], need[1], conv)
-        return F.grads(gx, gw) + gb
+        gv = F.read(g)
+        gx, gw = F.conv2d_backward(gv, F.read(x), F.read(w), ctx.saved, need[0], need[1], conv)
+        if len(need) == 3:  # the bias's: g summed over all but the channels
+            return F.grads(gx, gw, F.sum(gv, (0, 2, 3)) if need[2] else None)
+        return F.grads(gx, gw)
 
 
 def _conv2d_backward_arrays(b, g, x, w, cols, need_input, need_weight, conv):
@@ -109,8 +111,8 @@ class MaxPool2d(Op):
     def vjp(self, ctx, g):
         a = ctx.attrs
         overlapping = any(s < k for s, k in zip(a["stride"], a["kernel"])) or any(d != 1 for d in a["dilation"])
-        return (apply(MaxPool2dBackward, g, indices=ctx.saved, x_shape=ctx.in_meta[0][0],
-                      overlapping=overlapping),)
+        F = vjp_ops.of(g)
+        return F.grads(F.max_pool2d_backward(F.read(g), ctx.saved, ctx.in_meta[0][0], overlapping))
 
 
 @register
@@ -126,6 +128,11 @@ class MaxPool2dBackward(Op):
         n, c, oh, ow = idx.shape
         index = constant(idx, gg._b).reshape(n, c, oh * ow)
         return (gg.reshape(n, c, -1 if n * c else gg.shape[2] * gg.shape[3]).gather(2, index).reshape(idx.shape),)
+
+
+# first order the backend's max_pool2d_backward itself (same arguments); recorded, the op above
+vjp_ops.kernel("max_pool2d_backward", None, lambda g, indices, x_shape, overlapping: apply(
+    MaxPool2dBackward, g, indices=indices, x_shape=x_shape, overlapping=overlapping))
 
 
 def pool_divisor(b, dtype, x_shape, kernel, stride, padding, out_hw, count_include_pad, divisor_override):

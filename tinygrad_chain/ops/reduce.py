@@ -173,7 +173,8 @@ def _normaliser(op_name, empty, second):
             return getattr(b, op_name)(x, axis)
 
         def vjp(self, ctx, g):
-            return (apply(backward, g, ctx.output, axis=ctx.attrs["axis"]),)
+            F = vjp_ops.of(g)
+            return F.grads(getattr(F, backward.name)(F.read(g), F.read(ctx.output), ctx.attrs["axis"]))
 
     class Backward(Op):
         name = op_name + "_backward"
@@ -187,6 +188,8 @@ def _normaliser(op_name, empty, second):
             return second(u, g, y, ctx.attrs["axis"], *ctx.needs_input_grad)
 
     backward = register(Backward)
+    # first order the backend's `op_name`_backward itself (same arguments); recorded, the op above
+    vjp_ops.kernel(backward.name, None, lambda g, y, axis: apply(backward, g, y, axis=axis))
     return register(Forward), backward
 
 
