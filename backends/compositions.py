@@ -257,8 +257,9 @@ class Compositions:
         d_o = self.sigmoid_backward(mul(gh, tc), o)
         return self.concatenate([d_i, d_f, d_g, d_o], -1), mul(dc, f)
 
-    def lstm_layer(self, xw, h0, c0, w_hh):
-        """T LSTM steps -> (stacked (T + 1, B, H): h_1..h_T then c_T, saved for lstm_layer_backward)."""
+    def lstm_layer(self, xw, h0, c0, w_hh, b_hh=None):
+        """T LSTM steps, gates_t = xw[t] (+ b_hh) + h_{t-1} @ w_hh.T -> (stacked (T + 1, B, H): h_1..h_T
+        then c_T, saved for lstm_layer_backward)."""
         steps = xw.shape[0]
         w_t = self.transpose(w_hh, (1, 0))
         h, c = h0, c0
@@ -266,7 +267,8 @@ class Compositions:
         for t in range(steps):
             hs.append(h)
             cs.append(c)
-            hc, (a, tc) = self.lstm_cell(self.binary("add", self.getitem(xw, t), self.matmul(h, w_t)), c)
+            x = self.getitem(xw, t) if b_hh is None else self.binary("add", self.getitem(xw, t), b_hh)
+            hc, (a, tc) = self.lstm_cell(self.binary("add", x, self.matmul(h, w_t)), c)
             h, c = self.getitem(hc, 0), self.getitem(hc, 1)
             outs.append(h)
             acts.append(a)

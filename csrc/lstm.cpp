@@ -1,13 +1,17 @@
 // The LSTM cell (one step) and a layer's time loop, forward and back. The loop is one call
-// each way: every step is one GEMM (h @ W_hh^T added onto the step's input projection) and
-// one fused cell kernel, with the saved tensors written in place, instead of a Python loop
-// that stacks them at the end. The layouts are backends/compositions.py's lstm_cell / lstm_layer.
+// each way: every step is one GEMM (h @ W_hh^T added onto the step's input projection and
+// b_hh) and one fused cell kernel, with the saved tensors written in place, instead of a Python
+// loop that stacks them at the end. The layouts are backends/compositions.py's lstm_cell / lstm_layer.
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <pybind11/stl.h>  // std::optional arguments
+
 #include "gemm.h"
+#include "parallel.h"
 #include "pyutil.h"
 
 namespace tc {
@@ -37,47 +41,77 @@ void cell_backward(i64 B, i64 H, const T* gh, const T* gc, const T* c, const T* 
 template <class T>
 void copy(T* dst, const T* src, i64 n) { std::memcpy(dst, src, std::size_t(n) * sizeof(T)); }
 
-// out (T+1, B, H) = h_1..h_T, c_T; acts (T, B, 4H), tcs (T, B, H); hs, cs (T, B, H) = the h and c
-// each step started from.
+// The rows of a batch never meet in the recurrence (only w_hh's gradient sums over them, one
+// GEMM after the loop), so a layer splits its batch over the threads once and each runs all T
+// steps on its rows, with no wait per step: a step's GEMM (32x64 @ 64x256 in the benchmark) and
+// cell are too small to split themselves. A lone chunk (few rows) lets the step's GEMM thread.
+constexpr i64 ROWS_PER_THREAD = 4;
+constexpr double LAYER_PARALLEL_FLOPS = 2.0 * 64 * 64 * 64;
+
+template <class F>
+void over_rows(i64 steps, i64 B, i64 H, F&& fn) {
+    i64 chunks = std::min<i64>(num_threads(), B / ROWS_PER_THREAD);
+    if (chunks < 2 || 8.0 * double(steps) * double(B) * double(H) * double(H) < LAYER_PARALLEL_FLOPS)
+        return fn(i64(0), B);
+    parallel_for(B, 2, (B + chunks - 1) / chunks, fn);
+}
+
+// Rows [b0, b1) of a (T, B, width) sequence array at step t.
 template <class T>
-void layer_forward(i64 steps, i64 B, i64 H, const T* xw, const T* h0, const T* c0, const T* w, T* out, T* acts,
-                   T* tcs, T* hs, T* cs) {
-    const i64 bh = B * H, g4 = B * 4 * H;
-    std::vector<T> gates(static_cast<std::size_t>(g4)), c_last(static_cast<std::size_t>(bh));
-    for (i64 t = 0; t < steps; ++t) {
-        copy(hs + t * bh, t ? out + (t - 1) * bh : h0, bh);
-        if (!t) copy(cs, c0, bh);
-        copy(gates.data(), xw + t * g4, g4);
-        // gates += h_prev @ w^T (w is (4H, H): its transpose by strides)
-        GemmArgs<T> g{B, 4 * H, H, hs + t * bh, H, 1, w, 1, H, gates.data(), 4 * H, T(1)};
-        gemm<T>(g);
-        T* c_next = t + 1 < steps ? cs + (t + 1) * bh : c_last.data();
-        cell_forward<T>(B, H, gates.data(), cs + t * bh, out + t * bh, c_next, acts + t * g4, tcs + t * bh);
-    }
-    copy(out + steps * bh, steps ? c_last.data() : c0, bh);
+T* at(T* a, i64 t, i64 B, i64 width, i64 b0) { return a + (t * B + b0) * width; }
+
+// out (T+1, B, H) = h_1..h_T, c_T; acts (T, B, 4H), tcs (T, B, H); hs, cs (T, B, H) = the h and c
+// each step started from. bias (4H; may be null) is added to every step's xw.
+template <class T>
+void layer_forward(i64 steps, i64 B, i64 H, const T* xw, const T* h0, const T* c0, const T* w, const T* bias,
+                   T* out, T* acts, T* tcs, T* hs, T* cs) {
+    // w^T (H, 4H) once: each step's h @ w^T then reads it in place (row-major), nothing packed per step
+    std::vector<T> wt(std::size_t(4 * H * H));
+    for (i64 g = 0; g < 4 * H; ++g)
+        for (i64 k = 0; k < H; ++k) wt[std::size_t(k * 4 * H + g)] = w[g * H + k];
+    over_rows(steps, B, H, [&](i64 b0, i64 b1) {
+        const i64 n = b1 - b0;
+        std::vector<T> gates(std::size_t(n * 4 * H)), c_last(std::size_t(n * H));
+        for (i64 t = 0; t < steps; ++t) {
+            T* h = at(hs, t, B, H, b0);
+            copy(h, t ? at(out, t - 1, B, H, b0) : h0 + b0 * H, n * H);
+            if (!t) copy(cs + b0 * H, c0 + b0 * H, n * H);
+            const T* x = at(xw, t, B, 4 * H, b0);
+            if (!bias) copy(gates.data(), x, n * 4 * H);
+            for (i64 r = 0; bias && r < n; ++r)
+                for (i64 j = 0; j < 4 * H; ++j) gates[std::size_t(r * 4 * H + j)] = x[r * 4 * H + j] + bias[j];
+            gemm<T>(GemmArgs<T>{n, 4 * H, H, h, H, 1, wt.data(), 4 * H, 1, gates.data(), 4 * H, T(1)});
+            T* c_next = t + 1 < steps ? at(cs, t + 1, B, H, b0) : c_last.data();
+            cell_forward<T>(n, H, gates.data(), at(cs, t, B, H, b0), at(out, t, B, H, b0), c_next,
+                            at(acts, t, B, 4 * H, b0), at(tcs, t, B, H, b0));
+        }
+        copy(at(out, steps, B, H, b0), steps ? c_last.data() : c0 + b0 * H, n * H);
+    });
 }
 
 // From grad (T+1, B, H) (the gradients of h_1..h_T and c_T): d_xw (T, B, 4H), dh0, dc0 (B, H) and
 // d_w (4H, H), the last one GEMM over all steps.
 template <class T>
 void layer_backward(i64 steps, i64 B, i64 H, const T* grad, const T* w, const T* acts, const T* tcs, const T* hs,
-                    const T* cs, T* d_xw, T* dh, T* dc, T* d_w) {
-    const i64 bh = B * H, g4 = B * 4 * H;
-    std::vector<T> gh(static_cast<std::size_t>(bh)), dc_next(static_cast<std::size_t>(bh));
-    std::fill(dh, dh + bh, T(0));
-    copy(dc, grad + steps * bh, bh);
-    for (i64 t = steps - 1; t >= 0; --t) {
-        const T* g_t = grad + t * bh;
-        for (i64 i = 0; i < bh; ++i) gh[std::size_t(i)] = g_t[i] + dh[i];
-        cell_backward<T>(B, H, gh.data(), dc, cs + t * bh, acts + t * g4, tcs + t * bh, d_xw + t * g4,
-                         dc_next.data());
-        copy(dc, dc_next.data(), bh);
-        GemmArgs<T> g{B, H, 4 * H, d_xw + t * g4, 4 * H, 1, w, H, 1, dh, H, T(0)};  // dh = dgates @ w
-        gemm<T>(g);
-    }
+                    const T* cs, T* d_xw, T* dh_all, T* dc_all, T* d_w) {
+    over_rows(steps, B, H, [&](i64 b0, i64 b1) {
+        const i64 n = b1 - b0;
+        T *dh = dh_all + b0 * H, *dc = dc_all + b0 * H;
+        std::vector<T> gh(std::size_t(n * H)), dc_next(std::size_t(n * H));
+        std::fill(dh, dh + n * H, T(0));
+        copy(dc, at(grad, steps, B, H, b0), n * H);
+        for (i64 t = steps - 1; t >= 0; --t) {
+            const T* g_t = at(grad, t, B, H, b0);
+            for (i64 i = 0; i < n * H; ++i) gh[std::size_t(i)] = g_t[i] + dh[i];
+            T* dg = at(d_xw, t, B, 4 * H, b0);
+            cell_backward<T>(n, H, gh.data(), dc, at(cs, t, B, H, b0), at(acts, t, B, 4 * H, b0),
+                             at(tcs, t, B, H, b0), dg, dc_next.data());
+            copy(dc, dc_next.data(), n * H);
+            gemm<T>(GemmArgs<T>{n, H, 4 * H, dg, 4 * H, 1, w, H, 1, dh, H, T(0)});  // dh = dgates @ w
+        }
+    });
     // d_w = d_xw^T (4H x TB) @ hs (TB x H)
-    GemmArgs<T> g{4 * H, H, steps * B, d_xw, 1, 4 * H, hs, H, 1, d_w, H, T(0)};
-    gemm<T>(g);
+    gemm<T>(GemmArgs<T>{4 * H, H, steps * B, d_xw, 1, 4 * H, hs, H, 1, d_w, H, T(0)});
 }
 
 // The LSTM step over rows of H = c's last size; gates has 4H per row.
@@ -153,28 +187,33 @@ void bind_lstm(py::module_& m) {
     }, "The LSTM step's backward: grad = stack([gh, gc]) -> (d gates, d c).");
 
     m.def("lstm_layer_forward", [](const py::array& xw, const py::array& h0, const py::array& c0,
-                                   const py::array& w_hh) {
+                                   const py::array& w_hh, const std::optional<py::array>& b_hh) {
         const char* op = "lstm_layer_forward";
         check_all({&xw, &h0, &c0, &w_hh}, xw, op);
+        if (b_hh) check_all({&*b_hh}, xw, op);
         if (xw.ndim() != 3 || xw.shape(2) % 4) throw py::value_error(std::string(op) + ": xw must be (T, B, 4H)");
         i64 T_ = xw.shape(0), B = xw.shape(1), H = xw.shape(2) / 4;
         check_shape(h0, {B, H}, "h0", op);
         check_shape(c0, {B, H}, "c0", op);
         check_shape(w_hh, {4 * H, H}, "w_hh", op);
+        if (b_hh) check_shape(*b_hh, {4 * H}, "b_hh", op);
         auto make = [&](i64 a, i64 b, i64 c) { return py::array(xw.dtype(), std::vector<py::ssize_t>{a, b, c}); };
         py::array out = make(T_ + 1, B, H), acts = make(T_, B, 4 * H), tcs = make(T_, B, H), hs = make(T_, B, H),
                   cs = make(T_, B, H);
         auto run = [&](auto zero) {
             using T = decltype(zero);
             py::gil_scoped_release nogil;
-            layer_forward<T>(T_, B, H, cptr<T>(xw), cptr<T>(h0), cptr<T>(c0), cptr<T>(w_hh), mptr<T>(out),
+            layer_forward<T>(T_, B, H, cptr<T>(xw), cptr<T>(h0), cptr<T>(c0), cptr<T>(w_hh),
+                             b_hh ? cptr<T>(*b_hh) : nullptr, mptr<T>(out),
                              mptr<T>(acts), mptr<T>(tcs), mptr<T>(hs), mptr<T>(cs));
         };
         if (is_f32(xw)) run(float(0));
         else run(double(0));
         return py::make_tuple(out, acts, tcs, hs, cs);
-    }, "T LSTM steps: xw (T, B, 4H; i, f, g, o), h0, c0 (B, H), w_hh (4H, H) -> (out (T+1, B, H) = "
-       "h_1..h_T, c_T; acts (T, B, 4H); tanh(c_t) (T, B, H); the h and c each step started from (T, B, H)).");
+    }, py::arg("xw"), py::arg("h0"), py::arg("c0"), py::arg("w_hh"), py::arg("b_hh") = py::none(),
+       "T LSTM steps: xw (T, B, 4H; i, f, g, o), h0, c0 (B, H), w_hh (4H, H), b_hh (4H or None) -> (out "
+       "(T+1, B, H) = h_1..h_T, c_T; acts (T, B, 4H); tanh(c_t) (T, B, H); the h and c each step started from "
+       "(T, B, H)).");
 
     m.def("lstm_layer_backward", [](const py::array& grad, const py::array& w_hh, const py::array& acts,
                                     const py::array& tcs, const py::array& hs, const py::array& cs) {

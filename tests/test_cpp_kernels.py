@@ -351,16 +351,19 @@ def test_lstm_cell(isa, threads, cpp, ref, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_lstm_layer_loop(isa, threads, cpp, ref, dtype):
-    """The LSTM layer's C++ time loop, forward and back, against the NumPy backend's Python loop."""
-    for steps, batch, hidden in [(1, 1, 1), (5, 3, 7), (9, 64, 33)]:
+    """The LSTM layer's C++ time loop, forward and back, against the NumPy backend's Python loop: one
+    chunk of the batch, or (two threads, enough work) one per thread, uneven (9 rows) too."""
+    for steps, batch, hidden, bias in [(1, 1, 1, False), (5, 3, 7, True), (9, 64, 33, True), (30, 9, 16, True),
+                                       (40, 2, 24, False)]:
         xw = rand((steps, batch, 4 * hidden), dtype, 1, 1.0)
         h0, c0 = rand((batch, hidden), dtype, 2, 1.0), rand((batch, hidden), dtype, 3, 1.0)
         w = rand((4 * hidden, hidden), dtype, 4, 0.3)
+        b = rand((4 * hidden,), dtype, 6, 1.0) if bias else None
         grad = rand((steps + 1, batch, hidden), dtype, 5)
         for nt in (1, 2):
             _C.set_num_threads(nt)
-            out, saved = cpp.lstm_layer(xw, h0, c0, w)
-            want, want_saved = ref.lstm_layer(xw, h0, c0, w)
+            out, saved = cpp.lstm_layer(xw, h0, c0, w, b)
+            want, want_saved = ref.lstm_layer(xw, h0, c0, w, b)
             np.testing.assert_allclose(out, want, **tol(dtype, 20))
             for got, exp in zip(saved, want_saved):
                 np.testing.assert_allclose(got, exp, **tol(dtype, 20))
@@ -378,6 +381,8 @@ def test_lstm_layer_loop(isa, threads, cpp, ref, dtype):
     with pytest.raises(TypeError, match="share one dtype"):
         _C.lstm_layer_forward(x, rand((2, 3), np.float32 if dtype == np.float64 else np.float64),
                               rand((2, 3), dtype), rand((12, 3), dtype))
+    with pytest.raises(ValueError, match=r"b_hh must have shape \(12\)"):
+        _C.lstm_layer_forward(x, rand((2, 3), dtype), rand((2, 3), dtype), rand((12, 3), dtype), rand((3,), dtype))
     with pytest.raises(ValueError, match="grad must have shape"):
         _C.lstm_layer_backward(rand((4, 2, 3), dtype), rand((12, 3), dtype), *(rand(s, dtype) for s in
                                [(4, 2, 12), (4, 2, 3), (4, 2, 3), (4, 2, 3)]))

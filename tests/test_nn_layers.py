@@ -221,6 +221,25 @@ def test_recurrent(rng, mode, kw):
     compare(ours, theirs, R(rng, 3, 6, 4), atol=3e-5)
 
 
+@pytest.mark.parametrize("seq, batch, hidden, kw", [(1, 1, 3, {}), (200, 8, 12, {}), (40, 9, 16, {}),
+                                                  (7, 33, 20, {"bias": False}),
+                                                  (6, 10, 17, {"num_layers": 2, "bidirectional": True})])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_lstm_sizes_and_threads(rng, seq, batch, hidden, kw, threads):
+    """nn.LSTM at the sizes that change the layer's loop (its batch split over the threads, uneven
+    rows, a hidden size off the vector width, a long sequence, batch 1), float64 at 1e-10 too; the
+    initial state's gradients included."""
+    states = kw.get("num_layers", 1) * (2 if kw.get("bidirectional") else 1)
+    x, h0, c0 = R(rng, seq, batch, 6), R(rng, states, batch, hidden), R(rng, states, batch, hidden)
+    previous = tc.get_num_threads()
+    tc.set_num_threads(threads)
+    try:
+        compare(nn.LSTM(6, hidden, **kw), torch.nn.LSTM(6, hidden, **kw), x, h0, c0, atol=5e-5,
+                call=lambda m, x, h, c: m(x, (h, c)))
+    finally:
+        tc.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
 def test_recurrent_with_initial_state_and_unbatched(rng, mode):
     ours, theirs = getattr(nn, mode)(3, 4, num_layers=2), getattr(torch.nn, mode)(3, 4, num_layers=2)
@@ -704,6 +723,8 @@ def test_fused_lstm_ops_reject_bad_shapes():
         apply(REGISTRY["lstm_cell"], tc.randn(3, 7), tc.randn(3, 2))
     with pytest.raises(RuntimeError, match=r"lstm_layer: .*w_hh \[8, 3\]"):
         apply(REGISTRY["lstm_layer"], tc.randn(4, 3, 8), tc.randn(3, 2), tc.randn(3, 2), tc.randn(8, 3))
+    with pytest.raises(RuntimeError, match=r"lstm_layer: .*b_hh \[4\]"):
+        apply(REGISTRY["lstm_layer"], tc.randn(4, 3, 8), tc.randn(3, 2), tc.randn(3, 2), tc.randn(8, 2), tc.randn(4))
 
 
 def test_conv2d_bad_inputs():

@@ -24,6 +24,14 @@ def _lstm(lib, x, h0, c0, w_ih, w_hh):
     return apply(REGISTRY["lstm_layer"], x @ w_ih.mT, h0, c0, w_hh)[:-1]
 
 
+def _lstm_biased(lib, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    if lib is torch:
+        return torch._VF.lstm(x, (h0[None], c0[None]), (w_ih, w_hh, b_ih, b_hh), True, 1, 0.0, False, False,
+                              False)[0]
+    from tinygrad_chain.ops.registry import REGISTRY, apply
+    return apply(REGISTRY["lstm_layer"], lib.nn.functional.linear(x, w_ih, b_ih), h0, c0, w_hh, b_hh)[:-1]
+
+
 def _lstm_cell(lib, gates, c):
     if lib is torch:
         i, f, g, o = gates.chunk(4, -1)
@@ -42,6 +50,7 @@ CASES = {  # name -> (function of (lib, *tensors), input shapes)
     "getitem": (lambda lib, x: x[1:, ::2] * x[[0, 2, 2], ::2], [(4, 6)]),
     "lstm_cell": (_lstm_cell, [(5, 24), (5, 6)]),
     "lstm_layer": (_lstm, [(4, 3, 5), (3, 6), (3, 6), (24, 5), (24, 6)]),
+    "lstm_layer_b_hh": (_lstm_biased, [(4, 3, 5), (3, 6), (3, 6), (24, 5), (24, 6), (24,), (24,)]),
 }
 
 

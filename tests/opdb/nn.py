@@ -223,17 +223,17 @@ def lstm_cell_ref(np, gates, c):
     return np.stack([sig(o) * np.tanh(c2), c2])
 
 
-def lstm_layer_ref(np, xw, h0, c0, w_hh):
+def lstm_layer_ref(np, xw, h0, c0, w_hh, b_hh=None):
     """T steps of lstm_cell_ref, hidden states then the last cell state."""
     h, c, outs = h0, c0, []
     for t in range(xw.shape[0]):
-        h, c = lstm_cell_ref(np, xw[t] + h @ w_hh.T, c)
+        h, c = lstm_cell_ref(np, xw[t] + (0 if b_hh is None else b_hh) + h @ w_hh.T, c)
         outs.append(h)
     return np.stack(outs + [c])
 
 
-def _lstm_layer(tc, xw, h0, c0, w_hh):
-    return apply(REGISTRY["lstm_layer"], xw, h0, c0, w_hh)
+def _lstm_layer(tc, *args):
+    return apply(REGISTRY["lstm_layer"], *args)
 
 
 def _lstm_cell(tc, gates, c):
@@ -339,6 +339,8 @@ def _lstm_layer_samples(rng, dt):
     return [
         Sample((U(rng, dt, (3, 2, 8), -2, 2), U(rng, dt, (2, 2)), U(rng, dt, (2, 2)), U(rng, dt, (8, 2)))),
         Sample((U(rng, dt, (1, 1, 4), -2, 2), U(rng, dt, (1, 1)), U(rng, dt, (1, 1)), U(rng, dt, (4, 1)))),
+        Sample((U(rng, dt, (3, 2, 12), -2, 2), U(rng, dt, (2, 3)), U(rng, dt, (2, 3)), U(rng, dt, (12, 3)),
+                U(rng, dt, (12,), -1, 1))),  # with b_hh
     ]
 
 

@@ -96,9 +96,9 @@ class RNNBase(Module):
                                f"{list(input.shape)})")
         directions = 2 if self.bidirectional else 1
         want = (self.num_layers * directions, batch, self.hidden_size)
-        if hx is None:
-            h0 = zeros(*want, dtype=x.dtype, device=x.device)
-            c0 = h0 if is_lstm else None
+        if hx is None:  # one zero state serves every layer and direction (an index of a stack would be an op each)
+            zero = zeros(batch, self.hidden_size, dtype=x.dtype, device=x.device)
+            h0 = c0 = [zero] * want[0]
         else:
             h0, c0 = hx if is_lstm else (hx, None)
             if not batched:
@@ -121,8 +121,9 @@ class RNNBase(Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
         output = layer_input
-        h_n = stack(h_n)
-        c_n = stack(c_n) if is_lstm else None
+        # each (1, B, H): one layer and direction's are h_n and c_n as they are (views of an LSTM's output)
+        h_n = h_n[0] if len(h_n) == 1 else cat(h_n, 0)
+        c_n = None if not is_lstm else c_n[0] if len(c_n) == 1 else cat(c_n, 0)
         if not batched:
             output, h_n = output.squeeze(1), h_n.squeeze(1)
             c_n = c_n.squeeze(1) if c_n is not None else None
@@ -136,13 +137,15 @@ class RNNBase(Module):
         seq = x.shape[0]
         gru = self.mode == "GRU"
         # every time step's input projection at once; b_hh folds in too, except for GRU (it sits inside r * (.))
+        if self.mode == "LSTM":  # the input projection, then the whole recurrence as one op (ops/recurrent.py)
+            xw = F.linear(x, w_ih, b_ih)
+            xw = xw.flip(0) if d else xw
+            out = apply(LstmLayer, xw, h, c, w_hh) if b_hh is None else apply(LstmLayer, xw, h, c, w_hh, b_hh)
+            ys = out[:seq]
+            return (ys.flip(0) if d else ys), out[seq - 1:seq], out[seq:]
         xw = x.matmul(w_ih.t())
         if b_ih is not None:
             xw = xw + (b_ih if gru else b_ih + b_hh)
-        if self.mode == "LSTM":  # the whole sequence as one op (ops/recurrent.py)
-            out = apply(LstmLayer, xw.flip(0) if d else xw, h, c, w_hh)
-            ys, c = out[:seq], out[seq]
-            return (ys.flip(0) if d else ys), ys[seq - 1], c
         w_hh_t = w_hh.t()
         steps = range(seq - 1, -1, -1) if d else range(seq)
         ys = [None] * seq
@@ -156,7 +159,7 @@ class RNNBase(Module):
             else:
                 h = (xs[t] + hw).relu()
             ys[t] = h
-        return stack(ys), h, c
+        return stack(ys), h.unsqueeze(0), c
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"

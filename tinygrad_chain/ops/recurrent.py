@@ -65,39 +65,48 @@ def _cell_vjp(gates, c, gh, gc):
 
 @register
 class LstmLayer(Op):
-    """lstm_layer(xw (T, B, 4H), h0 (B, H), c0 (B, H), w_hh (4H, H)) -> (T + 1, B, H): the hidden
-    states h_1..h_T, then the last cell state c_T, of the recurrence gates_t = xw[t] + h_{t-1} @ w_hh.T
-    (xw holds each step's input projection and both biases)."""
+    """lstm_layer(xw (T, B, 4H), h0 (B, H), c0 (B, H), w_hh (4H, H)[, b_hh (4H,)]) -> (T + 1, B, H): the
+    hidden states h_1..h_T, then the last cell state c_T, of the recurrence gates_t = xw[t] + b_hh +
+    h_{t-1} @ w_hh.T (xw holds each step's input projection with its bias; b_hh is added in the loop,
+    which reads xw once anyway, instead of by an op over the whole sequence)."""
     name = "lstm_layer"
     backward_name = "LstmLayerBackward0"
     saves_inputs = True
     saves_extra = True  # every step's activated gates, tanh(c_t), and the states it started from
 
-    def check(self, xw, h0, c0, w_hh):
+    def check(self, xw, h0, c0, w_hh, b_hh=None):
         hidden = h0.shape[-1]
         if (xw.ndim != 3 or tuple(h0.shape) != (xw.shape[1], hidden) or tuple(c0.shape) != tuple(h0.shape)
-                or tuple(w_hh.shape) != (4 * hidden, hidden) or xw.shape[2] != 4 * hidden):
-            raise RuntimeError(f"lstm_layer: expected xw (T, B, 4H), h0 and c0 (B, H), w_hh (4H, H); got xw "
-                               f"{list(xw.shape)}, h0 {list(h0.shape)}, c0 {list(c0.shape)}, w_hh {list(w_hh.shape)}")
+                or tuple(w_hh.shape) != (4 * hidden, hidden) or xw.shape[2] != 4 * hidden
+                or (b_hh is not None and tuple(b_hh.shape) != (4 * hidden,))):
+            bias = "" if b_hh is None else f", b_hh {list(b_hh.shape)}"
+            raise RuntimeError(f"lstm_layer: expected xw (T, B, 4H), h0 and c0 (B, H), w_hh (4H, H), b_hh (4H,); "
+                               f"got xw {list(xw.shape)}, h0 {list(h0.shape)}, c0 {list(c0.shape)}, w_hh "
+                               f"{list(w_hh.shape)}{bias}")
 
-    def forward(self, b, xw, h0, c0, w_hh):
-        return b.lstm_layer(xw, h0, c0, w_hh)
+    def forward(self, b, xw, h0, c0, w_hh, b_hh=None):
+        return b.lstm_layer(xw, h0, c0, w_hh, b_hh)
 
     def vjp(self, ctx, grad):
         F = vjp_ops.of(grad)
-        return F.grads(*F.lstm_layer_backward(F.read(grad), *(F.read(t) for t in ctx.inputs), ctx.saved))
+        return F.grads(*F.lstm_layer_backward(F.read(grad), *(F.read(t) for t in ctx.inputs), saved=ctx.saved))
 
 
-def _layer_backward_arrays(b, grad, xw, h0, c0, w_hh, saved):
-    return b.lstm_layer_backward(grad, w_hh, *saved)
+def _layer_backward_arrays(b, grad, xw, h0, c0, w_hh, b_hh=None, *, saved):
+    grads = b.lstm_layer_backward(grad, w_hh, *saved)
+    if b_hh is None:
+        return grads
+    return (*grads, b.reduce("sum", grads[0], (0, 1), False))  # b_hh reaches every step's gates
 
 
-def _layer_backward_recorded(grad, xw, h0, c0, w_hh, saved):
-    """(d xw, d h0, d c0, d w_hh): the recurrence again in recorded ops, then back through time with them."""
+def _layer_backward_recorded(grad, xw, h0, c0, w_hh, b_hh=None, *, saved):
+    """(d xw, d h0, d c0, d w_hh[, d b_hh]): the recurrence again in recorded ops, then back through time
+    with them."""
     steps = xw.shape[0]
     hs, cs, gates = [h0], [c0], []
     for t in range(steps):
-        gates.append(xw[t] + hs[-1] @ w_hh.mT)
+        x = xw[t] if b_hh is None else xw[t] + b_hh
+        gates.append(x + hs[-1] @ w_hh.mT)
         h, c = apply(LstmCell, gates[-1], cs[-1]).unbind(0)
         hs.append(h)
         cs.append(c)
@@ -109,7 +118,8 @@ def _layer_backward_recorded(grad, xw, h0, c0, w_hh, saved):
         d_xw[t] = d_gates
         step_w = d_gates.mT @ hs[t]
         d_w = step_w if d_w is None else d_w + step_w
-    return stack(d_xw), dh, dc, d_w
+    d_xw = stack(d_xw)
+    return (d_xw, dh, dc, d_w) if b_hh is None else (d_xw, dh, dc, d_w, d_xw.sum((0, 1)))
 
 
 vjp_ops.kernel("lstm_layer_backward", _layer_backward_arrays, _layer_backward_recorded)
