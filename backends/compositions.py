@@ -22,13 +22,23 @@ _UPDATE = {u.name: formulas.python_function(u.name, u.state + u.inputs + u.scala
            for u in formulas.UPDATES}
 
 
+_ON_NUMBERS = {"add": float.__add__, "sub": float.__sub__, "mul": float.__mul__, "div": float.__truediv__}
+
+
+def _binary(binary, name, a, b):
+    # two numbers (a scalar expression such as 1 - w1): Python's arithmetic, in double
+    if type(a) in (int, float) and type(b) in (int, float) and name in _ON_NUMBERS:
+        return _ON_NUMBERS[name](float(a), float(b))
+    return binary(name, a, b)
+
+
 class Vocabulary:
     """backends/formulas.py's functions and operators as a backend's primitives (unary, binary,
     where), so the formulas run on any backend: NumPy's is the reference."""
 
     def __init__(self, backend):
         for name in ("add", "sub", "mul", "div", "maximum", "minimum", "lt", "gt", "le", "ge", "eq", "ne"):
-            setattr(self, name, partial(backend.binary, name))
+            setattr(self, name, partial(_binary, backend.binary, name))
         for name in ("neg", "exp", "expm1", "tanh", "erf", "sqrt", "abs"):
             setattr(self, name, partial(backend.unary, name))
         self.log1p_unit = partial(backend.unary, "log1p")
@@ -196,30 +206,35 @@ class Compositions:
 
 
     # ---- optimizer steps, in place (used by tinygrad_chain/optim) --------------------------------
+    def update_step(self, name, scalars, *arrays, scratch=None):
+        """The update formulas.UPDATE[name] in place: `arrays` are its state arrays, in the row's order
+        (None for a state this step's flags leave unused: never read or written), then its inputs.
+        `scratch`: a dict the caller keeps across steps, where a backend may keep temporaries."""
+        state = arrays[:len(formulas.UPDATE[name].state)]
+        for s, value in zip(state, _UPDATE[name](self._vocabulary(), *arrays, *scalars)):
+            if s is not None:
+                self.copy_into(s, value)
+
     def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay, scratch=None):
-        """One torch-style SGD update (formulas.UPDATES), in place on param (and buf, made on the first
-        step). `scratch`: a dict the caller keeps across steps, where a backend may keep temporaries."""
+        """One torch-style SGD update, in place on param (and buf; a new one on the first step with
+        momentum, returned)."""
         if not momentum:
-            (p,) = _UPDATE["sgd"](self._vocabulary(), param, grad, *formulas.sgd_scalars(lr, weight_decay))
-            self.copy_into(param, p)
+            self.update_step("sgd", formulas.sgd_scalars(lr, weight_decay), param, grad, scratch=scratch)
             return buf
-        scalars = formulas.sgd_momentum_scalars(lr, weight_decay, momentum, dampening, buf is None, nesterov)
-        p, new_buf = _UPDATE["sgd_momentum"](self._vocabulary(), param, buf, grad, *scalars)
-        self.copy_into(param, p)
-        if buf is None:
-            return new_buf  # a new array (the first step's direction)
-        self.copy_into(buf, new_buf)
+        init = buf is None
+        if init:
+            buf = self.empty(param.shape, self.dtype_of(param))
+        scalars = formulas.sgd_momentum_scalars(lr, weight_decay, momentum, dampening, init, nesterov)
+        self.update_step("sgd_momentum", scalars, param, buf, grad, scratch=scratch)
         return buf
 
     def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
                   weight_decay, amsgrad, decoupled, maximize=False, scratch=None):
-        """One torch-style Adam (decoupled=False) or AdamW (decoupled=True) update (formulas.UPDATES), in
-        place. `step` counts from 1; `scratch` as in sgd_step."""
+        """One torch-style Adam (decoupled=False) or AdamW (decoupled=True) update, in place. `step`
+        counts from 1."""
         scalars = formulas.adam_scalars(step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled, maximize)
-        new = _UPDATE["adam"](self._vocabulary(), param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, *scalars)
-        for state, value in zip((param, exp_avg, exp_avg_sq, max_exp_avg_sq)[:4 if amsgrad else 3], new):
-            self.copy_into(state, value)
-
+        self.update_step("adam", scalars, param, exp_avg, exp_avg_sq, max_exp_avg_sq if amsgrad else None, grad,
+                         scratch=scratch)
 
     # ---- the LSTM step (used by tinygrad_chain/ops/recurrent.py) ---------------------------------
     def _stack(self, arrays):

@@ -15,7 +15,7 @@ import numpy as np
 
 from tinygrad_chain import _C  # ImportError when the extension is missing
 
-from . import lazy
+from . import formulas, lazy
 from ._malloc import keep_freed_memory
 from .cpp_window import CppWindowMixin
 from .numpy_backend import NumpyBackend
@@ -380,11 +380,14 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         if not (_f(param) and param.size >= _MIN_OPTIM and param.flags.c_contiguous and param.flags.writeable
                 and _same(param, grad) and self._state_ok(param, buf)):
             return super().sgd_step(param, grad, buf, lr, momentum, dampening, nesterov, weight_decay, scratch)
-        init = bool(momentum) and buf is None
+        if not momentum:
+            _C.sgd_step(param, _c(grad), None, formulas.sgd_scalars(lr, weight_decay))
+            return buf
+        init = buf is None
         if init:
             buf = np.empty_like(param)
-        _C.sgd_step(param, _c(grad), buf if momentum else None, float(lr), float(momentum), float(dampening),
-                    bool(nesterov), float(weight_decay), init)
+        _C.sgd_step(param, _c(grad), buf,
+                    formulas.sgd_momentum_scalars(lr, weight_decay, momentum, dampening, init, nesterov))
         return buf
 
     def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
@@ -394,5 +397,5 @@ class CppBackend(CppWindowMixin, NumpyBackend):
                 and (max_exp_avg_sq is not None or not amsgrad)):
             return super().adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2,
                                      eps, weight_decay, amsgrad, decoupled, maximize, scratch)
-        _C.adam_step(param, _c(grad), exp_avg, exp_avg_sq, max_exp_avg_sq, int(step), float(lr), float(beta1),
-                     float(beta2), float(eps), float(weight_decay), bool(amsgrad), bool(decoupled), bool(maximize))
+        _C.adam_step(param, _c(grad), exp_avg, exp_avg_sq, max_exp_avg_sq,
+                     formulas.adam_scalars(step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled, maximize))

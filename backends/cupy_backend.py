@@ -318,16 +318,16 @@ class CupyBackend(XpBackend):
                                         cupy.broadcast_to(g, (logits.shape[0],)).reshape(-1, 1), cols,
                                         target.dtype.type(ignore_index))
 
-    def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
-                  weight_decay, amsgrad, decoupled, maximize=False, scratch=None):
-        states = (grad, exp_avg, exp_avg_sq) + ((max_exp_avg_sq,) if amsgrad else ())
-        if not all(_same_float(param, s) for s in states):
-            return super().adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
-                                     weight_decay, amsgrad, decoupled, maximize, scratch)
-        t = param.dtype.type
-        scalars = formulas.adam_scalars(step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled, maximize)
-        state = ("p", "m", "v", "vmax") if amsgrad else ("p", "m", "v")
-        K.update("adam", state)(grad, *map(t, scalars), param, exp_avg, exp_avg_sq, *(max_exp_avg_sq,)[:amsgrad])
+    def update_step(self, name, scalars, *arrays, scratch=None):
+        # one kernel per update and set of present states (formulas.py's row; cupy_kernels.update)
+        state = formulas.UPDATE[name].state
+        p = arrays[0]
+        if not all(a is None or (_same_float(p, a) and a.shape == p.shape) for a in arrays):
+            return super().update_step(name, scalars, *arrays, scratch=scratch)
+        present = tuple(s for s, a in zip(state, arrays) if a is not None)
+        t = p.dtype.type
+        K.update(name, present)(*arrays[len(state):], *map(t, scalars),
+                                *(a for a in arrays[:len(state)] if a is not None))
 
     # ---- convolution windows ---------------------------------------------
     def sliding_windows(self, x, kernel, stride, padding, dilation, value=0):
@@ -340,20 +340,6 @@ class CupyBackend(XpBackend):
         s0, s1, s2, s3 = x.strides
         return cupy.lib.stride_tricks.as_strided(x, (n, c, oh, ow, kh, kw),
                                                  (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw))
-
-    def sgd_step(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay, scratch=None):
-        if not _same_float(param, grad) or (buf is not None and buf.dtype != param.dtype):
-            return super().sgd_step(param, grad, buf, lr, momentum, dampening, nesterov, weight_decay, scratch)
-        t = param.dtype.type
-        if not momentum:
-            K.update("sgd", ("p",))(grad, *map(t, formulas.sgd_scalars(lr, weight_decay)), param)
-            return buf
-        first = buf is None
-        if first:
-            buf = cupy.empty_like(param)
-        scalars = formulas.sgd_momentum_scalars(lr, weight_decay, momentum, dampening, first, nesterov)
-        K.update("sgd_momentum", ("p", "buf"))(grad, *map(t, scalars), param, buf)
-        return buf
 
 
 def _float(a):

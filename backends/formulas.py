@@ -19,6 +19,7 @@ From this one table come:
 This file imports nothing but the standard library: setup.py loads it before anything is built.
 """
 import ast
+import math
 import os
 from collections import namedtuple
 
@@ -130,37 +131,111 @@ UPDATES = (
         p = p - lr * where(nesterov, d + momentum * buf, buf)
         """),
     # torch's Adam (l2 = weight decay) and AdamW (decay = 1 - lr wd), in its operation order:
-    # lerp(m, g, w1) from the end it is exact at (w1 < 0.5: from m), addcmul, addcdiv; AMSGrad
-    # divides by the running maximum of v (vmax = v without it: the kernels pass v twice)
+    # lerp(m, g, w1) from the end it is exact at (w1 < 0.5: from m; 1 - w1 in the update's precision,
+    # as torch's lerp), addcmul, addcdiv; AMSGrad divides by the running maximum of v (vmax = v without it)
     Update("adam", ("g",), ("p", "m", "v", "vmax"),
-           ("l2", "decay", "sign", "w1", "w1c", "lerp_up", "beta2", "w2", "step_size", "inv_bc2_sqrt", "eps",
-            "amsgrad"), """
+           ("l2", "decay", "sign", "w1", "lerp_up", "beta2", "w2", "step_size", "inv_bc2_sqrt", "eps", "amsgrad"), """
         gi = sign * g + l2 * p
         d = gi - m
-        m = where(lerp_up, m + d * w1, gi - d * w1c)
+        m = where(lerp_up, m + d * w1, gi - d * (1 - w1))
         v = beta2 * v + w2 * gi * gi
         vmax = where(amsgrad, maximum(vmax, v), v)
         p = p * decay - step_size * m / (sqrt(vmax) * inv_bc2_sqrt + eps)
+        """),
+    # torch's other optimizers, in their operation order (tinygrad_chain/optim/ derives the scalars;
+    # w1c = 1 - w1 and the like are computed there in double, as torch passes them to its kernels)
+    Update("adagrad", ("g",), ("p", "s"), ("sign", "wd", "clr", "eps"), """
+        gi = sign * g + wd * p
+        s = s + gi * gi
+        p = p - clr * gi / (sqrt(s) + eps)
+        """),
+    Update("adadelta", ("g",), ("p", "sq", "acc"), ("sign", "wd", "rho", "w", "lr", "eps"), """
+        gi = sign * g + wd * p
+        sq = sq * rho + gi * w * gi
+        delta = sqrt(acc + eps) / sqrt(sq + eps) * gi
+        acc = acc * rho + delta * w * delta
+        p = p - lr * delta
+        """),
+    Update("adamax", ("g",), ("p", "m", "u"), ("sign", "wd", "w1", "w1c", "lerp_up", "beta2", "eps", "clr"), """
+        gi = sign * g + wd * p
+        d = gi - m
+        m = where(lerp_up, m + d * w1, gi - d * w1c)
+        u = maximum(u * beta2, abs(gi) + eps)
+        p = p - clr * m / u
+        """),
+    # (centered: the square average less the squared mean gradient; momentum: a buffer of steps)
+    Update("rmsprop", ("g",), ("p", "sq", "ga", "buf"),
+           ("sign", "wd", "alpha", "w", "wc", "lerp_up", "centered", "eps", "momentum", "has_momentum", "lr"), """
+        gi = sign * g + wd * p
+        sq = sq * alpha + gi * w * gi
+        ga = where(centered, where(lerp_up, ga + (gi - ga) * w, gi - (gi - ga) * wc), ga)
+        avg = where(centered, sqrt(sq - ga * ga), sqrt(sq)) + eps
+        buf = where(has_momentum, buf * momentum + gi / avg, buf)
+        p = where(has_momentum, p - lr * buf, p - lr * gi / avg)
+        """),
+    # NAdam and RAdam: decay = 1 - lr wd with decoupled weight decay (l2 = 0), else l2 = wd
+    Update("nadam", ("g",), ("p", "m", "v"),
+           ("decay", "sign", "l2", "w1", "w1c", "lerp_up", "beta2", "w2", "bc2", "eps", "grad_scale",
+            "momentum_scale"), """
+        p = p * decay
+        gi = sign * g + l2 * p
+        d = gi - m
+        m = where(lerp_up, m + d * w1, gi - d * w1c)
+        v = v * beta2 + gi * w2 * gi
+        denom = sqrt(v / bc2) + eps
+        p = p + gi * grad_scale / denom
+        p = p + m * momentum_scale / denom
+        """),
+    # (tractable: the variance of the adaptive step is, and rect rectifies it)
+    Update("radam", ("g",), ("p", "m", "v"),
+           ("decay", "sign", "l2", "w1", "w1c", "lerp_up", "beta2", "w2", "bc1", "lr", "tractable", "bc2_sqrt",
+            "eps", "rect"), """
+        p = p * decay
+        gi = sign * g + l2 * p
+        d = gi - m
+        m = where(lerp_up, m + d * w1, gi - d * w1c)
+        v = v * beta2 + gi * w2 * gi
+        step = m / bc1 * lr
+        p = p - where(tractable, step * (bc2_sqrt / (sqrt(v) + eps)) * rect, step)
+        """),
+    # (averaging: from step t0 on the average moves by mu, before it is the parameter)
+    Update("asgd", ("g",), ("p", "ax"), ("sign", "wd", "decay", "eta", "averaging", "mu"), """
+        gi = sign * g + wd * p
+        p = p * decay
+        p = p - eta * gi
+        ax = where(averaging, ax + (p - ax) * mu, p)
+        """),
+    # the step size grows by eta_plus where the gradient kept its sign and shrinks by eta_minus where
+    # it flipped (the step then skipped and the gradient forgotten), within [lo, hi]
+    Update("rprop", ("g",), ("p", "prev", "size"), ("sign", "eta_minus", "eta_plus", "lo", "hi"), """
+        gi = sign * g
+        c = gi * prev
+        size = minimum(maximum(size * where(c > 0, eta_plus, where(c < 0, eta_minus, 1)), lo), hi)
+        gz = where(c < 0, 0, gi)
+        p = p - where(gz > 0, size, where(gz < 0, -size, 0))
+        prev = gz
         """),
 )
 UPDATE = {u.name: u for u in UPDATES}
 
 
-# Each update's scalars from torch's hyperparameters, in the row's order (csrc/optim.cpp derives the
-# same for the C++ loops, rounding each to the update's precision once).
+# The scalars of SGD and Adam from torch's hyperparameters, in the rows' order: computed here once,
+# in double, for every backend (the C++ and CUDA kernels round each to the update's precision).
 def sgd_scalars(lr, weight_decay, maximize=False):
     return (lr, weight_decay, -1.0 if maximize else 1.0)
 
 
 def sgd_momentum_scalars(lr, weight_decay, momentum, dampening, init, nesterov, maximize=False):
-    return sgd_scalars(lr, weight_decay, maximize) + (momentum, 1 - dampening, bool(init), bool(nesterov))
+    return (lr, weight_decay, -1.0 if maximize else 1.0, momentum, 1 - dampening, bool(init), bool(nesterov))
 
 
 def adam_scalars(step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled, maximize):
+    if step < 1:
+        raise ValueError(f"adam_step: step counts from 1, got {step}")
     w1 = 1 - beta1
     return (0.0 if decoupled else weight_decay, 1 - lr * weight_decay if decoupled else 1.0,
-            -1.0 if maximize else 1.0, w1, 1 - w1, abs(w1) < 0.5, beta2, 1 - beta2, lr / (1 - beta1 ** step),
-            1 / (1 - beta2 ** step) ** 0.5, eps, bool(amsgrad))
+            -1.0 if maximize else 1.0, w1, abs(w1) < 0.5, beta2, 1 - beta2, lr / (1 - beta1 ** step),
+            1 / math.sqrt(1 - beta2 ** step), eps, bool(amsgrad))
 
 
 # ---- parsing ------------------------------------------------------------------------------
@@ -258,94 +333,6 @@ def python_source(name, args, body, outputs=None):
     return f"def {name}(V, {', '.join(args)}):\n" + "\n".join(lines) + "\n"
 
 
-def inplace_source(u):
-    """(source, buffers) of `def NAME(V, B, *state, *inputs, *scalars)` for update u, in place: each
-    operation is V.op(a, b, out=...), into one of the caller's buffers B[k] (kept across steps: no
-    temporaries) or, the last of an assignment to a state array, into that array. V may return an
-    operand instead of `out` (where a scalar makes the operation an identity, as torch skips a zero
-    weight decay), so a value may live in any buffer its operands live in, and a buffer is reused only
-    when no value still to be read may live there. It returns the state's final values: the state
-    arrays, except a state the step starts without (SGD's first momentum buffer: a buffer to copy)."""
-    lines, count, pending, temps = [], [0], [], [0]
-    uses, names, lives = {s: 1 for s in u.state}, {}, {}  # the return reads each state value once more
-    scalar = {a: True for a in u.scalars}  # values that may be a Python number at run time
-    for _, tree in parse(u.body):
-        for n in ast.walk(tree):
-            if isinstance(n, ast.Name):
-                uses[n.id] = uses.get(n.id, 0) + 1
-
-    def buffer():
-        busy = set().union(*(lives.get(v, ()) for v in pending + [names[k] for k in names if uses[k] > 0]))
-        k = next((k for k in range(count[0]) if k not in busy), count[0])
-        count[0] = max(count[0], k + 1)
-        return k
-
-    def temp(where_from, maybe_scalar):
-        temps[0] += 1
-        lives[f"t{temps[0]}"] = set().union(*(lives.get(v, ()) for v in where_from))
-        scalar[f"t{temps[0]}"] = maybe_scalar
-        return f"t{temps[0]}"
-
-    def is_scalar(v):
-        return scalar.get(v, v[0].isdigit() or v[0] == "-")
-
-    def go(n, out, indent):
-        if isinstance(n, ast.Constant):
-            return repr(n.value)
-        if isinstance(n, ast.Name):
-            uses[n.id] -= 1
-            return names.get(n.id, n.id)
-        if isinstance(n, ast.Call) and n.func.id == "where" and isinstance(n.args[0], ast.Name):
-            uses[n.args[0].id] -= 1
-            temps[0] += 1
-            target, branches = f"t{temps[0]}", []
-            for head, branch in ((f"if {n.args[0].id}:", n.args[1]), ("else:", n.args[2])):
-                lines.append(indent + head)
-                branches.append(go(branch, out, indent + "    "))
-                lines.append(f"{indent}    {target} = {branches[-1]}")
-            lives[target] = set().union(*(lives.get(v, ()) for v in branches))
-            scalar[target] = any(is_scalar(v) for v in branches)
-            return target
-        if isinstance(n, ast.BinOp):
-            op, args = _PY_OPS[type(n.op)], [n.left, n.right]
-        elif isinstance(n, ast.UnaryOp):
-            op, args = "neg", [n.operand]
-        elif isinstance(n, ast.Compare):
-            op, args = _PY_OPS[type(n.ops[0])], [n.left, n.comparators[0]]
-        else:
-            op, args = n.func.id, n.args
-        values = []
-        for a in args:
-            values.append(go(a, None, indent))
-            pending.append(values[-1])
-        del pending[len(pending) - len(values):]
-        k = None if out else buffer()
-        # V's identities (_Ufuncs in xp_optim.py): add/sub/mul/div return an operand when the other is a
-        # number that leaves it unchanged, and mul returns 0 for a zero number
-        arith = op in ("add", "sub", "mul", "div")
-        partners = [] if not arith else [v for v, w in ((values[0], values[-1]), (values[-1], values[0]))
-                                          if is_scalar(w) and (op in ("add", "mul") or v == values[0])]
-        maybe = arith and (any if op == "mul" else all)(is_scalar(v) for v in values)
-        target = temp(partners, maybe)
-        if k is not None:
-            lives[target].add(k)
-        # only where an operand may be a number does V check for identities; else the bare ufunc (op_)
-        checked = arith and any(is_scalar(v) for v in values)
-        call = f"V.{op}{'' if checked else '_'}({', '.join(values)}, out={out or f'B[{k}]'})"
-        lines.append(f"{indent}{target} = {call}")
-        if out:  # a state array: its new value is there (V.into copies it in where an identity returned another)
-            if checked:
-                lines.append(f"{indent}{target} = V.into({target}, {out})")
-            lives[target], scalar[target] = set(), False
-        return target
-
-    for target, tree in parse(u.body):
-        names[target] = go(tree, target if target in u.state else None, "    ")
-    result = ", ".join(names.get(s, s) for s in u.state)
-    args = ", ".join(u.state + u.inputs + u.scalars)
-    return f"def {u.name}(V, B, {args}):\n" + "\n".join(lines) + f"\n    return ({result},)\n", count[0]
-
-
 def python_function(name, args, body, outputs=None):
     scope = {}
     exec(compile(python_source(name, args, body, outputs), f"<formulas:{name}>", "exec"), scope)
@@ -407,6 +394,24 @@ def functions(lang):
             out.append(_c_function(qual, f"instr_{name}", ["a", "b"], expr, lang))
     for u in UPDATES:
         out.append(_c_function(qual, f"update_{u.name}", _update_args(u), u.body, lang, outputs=u.state))
+        if lang == 0:  # and a form taking the scalars as one struct (opcode_header's Scalars_NAME)
+            args = ", ".join([f"T& {s}" for s in u.state] + [f"T {i}" for i in u.inputs])
+            call = ", ".join(u.state + u.inputs + tuple(f"scalars_.{a}" for a in u.scalars))
+            out.append(f"template <class T> {qual} void update_{u.name}({args}, const Scalars_{u.name}<T>& scalars_) "
+                       f"{{ update_{u.name}({call}); }}\n")
+    return "".join(out)
+
+
+def scalar_structs():
+    """Scalars_NAME<T> for each update: its scalars in the row's order, made from the doubles Python
+    computes (the C++ kernels round each to the update's precision once, as the CUDA ones do)."""
+    out = []
+    for u in UPDATES:
+        n = f"Scalars_{u.name}"
+        fields = ", ".join(f"T(s[{k}])" for k in range(len(u.scalars)))
+        out.append(f"template <class T> struct {n} {{\n    T {', '.join(u.scalars)};\n"
+                   f"    static constexpr int count = {len(u.scalars)};\n"
+                   f"    static {n} from(const double* s) {{ return {{{fields}}}; }}\n}};\n")
     return "".join(out)
 
 
@@ -414,7 +419,8 @@ _GENERATED = "// Generated by setup.py from backends/formulas.py: edit that file
 
 
 def opcode_header():
-    """csrc/generated/opcodes.h: the opcode lists (X-macros) of the activations and instructions."""
+    """csrc/generated/opcodes.h: the opcode lists (X-macros) of the activations and instructions, and
+    the updates' scalar structs."""
     acts = " ".join(f"X({a.name})" for a in ACTS)
     ins = " ".join(f"X({n})" for n in INSTRUCTION_NAMES)
     unary = " || ".join(f"op == FOp::{n}" for n in INSTRUCTION_NAMES if instruction_arity(n) == 1)
@@ -422,7 +428,7 @@ def opcode_header():
             f"#define TC_ACT_OPS(X) {acts}\n"
             f"#define TC_FUSED_OPS(X) {ins}\n"
             f"#define TC_FUSED_ELEMENTWISE(X) {' '.join(f'X({n})' for n, e in INSTRUCTIONS if e)}\n"
-            f"#define TC_FUSED_UNARY(op) ({unary})\n")
+            f"#define TC_FUSED_UNARY(op) ({unary})\n" + scalar_structs())
 
 
 def cpp_header():

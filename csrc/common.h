@@ -48,10 +48,8 @@ struct FusedProgram {
 constexpr i64 FUSED_BLOCK = 512;
 constexpr int FUSED_MAX_REGS = 160;
 
-// Optimizer hyperparameters in the update's precision (optim.cpp derives them).
-template <class T> struct SgdArgs { T lr, momentum, damp, weight_decay, sign; bool nesterov, init_buf; };
-// w1 = 1 - beta1 and w2 = 1 - beta2 rounded once from double; lerp_up: torch's lerp form for w1 < 0.5
-template <class T> struct AdamArgs { T beta2, w1, w2, l2, decay, sign, step_size, inv_bc2_sqrt, eps; bool lerp_up; };
+// The optimizers' per-step scalars (Scalars_sgd, Scalars_sgd_momentum, Scalars_adam) are generated
+// into generated/opcodes.h from backends/formulas.py, which computes their values.
 
 template <class T>
 struct TypedKernels {
@@ -86,9 +84,10 @@ struct TypedKernels {
     // Elements [begin, end) of a fused program; `work` holds n_const + n_scratch + n_in blocks;
     // sums[k] gets the partial sum of sum slot k.
     void (*fused)(const FusedProgram& p, i64 begin, i64 end, T* work, double* sums);
-    // In-place optimizer updates of n contiguous elements (buf, vmax may be null).
-    void (*sgd)(i64 n, T* p, const T* g, T* buf, const SgdArgs<T>& h);
-    void (*adam)(i64 n, T* p, const T* g, T* m, T* v, T* vmax, const AdamArgs<T>& h);
+    // In-place optimizer updates of n contiguous elements (vmax null without AMSGrad).
+    void (*sgd)(i64 n, T* p, const T* g, const Scalars_sgd<T>& s);
+    void (*sgd_momentum)(i64 n, T* p, const T* g, T* buf, const Scalars_sgd_momentum<T>& s);
+    void (*adam)(i64 n, T* p, const T* g, T* m, T* v, T* vmax, const Scalars_adam<T>& s);
 };
 
 struct KernelTable {

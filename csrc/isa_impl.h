@@ -29,7 +29,7 @@ void ce_bwd_i64(i64 rows, i64 cols, const T* g, const T* x, const T* stats, cons
     {&Gemm<T, V, MR, NV>::run<KC, NC>, &GemmDot<T, V>::run, &act_fwd<T>, &act_bwd<T>, \
      &binary<T>, &lstm_fwd<T>, &lstm_bwd<T>, &binary_scalar<T>,                        \
      &soft_fwd<T>, &soft_bwd<T>, &logsumexp<T>, &ce_fwd_i64<T>, &ce_bwd_i64<T>,        \
-     &reduce_rows<T>, &reduce_cols<T>, &fused_run<T>, &sgd_chunk<T>, &adam_chunk<T>}
+     &reduce_rows<T>, &reduce_cols<T>, &fused_run<T>, &sgd_loop<T>, &sgd_momentum_chunk<T>, &adam_chunk<T>}
 
 const KernelTable table = {
     TC_ISA_NAME,

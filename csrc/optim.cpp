@@ -1,7 +1,9 @@
-// Fused optimizer updates, in place, one pass over memory per step (torch's
-// formulas for SGD with momentum/nesterov/weight decay and Adam/AdamW).
-#include <cmath>
+// Fused optimizer updates, in place, one pass over memory per step (torch's formulas for SGD with
+// momentum/nesterov/weight decay and Adam/AdamW: backends/formulas.py's rows and scalars).
 #include <string>
+#include <vector>
+
+#include <pybind11/stl.h>
 
 #include "pyutil.h"
 
@@ -10,34 +12,34 @@ namespace tc {
 namespace {
 // The kernels (optim_impl.h, one per ISA) run chunks of [0, n) on the pool.
 template <class T>
-void sgd_t(i64 n, T* p, const T* g, T* buf, const SgdArgs<T>& h) {
-    py::gil_scoped_release nogil;
+void sgd_t(i64 n, T* p, const T* g, T* buf, const std::vector<double>& s) {
     const auto& k = tk<T>();
-    parallel_for(n, EW_PARALLEL, EW_GRAIN, [&](i64 b, i64 e) { k.sgd(e - b, p + b, g + b, buf ? buf + b : nullptr, h); });
+    if (!buf) {
+        const auto h = Scalars_sgd<T>::from(s.data());
+        py::gil_scoped_release nogil;
+        parallel_for(n, EW_PARALLEL, EW_GRAIN, [&](i64 b, i64 e) { k.sgd(e - b, p + b, g + b, h); });
+    } else {
+        const auto h = Scalars_sgd_momentum<T>::from(s.data());
+        py::gil_scoped_release nogil;
+        parallel_for(n, EW_PARALLEL, EW_GRAIN, [&](i64 b, i64 e) { k.sgd_momentum(e - b, p + b, g + b, buf + b, h); });
+    }
 }
 
 template <class T>
-void adam_t(i64 n, T* p, const T* g, T* m, T* v, T* vmax, const AdamArgs<T>& h) {
-    py::gil_scoped_release nogil;
+void adam_t(i64 n, T* p, const T* g, T* m, T* v, T* vmax, const std::vector<double>& s) {
     const auto& k = tk<T>();
+    const auto h = Scalars_adam<T>::from(s.data());
+    py::gil_scoped_release nogil;
     parallel_for(n, EW_PARALLEL, EW_GRAIN, [&](i64 b, i64 e) {
         k.adam(e - b, p + b, g + b, m + b, v + b, vmax ? vmax + b : nullptr, h);
     });
 }
 
-template <class T>
-SgdArgs<T> sgd_args(double lr, double momentum, double dampening, double weight_decay, bool nesterov,
-                    bool init_buf, bool maximize) {
-    return {T(lr), T(momentum), T(1 - dampening), T(weight_decay), maximize ? T(-1) : T(1), nesterov, init_buf};
-}
-
-template <class T>
-AdamArgs<T> adam_args(long long step, double lr, double beta1, double beta2, double eps, double weight_decay,
-                      bool decoupled, bool maximize) {
-    const double bc1 = 1 - std::pow(beta1, double(step)), bc2 = 1 - std::pow(beta2, double(step));
-    return {T(beta2), T(1 - beta1), T(1 - beta2), decoupled ? T(0) : T(weight_decay),
-            decoupled ? T(1 - lr * weight_decay) : T(1), maximize ? T(-1) : T(1), T(lr / bc1), T(1 / std::sqrt(bc2)),
-            T(eps), std::abs(1 - beta1) < 0.5};
+// The scalars come from backends/formulas.py (sgd_scalars, sgd_momentum_scalars, adam_scalars), in its row's order.
+template <class S> void check_scalars(const std::vector<double>& s, const char* op, const char* row) {
+    if (int(s.size()) != S::count)
+        throw py::value_error(std::string(op) + ": expected the " + std::to_string(S::count) + " scalars of formulas." +
+                              row + "_scalars, got " + std::to_string(s.size()));
 }
 
 // The kernels read and write with no aliasing between arrays (they vectorize on that).
@@ -64,50 +66,44 @@ template <class T> T* opt_ptr(const py::object& o) {
 }  // namespace
 
 void bind_optim(py::module_& m) {
-    m.def("sgd_step", [](py::array& p, const py::array& g, const py::object& buf, double lr, double momentum,
-                         double dampening, bool nesterov, double weight_decay, bool init_buf, bool maximize) {
+    m.def("sgd_step", [](py::array& p, const py::array& g, const py::object& buf, const std::vector<double>& s) {
         check_float(p, "sgd_step");
         check_contig(p, "sgd_step");
         check_same(p, g, "sgd_step");
         check_state(p, buf, "sgd_step");
         for (const py::object& o : {py::object(g), buf}) check_apart(p, o, "sgd_step");
         check_apart(g, buf, "sgd_step");
-        if (is_f32(p))
-            sgd_t<float>(p.size(), mptr<float>(p), cptr<float>(g), opt_ptr<float>(buf),
-                         sgd_args<float>(lr, momentum, dampening, weight_decay, nesterov, init_buf, maximize));
-        else
-            sgd_t<double>(p.size(), mptr<double>(p), cptr<double>(g), opt_ptr<double>(buf),
-                          sgd_args<double>(lr, momentum, dampening, weight_decay, nesterov, init_buf, maximize));
-    }, py::arg("param"), py::arg("grad"), py::arg("buf"), py::arg("lr"), py::arg("momentum"), py::arg("dampening"),
-    py::arg("nesterov"), py::arg("weight_decay"), py::arg("init_buf"), py::arg("maximize") = false,
-    "In-place SGD step; buf (or None without momentum) is the momentum buffer, set to d when init_buf.");
+        if (buf.is_none()) check_scalars<Scalars_sgd<float>>(s, "sgd_step", "sgd");
+        else check_scalars<Scalars_sgd_momentum<float>>(s, "sgd_step", "sgd_momentum");
+        if (is_f32(p)) sgd_t<float>(p.size(), mptr<float>(p), cptr<float>(g), opt_ptr<float>(buf), s);
+        else sgd_t<double>(p.size(), mptr<double>(p), cptr<double>(g), opt_ptr<double>(buf), s);
+    }, py::arg("param"), py::arg("grad"), py::arg("buf"), py::arg("scalars"),
+    "In-place SGD step: without buf (None) the sgd row, else sgd_momentum's (its init flag sets buf), "
+    "with the scalars backends/formulas.py computes.");
 
     m.def("adam_step", [](py::array& p, const py::array& g, py::array& m1, py::array& v, const py::object& vmax,
-                          long long step, double lr, double beta1, double beta2, double eps, double weight_decay,
-                          bool amsgrad, bool decoupled, bool maximize) {
+                          const std::vector<double>& s) {
         check_float(p, "adam_step");
         check_contig(p, "adam_step");
         check_same(p, g, "adam_step");
         check_state(p, m1, "adam_step");
         check_state(p, v, "adam_step");
+        check_scalars<Scalars_adam<float>>(s, "adam_step", "adam");
+        const bool amsgrad = Scalars_adam<double>::from(s.data()).amsgrad != 0;
         if (amsgrad && vmax.is_none()) throw py::value_error("adam_step: amsgrad needs max_exp_avg_sq");
         check_state(p, vmax, "adam_step");
-        if (step < 1) throw py::value_error("adam_step: step counts from 1");
         py::object vm = amsgrad ? vmax : py::none();
         const py::object arrays[] = {g, m1, v, vm};
         for (int i = 0; i < 4; ++i)
             for (int j = i + 1; j < 4; ++j) check_apart(py::reinterpret_borrow<py::array>(arrays[i]), arrays[j], "adam_step");
         for (const py::object& o : arrays) check_apart(p, o, "adam_step");
         if (is_f32(p))
-            adam_t<float>(p.size(), mptr<float>(p), cptr<float>(g), mptr<float>(m1), mptr<float>(v), opt_ptr<float>(vm),
-                          adam_args<float>(step, lr, beta1, beta2, eps, weight_decay, decoupled, maximize));
+            adam_t<float>(p.size(), mptr<float>(p), cptr<float>(g), mptr<float>(m1), mptr<float>(v), opt_ptr<float>(vm), s);
         else
             adam_t<double>(p.size(), mptr<double>(p), cptr<double>(g), mptr<double>(m1), mptr<double>(v),
-                           opt_ptr<double>(vm), adam_args<double>(step, lr, beta1, beta2, eps, weight_decay, decoupled, maximize));
+                           opt_ptr<double>(vm), s);
     }, py::arg("param"), py::arg("grad"), py::arg("exp_avg"), py::arg("exp_avg_sq"), py::arg("max_exp_avg_sq"),
-    py::arg("step"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),
-    py::arg("amsgrad"), py::arg("decoupled"), py::arg("maximize") = false,
-    "In-place Adam (decoupled=False) or AdamW (decoupled=True) step, torch's formulas.");
+    py::arg("scalars"), "In-place Adam/AdamW step with the scalars of backends/formulas.py's adam_scalars.");
 }
 
 }  // namespace tc

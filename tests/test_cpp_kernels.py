@@ -11,6 +11,7 @@ import pytest
 
 _C = pytest.importorskip("tinygrad_chain._C", reason="C++ extension tinygrad_chain._C is not built")
 
+from tinygrad_chain.backends import formulas  # noqa: E402
 from tinygrad_chain.backends.cpp_backend import CppBackend  # noqa: E402
 from tinygrad_chain.backends.numpy_backend import NumpyBackend  # noqa: E402
 from cpp_fixtures import isa, threads  # noqa: E402,F401  (fixtures)
@@ -600,8 +601,9 @@ def test_optimizer_kernels_every_isa(isa, threads, ref, dtype, n):
                 g = rand(n, dtype, 10 + step)
                 if cfg["momentum"] and b1 is None:
                     b1 = np.empty_like(p1)
-                _C.sgd_step(p1, g, b1 if cfg["momentum"] else None, 0.1, cfg["momentum"], cfg["dampening"],
-                            cfg["nesterov"], cfg["weight_decay"], step == 0)
+                _C.sgd_step(p1, g, b1, formulas.sgd_momentum_scalars(0.1, cfg["weight_decay"], cfg["momentum"],
+                                                                      cfg["dampening"], step == 0, cfg["nesterov"])
+                            if cfg["momentum"] else formulas.sgd_scalars(0.1, cfg["weight_decay"]))
                 b2 = ref.sgd_step(p2, g, b2, 0.1, **cfg)
                 np.testing.assert_allclose(p1, p2, **tol(dtype, 10), err_msg=f"{cfg}, {nt} threads")
         for amsgrad in (False, True):
@@ -609,22 +611,25 @@ def test_optimizer_kernels_every_isa(isa, threads, ref, dtype, n):
             st1, st2 = [np.zeros_like(p1) for _ in range(3)], [np.zeros_like(p1) for _ in range(3)]
             for step in (1, 2):
                 g = rand(n, dtype, 20 + step)
-                _C.adam_step(p1, g, *st1, step, 1e-2, 0.9, 0.999, 1e-8, 0.01, amsgrad, True)
+                _C.adam_step(p1, g, *st1, formulas.adam_scalars(step, 1e-2, 0.9, 0.999, 1e-8, 0.01, amsgrad, True, False))
                 ref.adam_step(p2, g, *st2, step, 1e-2, 0.9, 0.999, 1e-8, 0.01, amsgrad, True)
                 np.testing.assert_allclose(p1, p2, **tol(dtype, 50), err_msg=f"amsgrad={amsgrad}, {nt} threads")
+
+
+ADAM1 = formulas.adam_scalars(1, 1e-2, 0.9, 0.999, 1e-8, 0.0, False, False, False)
 
 
 def test_optimizer_kernels_reject_shared_memory():
     p, g = rand(100, np.float32, 1), rand(100, np.float32, 2)
     before = p.copy()
     with pytest.raises(ValueError, match="sgd_step: .*must not share memory"):
-        _C.sgd_step(p, g, p, 0.1, 0.9, 0.0, False, 0.0, False)
+        _C.sgd_step(p, g, p, formulas.sgd_momentum_scalars(0.1, 0.0, 0.9, 0.0, False, False))
     big = rand(200, np.float32, 3)
     m, v = np.zeros(100, np.float32), np.zeros(100, np.float32)
     with pytest.raises(ValueError, match="adam_step: .*must not share memory"):
-        _C.adam_step(big[:100], g, big[50:150], v, None, 1, 1e-2, 0.9, 0.999, 1e-8, 0.0, False, False)
+        _C.adam_step(big[:100], g, big[50:150], v, None, ADAM1)
     with pytest.raises(ValueError, match="adam_step: .*must not share memory"):
-        _C.adam_step(p, g, m, m, None, 1, 1e-2, 0.9, 0.999, 1e-8, 0.0, False, False)
+        _C.adam_step(p, g, m, m, None, ADAM1)
     np.testing.assert_array_equal(p, before)  # nothing changed
 
 

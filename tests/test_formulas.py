@@ -57,10 +57,10 @@ def test_the_cuda_kernels_compile_as_host_cpp(cupy_kernels, tmp_path):
     K = cupy_kernels
     for a in formulas.ACTS:
         K.act(a.name, False), K.act(a.name, True)
-    for state in (("p", "m", "v"), ("p", "m", "v", "vmax")):
-        K.update("adam", state)
-    K.update("sgd", ("p",))
-    K.update("sgd_momentum", ("p", "buf"))
+    for u in formulas.UPDATES:  # every row with all its states, and those with a state left out
+        K.update(u.name, u.state)
+    for name, state in (("adam", ("p", "m", "v")), ("rmsprop", ("p", "sq")), ("rmsprop", ("p", "sq", "buf"))):
+        K.update(name, state)
     # a program with every instruction: inputs 0, 1, one constant 2, outputs 3.., scratch after
     names = formulas.INSTRUCTION_NAMES
     n_out = len(names)
@@ -68,7 +68,7 @@ def test_the_cuda_kernels_compile_as_host_cpp(cupy_kernels, tmp_path):
                      for k, n in enumerate(names)], np.int32)
     K.fused_kernel(names, code, 2, 1, n_out, 0, 1)
     made = [k for k in _Recorded.made if k.source[4] == K.PREAMBLE]
-    assert len(made) == 2 * len(formulas.ACTS) + 4 + 1
+    assert len(made) == 2 * len(formulas.ACTS) + len(formulas.UPDATES) + 3 + 1
     src = ("#include <cmath>\nusing namespace std;\n#define __device__\n#define __forceinline__ inline\n"
            + K.PREAMBLE + "".join(_host_function(i, *k.source[:3]) for i, k in enumerate(made)))
     path = tmp_path / "kernels.cpp"

@@ -1,12 +1,11 @@
-"""Adadelta (torch's formulas: L2 weight decay, an lr that scales the update)."""
-from .adam import _zeros_like
-from ._decay import followed_grad
-from .optimizer import Optimizer, _check_hyper
+"""Adadelta (torch's formulas: L2 weight decay, an lr that scales the update): formulas.py's adadelta row."""
+from .optimizer import Optimizer, _check_hyper, sign, zeros_like
 from ._scalars import check_lr, number
 
 
 class Adadelta(Optimizer):
     """foreach, capturable and differentiable are accepted and ignored (see optim/_scalars.py)."""
+    _row = "adadelta"
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
@@ -18,19 +17,12 @@ class Adadelta(Optimizer):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                                       capturable=capturable, foreach=foreach, differentiable=differentiable))
 
-    def _update(self, p, grad, group, state):
-        b, x = p._b, p._writable()
-        if not state:
-            state["step"] = 0
-            state["square_avg"] = _zeros_like(p)
-            state["acc_delta"] = _zeros_like(p)
-        state["step"] += 1
-        rho, eps = group["rho"], group["eps"]
-        g = followed_grad(b, x, grad, group)
-        sq, acc = state["square_avg"]._writable(), state["acc_delta"]._writable()
-        b.copy_into(sq, b.binary("add", b.binary("mul", sq, rho), b.binary("mul", b.binary("mul", g, 1 - rho), g)))
-        std = b.unary("sqrt", b.binary("add", sq, eps))
-        delta = b.binary("mul", b.binary("div", b.unary("sqrt", b.binary("add", acc, eps)), std), g)
-        b.copy_into(acc, b.binary("add", b.binary("mul", acc, rho),
-                                  b.binary("mul", b.binary("mul", delta, 1 - rho), delta)))
-        b.copy_into(x, b.binary("add", x, b.binary("mul", delta, -number(group["lr"]))))
+    def _init_state(self, p, group, state):
+        state.update(step=0, square_avg=zeros_like(p), acc_delta=zeros_like(p))
+
+    def _state_keys(self, group):
+        return ("square_avg", "acc_delta")
+
+    def _scalars(self, p, group, state, step):
+        rho = group["rho"]
+        return sign(group), group["weight_decay"], rho, 1 - rho, number(group["lr"]), group["eps"]

@@ -19,6 +19,9 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize))
 
+    def _state_keys(self, group):
+        return ("exp_avg", "exp_avg_sq")  # (max_exp_avg_sq is made if AMSGrad is switched on later)
+
     def _step(self, p, grad, group, state):
         if not state:
             state["step"] = 0

@@ -1,13 +1,11 @@
-"""Adamax: Adam with the infinity norm in place of the second moment (torch's formulas)."""
-from .adam import _zeros_like
-from ._decay import followed_grad
-from .optimizer import Optimizer, _check_hyper
-from .rmsprop import _lerp
+"""Adamax: Adam with the infinity norm in place of the second moment (torch's formulas): formulas.py's adamax row."""
+from .optimizer import Optimizer, _check_hyper, lerp_scalars, sign, zeros_like
 from ._scalars import check_betas, check_lr, number
 
 
 class Adamax(Optimizer):
     """foreach, capturable and differentiable are accepted and ignored (see optim/_scalars.py)."""
+    _row = "adamax"
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
@@ -18,17 +16,13 @@ class Adamax(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, capturable=capturable))
 
-    def _update(self, p, grad, group, state):
-        b, x = p._b, p._writable()
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = _zeros_like(p)
-            state["exp_inf"] = _zeros_like(p)
-        state["step"] += 1
+    def _init_state(self, p, group, state):
+        state.update(step=0, exp_avg=zeros_like(p), exp_inf=zeros_like(p))
+
+    def _state_keys(self, group):
+        return ("exp_avg", "exp_inf")
+
+    def _scalars(self, p, group, state, step):
         beta1, beta2 = group["betas"]
-        g = followed_grad(b, x, grad, group)
-        m, u = state["exp_avg"]._writable(), state["exp_inf"]._writable()
-        b.copy_into(m, _lerp(b, m, g, 1 - beta1))
-        b.copy_into(u, b.binary("maximum", b.binary("mul", u, beta2), b.binary("add", b.unary("abs", g), group["eps"])))
-        clr = number(group["lr"]) / (1 - beta1 ** state["step"])
-        b.copy_into(x, b.binary("add", x, b.binary("div", b.binary("mul", m, -clr), u)))
+        clr = number(group["lr"]) / (1 - beta1 ** step)
+        return (sign(group), group["weight_decay"], *lerp_scalars(1 - beta1), beta2, group["eps"], clr)

@@ -1,7 +1,6 @@
-"""ASGD: SGD with a decaying step and a running average of the iterates (torch's formulas)."""
-from .adam import _zeros_like
-from ._decay import followed_grad
-from .optimizer import Optimizer, _check_hyper
+"""ASGD: SGD with a decaying step and a running average of the iterates (torch's formulas): formulas.py's
+asgd row."""
+from .optimizer import Optimizer, _check_hyper, sign, zeros_like
 from ._scalars import check_lr, number, read, scalar_state, write
 
 
@@ -9,6 +8,7 @@ class ASGD(Optimizer):
     """The average is state["ax"]. foreach, capturable and differentiable are accepted and
     ignored (see optim/_scalars.py)."""
     _unshaped_state = ("step", "eta", "mu")
+    _row = "asgd"
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None, maximize=False,
                  differentiable=False, capturable=False):
@@ -18,24 +18,17 @@ class ASGD(Optimizer):
                                       foreach=foreach, maximize=maximize, differentiable=differentiable,
                                       capturable=capturable))
 
-    def _update(self, p, grad, group, state):
-        b, x = p._b, p._writable()
+    def _init_state(self, p, group, state):
+        # eta and mu in torch's scalar dtype: see _scalars.py
+        state.update(step=0, eta=scalar_state(number(group["lr"]), p), mu=scalar_state(1.0, p), ax=zeros_like(p))
+
+    def _state_keys(self, group):
+        return ("ax",)
+
+    def _scalars(self, p, group, state, step):
         lr, lambd = number(group["lr"]), group["lambd"]
-        if not state:
-            state["step"] = 0
-            state["eta"] = scalar_state(lr, p)  # torch's scalar dtype: see _scalars.py
-            state["mu"] = scalar_state(1.0, p)
-            state["ax"] = _zeros_like(p)
-        state["step"] += 1
-        step = state["step"]
-        g = followed_grad(b, x, grad, group)
         eta, mu = read(state["eta"]), read(state["mu"])
-        b.copy_into(x, b.binary("mul", x, 1 - lambd * eta))
-        b.copy_into(x, b.binary("add", x, b.binary("mul", g, -eta)))
-        ax = state["ax"]._writable()
-        if mu != 1:
-            b.copy_into(ax, b.binary("add", ax, b.binary("mul", b.binary("sub", x, ax), mu)))
-        else:
-            b.copy_into(ax, x)
+        # the next step's, torch writes them after this update (nothing reads them before)
         write(state["eta"], lr / ((1 + lambd * lr * step) ** group["alpha"]))
         write(state["mu"], 1 / max(1, step - group["t0"]))
+        return sign(group), group["weight_decay"], 1 - lambd * eta, eta, mu != 1, mu

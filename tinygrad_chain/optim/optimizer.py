@@ -1,10 +1,14 @@
 """The Optimizer base class: param_groups, per-parameter state, state_dict.
 
 Each parameter's update is an in-place op (ops/inplace.py: update_): the parameter, its
-gradient (and the state a fused step reads) are checked for one device, dtype and shape before
-anything is written, and the parameter's version counter moves. Updates run on the backend
-arrays through fused backend methods (``sgd_step``, ``adam_step``, ...), with no graph and no
-new Tensor per step, so the C++ backend can override the hot loop.
+gradient and the state the update reads are checked for one device, dtype and shape before
+anything is written, and the written tensors' version counters move. Before any parameter
+changes, step() checks every parameter's gradient and state (a state_dict loaded for another
+model or optimizer is refused with the optimizer, the parameter's index and both shapes and
+dtypes named). An optimizer whose update is a row of backends/formulas.py (`_row`) gives its
+state's keys and per-step scalars, and the backend runs the row in place (update_step: C++
+or CUDA kernels, or NumPy ufuncs compiled from the row); SGD and Adam call their fused backend
+steps (sgd_step, adam_step). No graph, no new Tensor per step.
 """
 import warnings
 from collections import defaultdict
@@ -93,24 +97,64 @@ class Optimizer:
                         g.requires_grad_(False)
                     g._b.copy_into(g._writable(), 0)
 
+    #: the backends/formulas.py row of the per-element update (None: the optimizer overrides _step)
+    _row = None
+
     def step(self, closure=None):
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._step(p, p.grad, group, self.state[p])
+        todo = [(i, p, group) for i, (p, group) in enumerate((p, g) for g in self.param_groups for p in g["params"])
+                if p.grad is not None]
+        for i, p, group in todo:  # all of them before any parameter changes
+            self._check(i, p, p.grad, group, self.state[p])
+        for _, p, group in todo:
+            self._step(p, p.grad, group, self.state[p])
         return loss
 
-    def _step(self, p, grad, group, state):
-        """p's update as an in-place op: checked against grad, then written, its version moved.
-        An optimizer with one fused backend step overrides this and passes its state too."""
-        update_(f"{type(self).__name__}.step", _run_update, (p, grad), (0,), self, p, grad, group, state)
+    def _check(self, index, p, grad, group, state):
+        """Refuse a gradient or a state tensor (a loaded one, say) that p's update cannot use."""
+        name = type(self).__name__
+        if grad._b is not p._b or grad.dtype != p.dtype or grad.shape != p.shape:
+            raise RuntimeError(f"{name}.step: parameter {index} is {_described(p)}, but its gradient is "
+                               f"{_described(grad)}")
+        if not state:
+            return  # made at its first step
+        for key in self._state_keys(group):
+            if key is not None and key not in state:
+                raise KeyError(f"{name}.step: the state of parameter {index} has no {key!r} (it has "
+                               f"{sorted(state)}); a loaded state_dict must come from a {name}")
+        for key, t in state.items():
+            if key in self._unshaped_state or t is None:
+                continue
+            if not isinstance(t, Tensor) or t._b is not p._b or t.dtype != p.dtype or t.shape != p.shape:
+                raise RuntimeError(f"{name}.step: parameter {index} is {_described(p)}, but its state {key!r} is "
+                                   f"{_described(t)}; a state tensor has its parameter's shape, dtype and device")
 
-    def _update(self, p, grad, group, state):
-        """Update p in place from grad; subclasses implement it (or _step)."""
+    def _state_keys(self, group):
+        """The keys of the state tensors p's update reads, in its row's order (None where this group's
+        flags leave a row's state unused)."""
+        return ()
+
+    def _step(self, p, grad, group, state):
+        """p's update as an in-place op: checked against grad, then written, its version moved."""
+        if not state:
+            self._init_state(p, group, state)
+        keys = self._state_keys(group)
+        tensors = tuple(None if k is None else state[k] for k in keys)
+        step = state["step"] + 1
+        scalars = self._scalars(p, group, state, step)
+        update_(f"{type(self).__name__}.step", _run_row, (p, grad) + tensors, (0,) + tuple(range(2, 2 + len(keys))),
+                row=self._row, scalars=scalars, scratch=self._scratch())
+        state["step"] = step  # counted once the step has passed the checks
+
+    def _init_state(self, p, group, state):
+        """A parameter's state before its first step (subclasses with a _row)."""
+        raise NotImplementedError
+
+    def _scalars(self, p, group, state, step):
+        """The row's scalars for this step (subclasses with a _row)."""
         raise NotImplementedError
 
     def _scratch(self):
@@ -152,7 +196,8 @@ class Optimizer:
             if key not in id_map:
                 continue
             p = id_map[key]
-            state[p] = {k: _cast_like(v, p, k, key, k in self._unshaped_state) for k, v in values.items()}
+            state[p] = {k: _cast_like(v, p, k, key, k in self._unshaped_state, type(self).__name__)
+                        for k, v in values.items()}
         self.state = state
         self.param_groups = [dict({k: v for k, v in s.items() if k != "params"}, params=g["params"])
                              for g, s in zip(groups, saved_groups)]
@@ -164,21 +209,21 @@ class Optimizer:
         self.__dict__.update(state)
 
 
-def _cast_like(value, param, key, index, unshaped=False):
+def _cast_like(value, param, key, index, unshaped=False, owner="Optimizer"):
     """A private copy of a state tensor, on param's device and (if floating) dtype, as torch casts
     it (lists of tensors element by element). A buffer not named unshaped holds one value per
     element of param, so it must have param's shape."""
     if isinstance(value, (list, tuple)):
-        return type(value)(_cast_like(v, param, key, index, unshaped) for v in value)
+        return type(value)(_cast_like(v, param, key, index, unshaped, owner) for v in value)
     if not isinstance(value, Tensor):
         return value
     if not unshaped:
         if value.shape != param.shape:
-            raise ValueError(f"loaded state dict has a {key!r} of shape {list(value.shape)} for parameter "
-                             f"{index} of shape {list(param.shape)}")
+            raise ValueError(f"{owner}.load_state_dict: loaded state dict has a {key!r} of shape "
+                             f"{list(value.shape)} for parameter {index} of shape {list(param.shape)}")
         if value.dtype.is_floating_point != param.dtype.is_floating_point:
-            raise ValueError(f"loaded state dict has a {key!r} of dtype {value.dtype.name} for parameter "
-                             f"{index} of dtype {param.dtype.name}")
+            raise ValueError(f"{owner}.load_state_dict: loaded state dict has a {key!r} of dtype "
+                             f"{value.dtype.name} for parameter {index} of dtype {param.dtype.name}")
     value = value.detach()
     if key != "step" and value.dtype.is_floating_point:
         value = value.to(param.device, param.dtype)
@@ -192,5 +237,27 @@ def _check_hyper(name, value, low=0.0):
         raise ValueError(f"Invalid {name}: {value}")
 
 
-def _run_update(b, x, g, optimizer, p, grad, group, state):
-    optimizer._update(p, grad, group, state)
+def _run_row(b, p, g, *state, row=None, scalars=None, scratch=None):
+    b.update_step(row, scalars, p, *state, g, scratch=scratch)
+
+
+def _described(t):
+    if not isinstance(t, Tensor):
+        return f"a {type(t).__name__}"
+    return f"{list(t.shape)} {t.dtype.name} on {t._b.name}"
+
+
+def zeros_like(p):
+    """A state tensor of zeros like p (no graph)."""
+    b = p._b
+    return Tensor._make(b.full(p.shape, 0, p.dtype), b, False, None, [0])
+
+
+def sign(group):
+    """-1 under `maximize`, else 1: the factor of the gradient an update follows."""
+    return -1.0 if group["maximize"] else 1.0
+
+
+def lerp_scalars(w):
+    """(w, 1 - w, which end): torch's lerp(start, end, w) computes from the end it is exact at."""
+    return w, 1 - w, abs(w) < 0.5

@@ -1,13 +1,14 @@
-"""Rprop: a per-element step size grown or shrunk by the sign of successive gradients (torch's rules)."""
+"""Rprop: a per-element step size grown or shrunk by the sign of successive gradients (torch's rules):
+formulas.py's rprop row."""
 from tinygrad_chain.tensor import Tensor
 
-from .adam import _zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, sign, zeros_like
 from ._scalars import check_lr, number
 
 
 class Rprop(Optimizer):
     """foreach, capturable and differentiable are accepted and ignored (see optim/_scalars.py)."""
+    _row = "rprop"
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False, foreach=None,
                  maximize=False, differentiable=False):
@@ -17,24 +18,14 @@ class Rprop(Optimizer):
         super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
                                       differentiable=differentiable, capturable=capturable))
 
-    def _update(self, p, grad, group, state):
-        b, x = p._b, p._writable()
-        if not state:
-            state["step"] = 0
-            state["prev"] = _zeros_like(p)
-            state["step_size"] = Tensor._make(b.full(p.shape, number(group["lr"]), p.dtype), b, False, None, [0])
-        state["step"] += 1
+    def _init_state(self, p, group, state):
+        b = p._b
+        state.update(step=0, prev=zeros_like(p),
+                     step_size=Tensor._make(b.full(p.shape, number(group["lr"]), p.dtype), b, False, None, [0]))
+
+    def _state_keys(self, group):
+        return ("prev", "step_size")
+
+    def _scalars(self, p, group, state, step):
         (eta_minus, eta_plus), (lo, hi) = group["etas"], group["step_sizes"]
-        g = b.unary("neg", grad._data) if group["maximize"] else grad._data
-        prev, size = state["prev"]._writable(), state["step_size"]._writable()
-        sign = b.unary("sign", b.binary("mul", g, prev))
-        # the factor in the parameter's dtype: eta_plus where the gradient kept its sign, eta_minus
-        # where it flipped, 1 where either was 0
-        factor = b.where(b.binary("gt", sign, 0), b.full(p.shape, eta_plus, p.dtype),
-                         b.where(b.binary("lt", sign, 0), b.full(p.shape, eta_minus, p.dtype),
-                                 b.full(p.shape, 1, p.dtype)))
-        b.copy_into(size, b.clip(b.binary("mul", size, factor), lo, hi))
-        # after a sign flip the step is skipped and the gradient forgotten (torch compares with eta_minus)
-        g = b.where(b.binary("eq", factor, eta_minus), b.full(p.shape, 0, p.dtype), g)
-        b.copy_into(x, b.binary("add", x, b.binary("mul", b.binary("mul", b.unary("sign", g), -1), size)))
-        b.copy_into(prev, g)
+        return sign(group), eta_minus, eta_plus, lo, hi
