@@ -3,7 +3,6 @@
 #include <string>
 #include <vector>
 
-#include <pybind11/stl.h>
 
 #include "pyutil.h"
 
@@ -35,11 +34,18 @@ void adam_t(i64 n, T* p, const T* g, T* m, T* v, T* vmax, const std::vector<doub
     });
 }
 
-// The scalars come from backends/formulas.py (sgd_scalars, sgd_momentum_scalars, adam_scalars), in its row's order.
-template <class S> void check_scalars(const std::vector<double>& s, const char* op, const char* row) {
-    if (int(s.size()) != S::count)
+// The scalars come from backends/formulas.py (sgd_scalars, sgd_momentum_scalars, adam_scalars): a tuple in
+// its row's order, read directly (a per-call cost at every parameter size).
+template <class S> std::vector<double> scalars_of(const py::tuple& t, const char* op, const char* row) {
+    if (int(t.size()) != S::count)
         throw py::value_error(std::string(op) + ": expected the " + std::to_string(S::count) + " scalars of formulas." +
-                              row + "_scalars, got " + std::to_string(s.size()));
+                              row + "_scalars, got " + std::to_string(t.size()));
+    std::vector<double> s(S::count);
+    for (int i = 0; i < S::count; ++i) {
+        s[i] = PyFloat_AsDouble(PyTuple_GET_ITEM(t.ptr(), i));
+        if (s[i] == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+    }
+    return s;
 }
 
 // The kernels read and write with no aliasing between arrays (they vectorize on that).
@@ -66,15 +72,15 @@ template <class T> T* opt_ptr(const py::object& o) {
 }  // namespace
 
 void bind_optim(py::module_& m) {
-    m.def("sgd_step", [](py::array& p, const py::array& g, const py::object& buf, const std::vector<double>& s) {
+    m.def("sgd_step", [](py::array& p, const py::array& g, const py::object& buf, const py::tuple& t) {
         check_float(p, "sgd_step");
         check_contig(p, "sgd_step");
         check_same(p, g, "sgd_step");
         check_state(p, buf, "sgd_step");
         for (const py::object& o : {py::object(g), buf}) check_apart(p, o, "sgd_step");
         check_apart(g, buf, "sgd_step");
-        if (buf.is_none()) check_scalars<Scalars_sgd<float>>(s, "sgd_step", "sgd");
-        else check_scalars<Scalars_sgd_momentum<float>>(s, "sgd_step", "sgd_momentum");
+        const auto s = buf.is_none() ? scalars_of<Scalars_sgd<float>>(t, "sgd_step", "sgd")
+                                     : scalars_of<Scalars_sgd_momentum<float>>(t, "sgd_step", "sgd_momentum");
         if (is_f32(p)) sgd_t<float>(p.size(), mptr<float>(p), cptr<float>(g), opt_ptr<float>(buf), s);
         else sgd_t<double>(p.size(), mptr<double>(p), cptr<double>(g), opt_ptr<double>(buf), s);
     }, py::arg("param"), py::arg("grad"), py::arg("buf"), py::arg("scalars"),
@@ -82,13 +88,13 @@ void bind_optim(py::module_& m) {
     "with the scalars backends/formulas.py computes.");
 
     m.def("adam_step", [](py::array& p, const py::array& g, py::array& m1, py::array& v, const py::object& vmax,
-                          const std::vector<double>& s) {
+                          const py::tuple& t) {
         check_float(p, "adam_step");
         check_contig(p, "adam_step");
         check_same(p, g, "adam_step");
         check_state(p, m1, "adam_step");
         check_state(p, v, "adam_step");
-        check_scalars<Scalars_adam<float>>(s, "adam_step", "adam");
+        const auto s = scalars_of<Scalars_adam<float>>(t, "adam_step", "adam");
         const bool amsgrad = Scalars_adam<double>::from(s.data()).amsgrad != 0;
         if (amsgrad && vmax.is_none()) throw py::value_error("adam_step: amsgrad needs max_exp_avg_sq");
         check_state(p, vmax, "adam_step");

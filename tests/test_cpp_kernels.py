@@ -630,6 +630,8 @@ def test_optimizer_kernels_reject_shared_memory():
         _C.adam_step(big[:100], g, big[50:150], v, None, ADAM1)
     with pytest.raises(ValueError, match="adam_step: .*must not share memory"):
         _C.adam_step(p, g, m, m, None, ADAM1)
+    with pytest.raises(ValueError, match=r"adam_step: expected the 11 scalars of formulas.adam_scalars, got 3"):
+        _C.adam_step(p, g, m, v, None, formulas.sgd_scalars(0.1, 0.0))
     np.testing.assert_array_equal(p, before)  # nothing changed
 
 
