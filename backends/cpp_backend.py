@@ -35,8 +35,9 @@ _MIN_ARITH = 1 << 16
 _MIN_REDUCE = 1
 _MIN_ROWS = 1  # the row kernels (softmax, cross-entropy) win at any size: (64, 10) CE 34 -> 5 us
 _MIN_GEMM = 32 * 32 * 32
+_MIN_GEMM_EACH = 16  # each product of a batch: its columns, and the cube root of its work (see matmul)
 _MIN_OPTIM = 1  # one kernel call costs less than NumPy's update even for a bias (SGD 256 floats 5.0 -> 0.9 us, Adam 15 -> 1.2)
-_MIN_NAMES = ("act", "arith", "reduce", "rows", "gemm", "optim")
+_MIN_NAMES = ("act", "arith", "reduce", "rows", "gemm", "gemm_each", "optim")
 
 
 def min_sizes():
@@ -124,19 +125,31 @@ class CppBackend(CppWindowMixin, NumpyBackend):
             return super().matmul(a, b)
         m, k = a.shape[-2:]
         k2, n = b.shape[-2:]
-        if k != k2 or m * n * k < _MIN_GEMM:
-            return super().matmul(a, b)  # NumPy's error message, or its lower overhead
+        if k != k2:
+            return super().matmul(a, b)  # NumPy's error message
         if a.ndim == 2 and b.ndim == 2:
+            if m * n * k < _MIN_GEMM:
+                return super().matmul(a, b)  # NumPy's lower overhead
             out = np.empty((m, n), a.dtype)
             _C.gemm(a, b, out)
             return out
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        # thresholds on the whole batch's work (NumPy's overhead is per call)
+        rows = math.prod(batch) * m
+        if rows * n * k < _MIN_GEMM:
+            return super().matmul(a, b)
         if b.ndim == 2:
             # (..., m, k) @ (k, n): one tall GEMM over a's rows (copied only when they do not fold:
             # far cheaper than packing b once per batch element)
-            out = np.empty((math.prod(batch) * m, n), a.dtype)
+            out = np.empty((rows, n), a.dtype)
             _C.gemm(a.reshape(-1, k), b, out)
             return out.reshape(batch + (m, n))
+        # Products are taken whole by each thread. One thread runs a product of 16 or more columns
+        # and 16^3 multiply-adds as fast as NumPy's loop of BLAS calls (64 of 32x16x32: 24 us against
+        # 23; with B transposed 34 against 42); narrower ones waste most of a micro-tile (64x64x8:
+        # 1.6x NumPy's time) and stay with NumPy.
+        if n < _MIN_GEMM_EACH or m * n * k < _MIN_GEMM_EACH**3:
+            return super().matmul(a, b)
         # batch axes of any strides go to the kernel as they are (broadcast ones have stride 0)
         out = np.empty(batch + (m, n), a.dtype)
         _C.gemm(np.broadcast_to(a, batch + (m, k)), np.broadcast_to(b, batch + (k, n)), out)

@@ -9,6 +9,7 @@ namespace tc {
 
 namespace {
 constexpr double PARALLEL_FLOPS = 2.0 * 128 * 128 * 128;  // below this (~20 us) one thread wins
+constexpr double BATCH_PARALLEL_FLOPS = 2.0 * 64 * 64 * 64;  // a batch of whole products: from ~5 us
 constexpr i64 MR_ALL = 12, NR_ALL = 32;                   // multiples of every ISA's MR and NR
 
 // C is cut into one even tile per thread, which each packs its own panels. More,
@@ -74,14 +75,16 @@ void gemm_split(const GemmArgs<T>& g, i64 batch, BatchOffsets off) {
     if (batch == 1 && dot_shaped(g)) return gemm_dot(g);
     int nt = num_threads();
     double flops = 2.0 * double(g.M) * double(g.N) * double(g.K);
-    if (nt <= 1 || flops * batch < PARALLEL_FLOPS) {
-        for (i64 i = 0; i < batch; ++i) one(i, 0, g.M, 0, g.N);
-        return;
-    }
-    if (batch >= 2 * nt && flops < 2.0 * 128 * 128 * 128) {  // many small products: whole ones per thread
+    // Many small products: whole ones per thread (each reads its operands in place or packs its
+    // own), from less work than one product needs to split: nothing is shared but the pool's wake-up.
+    if (nt > 1 && batch >= 2 * nt && flops < PARALLEL_FLOPS && flops * batch >= BATCH_PARALLEL_FLOPS) {
         parallel_for(batch, 2, 1, [&](i64 b, i64 e) {
             for (i64 i = b; i < e; ++i) one(i, 0, g.M, 0, g.N);
         });
+        return;
+    }
+    if (nt <= 1 || flops * batch < PARALLEL_FLOPS) {
+        for (i64 i = 0; i < batch; ++i) one(i, 0, g.M, 0, g.N);
         return;
     }
     Tiling t = tiling(g.M, g.N, nt);

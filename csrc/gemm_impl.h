@@ -60,11 +60,12 @@ struct Gemm {
     static constexpr i64 DIRECT = 256;  // up to this many columns (rows) A (B) is not packed
 
     using Ukr = void (*)(i64, const T*, i64, const T*, i64, T*, i64, T);
-    static Ukr kernel(int h, i64 nr, bool rows) {
-        if (rows) return nr > W ? &ukr<MR, 2, true> : &ukr<MR, 1, true>;  // full panels only
-        if (nr > W) return h == H1 ? &ukr<H1, 2, false> : h == H2 ? &ukr<H2, 2, false> : &ukr<MR, 2, false>;
-        return h == H1 ? &ukr<H1, 1, false> : h == H2 ? &ukr<H2, 1, false> : &ukr<MR, 1, false>;
+    template <bool ROWS>
+    static Ukr kernel(int h, i64 nr) {
+        if (nr > W) return h == H1 ? &ukr<H1, 2, ROWS> : h == H2 ? &ukr<H2, 2, ROWS> : &ukr<MR, 2, ROWS>;
+        return h == H1 ? &ukr<H1, 1, ROWS> : h == H2 ? &ukr<H2, 1, ROWS> : &ukr<MR, 1, ROWS>;
     }
+    static Ukr kernel(int h, i64 nr, bool rows) { return rows ? kernel<true>(h, nr) : kernel<false>(h, nr); }
 
     // dst[k*ld + i] = src[i*stride + k] for i < rows, k < kc (and 0 for rows <= i < ld), with
     // each source row read along k as whole vectors and turned in registers W x W at a time (a
@@ -153,9 +154,11 @@ struct Gemm {
         // panel's rows (A) or along k (A.T), or a row-major B, is read where it lies; a
         // transposed B is still packed (turned in registers). One thread, Zen 4, GFLOP/s at
         // n = 64 / 128 / 256, A@B: 70 / 94 / 101 -> 99 / 111 / 114 (torch 74 / 95 / 97).
-        // (A.T in place reads MR elements of a cache line per k: a waste below 48 bytes, AVX2's
-        // 6 floats ran A.T@B at 256^3 18% slower than packed)
-        const bool a_direct = N <= DIRECT && (csa == 1 || (rsa == 1 && MR * sizeof(T) >= 48));
+        // (A.T in place reads h elements of a cache line per k: a waste below 48 bytes once A's
+        // block outgrows L1, AVX2's 6 floats ran A.T@B at 256^3 18% slower than packed; a block
+        // within L1 stays there for the next panels: 64 AVX2 products of 32x32x16, 36 -> 24 us)
+        const bool a_direct = N <= DIRECT && (csa == 1 || rsa == 1);
+        const i64 at_bytes = M * imin<i64>(K, KC) * i64(sizeof(T)) <= 16384 ? 0 : 48;
         const bool b_direct = M <= DIRECT && csb == 1;
         // depth blocks of even size (a multiple of W, for pack_rows): K = 784 runs as
         // 208+208+208+160, not 256+256+256+16, whose last block reloads C for 16 steps
@@ -163,7 +166,8 @@ struct Gemm {
         const i64 kstep = imin<i64>(KC, ((K + kblocks - 1) / kblocks + W - 1) / W * W);
         for (i64 jc = 0; jc < N; jc += NC) {
             i64 nc = imin<i64>(NC, N - jc);
-            const i64 nin = b_direct ? nc / NR * NR : 0;  // columns read in place; the rest packed
+            // columns read in place (whole panels, and a last one of exactly W); the rest packed
+            const i64 nin = !b_direct ? 0 : nc % NR == W ? nc : nc / NR * NR;
             for (i64 pc = 0; pc < K; pc += kstep) {
                 i64 kc = imin<i64>(kstep, K - pc);
                 const T* bblk = B + pc * rsb + jc * csb;
@@ -173,10 +177,13 @@ struct Gemm {
                     i64 mr = imin<i64>(MR, M - ir);
                     int h = height(mr);
                     const T* ablk = A + ir * rsa + pc * csa;
-                    const bool rows = a_direct && mr == MR && csa == 1;
+                    // a panel is read in place when its rows fill a kernel's height (a last one of 8 of
+                    // 32 rows too: packing it cost 20% of a batch of 32x32x16) and, for A.T, as above
+                    const bool in_place = a_direct && mr == h && (csa == 1 || i64(h * sizeof(T)) >= at_bytes);
+                    const bool rows = in_place && csa == 1;
                     const T* a = ablk;
                     i64 sa = rows ? rsa : csa;
-                    if (!(a_direct && mr == MR)) {
+                    if (!in_place) {
                         pack_a(mr, kc, ablk, rsa, csa, ap, h);
                         a = ap;
                         sa = h;

@@ -187,6 +187,69 @@ def test_gemm_strided_batch_axes(isa, dtype):
         _C.gemm(q, rand((2, 4, 16, 20), dtype), np.empty((3, 4, 20, 20), dtype))
 
 
+def batched_layouts(x, batch):
+    """x (batch + matrix) contiguous, with its matrices transposed in memory (a swapaxes view,
+    the matmul VJPs' form), and a size-1 leading batch axis broadcast to `batch` (stride 0)."""
+    yield "contiguous", x
+    yield "transposed", np.ascontiguousarray(np.swapaxes(x, -1, -2)).swapaxes(-1, -2)
+    yield "broadcast", np.broadcast_to(x[:1], batch + x.shape[-2:])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bmnk", [((2, 3), 1, 1, 1), ((3,), 3, 17, 5), ((2, 2), 17, 3, 17), ((5,), 17, 17, 17),
+                                  ((16, 4), 32, 32, 16), ((4, 4), 32, 16, 32), ((2, 4), 64, 64, 32),
+                                  ((3,), 13, 40, 33), ((9,), 24, 8, 70)])
+def test_gemm_batched_small_products(isa, threads, dtype, bmnk):
+    """Batches of small products (attention's q @ k.T and attn @ v, and their VJPs' transposed
+    operands), whole ones per thread: odd sizes, every kernel height's tail, A and B each contiguous,
+    transposed or broadcast along the batch, with and without beta, 1 and 2 threads; float64 to
+    1e-12 relative."""
+    batch, m, n, k = bmnk
+    a, b, c = rand(batch + (m, k), dtype, 1), rand(batch + (k, n), dtype, 2), rand(batch + (m, n), dtype, 3)
+    for nt in (1, 2):
+        _C.set_num_threads(nt)
+        for na, va in batched_layouts(a, batch):
+            for nb, vb in batched_layouts(b, batch):
+                want = ref_mm(va, vb)
+                out = np.full(batch + (m, n), np.nan, dtype)
+                _C.gemm(va, vb, out)
+                np.testing.assert_allclose(out, want, **gemm_tol(dtype, k), err_msg=f"{na} @ {nb}, {nt} threads")
+                out = c.copy()
+                _C.gemm(va, vb, out, 0.5)
+                np.testing.assert_allclose(out, want + 0.5 * c, **gemm_tol(dtype, k),
+                                           err_msg=f"{na} @ {nb}, beta, {nt} threads")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_empty_batch_and_empty_products(dtype):
+    """An empty batch writes nothing; a product over k = 0 is zeros (beta*out with beta)."""
+    for sa, sb in [((0, 4, 32, 16), (0, 4, 16, 32)), ((3, 0, 5, 7), (3, 0, 7, 6)), ((4, 5, 0), (4, 0, 6))]:
+        a, b = rand(sa, dtype, 1), rand(sb, dtype, 2)
+        out = np.full(np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1]), np.nan, dtype)
+        _C.gemm(a, b, out)
+        np.testing.assert_array_equal(out, np.matmul(a, b), err_msg=f"{sa} @ {sb}")
+        np.testing.assert_array_equal(CppBackend().matmul(a, b), np.matmul(a, b), err_msg=f"{sa} @ {sb}")
+    out = np.ones((2, 3, 4), dtype)
+    _C.gemm(rand((2, 3, 0), dtype), rand((2, 0, 4), dtype), out, 0.5)
+    np.testing.assert_array_equal(out, np.full((2, 3, 4), 0.5, dtype))
+
+
+def test_matmul_backend_sends_batches_by_their_whole_work(cpp, monkeypatch):
+    """A batch of products each too small alone (the quick Transformer's attention) reaches the
+    kernel by its total work; narrow products (a micro-tile mostly wasted) and small batches stay
+    with NumPy."""
+    calls = []
+    gemm = _C.gemm
+    monkeypatch.setattr(_C, "gemm", lambda *args: (calls.append(args[0].shape), gemm(*args))[1])
+    for sa, sb, reaches in [((16, 4, 32, 16), (16, 4, 16, 32), True), ((16, 4, 32, 32), (16, 4, 32, 16), True),
+                            ((1, 2, 16, 16), (1, 2, 16, 16), False), ((64, 64, 64), (64, 64, 8), False),
+                            ((64, 2, 8), (8, 64), True)]:
+        calls.clear()
+        a, b = rand(sa, np.float32, 1), rand(sb, np.float32, 2)
+        np.testing.assert_allclose(cpp.matmul(a, b), ref_mm(a, b), **gemm_tol(np.float32, sa[-1]))
+        assert bool(calls) == reaches, f"{sa} @ {sb}"
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_linear_adds_the_bias_inside_the_gemm(cpp, ref, dtype):
     w, bias = rand((70, 50), dtype, 1), rand((70,), dtype, 2)

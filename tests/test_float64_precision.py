@@ -117,7 +117,7 @@ def test_fused_constants_enter_at_the_tensor_precision(rng):
 def test_kernel_size_thresholds_are_settable():
     cpp_backend = pytest.importorskip("tinygrad_chain.backends.cpp_backend")
     before = cpp_backend.min_sizes()
-    assert set(before) == {"act", "arith", "reduce", "rows", "gemm", "optim"}
+    assert set(before) == {"act", "arith", "reduce", "rows", "gemm", "gemm_each", "optim"}
     previous = cpp_backend.set_min_sizes(act=5)
     try:
         assert previous == before and cpp_backend.min_sizes()["act"] == 5
