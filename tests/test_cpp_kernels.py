@@ -67,6 +67,17 @@ def gemm_tol(dtype, k):
         dict(rtol=1e-12 * max(1, k) ** 0.5, atol=1e-12 * max(1, k) ** 0.5)
 
 
+def check_gemm(a, b, c, want, msg):
+    """out = a @ b into a fresh out, and a @ b + 0.5*c into a copy of c, against `want` (float64)."""
+    tol = gemm_tol(c.dtype, a.shape[-1])
+    out = np.full(c.shape, np.nan, c.dtype)
+    _C.gemm(a, b, out)
+    np.testing.assert_allclose(out, want, **tol, err_msg=msg)
+    out = c.copy()
+    _C.gemm(a, b, out, 0.5)
+    np.testing.assert_allclose(out, want + 0.5 * c, **tol, err_msg=msg + ", beta")
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mnk", [(0, 3, 4), (3, 0, 4), (3, 4, 0), (1, 1, 1), (3, 17, 5), (17, 3, 255),
                                  (255, 17, 3), (33, 1025, 7), (100, 200, 300), (13, 29, 600)])
@@ -129,13 +140,7 @@ def test_gemm_in_place_operands_tails_and_transposed_runs(isa, threads, dtype, m
         _C.set_num_threads(nt)
         for na, va in views(a):
             for nb, vb in views(b):
-                out = np.full((m, n), np.nan, dtype)
-                _C.gemm(va, vb, out)
-                np.testing.assert_allclose(out, want, **gemm_tol(dtype, k), err_msg=f"{na} @ {nb}, {nt} threads")
-                out = c.copy()
-                _C.gemm(va, vb, out, 0.5)
-                np.testing.assert_allclose(out, want + 0.5 * c, **gemm_tol(dtype, k),
-                                           err_msg=f"{na} @ {nb}, beta, {nt} threads")
+                check_gemm(va, vb, c, want, f"{na} @ {nb}, {nt} threads")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -210,14 +215,7 @@ def test_gemm_batched_small_products(isa, threads, dtype, bmnk):
         _C.set_num_threads(nt)
         for na, va in batched_layouts(a, batch):
             for nb, vb in batched_layouts(b, batch):
-                want = ref_mm(va, vb)
-                out = np.full(batch + (m, n), np.nan, dtype)
-                _C.gemm(va, vb, out)
-                np.testing.assert_allclose(out, want, **gemm_tol(dtype, k), err_msg=f"{na} @ {nb}, {nt} threads")
-                out = c.copy()
-                _C.gemm(va, vb, out, 0.5)
-                np.testing.assert_allclose(out, want + 0.5 * c, **gemm_tol(dtype, k),
-                                           err_msg=f"{na} @ {nb}, beta, {nt} threads")
+                check_gemm(va, vb, c, ref_mm(va, vb), f"{na} @ {nb}, {nt} threads")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
