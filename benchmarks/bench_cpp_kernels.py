@@ -5,7 +5,8 @@
 
 GEMM: GFLOP/s of float32 n x n x n products, n = 64 ... 2048, in the three layouts of a matmul
 and its VJP (A @ B, A @ B.T, A.T @ B; transposed operands passed as strided views), and float64
-A @ B up to 1024. --isa forces the kernels' instruction set (as TINYGRAD_CHAIN_ISA does). Elementwise: milliseconds
+A @ B up to 1024; then the Transformer's batched attention products at their real strides
+(microseconds). --isa forces the kernels' instruction set (as TINYGRAD_CHAIN_ISA does). Elementwise: milliseconds
 per call of the fused kernels on 4.2M float32 elements, and the chain
 y = (tanh(x*w + b) * sigmoid(x)).sum() forward + backward written with backend calls. Windows: the
 conv/pool kernels on the CNN benchmark's shapes (batch 64), against the numpy device and torch's
@@ -71,6 +72,29 @@ def bench_gemm(np, torch, C, sizes, min_time):
                 g = [flop / t / 1e9 for t in (t_cpp, t_th, t_np)]
                 print(f"| {dtype} | {layout} | {n} | {g[0]:.1f} | {g[1]:.1f} | {g[2]:.1f} | {g[0] / g[1]:.2f}x |",
                       flush=True)
+
+
+def bench_attention(np, torch, C, min_time):
+    """The Transformer workload's batched products (quick and full presets) at their real strides:
+    q, k and v are head views of one (L, N, 3E) projection; the VJPs read transposed views."""
+    print("\n## Batched attention products, float32, microseconds per call (lower is better)\n")
+    print("| (L, N, E, heads) | product | cpp | torch | numpy | cpp / torch | cpp / numpy |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    rng = np.random.default_rng(0)
+    for L, N, E, H in ((32, 16, 64, 4), (64, 32, 128, 4)):
+        qkv = rng.standard_normal((L, N, 3 * E)).astype(np.float32)
+        q, k, v = (qkv[..., i * E:(i + 1) * E].reshape(L, N, H, E // H).transpose(1, 2, 0, 3) for i in range(3))
+        p = rng.standard_normal((N, H, L, L)).astype(np.float32)
+        g = rng.standard_normal((N, H, L, E // H)).astype(np.float32)
+        mT = lambda x: x.swapaxes(-1, -2)  # noqa: E731
+        for name, a, b in (("q @ k.T", q, mT(k)), ("p @ v", p, v), ("g @ v.T", g, mT(v)), ("p.T @ g", mT(p), g),
+                           ("p @ k", p, k), ("p.T @ q", mT(p), q)):
+            out = np.empty(a.shape[:-1] + b.shape[-1:], np.float32)
+            ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out.copy())
+            t = [timeit(f, min_time) * 1e6 for f in (lambda: C.gemm(a, b, out), lambda: torch.matmul(ta, tb, out=tout),
+                                                     lambda: np.matmul(a, b))]
+            print(f"| {(L, N, E, H)} | {name} | {t[0]:.0f} | {t[1]:.0f} | {t[2]:.0f} | {t[0] / t[1]:.2f}x | "
+                  f"{t[0] / t[2]:.2f}x |", flush=True)
 
 
 def bench_elementwise(np, torch, cpp, ref, n, min_time):
@@ -203,6 +227,7 @@ def main():
     if args.only in (None, "gemm"):
         sizes = [64, 256, 512] if args.quick else [64, 128, 256, 512, 1024, 2048]
         bench_gemm(np, torch, _C, sizes, min_time)
+        bench_attention(np, torch, _C, min_time)
     if args.only in (None, "elementwise"):
         bench_elementwise(np, torch, CppBackend(), NumpyBackend(), 1 << 18 if args.quick else 4_200_000, min_time)
     if args.only in (None, "windows"):
