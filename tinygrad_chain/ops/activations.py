@@ -78,7 +78,8 @@ def _gelu_second(x, approximate="none"):
     if approximate == "tanh":
         t = ((x + _A * x * x * x) * _C).tanh()
         du = _C * (1.0 + 3 * _A * x * x)
-        return (1.0 - t * t) * (du - x * t * du * du + 3 * _A * _C * x * x)
+        # (1 - t^2) (du - x t du^2 + 3 A C x^2): tanh's derivative from t is the tanh row's (formulas.py)
+        return apply(TanhBackward, du - x * t * du * du + 3 * _A * _C * x * x, t)
     pdf = _INV_SQRT_2PI * (-0.5 * x * x).exp()
     return pdf * (2.0 - x * x)
 
