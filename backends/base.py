@@ -292,7 +292,7 @@ class Backend(Compositions, abc.ABC):
     #   activations: sigmoid, relu, gelu, silu, leaky_relu, softplus (each with *_backward), tanh_backward
     #   softmax family: softmax, log_softmax (each with *_backward), logsumexp, vector_norm
     #   losses: cross_entropy, cross_entropy_backward
-    #   optimizer steps (in place): sgd_step, adam_step
+    #   optimizer steps (in place): update_step (any formulas.UPDATES row), sgd_step, adam_step
     #   recurrent: lstm_cell, lstm_layer (each with *_backward)
     #   convolution and pooling: im2col, col2im, conv2d, conv2d_input_grad, conv2d_weight_grad,
     #     conv2d_backward, max_pool2d, avg_pool2d (each pool with *_backward)

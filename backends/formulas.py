@@ -19,6 +19,7 @@ From this one table come:
 This file imports nothing but the standard library: setup.py loads it before anything is built.
 """
 import ast
+import functools
 import math
 import os
 from collections import namedtuple
@@ -229,6 +230,7 @@ def sgd_momentum_scalars(lr, weight_decay, momentum, dampening, init, nesterov, 
     return (lr, weight_decay, -1.0 if maximize else 1.0, momentum, 1 - dampening, bool(init), bool(nesterov))
 
 
+@functools.lru_cache(maxsize=256)  # every parameter of a step asks for the same ones
 def adam_scalars(step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled, maximize):
     if step < 1:
         raise ValueError(f"adam_step: step counts from 1, got {step}")
