@@ -18,7 +18,7 @@ from tinygrad_chain import _C  # ImportError when the extension is missing
 from . import formulas, lazy
 from ._malloc import keep_freed_memory
 from .cpp_window import CppWindowMixin
-from .numpy_backend import NumpyBackend
+from .numpy_backend import NumpyBackend, sums_pairwise
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # opcodes come from the extension, by name (csrc/common.h lists each family once)
@@ -27,12 +27,13 @@ _BIN, _ACT, _RED, _FUSED = _OPCODES["binary"], _OPCODES["act"], _OPCODES["reduce
 _SOFTMAX, _LOG_SOFTMAX = _OPCODES["softmax"]["softmax"], _OPCODES["softmax"]["log_softmax"]
 
 # Sizes (elements) from which the kernels beat NumPy (benchmarks/bench_cpp_kernels.py):
-# transcendental kernels win early; plain arithmetic only once two threads help; a sum down
-# an axis at every size (a (32, 64) bias gradient: 2.7 us against NumPy's 5.4, which sums
-# float32 across rows in float64 too).
+# transcendental kernels win early; plain arithmetic only once two threads help. Sums run in
+# the kernel from _MIN_REDUCE on, and below it wherever NumPy would add in float64 too (float32
+# down an axis that is not the last run of memory: a (32, 64) bias gradient, 2.7 us against 5.4),
+# so that small sums keep the reference device's bits (see _kernel_sums).
 _MIN_ACT = 2048
 _MIN_ARITH = 1 << 16
-_MIN_REDUCE = 1
+_MIN_REDUCE = 1 << 14
 _MIN_ROWS = 1  # the row kernels (softmax, cross-entropy) win at any size: (64, 10) CE 34 -> 5 us
 _MIN_GEMM = 32 * 32 * 32
 _MIN_GEMM_EACH = 16  # each product of a batch: its columns, and the cube root of its work (see matmul)
@@ -58,6 +59,12 @@ def set_min_sizes(**sizes):
         # at least 1: an empty array never needs a kernel (they assume an element; users never send one)
         globals()[f"_MIN_{name.upper()}"] = max(size, 1)
     return previous
+
+
+def _kernel_sums(a, axis):
+    """Whether the kernel (which adds in float64) sums `a` over `axis` (None: all): from _MIN_REDUCE
+    elements on, and below that where NumPy adds in float64 as well, so the bits are the same."""
+    return a.size >= _MIN_REDUCE or (a.dtype == np.float32 and not sums_pairwise(a, axis))
 
 
 def _f(a):
@@ -324,7 +331,7 @@ class CppBackend(CppWindowMixin, NumpyBackend):
                 return out
             a = a.get()
         red = _RED.get(name)
-        if red is None or not _f(a) or a.size < _MIN_REDUCE:
+        if red is None or not _f(a) or not (name == "max" or _kernel_sums(a, axis)):
             return super().reduce(name, a, axis, keepdims)
         axes = tuple(range(a.ndim)) if axis is None else tuple(sorted(x % a.ndim for x in axis))
         if not axes:
@@ -354,9 +361,12 @@ class CppBackend(CppWindowMixin, NumpyBackend):
 
     def sum_to_shape(self, a, shape):
         shape = tuple(shape)
-        if not _f(a) or a.size < _MIN_REDUCE or a.shape == shape:
+        if not _f(a) or a.shape == shape:
             return super().sum_to_shape(a, shape)
         lead = a.ndim - len(shape)
+        if not _kernel_sums(a, tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
+                                                          if n == 1 and a.shape[i + lead] != 1)):
+            return super().sum_to_shape(a, shape)
         # each axis of a is kept (K) or summed (R); size-1 axes join either side
         flags = [True] * lead + [n == 1 and a.shape[i + lead] != 1 for i, n in enumerate(shape)]
         groups = []  # [reduced?, size]
