@@ -291,6 +291,7 @@ class Backend(Compositions, abc.ABC):
     #   shapes and products: sum_to_shape, mul_backward, linear
     #   activations: sigmoid, relu, gelu, silu, leaky_relu, softplus (each with *_backward), tanh_backward
     #   softmax family: softmax, log_softmax (each with *_backward), logsumexp, vector_norm
+    #   normalization: layer_norm, layer_norm_backward
     #   losses: cross_entropy, cross_entropy_backward
     #   optimizer steps (in place): update_step (any formulas.UPDATES row), sgd_step, adam_step
     #   recurrent: lstm_cell, lstm_layer (each with *_backward)

@@ -176,6 +176,67 @@ class Compositions:
         return self.binary("pow", self.reduce("sum", self.binary("pow", mag, p), axis, keepdims), 1.0 / p)
 
 
+    # ---- layer norm (used by tinygrad_chain/ops/nn_ops.py) ---------------------------------------
+    # torch's native_layer_norm over the last k axes of x, in x's dtype; a row is one position of
+    # the other axes, with n elements (the size of the last k axes); weight and bias have the last k
+    # axes' shape, or are None.
+    def layer_norm(self, x, weight, bias, eps, k):
+        """-> (out, mean, rstd): out = (x - mean) * rstd * weight + bias, with each row's mean and
+        rstd = 1 / sqrt(var + eps) (one per row, flat), kept for layer_norm_backward. Two passes: the
+        mean, then the centred squares (E[x^2] - mean^2 would cancel)."""
+        axes = tuple(range(x.ndim - k, x.ndim))
+        if x.size == 0:  # rows of nothing (or no rows): torch's mean 0, rstd NaN
+            rows = self._rows(x, k)
+            return self.copy(x), self.full((rows,), 0, self.dtype_of(x)), self.full((rows,), float("nan"),
+                                                                                     self.dtype_of(x))
+        mean = self.reduce("mean", x, axes, True)
+        centred = self.binary("sub", x, mean)
+        var = self.reduce("mean", self.binary("mul", centred, centred), axes, True)
+        rstd = self.binary("div", 1, self.unary("sqrt", self.binary("add", var, eps)))
+        out = self.binary("mul", centred, rstd)
+        if weight is not None:
+            out = self.binary("mul", out, weight)
+        if bias is not None:
+            out = self.binary("add", out, bias)
+        return out, self.reshape(mean, (-1,)), self.reshape(rstd, (-1,))
+
+    def layer_norm_backward(self, g, x, mean, rstd, weight, k, need_input, need_weight, need_bias):
+        """-> (dx, dweight, dbias), each None unless asked for: with xhat = (x - mean) * rstd and
+        gw = g * weight, dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) over each row;
+        dweight sums g * xhat, dbias g, over the rows."""
+        lead = tuple(range(x.ndim - k))
+        if x.size == 0:
+            dtype = self.dtype_of(x)
+            zeros = self.full(x.shape[x.ndim - k:], 0, dtype)
+            return (self.full(x.shape, 0, dtype) if need_input else None, zeros if need_weight else None,
+                    self.copy(zeros) if need_bias else None)
+        stat = x.shape[:x.ndim - k] + (1,) * k
+        rstd = self.reshape(rstd, stat)
+        xhat = self.binary("mul", self.binary("sub", x, self.reshape(mean, stat)), rstd)
+        dx = dw = db = None
+        if need_input:
+            axes = tuple(range(x.ndim - k, x.ndim))
+            gw = g if weight is None else self.binary("mul", g, weight)
+            centred = self.binary("sub", gw, self.reduce("mean", gw, axes, True))
+            along = self.binary("mul", xhat, self.reduce("mean", self.binary("mul", gw, xhat), axes, True))
+            dx = self.binary("mul", rstd, self.binary("sub", centred, along))
+        if need_weight:
+            dw = self._sum_rows(self.binary("mul", g, xhat), lead)
+        if need_bias:
+            db = self._sum_rows(g, lead)
+        return dx, dw, db
+
+    def _sum_rows(self, a, lead):
+        return self.reduce("sum", a, lead, False) if lead else self.copy(a)
+
+    @staticmethod
+    def _rows(x, k):
+        rows = 1
+        for n in x.shape[:x.ndim - k]:
+            rows *= n
+        return rows
+
+
     # ---- cross-entropy (used by tinygrad_chain/ops/nn_ops.py) ------------------------------------
     def cross_entropy(self, logits, target, ignore_index):
         """Per-row losses lse(logits[i]) - logits[i, target[i]] for logits (N, C) and

@@ -84,6 +84,10 @@ def _c(a, dtype=None):
     return out if out.ndim == a.ndim else out.reshape(())
 
 
+def _c_or_none(a):
+    return None if a is None else _c(a)
+
+
 _ndarray = np.ndarray  # one lookup less on the per-op path of small tensors
 _Lazy = lazy.LazyArray
 _fuse = lazy.config  # min_elements: the smallest array an elementwise op records (backends/lazy.py)
@@ -322,6 +326,32 @@ class CppBackend(CppWindowMixin, NumpyBackend):
             return _C.cross_entropy_backward(g, _c(logits), _c(stats, dtype=logits.dtype),
                                              _c(target, dtype=np.int64), int(ignore_index))
         return super().cross_entropy_backward(g, logits, stats, target, ignore_index)
+
+    # ---- layer norm (csrc/layernorm.cpp) ------------------------------------
+    @staticmethod
+    def _row_size(x, k, *params):
+        """The elements per row of a layer norm over x's last k axes when the kernel takes it (x and
+        the parameters float32/float64 of one dtype, rows not empty), else 0."""
+        n = int(np.prod(x.shape[x.ndim - k:]))
+        if not (_f(x) and x.size >= _MIN_ROWS and n):
+            return 0
+        ok = all(p is None or (type(p) is np.ndarray and p.dtype == x.dtype and p.size == n) for p in params)
+        return n if ok else 0
+
+    def layer_norm(self, x, weight, bias, eps, k):
+        n = self._row_size(x, k, weight, bias)
+        if not n:
+            return super().layer_norm(x, weight, bias, eps, k)
+        return tuple(_C.layer_norm_forward(_c(x), _c_or_none(weight), _c_or_none(bias), float(eps), n))
+
+    def layer_norm_backward(self, g, x, mean, rstd, weight, k, need_input, need_weight, need_bias):
+        n = self._row_size(x, k, weight)
+        if not (n and _same(x, g) and _f(mean) and mean.dtype == x.dtype and _same(mean, rstd)):
+            return super().layer_norm_backward(g, x, mean, rstd, weight, k, need_input, need_weight, need_bias)
+        dx, dw, db = _C.layer_norm_backward(_c(g), _c(x), _c(mean), _c(rstd), _c_or_none(weight), n,
+                                            bool(need_input), bool(need_weight), bool(need_bias))
+        shape = x.shape[x.ndim - k:]
+        return dx, None if dw is None else dw.reshape(shape), None if db is None else db.reshape(shape)
 
     # ---- reductions ------------------------------------------------------
     def reduce(self, name, a, axis, keepdims):

@@ -4,7 +4,7 @@ torch's kernels compute a float16/bfloat16 op in float32 (its "opmath" type) and
 round the result once. Every backend here does the same, by this one rule:
 
 - the methods in WIDENED (reductions, GEMM, convolution, the softmax family and
-  cross-entropy, the fused activations, LSTM steps, norms) see their half
+  cross-entropy, the fused activations, LSTM steps, norms, layer norm) see their half
   operands as float32 copies, run (on the cpp device: its float32 kernels), and
   each float32 array they return is rounded to the half dtype once. So sums and
   dot products accumulate in float32, and a composite default (gelu made of
@@ -32,6 +32,7 @@ WIDENED = (
     "conv2d_input_grad", "conv2d_weight_grad", "conv2d_backward", "avg_pool2d", "avg_pool2d_backward", "sigmoid",
     "sigmoid_backward", "tanh_backward", "gelu", "gelu_backward", "silu", "silu_backward", "softplus",
     "softplus_backward", "act", "act_backward", "lstm_cell", "lstm_cell_backward", "lstm_layer", "lstm_layer_backward", "_erf",
+    "layer_norm", "layer_norm_backward",
 )
 #: creation methods that take a dtype: for a half one they run in float32
 CREATED = ("rand", "randn", "arange", "linspace")

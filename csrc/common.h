@@ -88,6 +88,11 @@ struct TypedKernels {
     void (*sgd)(i64 n, T* p, const T* g, const Scalars_sgd<T>& s);
     void (*sgd_momentum)(i64 n, T* p, const T* g, T* buf, const Scalars_sgd_momentum<T>& s);
     void (*adam)(i64 n, T* p, const T* g, T* m, T* v, T* vmax, const Scalars_adam<T>& s);
+    // Layer norm over rows of n (layernorm_impl.h): forward with each row's mean and rstd; dx by
+    // rows; dw, db over `cols` (<= 256) columns of all rows. w, b, dw, db may be null.
+    void (*ln_fwd)(i64 rows, i64 n, const T* x, const T* w, const T* b, double eps, T* y, T* mean, T* rstd);
+    void (*ln_bwd_x)(i64 rows, i64 n, const T* g, const T* x, const T* mean, const T* rstd, const T* w, T* dx);
+    void (*ln_bwd_wb)(i64 rows, i64 n, i64 cols, const T* g, const T* x, const T* mean, const T* rstd, T* dw, T* db);
 };
 
 struct KernelTable {

@@ -14,6 +14,7 @@ namespace {
 #include "reduce_impl.h"
 #include "fused_impl.h"
 #include "optim_impl.h"
+#include "layernorm_impl.h"
 
 template <class T>
 void ce_fwd_i64(i64 rows, i64 cols, const T* x, const std::int64_t* t, i64 ig, T* loss, T* stats) {
@@ -29,7 +30,8 @@ void ce_bwd_i64(i64 rows, i64 cols, const T* g, const T* x, const T* stats, cons
     {&Gemm<T, V, MR, NV>::run<KC, NC>, &GemmDot<T, V>::run, &act_fwd<T>, &act_bwd<T>, \
      &binary<T>, &lstm_fwd<T>, &lstm_bwd<T>, &binary_scalar<T>,                        \
      &soft_fwd<T>, &soft_bwd<T>, &logsumexp<T>, &ce_fwd_i64<T>, &ce_bwd_i64<T>,        \
-     &reduce_rows<T>, &reduce_cols<T>, &fused_run<T>, &sgd_loop<T>, &sgd_momentum_chunk<T>, &adam_chunk<T>}
+     &reduce_rows<T>, &reduce_cols<T>, &fused_run<T>, &sgd_loop<T>, &sgd_momentum_chunk<T>, &adam_chunk<T>, \
+     &ln_fwd<T>, &ln_bwd_x<T>, &ln_bwd_wb<T>}
 
 const KernelTable table = {
     TC_ISA_NAME,

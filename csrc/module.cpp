@@ -15,6 +15,7 @@ void bind_conv_window(py::module_& m);
 void bind_pool(py::module_& m);
 void bind_fused(py::module_& m);
 void bind_lstm(py::module_& m);
+void bind_layernorm(py::module_& m);
 
 namespace {
 // The matrix (last two) axes of an operand, in elements.
@@ -72,7 +73,7 @@ void gemm_t(const py::array& a, const py::array& b, py::array& c, double beta) {
 
 PYBIND11_MODULE(_C, m) {
     using namespace tc;
-    m.doc() = "tinygrad_chain C++ kernels (GEMM, fused elementwise, softmax, reductions, optimizers, conv/pool windows)";
+    m.doc() = "tinygrad_chain C++ kernels (GEMM, fused elementwise, softmax, layer norm, reductions, optimizers, conv/pool windows)";
     m.def("gemm", [](const py::array& a, const py::array& b, py::array& out, double beta) {
         check_float(a, "gemm");
         if (!a.dtype().is(b.dtype()) || !a.dtype().is(out.dtype()))
@@ -112,4 +113,5 @@ PYBIND11_MODULE(_C, m) {
     bind_pool(m);
     bind_fused(m);
     bind_lstm(m);
+    bind_layernorm(m);
 }

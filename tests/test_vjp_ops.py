@@ -47,6 +47,7 @@ CASES = {  # name -> (function of (lib, *tensors), input shapes)
     "linear": (lambda lib, x, w, b: lib.nn.functional.linear(x, w, b), [(4, 6, 30), (20, 30), (20,)]),
     "conv2d": (_conv, [(2, 3, 9, 8), (4, 3, 3, 3), (4,)]),
     "cross_entropy": (_ce, [(6, 5)]),
+    "layer_norm": (lambda lib, x, w, b: lib.nn.functional.layer_norm(x, (6, 5), w, b), [(4, 6, 5), (6, 5), (6, 5)]),
     "getitem": (lambda lib, x: x[1:, ::2] * x[[0, 2, 2], ::2], [(4, 6)]),
     "lstm_cell": (_lstm_cell, [(5, 24), (5, 6)]),
     "lstm_layer": (_lstm, [(4, 3, 5), (3, 6), (3, 6), (24, 5), (24, 6)]),

@@ -1,6 +1,6 @@
 """Op database records for the nn ops (tinygrad_chain/ops/nn_ops.py, recurrent.py):
 convolution, its transpose and weight gradient, max/avg pooling and their backward
-ops, the fused cross-entropy, and the fused LSTM step.
+ops, layer norm, the fused cross-entropy, and the fused LSTM step.
 
 References are written independently of the implementation: convolution as a
 sum of shifted slices (not im2col), pooling with explicit loops over windows.
@@ -214,6 +214,39 @@ def _ce(tc, x, t, **kw):
     return tc.nn.functional.cross_entropy(x, t, reduction="none", **kw)
 
 
+def layer_norm_ref(np, x, w=None, b=None, normalized_shape=(), eps=1e-5):
+    """Each row's z-scores from its mean and population variance, then the affine map."""
+    rows = x.reshape(-1, int(np.prod(normalized_shape)))
+    mu = rows.sum(axis=1, keepdims=True) / rows.shape[1]
+    var = ((rows - mu) ** 2).sum(axis=1, keepdims=True) / rows.shape[1]
+    out = ((rows - mu) / np.sqrt(var + eps)).reshape(x.shape)
+    out = out * w if w is not None else out
+    return out + b if b is not None else out
+
+
+def _layer_norm(lib, x, w=None, b=None, normalized_shape=(), eps=1e-5):
+    return lib.nn.functional.layer_norm(x, normalized_shape, w, b, eps)
+
+
+def _layer_norm_samples(rng, dt):
+    def affine(shape):  # weights away from 0, so each row's input gradient is far from 0 too
+        return U(rng, dt, shape, 0.5, 1.5), U(rng, dt, shape)
+
+    return [
+        Sample((U(rng, dt, (3, 4, 5), -2, 2),) + affine((5,)), dict(normalized_shape=(5,))),
+        Sample((U(rng, dt, (3, 4, 5), -2, 2),) + affine((4, 5)), dict(normalized_shape=(4, 5), eps=1e-3)),
+        Sample((U(rng, dt, (2, 6), -2, 2),), dict(normalized_shape=(6,))),                  # no weight, no bias
+        Sample((U(rng, dt, (2, 6), -2, 2), affine((6,))[0]), dict(normalized_shape=(6,))),  # weight only
+        # bias only: torch 2.13's double backward fails there ("Expected a proper Tensor but got None");
+        # tests/test_layer_norm.py compares the first order with torch
+        Sample((U(rng, dt, (2, 6), -2, 2), None, affine((6,))[1]), dict(normalized_shape=(6,)), torch=False),
+        # 1-element rows: xhat is exactly 0; torch's float32 kernel (x * rstd - mean * rstd, rstd ~316)
+        # leaves ~3e-5 there, so torch compares them in float64 only (tests/test_layer_norm.py)
+        Sample((U(rng, dt, (4, 1), -2, 2),) + affine((1,)), dict(normalized_shape=(1,)), torch=False),
+        Sample((U(rng, dt, (7,), -2, 2),) + affine((7,)), dict(normalized_shape=(7,))),     # one row, no batch axes
+    ]
+
+
 def lstm_cell_ref(np, gates, c):
     """The LSTM step of torch's documentation, gate by gate."""
     hidden = c.shape[-1]
@@ -357,6 +390,7 @@ OPS = [
            avg_pool2d_ref),
     OpInfo(("avg_pool2d_backward",), "avg_pool2d_backward", _avg_pool_backward, _avg_backward_samples,
            _avg_pool_backward_ref, no_torch=INTERNAL),
+    OpInfo(("layer_norm",), "layer_norm", _layer_norm, _layer_norm_samples, layer_norm_ref),
     OpInfo(("cross_entropy",), "cross_entropy", _ce, _ce_samples, cross_entropy_ref),
     OpInfo(("lstm_cell",), "lstm_cell", _lstm_cell, _lstm_samples, lstm_cell_ref,
            no_torch="the LSTM's fused step; nn.LSTM is compared with torch, float32 and float64, in test_nn_layers.py"),

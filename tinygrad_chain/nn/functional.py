@@ -13,6 +13,7 @@ from tinygrad_chain.creation import arange
 from tinygrad_chain.functions import einsum
 from tinygrad_chain.ops import activations as A
 from tinygrad_chain.ops import movement as M
+from tinygrad_chain.ops import nn_ops as N
 from tinygrad_chain.compile_hooks import replayed_check
 from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.ops.linalg import Linear
@@ -292,16 +293,24 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):  # n
     if tuple(input.shape[input.ndim - k:]) != shape or input.ndim < k:
         raise RuntimeError(f"layer_norm: Given normalized_shape={list(shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, shape))}], but got input of size{list(input.shape)}")
-    axes = tuple(range(input.ndim - k, input.ndim))
-    mean = input.mean(axes, keepdim=True)
-    centered = input - mean
-    var = (centered * centered).mean(axes, keepdim=True)
-    out = centered * (var + eps).rsqrt()
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"layer_norm: expected a floating-point input, got {input.dtype.name}")
+    if not k:
+        raise RuntimeError("layer_norm: Expected normalized_shape to be at least 1-dimensional, i.e., containing at "
+                           "least one element, but got normalized_shape = []")
+    params = {name: p for name, p in (("weight", weight), ("bias", bias)) if p is not None}
+    for name, p in params.items():
+        if tuple(p.shape) != shape:
+            raise RuntimeError(f"layer_norm: Expected {name} to be of same shape as normalized_shape, but got {name} "
+                               f"of shape {list(p.shape)} and normalized_shape = {list(shape)}")
+    if any(p.dtype is not input.dtype for p in params.values()):
+        if input.dtype in dtypes.HALF and all(p.dtype is dtypes.float32 for p in params.values()):
+            # torch's mixed types: a half input with float32 parameters computes in float32, rounds once
+            return layer_norm(input.float(), shape, weight, bias, eps).to(input.dtype)
+        raise RuntimeError(f"layer_norm: mixed dtypes: input {input.dtype.name}, "
+                           + ", ".join(f"{name} {p.dtype.name}" for name, p in params.items())
+                           + " (all one dtype, or a float16/bfloat16 input with float32 weight and bias)")
+    return apply(N.LayerNorm, input, weight, bias, k=k, eps=float(eps))
 
 
 @float32_inside

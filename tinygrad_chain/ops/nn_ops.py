@@ -1,4 +1,4 @@
-"""Neural-network ops: convolution, pooling and the fused cross-entropy.
+"""Neural-network ops: convolution, pooling, layer norm and the fused cross-entropy.
 
 Convolution is im2col plus one matmul (``backend.conv2d``). Its three ops
 close under differentiation, so gradients of every order stay convolutions:
@@ -9,8 +9,8 @@ close under differentiation, so gradients of every order stay convolutions:
 
 Images are NCHW; `padding` is (top, bottom, left, right) so that "same"
 padding with an even kernel (asymmetric, as torch pads) is exact.
-Conv2d's and CrossEntropy's VJPs are written once against ops/vjp_ops.py: first order, one
-backend kernel reusing what the forward saved (im2col columns, log-sum-exp); with create_graph,
+Conv2d's, LayerNorm's and CrossEntropy's VJPs are written once against ops/vjp_ops.py: first order, one
+backend kernel reusing what the forward saved (im2col columns, row statistics, log-sum-exp); with create_graph,
 the same gradients in recorded ops.
 """
 from . import vjp_ops
@@ -187,6 +187,53 @@ class AvgPool2dBackward(Op):
         a = ctx.attrs
         return (apply(AvgPool2d, gg, kernel=a["kernel"], stride=a["stride"], padding=a["padding"],
                       out_hw=tuple(ctx.in_meta[0][0][2:]), divisor=a["divisor"]),)
+
+
+# ---- normalization --------------------------------------------------------------------
+@register
+class LayerNorm(Op):
+    """layer_norm(x, weight, bias) over the last k axes of x (torch's native_layer_norm): one pass of
+    the backend saving each row's mean and rstd = 1 / sqrt(var + eps), and one backward kernel for
+    the three gradients. weight and bias have the last k axes' shape, or are None."""
+    name = "layer_norm"
+    backward_name = "NativeLayerNormBackward0"
+    saves_inputs = (0, 1)
+    saves_extra = True  # (mean, rstd), one per row
+
+    def forward(self, b, x, weight, bias, *, k, eps):
+        out, mean, rstd = b.layer_norm(x, weight, bias, eps, k)
+        return out, (mean, rstd)
+
+    def vjp(self, ctx, g):
+        x, w = ctx.inputs[0], ctx.inputs[1]
+        need = ctx.needs_input_grad
+        F = vjp_ops.of(g)
+        mean, rstd = ctx.saved
+        return F.grads(*F.layer_norm_backward(F.read(g), F.read(x), mean, rstd, None if w is None else F.read(w),
+                                              ctx.attrs["k"], ctx.attrs["eps"], *need))
+
+
+def _layer_norm_backward_arrays(b, g, x, mean, rstd, w, k, eps, need_input, need_weight, need_bias):
+    """First order: the backend's kernel, from the forward's statistics (eps is in rstd already)."""
+    return b.layer_norm_backward(g, x, mean, rstd, w, k, need_input, need_weight, need_bias)
+
+
+def _layer_norm_backward_recorded(g, x, mean, rstd, w, k, eps, need_input, need_weight, need_bias):
+    """The same gradients in recorded ops, the statistics recomputed from x so that they
+    differentiate too (the saved ones are constants)."""
+    axes, lead = tuple(range(x.ndim - k, x.ndim)), tuple(range(x.ndim - k))
+    centred = x - x.mean(axes, keepdim=True)
+    r = ((centred * centred).mean(axes, keepdim=True) + eps).rsqrt()
+    xhat = centred * r
+    gw = g if w is None else g * w
+    dx = r * (gw - gw.mean(axes, keepdim=True) - xhat * (gw * xhat).mean(axes, keepdim=True)) if need_input else None
+    def over_rows(a):
+        return a.sum(lead) if lead else a
+
+    return dx, over_rows(g * xhat) if need_weight else None, over_rows(g) if need_bias else None
+
+
+vjp_ops.kernel("layer_norm_backward", _layer_norm_backward_arrays, _layer_norm_backward_recorded)
 
 
 # ---- losses ---------------------------------------------------------------------------
