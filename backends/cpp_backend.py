@@ -64,7 +64,7 @@ def set_min_sizes(**sizes):
 def _kernel_sums(a, axis):
     """Whether the kernel (which adds in float64) sums `a` over `axis` (None: all): from _MIN_REDUCE
     elements on, and below that where NumPy adds in float64 as well, so the bits are the same."""
-    return a.size >= _MIN_REDUCE or (a.dtype == np.float32 and not sums_pairwise(a, axis))
+    return a.size >= _MIN_REDUCE or (a.size > 0 and a.dtype == np.float32 and not sums_pairwise(a, axis))
 
 
 def _f(a):
@@ -332,7 +332,7 @@ class CppBackend(CppWindowMixin, NumpyBackend):
     def _row_size(x, k, *params):
         """The elements per row of a layer norm over x's last k axes when the kernel takes it (x and
         the parameters float32/float64 of one dtype, rows not empty), else 0."""
-        n = int(np.prod(x.shape[x.ndim - k:]))
+        n = math.prod(x.shape[x.ndim - k:])
         if not (_f(x) and x.size >= _MIN_ROWS and n):
             return 0
         ok = all(p is None or (type(p) is np.ndarray and p.dtype == x.dtype and p.size == n) for p in params)
@@ -361,7 +361,7 @@ class CppBackend(CppWindowMixin, NumpyBackend):
                 return out
             a = a.get()
         red = _RED.get(name)
-        if red is None or not _f(a) or not (name == "max" or _kernel_sums(a, axis)):
+        if red is None or not _f(a) or not ((name == "max" and a.size) or _kernel_sums(a, axis)):
             return super().reduce(name, a, axis, keepdims)
         axes = tuple(range(a.ndim)) if axis is None else tuple(sorted(x % a.ndim for x in axis))
         if not axes:
