@@ -131,6 +131,20 @@ def test_state_dict_round_trip(name, config, rng, tmp_path):
         np.testing.assert_array_equal(to_np(p), to_np(q))
 
 
+@pytest.mark.parametrize("name", ["Rprop", "SGD", "Adam", "RMSprop"])
+def test_a_nan_gradient_does_what_torch_does(name):
+    """A NaN in one gradient element: each optimizer then holds what torch's holds (Rprop skips that
+    element's step and keeps going; the others make it NaN), and the other elements are untouched by it."""
+    p0 = np.array([1.0, -2.0, 3.0, 0.5], np.float32)
+    ours, theirs = tc.tensor(p0, requires_grad=True), torch.tensor(p0, requires_grad=True)
+    opt, topt = getattr(tc.optim, name)([ours], lr=0.1), getattr(torch.optim, name)([theirs], lr=0.1)
+    for g in ([0.5, -1.0, 2.0, 1.0], [np.nan, -1.0, -2.0, 1.0], [1.0, 1.0, 1.0, 1.0]):
+        ours.grad, theirs.grad = tc.tensor(np.array(g, np.float32)), torch.tensor(np.array(g, np.float32))
+        opt.step()
+        topt.step()
+        np.testing.assert_allclose(to_np(ours), theirs.detach().numpy(), rtol=1e-6, atol=1e-7, equal_nan=True)
+
+
 def test_bad_arguments_match_torch():
     cases = [("Adadelta", dict(rho=1.5)), ("Adadelta", dict(lr=-1)), ("Adadelta", dict(eps=-1)),
              ("Adamax", dict(betas=(0.9, 1.0))), ("Adamax", dict(weight_decay=-1)),
