@@ -204,7 +204,7 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         arrays = (h0, c0, w_hh) if b_hh is None else (h0, c0, w_hh, b_hh)
         if not (_f(xw) and all(type(a) is np.ndarray and a.dtype == xw.dtype for a in arrays)):
             return super().lstm_layer(xw, h0, c0, w_hh, b_hh)
-        out, *saved = _C.lstm_layer_forward(_c(xw), _c(h0), _c(c0), _c(w_hh), None if b_hh is None else _c(b_hh))
+        out, *saved = _C.lstm_layer_forward(_c(xw), _c(h0), _c(c0), _c(w_hh), _c_or_none(b_hh))
         return out, tuple(saved)
 
     def lstm_layer_backward(self, grad, w_hh, acts, tcs, hs, cs):

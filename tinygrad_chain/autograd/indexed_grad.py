@@ -38,7 +38,6 @@ def add_grads(a, b):
     if type(a) is IndexedGrad and type(b) is IndexedGrad:
         return IndexedGrad(a.shape, a.dtype, a._b, a.pieces + b.pieces)
     a, b = dense(a), dense(b)
-    x, y, backend = a._data, b._data, a._b
-    if not state.enabled and b._b is backend and x.shape == y.shape and x.dtype == y.dtype:
-        return constant(backend.binary("add", x, y), backend)  # first order: the sum needs no node
+    if not state.enabled and a._b is b._b and a._data.shape == b._data.shape and a._data.dtype == b._data.dtype:
+        return constant(a._b.binary("add", a._data, b._data), a._b)  # first order: the sum needs no node
     return a + b
