@@ -8,9 +8,16 @@
 namespace tc {
 
 namespace {
-constexpr double PARALLEL_FLOPS = 2.0 * 128 * 128 * 128;  // below this (~20 us) one thread wins
+// Below this (~4 us on one Zen 4 core) one thread wins. Waking the pool's spinning worker
+// costs well under a microsecond and the split tiles read their operands in place, so a 64^3
+// product already runs in ~3 us on two threads against 5 on one.
+constexpr double PARALLEL_FLOPS = 2.0 * 64 * 64 * 64;
 constexpr double BATCH_PARALLEL_FLOPS = 2.0 * 64 * 64 * 64;  // a batch of whole products: from ~5 us
-constexpr i64 MR_ALL = 12, NR_ALL = 32;                   // multiples of every ISA's MR and NR
+constexpr i64 MR_ALL = 12, NR_ALL = 32;  // multiples of every ISA's MR and NR
+// Column cuts fall on multiples of 16: every ISA's NR or, for AVX-512's 32-wide float tile, one
+// vector, whose last panel is read in place by a one-vector kernel. Cutting at 32 split 96
+// columns 64 + 32 and 160 as 96 + 64 (one thread with twice or 1.5x the other's work).
+constexpr i64 NR_CUT = 16;
 
 // C is cut into one even tile per thread, which each packs its own panels. More,
 // smaller tiles would balance a late thread better but repack more: 4 tiles per
@@ -23,7 +30,7 @@ i64 round_up(i64 n, i64 m) { return (n + m - 1) / m * m; }
 
 Tiling tiling(i64 M, i64 N, int threads) {
     if ((M <= N && N >= threads * NR_ALL) || M < threads * MR_ALL) {
-        i64 nu = round_up((N + threads - 1) / threads, NR_ALL);
+        i64 nu = round_up((N + threads - 1) / threads, NR_CUT);
         return {M, nu, 1, (N + nu - 1) / nu};
     }
     i64 mu = round_up((M + threads - 1) / threads, MR_ALL);

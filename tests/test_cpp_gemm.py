@@ -31,6 +31,17 @@ def check_gemm(a, b, c, want, msg):
     np.testing.assert_allclose(out, want + 0.5 * c, **bounds, err_msg=msg + ", beta")
 
 
+def check_layouts_and_threads(m, n, k, dtype):
+    """check_gemm for every layout pair of A and B (contiguous, strided, reversed, transposed), 1 and 2 threads."""
+    a, b, c = rand((m, k), dtype, 1), rand((k, n), dtype, 2), rand((m, n), dtype, 3)
+    want = ref_mm(a, b)
+    for nt in (1, 2):
+        _C.set_num_threads(nt)
+        for na, va in views(a):
+            for nb, vb in views(b):
+                check_gemm(va, vb, c, want, f"{na} @ {nb}, {nt} threads")
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mnk", [(0, 3, 4), (3, 0, 4), (3, 4, 0), (1, 1, 1), (3, 17, 5), (17, 3, 255),
                                  (255, 17, 3), (33, 1025, 7), (100, 200, 300), (13, 29, 600)])
@@ -86,14 +97,17 @@ def test_gemm_in_place_operands_tails_and_transposed_runs(isa, threads, dtype, m
     and lands transposed in C: every layout, shapes on both sides of 256 (per thread: 2 threads
     halve the tile) and of N = 2M, depth past one block, every tail height, with and without
     beta, 1 and 2 threads."""
-    m, n, k = mnk
-    a, b, c = rand((m, k), dtype, 1), rand((k, n), dtype, 2), rand((m, n), dtype, 3)
-    want = ref_mm(a, b)
-    for nt in (1, 2):
-        _C.set_num_threads(nt)
-        for na, va in views(a):
-            for nb, vb in views(b):
-                check_gemm(va, vb, c, want, f"{na} @ {nb}, {nt} threads")
+    check_layouts_and_threads(*mnk, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mnk", [(63, 64, 64), (64, 64, 64), (96, 96, 96), (160, 160, 160), (64, 80, 70),
+                                 (30, 96, 100), (20, 112, 128), (64, 144, 64), (128, 48, 50)])
+def test_gemm_split_between_threads_from_64_cubed(isa, threads, dtype, mnk):
+    """Two threads split a product from 64^3 multiply-adds (63 x 64 x 64 stays on one), cutting
+    the columns at multiples of 16 (96 -> 48 + 48, 80 -> 48 + 32, 144 -> 80 + 64: tiles ending in a
+    one-vector panel on AVX-512) or the rows at multiples of 12: every layout, with and without beta."""
+    check_layouts_and_threads(*mnk, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -208,6 +222,30 @@ def test_linear_adds_the_bias_inside_the_gemm(cpp, ref, dtype):
               rand((40, 3, 50), dtype, 6).transpose(1, 0, 2)):
         np.testing.assert_allclose(cpp.linear(x, w, bias), ref.linear(x, w, bias), **gemm_tol(dtype, 50))
         np.testing.assert_allclose(cpp.linear(x, w, None), ref.linear(x, w, None), **gemm_tol(dtype, 50))
+
+
+def test_matmul_backend_2d_fast_path(cpp, monkeypatch):
+    """2-D float products from 32^3 multiply-adds go straight to the kernel; mixed or byte-swapped
+    dtypes, integers and smaller products get NumPy's result (and its error for a k mismatch)."""
+    calls = []
+    gemm = _C.gemm
+    monkeypatch.setattr(_C, "gemm", lambda *args: (calls.append(args[0].dtype), gemm(*args))[1])
+    for dtype in DTYPES:
+        a, b = rand((64, 40), dtype, 1), rand((40, 70), dtype, 2)
+        for vb in (b, np.ascontiguousarray(b.T).T):
+            calls.clear()
+            got = cpp.matmul(a, vb)
+            assert got.dtype == dtype and calls == [np.dtype(dtype)]
+            np.testing.assert_allclose(got, ref_mm(a, b), **gemm_tol(dtype, 40))
+    a32, b64 = rand((64, 40), np.float32, 1), rand((40, 70), np.float64, 2)
+    for a, b in [(a32, b64), (a32.astype(">f4"), b64.astype(np.float32).astype(">f4")),
+                 (rand((31, 32), np.float32, 1), rand((32, 32), np.float32, 2))]:
+        calls.clear()
+        got = cpp.matmul(a, b)
+        assert got.dtype == (a @ b).dtype and not calls
+        np.testing.assert_allclose(got, ref_mm(a, b), **gemm_tol(np.float32, 40))
+    with pytest.raises(ValueError):
+        cpp.matmul(rand((64, 40), np.float32), rand((41, 64), np.float32))
 
 
 def test_matmul_backend_falls_back(cpp):
