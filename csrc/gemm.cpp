@@ -8,11 +8,13 @@
 namespace tc {
 
 namespace {
-// Below this (~4 us on one Zen 4 core) one thread wins. Waking the pool's spinning worker
-// costs well under a microsecond and the split tiles read their operands in place, so a 64^3
-// product already runs in ~3 us on two threads against 5 on one.
+// Below this (~5 us on one Zen 4 core) one thread wins, for one product or a batch. Waking the
+// pool's spinning worker costs well under a microsecond and the split tiles read their operands
+// in place, so a 64^3 product runs in ~3.3 us on two threads against 5 on one.
 constexpr double PARALLEL_FLOPS = 2.0 * 64 * 64 * 64;
-constexpr double BATCH_PARALLEL_FLOPS = 2.0 * 64 * 64 * 64;  // a batch of whole products: from ~5 us
+// ~20 us: a batch of products each below this gives whole ones to each thread (rather than
+// splitting each), and the dot path (gemm_dot) splits K from here (not re-measured at 64^3)
+constexpr double WHOLE_FLOPS = 2.0 * 128 * 128 * 128;
 constexpr i64 MR_ALL = 12, NR_ALL = 32;  // multiples of every ISA's MR and NR
 // Column cuts fall on multiples of 16: every ISA's NR or, for AVX-512's 32-wide float tile, one
 // vector, whose last panel is read in place by a one-vector kernel. Cutting at 32 split 96
@@ -49,7 +51,7 @@ void gemm_dot(const GemmArgs<T>& g) {
     constexpr i64 CHUNK = 2048;  // k per pass: one chunk of A's rows and B's columns fits in L2
     const auto& k = tk<T>();
     i64 mn = g.M * g.N;
-    bool threaded = num_threads() > 1 && 2.0 * double(mn) * double(g.K) >= PARALLEL_FLOPS;
+    bool threaded = num_threads() > 1 && 2.0 * double(mn) * double(g.K) >= WHOLE_FLOPS;
     i64 pieces = threaded ? num_threads() : 1;
     i64 per = ((g.K + pieces - 1) / pieces + 63) / 64 * 64;
     std::vector<T> parts(std::size_t(pieces * mn), T(0));
@@ -84,7 +86,7 @@ void gemm_split(const GemmArgs<T>& g, i64 batch, BatchOffsets off) {
     double flops = 2.0 * double(g.M) * double(g.N) * double(g.K);
     // Many small products: whole ones per thread (each reads its operands in place or packs its
     // own), from less work than one product needs to split: nothing is shared but the pool's wake-up.
-    if (nt > 1 && batch >= 2 * nt && flops < PARALLEL_FLOPS && flops * batch >= BATCH_PARALLEL_FLOPS) {
+    if (nt > 1 && batch >= 2 * nt && flops < WHOLE_FLOPS && flops * batch >= PARALLEL_FLOPS) {
         parallel_for(batch, 2, 1, [&](i64 b, i64 e) {
             for (i64 i = b; i < e; ++i) one(i, 0, g.M, 0, g.N);
         });

@@ -170,7 +170,8 @@ def batched_layouts(x, batch):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("bmnk", [((2, 3), 1, 1, 1), ((3,), 3, 17, 5), ((2, 2), 17, 3, 17), ((5,), 17, 17, 17),
                                   ((16, 4), 32, 32, 16), ((4, 4), 32, 16, 32), ((2, 4), 64, 64, 32),
-                                  ((3,), 13, 40, 33), ((9,), 24, 8, 70)])
+                                  ((3,), 13, 40, 33), ((9,), 24, 8, 70),
+                                  ((4,), 80, 96, 64), ((2,), 130, 128, 130)])  # whole products, split ones
 def test_gemm_batched_small_products(isa, threads, dtype, bmnk):
     """Batches of small products (attention's q @ k.T and attn @ v, and their VJPs' transposed
     operands), whole ones per thread: odd sizes, every kernel height's tail, A and B each contiguous,
