@@ -137,9 +137,14 @@ def apply(op, *args, **attrs):
     read = op.saves_inputs
     if read and read is not True:
         versions = [v if i in read else None for i, v in enumerate(versions)]
-    node = Node(op, attrs, tuple(parents), _shared(tuple(in_meta)), args if read else None,
-                _shared(tuple(versions)) if read else None, (out, b, version) if op.saves_output else None,
-                saved if op.saves_extra else None)
+    # the shared records looked up here, a call only on a miss (_shared)
+    in_meta = tuple(in_meta)
+    in_meta = _SHARED.get(in_meta) or _shared(in_meta)
+    if read:
+        versions = tuple(versions)
+        versions = _SHARED.get(versions) or _shared(versions)
+    node = Node(op, attrs, tuple(parents), in_meta, args if read else None, versions if read else None,
+                (out, b, version) if op.saves_output else None, saved if op.saves_extra else None)
     result = TensorCore.make(out, b, True, node, version)
     if state.retain_all:
         result.retain_grad()
