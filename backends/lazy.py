@@ -381,11 +381,18 @@ def _record(name, b, arrays):
                 args.append(a)
                 continue
             a = a.get()  # a smaller operand (a per-row mean) is computed now and read broadcast
+        elif kind is numpy.ndarray and a.ndim and a.size and not any(a.strides):
+            # one value broadcast (a sum's gradient, as tc.compile's replay makes it, which cannot
+            # take the ones-shortcut): a constant, read now as eager code would, not a copy
+            args.append(float(a.flat[0]))
+            continue
         if a.shape != shape and not (repeats and _stretch(a.shape, shape) is not None):
             return None
         if not b.fusable(a) or _is_exposed(a):
             return None
         args.append(a)
+    if all(type(x) is float for x in args):  # only broadcast values: no array to run a program over
+        return None
     if nodes > MAX_NODES:  # compute the operands now; this op starts a new expression
         args = [x.get() if type(x) is LazyArray else x for x in args]
         nodes = 1

@@ -12,6 +12,7 @@ import pytest
 _C = pytest.importorskip("tinygrad_chain._C", reason="C++ extension tinygrad_chain._C is not built")
 
 import tinygrad_chain as tc  # noqa: E402
+from tinygrad_chain import backends  # noqa: E402
 from tinygrad_chain.backends import cpp_backend, formulas  # noqa: E402
 from tinygrad_chain.backends import lazy as fusion  # noqa: E402
 from cpp_fixtures import isa, threads  # noqa: E402,F401  (fixtures)
@@ -449,3 +450,41 @@ def test_threshold_keeps_small_ops_eager():
     assert not fusion.is_pending((x * 2.0)._data)
     big = tc.tensor(np.ones(fusion.config.min_elements, np.float32))
     assert fusion.is_pending((big * 2.0)._data) == fusion.config.enabled
+
+
+@pytest.mark.parametrize("dtype", [tc.float32, tc.float64])
+def test_compiled_chain_runs_the_eager_programs(fuse_all, programs, dtype):
+    """tc.compile's replay cannot take the product's ones-shortcut (a value read from the data), so
+    the sum's gradient reaches the product's backward as one value broadcast: it joins the backward
+    pass as a constant (no array of ones, no unfused product), and the gradients equal eager's."""
+    vals = [rand(5000, np.float64, s) for s in range(3)]
+    x, w, b = (tc.tensor(v, dtype=dtype, requires_grad=True) for v in vals)
+
+    def step():
+        x.grad = w.grad = b.grad = None
+        y = chain(tc, x, w, b)
+        y.backward()
+        return y.detach()
+    want = [step().numpy()] + [t.grad.numpy().copy() for t in (x, w, b)]
+    eager = [(n_in, n_out, n_sums) for _, n_in, n_out, n_sums in programs]
+    compiled = tc.compile(step)
+    for _ in range(3):  # warm-up, trace, replay
+        programs.clear()
+        got = [compiled().numpy()] + [t.grad.numpy() for t in (x, w, b)]
+        assert [(n_in, n_out, n_sums) for _, n_in, n_out, n_sums in programs] == eager
+        for g, e in zip(got, want):
+            np.testing.assert_array_equal(g, e)
+    assert any(type(e).__name__ == "_Step" for e in compiled._cache.values())
+
+
+def test_a_broadcast_value_is_a_constant(fuse_all):
+    cpp = backends.get("cpp")
+    x = rand(100, np.float32, 0)
+    two = np.broadcast_to(np.float32(2.0), x.shape)
+    p = cpp.binary("mul", two, x)
+    assert fusion.is_pending(p) and p.args == (2.0, x)
+    np.testing.assert_array_equal(p.get(), x * np.float32(2.0))
+    # with no array left to run over, the op runs eagerly
+    q = cpp.binary("mul", two, two)
+    assert not fusion.is_pending(q)
+    np.testing.assert_array_equal(q, np.full(100, 4.0, np.float32))
