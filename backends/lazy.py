@@ -9,14 +9,15 @@ return a `LazyArray` recording it. Every other method of the backend first compu
 LazyArrays among its arguments, so its own code sees only its arrays, and the expression
 runs as one program, block by block in cache: the intermediates never travel to memory
 and back. `(tanh(x*w + b) * sigmoid(x)).sum()` reads x, w and b once and writes only what
-the backward pass saved (tanh's and sigmoid's outputs). Callers above the backend (the
-Tensor, the registry, the engine, the ops) hold LazyArrays as arrays: they answer shape,
-dtype, ndim and size, and anything else read from one computes it first.
+backward saved and cannot recompute from one array (tanh's output; sigmoid's is recomputed
+from x in backward's pass). Callers above the backend (the Tensor, the registry, the engine,
+the ops) hold LazyArrays as arrays: they answer shape, dtype, ndim and size, and anything
+else read from one computes it first.
 
 What gets written: the requested result, every other pending node that something besides
-the expression itself still holds (a tensor, a saved output), and the pending results
-that share a pending node with it (a backward pass's gradients of x, w and b share their
-inputs: one pass computes all three). Python's reference counts say what is held; an
+the expression itself still holds (a tensor, a saved output) unless it is one op on one array
+(it stays pending: `_recomputable`), and the pending results that share a pending node with
+it (a backward pass's gradients of x, w and b share their inputs: one pass computes all three). Python's reference counts say what is held; an
 intermediate nobody holds is never stored. A sum of a pending expression is taken inside
 the same pass (accumulated in float64, rounded once to the array's dtype), and the summed
 expression stays pending.
@@ -478,8 +479,8 @@ def _run_program(roots, reduce):
     order, uses = _topological(tops)
     refs = _ref_counts(order)
     root_ids = {id(r) for r in roots}
-    outputs = [n for n, r in zip(order, refs)
-               if n is not reduce and (id(n) in root_ids or r - _BASE_REFS > uses[id(n)])]
+    outputs = [n for n, r in zip(order, refs) if n is not reduce and (
+        id(n) in root_ids or (r - _BASE_REFS > uses[id(n)] and not _recomputable(n)))]
     code, inputs, consts, n_scratch = _compile(b, order, uses, outputs, reduce)
     out_arrays = [b.empty(n.shape, b.dtype_of(n)) for n in outputs]
     full = tops[0].shape  # every node of one program has the result's shape
@@ -491,6 +492,19 @@ def _run_program(roots, reduce):
         n.args = ()
         _pending.discard(weakref.ref(n))  # equal to (and hashed like) the registered reference
     return sums if reduce is not None else None
+
+
+def _recomputable(n):
+    """Whether held node n (not asked for) stays pending, recomputed by a later program, rather than
+    stored: one op on one array (a sigmoid of x saved for backward). Storing it costs a pass of
+    writes to spare reading one array later (x instead of the result: the same memory held)."""
+    arrays = 0
+    for a in n.args:
+        kind = type(a)
+        if kind is LazyArray and a.value is None:
+            return False
+        arrays += kind is not float
+    return arrays == 1
 
 
 def _topological(tops):
