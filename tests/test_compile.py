@@ -6,6 +6,7 @@ size) and cpp_fused (every elementwise op fused), so the replay is checked again
 """
 import sys
 import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +169,36 @@ def test_generator_draws_follow_the_generator(rng):
             return loss
         return model, opt, step
     assert_bitwise_equal_to_eager(build, [(tc.tensor(rng.standard_normal((3, 6)).astype(np.float32)),)] * STEPS)
+
+
+def test_grad_set_to_none_is_freed_where_eager_frees_it(rng, device, monkeypatch):
+    """`x.grad = None` at the top of a step drops the old gradient there in a replay too (not when the
+    new one is bound at the end), so the step's new arrays can reuse its memory as in eager."""
+    x = tc.tensor(rng.standard_normal(64).astype(np.float32), requires_grad=True)
+    b = tc.backends.get(device)
+    alive, real = [], b.binary
+
+    def binary(*args):  # the first backend call of each step: is the previous .grad still alive?
+        if old is not None and not alive:
+            alive.append(old() is not None)
+        return real(*args)
+    monkeypatch.setattr(b, "binary", binary)
+
+    def step():
+        x.grad = None
+        y = (x * 3.0).sum()
+        y.backward()
+        return y
+    compiled = tc.compile(step)
+    old = None
+    for call in range(4):  # eager warm-up, trace, two replays
+        old = None if x.grad is None else weakref.ref(x.grad)
+        alive.clear()
+        compiled()
+        if call >= 2:  # (the trace itself holds the .grad it started from)
+            assert alive == [False]
+        np.testing.assert_array_equal(x.grad.numpy(), np.full(64, 3.0, np.float32))
+    assert _replays(compiled)
 
 
 def test_outputs_and_grads_are_new_tensors_each_call(rng):

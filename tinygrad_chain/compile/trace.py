@@ -221,6 +221,8 @@ class Tracer:
         def set_grad(t, value):
             tracer.observe(t)
             grad.fset(t, value)
+            if tracer._mine():  # the replay rebinds it here too: `p.grad = None` frees the old one now, as
+                tracer.rebind()  # eager does, and the step's new arrays reuse its memory
 
         def set_data(t, value):
             if tracer._mine():
