@@ -213,10 +213,12 @@ def _pending_now():
 
 
 def expose(a):
-    """Code outside the library may now hold and write `a`: never read it lazily again."""
+    """Code outside the library may now hold and write `a`: never read it lazily again, and what
+    reads it now (a sigmoid of it saved for backward, say) is computed first."""
     root = _root(a)
     if type(root) is type(a) and root.size < config.min_elements:
         return  # never fused anyway (a loss's .item(), an optimizer's step count)
+    before_write(root)
     key = id(root)
     try:
         _exposed[key] = weakref.ref(root, lambda ref: _exposed.get(key) is ref and _exposed.pop(key, None))
@@ -383,8 +385,7 @@ def _record(name, b, arrays):
                 continue
             a = a.get()  # a smaller operand (a per-row mean) is computed now and read broadcast
         elif kind is numpy.ndarray and a.ndim and a.size and not any(a.strides):
-            # one value broadcast (a sum's gradient, as tc.compile's replay makes it, which cannot
-            # take the ones-shortcut): a constant, read now as eager code would, not a copy
+            # one value broadcast (a sum's gradient in tc.compile's replay): a constant, read now as eager
             args.append(float(a.flat[0]))
             continue
         if a.shape != shape and not (repeats and _stretch(a.shape, shape) is not None):
@@ -392,8 +393,8 @@ def _record(name, b, arrays):
         if not b.fusable(a) or _is_exposed(a):
             return None
         args.append(a)
-    if all(type(x) is float for x in args):  # only broadcast values: no array to run a program over
-        return None
+    if not any(type(x) is not float and x.size == ref.size for x in args):  # a program runs over its largest
+        return None  # input: one of the result's size must remain beside broadcast values made constants
     if nodes > MAX_NODES:  # compute the operands now; this op starts a new expression
         args = [x.get() if type(x) is LazyArray else x for x in args]
         nodes = 1
@@ -495,9 +496,8 @@ def _run_program(roots, reduce):
 
 
 def _recomputable(n):
-    """Whether held node n (not asked for) stays pending, recomputed by a later program, rather than
-    stored: one op on one array (a sigmoid of x saved for backward). Storing it costs a pass of
-    writes to spare reading one array later (x instead of the result: the same memory held)."""
+    """Whether held node n (not asked for) stays pending, recomputed where read, rather than stored: one
+    op on one array (sigmoid(x) saved for backward). Storing costs writes; reading x instead costs none."""
     arrays = 0
     for a in n.args:
         kind = type(a)

@@ -383,6 +383,21 @@ def test_memory_handed_out_is_never_read_lazily(fuse_all):
     np.testing.assert_array_equal(t.numpy(), [9, 9, 9, 9])
 
 
+def test_memory_handed_out_computes_its_pending_readers_first(fuse_all, monkeypatch):
+    """sigmoid(x), saved for backward, stays pending (recomputed from x where backward reads it): handing
+    x's memory out computes it first, so a write through NumPy before backward leaves it as eager's."""
+    def grad():
+        x = tc.tensor(np.linspace(-2, 2, 8, dtype=np.float32), requires_grad=True)
+        y = (x.sigmoid() * x).sum()
+        held = x.detach().numpy()
+        held[...] = 5.0
+        y.backward()
+        return x.grad.numpy()
+    fused = grad()
+    monkeypatch.setattr(fusion.config, "enabled", False)
+    np.testing.assert_allclose(fused, grad(), rtol=1e-6, atol=1e-7)  # (small arrays: other kernels eagerly)
+
+
 def test_optimizer_steps_and_grad_accumulation_wait_for_readers(fuse_all):
     w = tc.nn.Parameter(tc.tensor(np.ones(5, np.float32)))
     opt = tc.optim.SGD([w], lr=0.5, momentum=0.9)
@@ -504,7 +519,8 @@ def test_a_broadcast_value_is_a_constant(fuse_all):
     p = cpp.binary("mul", two, x)
     assert fusion.is_pending(p) and p.args == (2.0, x)
     np.testing.assert_array_equal(p.get(), x * np.float32(2.0))
-    # with no array left to run over, the op runs eagerly
-    q = cpp.binary("mul", two, two)
-    assert not fusion.is_pending(q)
-    np.testing.assert_array_equal(q, np.full(100, 4.0, np.float32))
+    # with no array of the result's size left to run over, the op runs eagerly
+    for other, want in ((two, 4.0), (np.full(1, 3.0, np.float32), 6.0)):
+        q = cpp.binary("mul", two, other)
+        assert not fusion.is_pending(q)
+        np.testing.assert_array_equal(q, np.full(100, want, np.float32))
