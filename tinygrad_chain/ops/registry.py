@@ -18,10 +18,17 @@ def _name_backward(cls):
         cls.backward_name = "".join(p.capitalize() for p in cls.name.split("_")) + "Backward0"
 
 
+# the class attributes `apply` and the engine read on every op
+_FLAGS = ("name", "saves_inputs", "saves_output", "differentiable", "float_only", "view", "saves_extra",
+          "changes_device", "sets_dtype", "has_check")
+
+
 def register(cls):
     """Class decorator: instantiate the op and enter it in the registry."""
     _name_backward(cls)  # again: a class made by a factory gets its name after it is created
     op = cls()
+    for flag in _FLAGS:  # copied onto the instance: an instance's own value is the fastest lookup
+        setattr(op, flag, getattr(cls, flag))
     if op.name in REGISTRY:
         raise ValueError(f"op {op.name!r} registered twice")
     REGISTRY[op.name] = op
