@@ -84,7 +84,7 @@ def table(doc):
         if has_compiled:
             line += f" {_value(comp)} | " + " | ".join(_ratio(comp, torch_r, _compiled_target(wl, label))) + " |"
         out.append(line)
-    out += [""] + _others(doc) + _memory(doc)
+    out += [""] + _others(doc) + _floors(doc) + _memory(doc)
     if not has_compiled:
         out.append(f"Compiled variant: not measured ({_reason(doc, COMPILED) or 'not asked for'}).")
     return out + [""]
@@ -99,6 +99,30 @@ def _others(doc):
         return []
     return ["Autograd overhead of the others in the same run: " +
             ", ".join(f"{r['library']}:{r['device']} {r['us_per_op']:.3g} µs/op ({r['label']})" for r in rs) + ".", ""]
+
+
+def _floors(doc):
+    """Each compiled target's case beside its floor: the step's matrix-product work at the best GEMM rate
+    the cpp device reached in this run (a replay removes Python, not arithmetic)."""
+    from benchmarks.report import fmt_time
+    from benchmarks.workloads import flops
+    rates = [r["gflops"] for r in doc["results"] if r["library"] == CHAIN and r["device"] == DEVICE
+             and r["workload"] in _GEMM and r.get("status") == "ok"]
+    if not rates:
+        return []
+    peak, cells = max(rates), []
+    for r in doc["results"]:
+        work = flops(r["workload"], r["params"])
+        if (r["library"], r["device"]) != ("torch", "cpu") or r.get("status") != "ok" or work is None \
+                or r["workload"] in _GEMM or _compiled_target(r["workload"], r["label"]) is None:
+            continue
+        floor = work / (peak * 1e9)
+        cells.append(f"{r['workload']} {r['label']}: {work / 1e6:.0f} MFLOP, floor {fmt_time(floor)} = "
+                     f"{floor / r['median_s']:.2f} of torch's step")
+    if not cells:
+        return []
+    return [f"GEMM floors of the compiled targets' cases, at the best cpp GEMM rate of this run "
+            f"({peak:.0f} GFLOP/s): " + "; ".join(cells) + ".", ""]
 
 
 def _memory(doc):

@@ -93,12 +93,19 @@ def label(params):
 
 
 def flops(workload, params):
-    """Floating-point operations of one run, where well defined (for GFLOP/s)."""
+    """The matrix products' floating-point operations in one run, where well defined (for GFLOP/s, and
+    for a step's floor: no step runs faster than its products at the best GEMM rate of the machine).
+    A training step's backward takes each weight's gradient and the gradient of every input that
+    needs one; the data needs none."""
     if workload in ("matmul", "matmul_t"):
         return 2.0 * params["n"] ** 3
-    if workload == "mlp":  # forward 1x, backward 2x the matmul work
+    if workload == "mlp":  # 784-512-512-10: forward, weight gradients, input gradients of layers 2 and 3
         b = params["batch"]
-        return 6.0 * b * (784 * 512 + 512 * 512 + 512 * 10)
+        return 2.0 * b * (2 * (784 * 512 + 512 * 512 + 512 * 10) + 512 * 512 + 512 * 10)
+    if workload == "lstm":  # gates x @ W_ih.T and h @ W_hh.T per step; the head on the last state
+        t, b, i, h, c = (params[k] for k in ("seq", "batch", "input", "hidden", "classes"))
+        gates = 2.0 * t * b * 4 * h
+        return gates * (i + h) * 2 + gates * h + 2.0 * b * h * c * 3
     return None
 
 

@@ -199,6 +199,8 @@ def test_issue_table_ratios_and_targets():
     assert "| matmul_t | n=64, form=A.T@B | 26.2 GFLOP/s | 26.2 GFLOP/s | 1.00 | ≤ 1.11 ✓ |" in text
     assert "| autograd_overhead | steps=100 | 6 µs/op | 5 µs/op | 1.20 | ≤ 0.80 ✗ |" in text
     assert "micrograd:cpu 4.5 µs/op" in text
+    # the MLP step's products (2 * 256 * (2 * 668672 + 267264) FLOP) at the run's best cpp GEMM rate
+    assert "best cpp GEMM rate of this run (26 GFLOP/s): mlp batch=256: 822 MFLOP, floor 31.4 ms = 3.14" in text
     assert "tinygrad_chain:cpp 120 MB (+20 MB" in text and "torch:cpu 300 MB (+40 MB" in text
     assert "cpp kernels run avx2 (forced by --isa avx2)" in text
     assert "Compiled variant: not measured (tc.compile is not in this tinygrad_chain yet)" in text
