@@ -44,12 +44,8 @@ struct FusedProgram {
     const i64* in_stretch;  // how many times each element stands in a row
     void* const* out;       // n_out arrays of the program's length
     const double* consts;   // n_const values
-    bool stream;            // outputs streamed past the caches (fused_impl.h), where the ISA can
 };
 constexpr i64 FUSED_BLOCK = 512;
-// A program that moves more bytes than this (inputs and outputs) streams its outputs: its first lines
-// written have left a last-level cache this size before anything reads them.
-constexpr i64 FUSED_STREAM_BYTES = i64(32) << 20;
 constexpr int FUSED_MAX_REGS = 160;
 
 // The optimizers' per-step scalars (Scalars_sgd, Scalars_sgd_momentum, Scalars_adam) are generated
@@ -85,7 +81,7 @@ struct TypedKernels {
     // out[o] = reduce(x[o*n : o*n+n]) for o < rows; out[0:w] = reduce over k < n of x[k*inner : k*inner+w] (w <= 256)
     void (*reduce_rows)(Red, i64 rows, i64 n, const T* x, T* out);
     void (*reduce_cols)(Red, i64 n, i64 inner, i64 w, const T* x, T* out);
-    // Elements [begin, end) of a fused program; `work` holds n_const + n_scratch + n_in + n_out blocks;
+    // Elements [begin, end) of a fused program; `work` holds n_const + n_scratch + n_in blocks;
     // sums[k] gets the partial sum of sum slot k.
     void (*fused)(const FusedProgram& p, i64 begin, i64 end, T* work, double* sums);
     // In-place optimizer updates of n contiguous elements (vmax null without AMSGrad).

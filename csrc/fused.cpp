@@ -41,7 +41,7 @@ void run_t(const FusedProgram& p, i64 n, std::vector<double>& sums) {
     {
         py::gil_scoped_release nogil;
         parallel_for(chunks, 2, 1, [&](i64 cb, i64 ce) {
-            std::vector<T> work(std::size_t((p.n_const + p.n_scratch + p.n_in + p.n_out) * FUSED_BLOCK));
+            std::vector<T> work(std::size_t((p.n_const + p.n_scratch + p.n_in) * FUSED_BLOCK));
             for (i64 c = cb; c < ce; ++c) {
                 i64 e = (c + 1) * FUSED_CHUNK < n ? (c + 1) * FUSED_CHUNK : n;
                 f(p, c * FUSED_CHUNK, e, work.data(), partial.data() + c * p.n_sums);
@@ -99,12 +99,8 @@ void bind_fused(py::module_& m) {
         std::vector<void*> out_ptr;
         for (auto& a : ins) in_ptr.push_back(a.data());
         for (auto& a : outs) out_ptr.push_back(a.mutable_data());
-        i64 bytes = 0;  // what one pass reads and writes
-        for (auto& a : ins) bytes += i64(a.nbytes());
-        for (auto& a : outs) bytes += i64(a.nbytes());
         FusedProgram p{prog.data(), int(prog.size()), n_in, n_const, n_out, n_scratch, n_sums,
-                       in_ptr.data(), in_size.data(), in_stretch.data(), out_ptr.data(), consts.data(),
-                       n_out > 0 && bytes > FUSED_STREAM_BYTES};
+                       in_ptr.data(), in_size.data(), in_stretch.data(), out_ptr.data(), consts.data()};
         std::vector<double> sums(std::size_t(n_sums), 0.0);
         if (is_f32(ref)) run_t<float>(p, i64(ref.size()), sums);
         else run_t<double>(p, i64(ref.size()), sums);

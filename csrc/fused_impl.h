@@ -25,37 +25,6 @@ static inline double block_sum(i64 n, const T* __restrict a) {
     return acc[0];
 }
 
-// Streamed (non-temporal) stores: an output much larger than the caches is evicted before anything
-// reads it, so the cache's read of each line before it is overwritten (write-allocate) is wasted: a
-// third of the pass's traffic for a program of three inputs and three outputs. A block is computed
-// in cache, then streamed out. Whole 32- or 64-byte vectors only (TC_STREAM_BYTES, set by the ISA's
-// unit): 16-byte streamed stores measured slower than plain ones on Zen 4, 64-byte ones 20% faster.
-#ifndef TC_STREAM_BYTES
-#define TC_STREAM_BYTES 0  // this ISA's unit does not stream
-#endif
-#if TC_STREAM_BYTES == 64
-static inline void stream_vec(float* p, v16sf v) { __builtin_ia32_movntps512(p, v); }
-static inline void stream_vec(double* p, v8df v) { __builtin_ia32_movntpd512(p, v); }
-#elif TC_STREAM_BYTES == 32
-static inline void stream_vec(float* p, v8sf v) { __builtin_ia32_movntps256(p, v); }
-static inline void stream_vec(double* p, v4df v) { __builtin_ia32_movntpd256(p, v); }
-#endif
-
-// Whether this ISA streams (else the outputs are written in place, as when p.stream is false).
-static constexpr bool can_stream() { return TC_STREAM_BYTES > 0; }
-
-template <class T>
-static inline void stream_out(i64 n, T* __restrict d, const T* __restrict s) {
-    i64 i = 0;
-#if TC_STREAM_BYTES > 0
-    typedef T Vec __attribute__((vector_size(TC_STREAM_BYTES)));
-    constexpr i64 L = TC_STREAM_BYTES / sizeof(T);
-    for (; i < n && reinterpret_cast<__UINTPTR_TYPE__>(d + i) % TC_STREAM_BYTES; ++i) d[i] = s[i];
-    for (; i + L <= n; i += L) stream_vec(d + i, loadu<Vec>(s + i));
-#endif
-    for (; i < n; ++i) d[i] = s[i];
-}
-
 template <class T>
 static void fused_run(const FusedProgram& p, i64 begin, i64 end, T* work, double* sums) {
     T* reg[FUSED_MAX_REGS];
@@ -68,8 +37,6 @@ static void fused_run(const FusedProgram& p, i64 begin, i64 end, T* work, double
     }
     for (int s = 0; s < p.n_scratch; ++s) reg[first_scratch + s] = work + i64(p.n_const + s) * FUSED_BLOCK;
     T* repeat = work + i64(p.n_const + p.n_scratch) * FUSED_BLOCK;  // one block per input
-    const bool stream = p.stream && can_stream();
-    T* staged = repeat + i64(p.n_in) * FUSED_BLOCK;  // one block per output, when streamed
 
     for (i64 at = begin; at < end; at += FUSED_BLOCK) {
         const i64 n = end - at < FUSED_BLOCK ? end - at : FUSED_BLOCK;
@@ -100,8 +67,7 @@ static void fused_run(const FusedProgram& p, i64 begin, i64 end, T* work, double
             }
             reg[k] = blk;
         }
-        for (int k = 0; k < p.n_out; ++k)
-            reg[first_out + k] = stream ? staged + i64(k) * FUSED_BLOCK : static_cast<T*>(p.out[k]) + at;
+        for (int k = 0; k < p.n_out; ++k) reg[first_out + k] = static_cast<T*>(p.out[k]) + at;
         for (int c = 0; c < p.n_code; ++c) {
             const FInstr& ins = p.code[c];
             const T* a = reg[ins.a];
@@ -120,10 +86,5 @@ static void fused_run(const FusedProgram& p, i64 begin, i64 end, T* work, double
                 default: break;  // checked by the binding
             }
         }
-        if (stream)
-            for (int k = 0; k < p.n_out; ++k) stream_out(n, static_cast<T*>(p.out[k]) + at, reg[first_out + k]);
     }
-#if TC_STREAM_BYTES > 0
-    if (stream) __builtin_ia32_sfence();  // the streamed stores are visible before the pass returns
-#endif
 }

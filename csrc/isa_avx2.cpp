@@ -5,7 +5,6 @@
 #define TC_ISA_NS avx2
 #define TC_ISA_NAME "avx2"
 #define TC_VF v8sf
-#define TC_STREAM_BYTES 32  // fused programs stream large outputs (fused_impl.h)
 #define TC_VD v4df
 #define TC_MR_F 6
 #define TC_NV_F 2

@@ -5,7 +5,6 @@
 #define TC_ISA_NS avx512
 #define TC_ISA_NAME "avx512"
 #define TC_VF v16sf
-#define TC_STREAM_BYTES 64  // fused programs stream large outputs (fused_impl.h)
 #define TC_VD v8df
 #define TC_MR_F 12
 #define TC_NV_F 2

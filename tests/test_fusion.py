@@ -114,25 +114,6 @@ def test_chain_with_two_outputs_and_a_sum(isa, threads, dtype, n):
         assert np.array_equal(a, b_)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_outputs_past_the_cache_are_streamed_with_the_same_values(isa, threads, dtype):
-    """A program moving more than FUSED_STREAM_BYTES (32 MiB) streams its outputs past the caches
-    (AVX2 and AVX-512; one output here starts off the vector alignment): the values equal those of
-    the same program run on pieces small enough to be written plainly."""
-    n = (40 << 20) // np.dtype(dtype).itemsize // 4 + 1001  # 2 inputs + 2 outputs: just past 40 MiB
-    x, w = rand(n, dtype, 0), rand(n, dtype, 1)
-    code = np.array([(OPS["mul"], 2, 0, 1), (OPS["tanh"], 3, 2, -1)], np.int32)  # outputs: x*w, tanh(x*w)
-    whole = [np.empty(n + 1, dtype)[1:], np.empty(n, dtype)]
-    _C.fused_run(code, [x, w], np.zeros(0), whole, 0, 0)
-    piece = 1 << 18
-    for lo in range(0, n, piece):
-        parts = [np.empty(min(piece, n - lo), dtype) for _ in range(2)]
-        _C.fused_run(code, [x[lo:lo + piece], w[lo:lo + piece]], np.zeros(0), parts, 0, 0)
-        for got, want in zip(whole, parts):
-            assert np.array_equal(got[lo:lo + piece], want)
-    np.testing.assert_allclose(whole[1], np.tanh(x.astype(np.float64) * w), **tol(dtype))
-
-
 def test_constants_and_special_values():
     x = np.array([-np.inf, -100.0, -1.0, -0.0, 0.0, 1.0, 100.0, np.inf, np.nan], np.float32)
     (mx, mn, e, s, r), _ = run([(OPS["maximum"], 2, 0, 1), (OPS["minimum"], 3, 0, 1), (OPS["exp"], 4, 0, -1),
