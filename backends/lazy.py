@@ -14,13 +14,13 @@ from x in backward's pass). Callers above the backend (the Tensor, the registry,
 the ops) hold LazyArrays as arrays: they answer shape, dtype, ndim and size, and anything
 else read from one computes it first.
 
-What gets written: the requested result, every other pending node that something besides
-the expression itself still holds (a tensor, a saved output) unless it is one op on one array
-(it stays pending: `_recomputable`), and the pending results that share a pending node with
-it (a backward pass's gradients of x, w and b share their inputs: one pass computes all three). Python's reference counts say what is held; an
-intermediate nobody holds is never stored. A sum of a pending expression is taken inside
-the same pass (accumulated in float64, rounded once to the array's dtype), and the summed
-expression stays pending.
+What gets written: the requested result, every other pending node that something besides the
+expression itself still holds (a tensor, a saved output) unless it is one op on one array (it
+stays pending: `_recomputable`), and the pending results that share a pending node with it (a
+backward pass's gradients of x, w and b share their inputs: one pass computes all three).
+Python's reference counts say what is held; an intermediate nobody holds is never stored. A
+sum of a pending expression is taken inside the same pass (accumulated in float64, rounded
+once to the array's dtype), and the summed expression stays pending.
 
 Why deferring is safe: a pending expression reads its input arrays later than eager code
 would, so those arrays must not change in between. Every backend method that writes into
