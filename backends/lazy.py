@@ -109,15 +109,6 @@ class LazyArray:
     def __array__(self, *args, **kwargs):
         return self.get().__array__(*args, **kwargs)
 
-    def __len__(self):
-        return len(self.get())
-
-    def __iter__(self):
-        return iter(self.get())
-
-    def __getitem__(self, index):
-        return self.get()[index]
-
     def __setitem__(self, index, value):
         a = self.get()
         before_write(a)
@@ -146,7 +137,7 @@ for _op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", 
         setattr(LazyArray, _name, _reading(_name))
     setattr(LazyArray, f"__i{_op}__", _writing(f"__i{_op}__"))
 for _name in ("__neg__", "__pos__", "__abs__", "__invert__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__",
-              "__float__", "__int__", "__index__"):
+              "__float__", "__int__", "__index__", "__len__", "__iter__", "__getitem__"):
     setattr(LazyArray, _name, _reading(_name))
 
 
@@ -373,6 +364,9 @@ def _record(name, b, arrays):
     nodes = 1
     for a in arrays:
         kind = type(a)
+        if kind is LazyArray and a.op == "mul" and a.value is None:  # read x, as eager's ones-shortcut does
+            a = _times_one(a)
+            kind = type(a)
         if kind in _NUMBERS:
             args.append(float(a))
             continue
@@ -401,6 +395,12 @@ def _record(name, b, arrays):
     p = LazyArray(name, tuple(args), ref, b, nodes)
     _pending.add(weakref.ref(p, _pending.discard))
     return p
+
+
+def _times_one(p):
+    """x for pending p = x * 1.0 (tc.compile's replay: a sum's gradient times a saved output), else p."""
+    x, y = p.args if len(p.args) == 2 else (p, None)
+    return y if type(x) is float and x == 1.0 else x if type(y) is float and y == 1.0 else p
 
 
 def _stretch(shape, full):

@@ -472,7 +472,8 @@ def test_threshold_keeps_small_ops_eager():
 def test_compiled_chain_runs_the_eager_programs(fuse_all, programs, dtype):
     """tc.compile's replay cannot take the product's ones-shortcut (a value read from the data), so
     the sum's gradient reaches the product's backward as one value broadcast: it joins the backward
-    pass as a constant (no array of ones, no unfused product), and the gradients equal eager's."""
+    pass as a constant (no array of ones, no unfused product), x * 1.0 reads x (the same instructions
+    as eager), and the gradients equal eager's."""
     vals = [rand(5000, np.float64, s) for s in range(3)]
     x, w, b = (tc.tensor(v, dtype=dtype, requires_grad=True) for v in vals)
 
@@ -482,12 +483,12 @@ def test_compiled_chain_runs_the_eager_programs(fuse_all, programs, dtype):
         y.backward()
         return y.detach()
     want = [step().numpy()] + [t.grad.numpy().copy() for t in (x, w, b)]
-    eager = [(n_in, n_out, n_sums) for _, n_in, n_out, n_sums in programs]
+    eager = [(len(code), n_in, n_out, n_sums) for code, n_in, n_out, n_sums in programs]
     compiled = tc.compile(step)
     for _ in range(3):  # warm-up, trace, replay
         programs.clear()
         got = [compiled().numpy()] + [t.grad.numpy() for t in (x, w, b)]
-        assert [(n_in, n_out, n_sums) for _, n_in, n_out, n_sums in programs] == eager
+        assert [(len(code), n_in, n_out, n_sums) for code, n_in, n_out, n_sums in programs] == eager
         for g, e in zip(got, want):
             np.testing.assert_array_equal(g, e)
     assert any(type(e).__name__ == "_Step" for e in compiled._cache.values())
