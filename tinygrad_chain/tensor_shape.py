@@ -181,19 +181,19 @@ class TensorShape:
     # ---- linear algebra ------------------------------------------------------
     def matmul(self, other):
         other = self._wrap(other)
-        if self.ndim == 0 or other.ndim == 0:
-            raise RuntimeError(f"matmul: both arguments need to be at least 1D, but they are {self.ndim}D and "
-                               f"{other.ndim}D")
-        x = self.unsqueeze(0) if self.ndim == 1 else self
-        y = other.unsqueeze(-1) if other.ndim == 1 else other
-        if x.shape[-1] != y.shape[-2] and (self.ndim == 1 or other.ndim == 1):
+        nx, ny = self._data.ndim, other._data.ndim  # read once: each property read is a call
+        if nx == 0 or ny == 0:
+            raise RuntimeError(f"matmul: both arguments need to be at least 1D, but they are {nx}D and {ny}D")
+        x = self.unsqueeze(0) if nx == 1 else self
+        y = other.unsqueeze(-1) if ny == 1 else other
+        if (nx == 1 or ny == 1) and x.shape[-1] != y.shape[-2]:
             raise RuntimeError(f"matmul: size mismatch, got input ({list(self.shape)}) and "
                                f"({list(other.shape)}): {x.shape[-1]} != {y.shape[-2]}")
         out = apply(L.Matmul, x, y)
-        if other.ndim == 1:
+        if ny == 1:
             out = out.squeeze(-1)
-        if self.ndim == 1:
-            out = out.squeeze(-2 if other.ndim > 1 else -1)
+        if nx == 1:
+            out = out.squeeze(-2 if ny > 1 else -1)
         return out
 
     mm = matmul

@@ -15,7 +15,7 @@ class Matmul(Op):
     saves_inputs = True
 
     def check(self, x, y):
-        xs, ys = x.shape, y.shape
+        xs, ys = x._data.shape, y._data.shape  # the arrays' plain tuples: a tc.Size costs a call per index
         if xs[-1] != ys[-2]:
             if len(xs) == 2 and len(ys) == 2:
                 raise RuntimeError(f"matmul: mat1 and mat2 shapes cannot be multiplied "
@@ -23,7 +23,7 @@ class Matmul(Op):
             raise RuntimeError(f"matmul: shapes {list(xs)} and {list(ys)} cannot be multiplied: "
                                f"the last dim of the first ({xs[-1]}) must match the second-to-last "
                                f"dim of the second ({ys[-2]})")
-        if x.dtype is not y.dtype:
+        if x._data.dtype is not y._data.dtype and x.dtype is not y.dtype:  # the arrays' dtypes: no call
             raise RuntimeError(f"matmul: expected both operands to have the same dtype, but got "
                                f"{x.dtype.name} and {y.dtype.name}")
 
