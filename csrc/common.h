@@ -27,7 +27,7 @@ enum class SoftKind : int { TC_SOFT_OPS(TC_ENUM_ENTRY) };
 enum class Red : int { TC_RED_OPS(TC_ENUM_ENTRY) };
 
 // A fused elementwise program (fused.cpp checks and threads it, fused_impl.h runs it):
-// instructions over registers, each register one block of up to FUSED_BLOCK elements.
+// instructions over registers, each register one block of up to `block` (<= FUSED_BLOCK) elements.
 // Registers are numbered inputs, then constants, then outputs, then scratch; an
 // instruction writes `dst` from `a` and `b` (-1 for one operand). `sum` adds the
 // block of `a` into sums[dst].
@@ -44,6 +44,7 @@ struct FusedProgram {
     const i64* in_stretch;  // how many times each element stands in a row
     void* const* out;       // n_out arrays of the program's length
     const double* consts;   // n_const values
+    i64 block;              // elements per block (fused.cpp's fused_block picks it)
 };
 constexpr i64 FUSED_BLOCK = 512;
 constexpr int FUSED_MAX_REGS = 160;
@@ -81,7 +82,7 @@ struct TypedKernels {
     // out[o] = reduce(x[o*n : o*n+n]) for o < rows; out[0:w] = reduce over k < n of x[k*inner : k*inner+w] (w <= 256)
     void (*reduce_rows)(Red, i64 rows, i64 n, const T* x, T* out);
     void (*reduce_cols)(Red, i64 n, i64 inner, i64 w, const T* x, T* out);
-    // Elements [begin, end) of a fused program; `work` holds n_const + n_scratch + n_in blocks;
+    // Elements [begin, end) of a fused program; `work` holds n_const + n_scratch + n_in blocks of p.block;
     // sums[k] gets the partial sum of sum slot k.
     void (*fused)(const FusedProgram& p, i64 begin, i64 end, T* work, double* sums);
     // In-place optimizer updates of n contiguous elements (vmax null without AMSGrad).

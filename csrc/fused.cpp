@@ -33,6 +33,19 @@ void check_code(const std::vector<FInstr>& code, int n_reg, int first_out, int n
     }
 }
 
+// Elements per block. Each block costs the instruction dispatch and every input's placement, so
+// most programs run best with FUSED_BLOCK; but a program streaming five or more arrays through memory
+// (16 MiB+ in all; the elementwise chain's backward: 3 in, 3 out) ran faster with blocks of 128,
+// in-process on Zen 4 at 2 threads: chain backward float32 at 4.2M 8.1 -> 7.8 ms, at 2M 5.9 -> 2.5,
+// at 512K 0.65 -> 0.57; 3 in 2 out at 1M 0.64 -> 0.49; while the chain in cache (256K, 6 MiB) and
+// 4-array programs at 1M (16 MiB) ran 8-35% slower with 128. A program with a sum keeps FUSED_BLOCK:
+// a sum adds block by block, so its bits must not depend on the program's other arrays.
+i64 fused_block(const FusedProgram& p, i64 n, i64 itemsize) {
+    const i64 arrays = p.n_in + p.n_out;
+    if (p.n_sums == 0 && arrays >= 5 && arrays * n * itemsize >= (i64(16) << 20)) return 128;
+    return FUSED_BLOCK;
+}
+
 template <class T>
 void run_t(const FusedProgram& p, i64 n, std::vector<double>& sums) {
     const i64 chunks = (n + FUSED_CHUNK - 1) / FUSED_CHUNK;
@@ -41,7 +54,7 @@ void run_t(const FusedProgram& p, i64 n, std::vector<double>& sums) {
     {
         py::gil_scoped_release nogil;
         parallel_for(chunks, 2, 1, [&](i64 cb, i64 ce) {
-            std::vector<T> work(std::size_t((p.n_const + p.n_scratch + p.n_in) * FUSED_BLOCK));
+            std::vector<T> work(std::size_t((p.n_const + p.n_scratch + p.n_in) * p.block));
             for (i64 c = cb; c < ce; ++c) {
                 i64 e = (c + 1) * FUSED_CHUNK < n ? (c + 1) * FUSED_CHUNK : n;
                 f(p, c * FUSED_CHUNK, e, work.data(), partial.data() + c * p.n_sums);
@@ -56,7 +69,7 @@ void run_t(const FusedProgram& p, i64 n, std::vector<double>& sums) {
 void bind_fused(py::module_& m) {
     m.def("fused_run", [](const py::array_t<std::int32_t, py::array::c_style>& code, const py::list& inputs,
                           const py::array_t<double, py::array::c_style>& consts, const py::list& outputs,
-                          int n_scratch, int n_sums, const std::vector<i64>& stretch) {
+                          int n_scratch, int n_sums, const std::vector<i64>& stretch, i64 block) {
         if (code.ndim() != 2 || code.shape(1) != 4) bad("code must be an (n, 4) int32 array");
         std::vector<py::array> ins, outs;
         for (auto& a : inputs) ins.push_back(py::reinterpret_borrow<py::array>(a));
@@ -100,16 +113,19 @@ void bind_fused(py::module_& m) {
         for (auto& a : ins) in_ptr.push_back(a.data());
         for (auto& a : outs) out_ptr.push_back(a.mutable_data());
         FusedProgram p{prog.data(), int(prog.size()), n_in, n_const, n_out, n_scratch, n_sums,
-                       in_ptr.data(), in_size.data(), in_stretch.data(), out_ptr.data(), consts.data()};
+                       in_ptr.data(), in_size.data(), in_stretch.data(), out_ptr.data(), consts.data(), block};
+        if (block < 0 || block > FUSED_BLOCK) bad("a block has 1 to " + std::to_string(FUSED_BLOCK) + " elements");
+        if (block == 0) p.block = fused_block(p, i64(ref.size()), i64(ref.itemsize()));
         std::vector<double> sums(std::size_t(n_sums), 0.0);
         if (is_f32(ref)) run_t<float>(p, i64(ref.size()), sums);
         else run_t<double>(p, i64(ref.size()), sums);
         return py::array_t<double>(py::ssize_t(sums.size()), sums.data());
     }, py::arg("code"), py::arg("inputs"), py::arg("consts"), py::arg("outputs"), py::arg("n_scratch"),
-    py::arg("n_sums"), py::arg("stretch") = std::vector<i64>(),
+    py::arg("n_sums"), py::arg("stretch") = std::vector<i64>(), py::arg("block") = 0,
     "Run a fused elementwise program over contiguous float arrays (the outputs the size of the largest input,\n"
     "smaller inputs broadcast: element e reads x[(e // stretch) % x.size]); returns the sums (float64).\n"
-    "code rows are (op, dst, a, b) over registers numbered inputs, consts, outputs, scratch.");
+    "code rows are (op, dst, a, b) over registers numbered inputs, consts, outputs, scratch.\n"
+    "block: elements per block (0: the program's own choice); a sum's bits depend on it.");
 }
 
 }  // namespace tc

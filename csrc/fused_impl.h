@@ -28,22 +28,23 @@ static inline double block_sum(i64 n, const T* __restrict a) {
 template <class T>
 static void fused_run(const FusedProgram& p, i64 begin, i64 end, T* work, double* sums) {
     T* reg[FUSED_MAX_REGS];
+    const i64 B = p.block;
     const int first_const = p.n_in, first_out = p.n_in + p.n_const, first_scratch = first_out + p.n_out;
     for (int c = 0; c < p.n_const; ++c) {
-        T* blk = work + i64(c) * FUSED_BLOCK;
+        T* blk = work + i64(c) * B;
         const T v = T(p.consts[c]);
-        for (i64 i = 0; i < FUSED_BLOCK; ++i) blk[i] = v;
+        for (i64 i = 0; i < B; ++i) blk[i] = v;
         reg[first_const + c] = blk;
     }
-    for (int s = 0; s < p.n_scratch; ++s) reg[first_scratch + s] = work + i64(p.n_const + s) * FUSED_BLOCK;
-    T* repeat = work + i64(p.n_const + p.n_scratch) * FUSED_BLOCK;  // one block per input
+    for (int s = 0; s < p.n_scratch; ++s) reg[first_scratch + s] = work + i64(p.n_const + s) * B;
+    T* repeat = work + i64(p.n_const + p.n_scratch) * B;  // one block per input
 
-    for (i64 at = begin; at < end; at += FUSED_BLOCK) {
-        const i64 n = end - at < FUSED_BLOCK ? end - at : FUSED_BLOCK;
+    for (i64 at = begin; at < end; at += B) {
+        const i64 n = end - at < B ? end - at : B;
         for (int k = 0; k < p.n_in; ++k) {
             const T* in = static_cast<const T*>(p.in[k]);
             const i64 size = p.in_size[k], stretch = p.in_stretch[k];
-            T* blk = repeat + i64(k) * FUSED_BLOCK;
+            T* blk = repeat + i64(k) * B;
             if (stretch > 1) {  // runs of one value each
                 i64 j = (at / stretch) % size, left = stretch - at % stretch;
                 for (i64 i = 0; i < n; j = j + 1 == size ? 0 : j + 1, left = stretch) {

@@ -149,6 +149,37 @@ def test_smaller_inputs_repeat(isa, threads, dtype, rows, size):
             np.testing.assert_allclose(sums[0], product.astype(np.float64).sum(), rtol=1e-5, atol=1e-3)
 
 
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [129, 513, (1 << 15) + 129, 700_001])  # 700_001: 6 arrays of it take small blocks
+def test_block_size_changes_no_bit(isa, threads, dtype, n):
+    """fused_run picks each program's block size (fused.cpp's fused_block: smaller for many streamed arrays);
+    outputs are the same bits at every block size, and a sum keeps the bits of blocks of 512."""
+    x, t, w = rand(n, dtype, 0), np.tanh(rand(n, dtype, 1)), rand(n, dtype, 2)
+    # the elementwise chain's backward: inputs x t w (0-2) | gx gw gb (3-5) | scratch 6-7
+    code = [("sigmoid", 6, 0, -1), ("sigmoid_backward", 7, 1, 6), ("tanh_backward", 3, 6, 1), ("mul", 6, 3, 2),
+            ("add", 4, 7, 6), ("mul", 5, 3, 0)]
+    regs = [x, t, w] + [None] * 5
+    for name, d, a, b in code:  # float64 reference, instruction by instruction
+        regs[d] = torch_ref(name, regs[a], *([regs[b]] if b >= 0 else []))
+    prog = np.array([(OPS[name], d, a, b) for name, d, a, b in code], np.int32)
+    for nt in (1, 2):
+        _C.set_num_threads(nt)
+        got = {}
+        for block in (512, 0, 128, 100):  # 0: the program's own choice
+            got[block] = [np.empty_like(x) for _ in range(3)]
+            _C.fused_run(prog, [x, t, w], np.zeros(0), got[block], 2, 0, block=block)
+            for k in range(3):
+                np.testing.assert_array_equal(got[block][k], got[512][k])
+        for k in range(3):
+            np.testing.assert_allclose(got[0][k], regs[3 + k], **tol(dtype))
+        summed = np.array([(OPS["mul"], 2, 0, 1), (OPS["sum"], 0, 2, -1)], np.int32)  # scratch 2
+        sums = {b: _C.fused_run(summed, [x, w], np.zeros(0), [], 1, 1, block=b)[0] for b in (0, 512)}
+        assert sums[0] == sums[512]
+        np.testing.assert_allclose(sums[0], (x.astype(np.float64) * w).sum(), rtol=1e-5, atol=1e-3)
+    with pytest.raises(ValueError, match="a block has 1 to 512 elements"):
+        _C.fused_run(prog, [x, t, w], np.zeros(0), got[0], 2, 0, block=513)
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("outer,size,stretch", [(1, 300, 3), (2, 70, 700), (3, 9, 513), (5, 64, 128), (1, 1, 5000),
                                                 (40, 1, 512), (1, 2000, 33)])
