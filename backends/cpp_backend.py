@@ -133,7 +133,7 @@ class CppBackend(CppWindowMixin, NumpyBackend):
     # ---- linear algebra --------------------------------------------------
     def matmul(self, a, b):
         # 2-D @ 2-D first, with as few Python steps as it takes (at 64^3 the kernel runs ~3 us, and
-        # each check here costs 0.05-0.2 us); anything else takes the general path below
+        # each check here costs 0.05-0.2 us)
         if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2:
             dt = a.dtype
             (m, k), (k2, n) = a.shape, b.shape
@@ -141,18 +141,13 @@ class CppBackend(CppWindowMixin, NumpyBackend):
                 out = np.empty((m, n), dt)
                 _C.gemm(a, b, out)
                 return out
+            return super().matmul(a, b)  # NumPy: its lower overhead on small products, other dtypes, its errors
         if not (_f(a) and type(b) is np.ndarray and b.dtype == a.dtype and a.ndim >= 2 and b.ndim >= 2):
             return super().matmul(a, b)
         m, k = a.shape[-2:]
         k2, n = b.shape[-2:]
         if k != k2:
             return super().matmul(a, b)  # NumPy's error message
-        if a.ndim == 2 and b.ndim == 2:
-            if m * n * k < _MIN_GEMM:
-                return super().matmul(a, b)  # NumPy's lower overhead
-            out = np.empty((m, n), a.dtype)
-            _C.gemm(a, b, out)
-            return out
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         # thresholds on the whole batch's work (NumPy's overhead is per call)
         rows = math.prod(batch) * m

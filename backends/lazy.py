@@ -399,8 +399,8 @@ def _record(name, b, arrays):
 
 def _times_one(p):
     """x for pending p = x * 1.0 (tc.compile's replay: a sum's gradient times a saved output), else p."""
-    x, y = p.args if len(p.args) == 2 else (p, None)
-    return y if type(x) is float and x == 1.0 else x if type(y) is float and y == 1.0 else p
+    x, y = p.args  # a product has two operands
+    return x if type(y) is float and y == 1.0 else (y if type(x) is float and x == 1.0 else p)
 
 
 def _stretch(shape, full):
