@@ -109,6 +109,12 @@ def _py_scalar(s):
 _EXACT = 1 << 53
 
 
+def _numpy_after(size):
+    """Whether an elementwise op on a product of `size` elements runs in NumPy (not in an act kernel, from
+    _MIN_ARITH for relu, nor in a fused program): where a GEMM's epilogue gives its bits."""
+    return size < _MIN_ARITH and (size < _fuse.min_elements or not _fuse.enabled)
+
+
 @lazy.fusing
 class CppBackend(CppWindowMixin, NumpyBackend):
     name = "cpp"
@@ -171,15 +177,58 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         return out
 
     def linear(self, x, w, bias):
+        out = self._linear(x, w, bias, False)
+        return super().linear(x, w, bias) if out is None else out
+
+    def _linear(self, x, w, bias, relu):
+        """linear in the kernel (then ReLU, with relu), or None where it does not run there."""
         if not (_f(x) and x.ndim >= 2 and type(w) is np.ndarray and w.dtype == x.dtype and bias is not None
                 and type(bias) is np.ndarray and bias.dtype == x.dtype and bias.shape == w.shape[:1]
                 and x.shape[-1] == w.shape[1] and x.size * w.shape[0] >= _MIN_GEMM):
-            return super().linear(x, w, bias)
+            return None
         # the bias is written first and the GEMM adds onto it (beta = 1): no separate pass for the add
         out = np.empty((x.size // x.shape[-1], w.shape[0]), x.dtype)
         out[...] = bias
-        _C.gemm(x.reshape(-1, x.shape[-1]), w.T, out, 1.0)
+        _C.gemm(x.reshape(-1, x.shape[-1]), w.T, out, 1.0, relu=relu)
         return out.reshape(x.shape[:-1] + (w.shape[0],))
+
+    # ---- a product with the elementwise ops that read it (tc.compile's replay: compile/fuse.py) ----
+    def matmul_bias_act(self, a, b, bias, act):
+        """act(a @ b + bias) (act "relu" or None) with the bits of matmul, binary("add") and act: where
+        those run the GEMM and then NumPy, the GEMM adds the bias and applies ReLU to each tile instead."""
+        if act in (None, "relu") and self._epilogue_fits(a, b, bias, (b.shape[-1],)):
+            out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+            _C.gemm(a, b, out, 0.0, bias, act == "relu")
+            return out
+        out = self.binary("add", self.matmul(a, b), bias)
+        return out if act is None else self.act(act, out)
+
+    def linear_act(self, x, w, bias, act):
+        """act(linear(x, w, bias)) likewise (act "relu"): the GEMM applies ReLU to each tile."""
+        out = None
+        if act == "relu" and _f(x) and x.ndim >= 2 and _numpy_after(x.size // x.shape[-1] * w.shape[0]):
+            out = self._linear(x, w, bias, True)
+        return self.act(act, self.linear(x, w, bias)) if out is None else out
+
+    def matmul_act_backward(self, a, b, act, y):
+        """act_backward(act, a @ b, y) likewise: ReLU's g * (y > 0) applied by the GEMM to each tile."""
+        if act == "relu" and self._epilogue_fits(a, b, y, (a.shape[0], b.shape[-1])):
+            out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+            _C.gemm(a, b, out, mask=y)
+            return out
+        return self.act_backward(act, self.matmul(a, b), y)
+
+    @staticmethod
+    def _epilogue_fits(a, b, other, shape):
+        """Whether matmul runs a @ b in the kernel as given (a 2-D product of its size), and the op after it
+        runs in NumPy (below the sizes where the act kernels or a fused program take it): their bits."""
+        if not (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
+                and a.dtype in _FLOATS and b.dtype is a.dtype and a.shape[1] == b.shape[0]
+                and type(other) is np.ndarray and other.dtype is a.dtype and other.shape == shape
+                and other.flags.c_contiguous):
+            return False
+        (m, k), n = a.shape, b.shape[1]
+        return m * n * k >= _MIN_GEMM and _numpy_after(m * n)
 
     # ---- the LSTM step (ops/recurrent.py) -----------------------------------
     def lstm_cell(self, gates, c):

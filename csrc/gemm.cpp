@@ -3,6 +3,7 @@
 #include "gemm.h"
 
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 namespace tc {
@@ -70,6 +71,7 @@ void gemm_dot(const GemmArgs<T>& g) {
             T* c = g.C + i * g.ldc + j;
             *c = g.beta == T(0) ? s : s + g.beta * *c;
         }
+    if (g.ep.any()) g.ep.apply(g.C, g.ldc, 0, g.M, 0, g.N);
 }
 
 // Splits C (and the batch) over the threads, each piece run by the serial kernel.
@@ -80,6 +82,7 @@ void gemm_split(const GemmArgs<T>& g, i64 batch, BatchOffsets off) {
         i64 oa = off.a ? off.a[i] : 0, ob = off.b ? off.b[i] : 0, oc = off.c ? off.c[i] : 0;
         k.gemm(r1 - r0, c1 - c0, g.K, g.A + oa + r0 * g.rsa, g.rsa, g.csa, g.B + ob + c0 * g.csb, g.rsb,
                g.csb, g.C + oc + r0 * g.ldc + c0, g.ldc, g.beta);
+        if (g.ep.any()) g.ep.apply(g.C + oc, g.ldc, r0, r1, c0, c1);  // the tile, still in cache
     };
     if (batch == 1 && dot_shaped(g)) return gemm_dot(g);
     int nt = num_threads();
@@ -138,6 +141,7 @@ void gemm_transposed(const GemmArgs<T>& g) {
                     *c = g.beta == T(0) ? t[i] : t[i] + g.beta * *c;
                 }
             }
+            if (g.ep.any()) g.ep.apply(g.C, g.ldc, i0, i1, 0, g.N);
         }
     });
 }
@@ -146,6 +150,7 @@ void gemm_transposed(const GemmArgs<T>& g) {
 template <class T>
 void gemm(const GemmArgs<T>& g, i64 batch, BatchOffsets off) {
     if (g.M <= 0 || g.N <= 0 || batch <= 0) return;
+    if (g.ep.any() && batch != 1) throw std::invalid_argument("gemm: an epilogue needs one product");
     if (batch == 1 && transpose_pays(g)) return gemm_transposed(g);
     gemm_split(g, batch, off);
 }

@@ -50,8 +50,31 @@ std::vector<i64> batch_offsets(const py::array& a, const std::vector<i64>& shape
     return off;
 }
 
+// The epilogue's arrays (None: that step is skipped): bias of out's columns, mask shaped like out.
 template <class T>
-void gemm_t(const py::array& a, const py::array& b, py::array& c, double beta) {
+Epilogue<T> epilogue_of(const py::array& c, const py::object& bias, bool relu, const py::object& mask) {
+    Epilogue<T> ep;
+    ep.relu = relu;
+    auto own = [&](const py::object& o, const char* name, i64 size) {
+        py::array a = py::reinterpret_borrow<py::array>(o);
+        if (!a.dtype().is(c.dtype()) || !(a.flags() & py::array::c_style) || a.size() != size)
+            throw py::value_error(std::string("gemm: ") + name + " must be C-contiguous, of out's dtype and " +
+                                  std::to_string(size) + " elements");
+        return cptr<T>(a);
+    };
+    i64 rows = c.ndim() == 2 ? c.shape(0) : 0, cols = c.shape(c.ndim() - 1);
+    if ((relu || !bias.is_none() || !mask.is_none()) && c.ndim() != 2)
+        throw py::value_error("gemm: bias, relu and mask need a 2-D out");
+    if (!bias.is_none()) ep.bias = own(bias, "bias", cols);
+    if (!mask.is_none()) {
+        ep.mask = own(mask, "mask", rows * cols);
+        ep.ldm = cols;
+    }
+    return ep;
+}
+
+template <class T>
+void gemm_t(const py::array& a, const py::array& b, py::array& c, double beta, Epilogue<T> ep = {}) {
     Mat A = mat_of(a, "a"), B = mat_of(b, "b"), C = mat_of(c, "out");
     if (A.cols != B.rows || C.rows != A.rows || C.cols != B.cols) throw py::value_error("gemm: shapes do not match");
     if (!(c.flags() & py::array::c_style)) throw py::value_error("gemm: out must be C-contiguous");
@@ -63,7 +86,7 @@ void gemm_t(const py::array& a, const py::array& b, py::array& c, double beta) {
     std::vector<i64> oc(static_cast<std::size_t>(batch));
     for (i64 i = 0; i < batch; ++i) oc[std::size_t(i)] = i * C.rows * C.cols;
     // out is C-contiguous: its strides follow from its shape (NumPy may report any stride for size-1 axes)
-    GemmArgs<T> g{A.rows, B.cols, A.cols, cptr<T>(a), A.rs, A.cs, cptr<T>(b), B.rs, B.cs, mptr<T>(c), C.cols, T(beta)};
+    GemmArgs<T> g{A.rows, B.cols, A.cols, cptr<T>(a), A.rs, A.cs, cptr<T>(b), B.rs, B.cs, mptr<T>(c), C.cols, T(beta), ep};
     py::gil_scoped_release nogil;
     gemm<T>(g, batch, {oa.data(), ob.data(), oc.data()});
 }
@@ -74,16 +97,20 @@ void gemm_t(const py::array& a, const py::array& b, py::array& c, double beta) {
 PYBIND11_MODULE(_C, m) {
     using namespace tc;
     m.doc() = "tinygrad_chain C++ kernels (GEMM, fused elementwise, softmax, layer norm, reductions, optimizers, conv/pool windows)";
-    m.def("gemm", [](const py::array& a, const py::array& b, py::array& out, double beta) {
+    m.def("gemm", [](const py::array& a, const py::array& b, py::array& out, double beta, const py::object& bias,
+                     bool relu, const py::object& mask) {
         check_float(a, "gemm");
         if (!a.dtype().is(b.dtype()) || !a.dtype().is(out.dtype()))
             throw py::type_error("gemm: a, b and out must share one dtype");
         if (!out.writeable()) throw py::value_error("gemm: out is read-only");
-        if (is_f32(a)) gemm_t<float>(a, b, out, beta);
-        else gemm_t<double>(a, b, out, beta);
-    }, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("beta") = 0.0,
+        if (is_f32(a)) gemm_t<float>(a, b, out, beta, epilogue_of<float>(out, bias, relu, mask));
+        else gemm_t<double>(a, b, out, beta, epilogue_of<double>(out, bias, relu, mask));
+    }, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("beta") = 0.0, py::arg("bias") = py::none(),
+    py::arg("relu") = false, py::arg("mask") = py::none(),
     "out = a @ b + beta*out; out C-contiguous with batch axes before the last two, a and b either 2-D or "
-    "with out's batch axes (size 1 broadcasts), any strides: transposed views cost no copy.");
+    "with out's batch axes (size 1 broadcasts), any strides: transposed views cost no copy. A 2-D out may "
+    "then take, in this order, out += bias (a row), out = maximum(out, 0) (relu=True) and out *= (mask > 0) "
+    "(mask shaped like out): NumPy's bits for those ops, applied per tile while it is in cache.");
     m.def("set_num_threads", &set_num_threads, "Threads the kernels use.");
     m.def("get_num_threads", &num_threads);
     m.def("isa", [] { return std::string(kernels().name); }, "The instruction set the kernels run with.");

@@ -19,6 +19,7 @@ from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.backends import lazy
 from tinygrad_chain.tensor import Tensor
 
+from . import fuse
 from .replay import Diverged, build
 from .trace import Tracer
 
@@ -36,9 +37,9 @@ class _Step:
     """One traced step: the replay function and the guards on state from before the step."""
 
     def __init__(self, tracer, result):
-        self.fn = build(tracer.entries, len(tracer.inputs), result, "step")
-        self.checks = [e for e in tracer.entries if e[0] == "check"]
-        self.entries = tracer.entries
+        self.entries = fuse.products(tracer.entries, len(tracer.inputs), result)
+        self.fn = build(self.entries, len(tracer.inputs), result, "step")
+        self.checks = [e for e in self.entries if e[0] == "check"]
         inputs = {id(t): i for i, t in enumerate(tracer.inputs)}
         self.grads = []  # (input index or tensor, None-ness at the start, the .grad it must be or None)
         for t, start, _ in tracer.observed.values():

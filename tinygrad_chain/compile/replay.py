@@ -98,28 +98,41 @@ def _slots(spec, found):
     return found
 
 
+def reads(entry):
+    """The slots a recorded entry reads (a call's outputs not included)."""
+    kind, _, args, kwargs = entry[:4]
+    if kind == "grad":
+        return _slots(args, _slots(kwargs, []))
+    if kind == "version":
+        return []
+    if kind == "setattr":
+        return _slots(kwargs[1], [])
+    used = []
+    for a in list(args) + list(kwargs.values()):
+        _slots(a, used)
+    return used
+
+
 def build(entries, n_inputs, result, name):
     """The replay function f(T, v0, ..., v{n_inputs-1}) -> the step's result, for tensors T and
     their arrays."""
     src = _Source()
-    lines, reads = [], []
+    lines, read = [], []
     for i, (kind, fn, args, kwargs, out, extra) in enumerate(entries):
+        used = reads(entries[i])
         if kind == "grad":
             lines.append(f"_grad({src.expr(args)}, {src.expr(kwargs)})")
-            reads.append(_slots(args, _slots(kwargs, [])))
+            read.append(used)
             continue
         if kind == "version":
             lines.append(f"_bump({src.expr(args)})")
-            reads.append([])
+            read.append(used)
             continue
         if kind == "setattr":
             lines.append(f"_setattr({src.expr(args)}, {kwargs[0]!r}, {src.expr(kwargs[1])})")
-            reads.append(_slots(kwargs[1], []))
+            read.append(used)
             continue
         call = src.call(fn, args, kwargs)
-        used = []
-        for a in list(args) + list(kwargs.values()):
-            _slots(a, used)
         if kind == "check":
             lines.append(f"if {call} != {src.expr(('k', out))}: _diverged({i}, {extra})")
         elif out is None or not _slots(out, []):
@@ -127,11 +140,11 @@ def build(entries, n_inputs, result, name):
         else:
             lines.append(f"{_target(out)} = {call}")
             used += _slots(out, [])
-        reads.append(used)
+        read.append(used)
     lines.append(f"return {src.expr(result)}")
-    reads.append(_slots(result, []))
+    read.append(_slots(result, []))
     last = {}
-    for i, used in enumerate(reads):
+    for i, used in enumerate(read):
         for s in used:
             last[s] = i
     dead = {}
