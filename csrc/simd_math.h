@@ -10,10 +10,12 @@ static inline long long d_to_bits(double d) { return __builtin_bit_cast(long lon
 static inline float sqrt_t(float x) { return __builtin_sqrtf(x); }
 static inline double sqrt_t(double x) { return __builtin_sqrt(x); }
 
-// exp: e^x = 2^n * e^r with n = round(x/ln2), |r| <= ln2/2, r by Cody-Waite.
+// exp: e^x = 2^n * e^r with n = round(x/ln2), |r| <= ln2/2, r by Cody-Waite. float: 2^n is applied
+// as 2^h * 2^(n-h), h = n/2, so that results round to denormals below FLT_MIN and to inf above
+// FLT_MAX by themselves (x clamped to [-104, 89], where they are 0 and inf already).
 static inline float exp_t(float x) {
     const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-    float xc = x > 88.7228f ? 88.7228f : (x < -86.5f ? -86.5f : x);
+    float xc = x > 89.0f ? 89.0f : (x < -104.0f ? -104.0f : x);
     float t = xc * 1.44269504088896341f + magic;
     float n = t - magic;
     int ni = f_to_bits(t) - f_to_bits(magic);
@@ -26,15 +28,13 @@ static inline float exp_t(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    float scale = bits_to_f((ni + 126) << 23);  // 2^(n-1): n can reach 128
-    float y = p * scale * 2.0f;
-    y = x < -87.33654f ? 0.0f : y;
-    return x > 88.72283f ? __builtin_inff() : y;
+    int h = ni >> 1;  // n in [-150, 128]: h and n - h in [-75, 64]
+    return p * bits_to_f((h + 127) << 23) * bits_to_f((ni - h + 127) << 23);
 }
 
 static inline double exp_t(double x) {
     const double magic = 6755399441055744.0;  // 1.5 * 2^52
-    double xc = x > 709.78 ? 709.78 : (x < -708.0 ? -708.0 : x);
+    double xc = x > 710.0 ? 710.0 : (x < -746.0 ? -746.0 : x);
     double t = xc * 1.4426950408889634 + magic;
     double n = t - magic;
     long long ni = d_to_bits(t) - d_to_bits(magic);
@@ -54,10 +54,9 @@ static inline double exp_t(double x) {
     p = p * r + 1.0 / 6.0;
     p = p * r + 0.5;
     p = p * r * r + r + 1.0;
-    double scale = bits_to_d((ni + 1022) << 52);
-    double y = p * scale * 2.0;
-    y = x < -745.2 ? 0.0 : y;
-    return x > 709.782712893384 ? __builtin_inf() : y;
+    // n in [-1076, 1024]: h = floor(n / 2) by an unsigned shift (AVX2 has no 64-bit arithmetic one)
+    long long h = (long long)((unsigned long long)(ni + 2048) >> 1) - 1024;
+    return p * bits_to_d((h + 1023) << 52) * bits_to_d((ni - h + 1023) << 52);
 }
 
 // e^y - 1 for 0 <= y < 0.5 (Taylor), accurate where exp(y) - 1 would cancel.

@@ -101,6 +101,26 @@ def test_float32_tanh_within_one_ulp(isa):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_exp_at_the_ends_of_its_range(isa, dtype):
+    """exp where results turn denormal, underflow to 0 and overflow to inf: within 1 ulp of the
+    exact value there too (counting denormal ulps)."""
+    lo, hi = (-104.5, 89.5) if dtype == np.float32 else (-746.5, 710.5)
+    ulp_min = float(np.finfo(dtype).smallest_subnormal)
+    top = float(np.log(np.finfo(dtype).max))
+    x = np.concatenate([np.linspace(lo, lo + 20, 20001), np.linspace(top - 2, hi, 20001), [-np.inf, np.inf, 0]])
+    x = x.astype(dtype)
+    y = _C.act_forward(ACT["exp"], x)
+    with np.errstate(over="ignore"):
+        exact = np.exp(x.astype(np.float64)) if dtype == np.float32 else np.exp(x.astype(np.longdouble))
+        e = exact.astype(dtype)
+    finite = np.isfinite(e)
+    np.testing.assert_array_equal(y[~finite], e[~finite])
+    ulp = np.maximum(np.spacing(np.abs(e[finite])).astype(np.float64), ulp_min)
+    err = (np.abs(y[finite] - exact[finite]) / ulp).astype(np.float64)
+    assert err.max() <= 1.5, f"{err.max():.3g} ulp at x = {x[finite][err.argmax()]!r}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_backend_activations_match_numpy_on_views(cpp, ref, dtype):
     a = rand((300, 200), dtype, 1)  # above the kernel thresholds
     for name, va in views(a):
