@@ -91,7 +91,8 @@ def _check_targets(name, target, classes, ignore_index):
                            f"target")
     if not target.numel():
         return False
-    lo, hi = int(target.amin().item()), int(target.amax().item())
+    b, a = target._b, target._data  # the backend's own reductions: no Tensor or tape (this runs every replay)
+    lo, hi = int(b.reduce("min", a, None, False)), int(b.reduce("max", a, None, False))
     if lo >= 0 and hi < classes:
         return 0 <= ignore_index < classes and bool((target == ignore_index).any())
     bad = ((target < 0) | (target >= classes)) & (target != ignore_index)
