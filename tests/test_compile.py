@@ -258,6 +258,26 @@ def test_outputs_and_grads_are_new_tensors_each_call(rng):
     np.testing.assert_array_equal(model.bias.grad.numpy(), np.full(2, 3.0, np.float32))
 
 
+def test_constants_are_folded_only_where_nothing_writes_or_keeps_them(request):
+    """Calls that read no array of the step are computed once, at the trace (compile/fold.py), unless
+    their result is returned, written in place or handed out: the caller may write what it got."""
+    x = tc.tensor(np.ones(3, np.float32))
+
+    @tc.compile
+    def step(x):
+        c = tc.ones(3) * 2  # the product is returned: only ones(3) folds
+        d = tc.zeros(3)
+        d += x              # written in place: never folded
+        return c, d + tc.ones(3) / 4  # ones(3) / 4 folds
+    for _ in range(5):
+        c, d = step(x)
+        assert c.tolist() == [2.0] * 3 and d.tolist() == [1.25] * 3
+        c.add_(1)
+        d.add_(1)
+    if request.node.callspec.id in ("numpy", "cpp"):
+        assert _calls(step) == ["binary", "full", "binary", "copy_into", "binary"]
+
+
 def test_version_counters_and_tensors_kept_on_modules(rng):
     """In-place writes to tensors from before the step move their version counters at each replay, and
     a tensor the step keeps on a module is the new one after each replay."""

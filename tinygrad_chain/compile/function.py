@@ -19,7 +19,7 @@ from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.backends import lazy
 from tinygrad_chain.tensor import Tensor
 
-from . import fuse
+from . import fold, fuse
 from .replay import Diverged, build
 from .trace import Tracer
 
@@ -37,7 +37,7 @@ class _Step:
     """One traced step: the replay function and the guards on state from before the step."""
 
     def __init__(self, tracer, result):
-        self.entries = fuse.products(tracer.entries, len(tracer.inputs), result)
+        self.entries = fuse.products(fold.constants(tracer.entries, result), len(tracer.inputs), result)
         self.fn = build(self.entries, len(tracer.inputs), result, "step")
         self.checks = [e for e in self.entries if e[0] == "check"]
         inputs = {id(t): i for i, t in enumerate(tracer.inputs)}
