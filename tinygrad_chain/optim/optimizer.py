@@ -116,7 +116,8 @@ class Optimizer:
     def _check(self, index, p, grad, group, state):
         """Refuse a gradient or a state tensor (a loaded one, say) that p's update cannot use."""
         name = type(self).__name__
-        if grad._b is not p._b or grad.dtype != p.dtype or grad.shape != p.shape:
+        g, d = grad._data, p._data  # native dtype and shape: no tc.Size or dtype lookup per parameter and step
+        if grad._b is not p._b or g.dtype != d.dtype or g.shape != d.shape:
             raise RuntimeError(f"{name}.step: parameter {index} is {_described(p)}, but its gradient is "
                                f"{_described(grad)}")
         if not state:
