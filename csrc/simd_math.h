@@ -93,9 +93,9 @@ static inline double expm1_small(double y) {
 
 // float tanh(x) = x P(x^2) / Q(x^2), |x| clamped to 9.02 (float32 tanh rounds to 1 from 9.0109),
 // evaluated in double so that the float result is rounded once: at most 0.87 ulp from tanh over
-// every float (tests/test_float32_accuracy.py sweeps them). Degree 4/4 in x^2, fitted for this
-// project by least squares on the relative error in float64 with Lawson reweighting towards the
-// minimax (max relative error 2.2e-8 on [0, 9.02]). P(0) = Q(0) = 1: tanh(x) = x for tiny x,
+// every float (measured; tests/test_cpp_kernels.py sweeps every 61st). Degree 4/4 in x^2, fitted
+// for this project by csrc/fit_tanh.py (weighted least squares on the relative error, Lawson
+// reweighting towards the minimax: 2.2e-8 on [0, 9.02]). P(0) = Q(0) = 1: tanh(x) = x for tiny x,
 // -0 stays -0, NaN propagates (the clamp's comparisons are false for it).
 static inline float tanh_t(float x) {
     double xc = x > 9.02f ? 9.02f : (x < -9.02f ? -9.02f : x);

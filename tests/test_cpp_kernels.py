@@ -6,6 +6,9 @@ AVX2, AVX-512), on edge sizes, views, both float dtypes, data larger than the
 caches, 1 vs 2 threads, and from several Python threads at once.
 """
 import concurrent.futures as cf
+import importlib.util
+import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -98,6 +101,21 @@ def test_float32_tanh_within_one_ulp(isa):
     np.testing.assert_array_equal(y[:8], np.concatenate([tiny, -tiny]))
     assert np.signbit(y[8]) and y[8] == 0  # -0 stays -0
     np.testing.assert_array_equal(y[9:], [1, -1, np.nan, 1, 1, -1])
+
+
+def test_tanh_coefficients_come_from_the_fit():
+    """csrc/simd_math.h's float32 tanh constants are what csrc/fit_tanh.py derives."""
+    csrc = pathlib.Path(__file__).resolve().parents[1] / "csrc"
+    spec = importlib.util.spec_from_file_location("fit_tanh", csrc / "fit_tanh.py")
+    fit_tanh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit_tanh)
+    worst, p, q = fit_tanh.fit()
+    src = (csrc / "simd_math.h").read_text()
+    body = src[src.index("static inline float tanh_t(float x)"):]
+    body = body[:body.index("\n}")]
+    consts = [float(v) for v in re.findall(r"[pq] = (?:[pq] \* s \+ )?([0-9.e+-]+);", body)]
+    assert consts == [*p[::-1], *q[::-1]]
+    assert worst < 2.5e-8
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
