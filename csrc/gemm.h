@@ -16,15 +16,22 @@ struct Epilogue {
     i64 ldm = 0;
     bool any() const { return bias || relu || mask; }
     void apply(T* C, i64 ldc, i64 r0, i64 r1, i64 c0, i64 c1) const {
+        // one pass per row, each case a loop of its own that vectorizes (v <= 0 ? 0 : v is maximum(v, 0))
         for (i64 i = r0; i < r1; ++i) {
-            T* c = C + i * ldc;
-            if (bias)
-                for (i64 j = c0; j < c1; ++j) c[j] = c[j] + bias[j];
-            if (relu)
-                for (i64 j = c0; j < c1; ++j) c[j] = c[j] > T(0) || c[j] != c[j] ? c[j] : T(0);
+            T* __restrict c = C + i * ldc;
+            const T* __restrict b = bias;
+            if (b && relu)
+                for (i64 j = c0; j < c1; ++j) {
+                    T v = c[j] + b[j];
+                    c[j] = v <= T(0) ? T(0) : v;
+                }
+            else if (b)
+                for (i64 j = c0; j < c1; ++j) c[j] = c[j] + b[j];
+            else if (relu)
+                for (i64 j = c0; j < c1; ++j) c[j] = c[j] <= T(0) ? T(0) : c[j];
             if (mask) {
-                const T* y = mask + i * ldm;
-                for (i64 j = c0; j < c1; ++j) c[j] = c[j] * (y[j] > T(0) ? T(1) : T(0));
+                const T* __restrict y = mask + i * ldm;
+                for (i64 j = c0; j < c1; ++j) c[j] = c[j] * T(y[j] > T(0));
             }
         }
     }
