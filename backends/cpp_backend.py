@@ -189,7 +189,10 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         # the bias is written first and the GEMM adds onto it (beta = 1): no separate pass for the add
         out = np.empty((x.size // x.shape[-1], w.shape[0]), x.dtype)
         out[...] = bias
-        _C.gemm(x.reshape(-1, x.shape[-1]), w.T, out, 1.0, relu=relu)
+        if relu:
+            _C.gemm(x.reshape(-1, x.shape[-1]), w.T, out, 1.0, relu=True)
+        else:  # no keyword: plain linear keeps working with an extension built before the epilogue
+            _C.gemm(x.reshape(-1, x.shape[-1]), w.T, out, 1.0)
         return out.reshape(x.shape[:-1] + (w.shape[0],))
 
     # ---- a product with the elementwise ops that read it (tc.compile's replay: compile/fuse.py) ----
