@@ -122,7 +122,7 @@ static inline double tanh_t(double x) {
     double em1 = y < 0.5 ? small : big;
     double t = em1 / (em1 + 2.0);
     t = x != x ? x : t;
-    return x < 0.0 ? -t : t;
+    return __builtin_copysign(t, x);  // t >= 0 or NaN; -0 stays -0
 }
 
 template <class T>

@@ -103,6 +103,12 @@ def test_float32_tanh_within_one_ulp(isa):
     np.testing.assert_array_equal(y[9:], [1, -1, np.nan, 1, 1, -1])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tanh_keeps_the_sign_of_zero(isa, dtype):
+    y = _C.act_forward(ACT["tanh"], np.array([-0.0, 0.0] * 2048, dtype))
+    assert (y == 0).all() and np.array_equal(np.signbit(y), [True, False] * 2048)
+
+
 def test_tanh_coefficients_come_from_the_fit():
     """csrc/simd_math.h's float32 tanh constants are what csrc/fit_tanh.py derives."""
     csrc = pathlib.Path(__file__).resolve().parents[1] / "csrc"
