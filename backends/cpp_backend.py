@@ -271,7 +271,7 @@ class CppBackend(CppWindowMixin, NumpyBackend):
     # ---- elementwise -----------------------------------------------------
     def mul_backward(self, g, x, y):  # a LazyArray operand: the products below record
         if _f(g) and g.size >= _MIN_ARITH and _same(g, x) and _same(g, y):
-            return tuple(_C.mul_backward(_c(g), _c(x), _c(y)))
+            return tuple(_C.mul_backward(g, x, y))
         return super().mul_backward(g, x, y)
 
     def binary(self, name, a, b):
@@ -289,19 +289,19 @@ class CppBackend(CppWindowMixin, NumpyBackend):
         if op is not None:
             if type(a) is _ndarray and a.dtype in _FLOATS:
                 if type(b) is float or _py_scalar(b):  # a float asked first, without a call: the common case
-                    return _C.binary_scalar(op, _c(a), b, False)
+                    return _C.binary_scalar(op, a, b, False)
                 if type(b) is _ndarray and b.dtype is a.dtype and b.shape == a.shape:
                     if a.size >= _MIN_ARITH:
                         # a broadcast single value (the gradient of a sum) acts as a scalar: no copy. Not
                         # both: the result must stay an array
                         ua, ub = _as_scalar_if_uniform(a), _as_scalar_if_uniform(b)
                         if ub is b and ua is not a:
-                            return _C.binary_scalar(op, _c(b), ua, True)
+                            return _C.binary_scalar(op, b, ua, True)
                         if ua is a and ub is not b:
-                            return _C.binary_scalar(op, _c(a), ub, False)
-                    return _C.binary(op, _c(a), _c(b))
+                            return _C.binary_scalar(op, a, ub, False)
+                    return _C.binary(op, a, b)
             elif _py_scalar(a) and type(b) is _ndarray and b.dtype in _FLOATS:
-                return _C.binary_scalar(op, _c(b), a, True)
+                return _C.binary_scalar(op, b, a, True)
         return super().binary(name, a, b)
 
     def unary(self, name, a):
@@ -312,18 +312,18 @@ class CppBackend(CppWindowMixin, NumpyBackend):
             a = lazy.realized(a)
         # exp only: NumPy 2's own SIMD tanh beats the kernel's (benchmarks/bench_cpp_kernels.py)
         if name == "exp" and _f(a) and a.size >= _MIN_ACT:
-            return _C.act_forward(_ACT["exp"], _c(a))
+            return _C.act_forward(_ACT["exp"], a)
         return super().unary(name, a)
 
     def act(self, name, a, *params):
         # not tanh: NumPy 2's own SIMD tanh beats the kernel's (benchmarks/bench_cpp_kernels.py)
         if _f(a) and a.size >= (_MIN_ARITH if name == "relu" else _MIN_ACT) and name != "tanh":
-            return _C.act_forward(_ACT[name], _c(a), *map(float, params))
+            return _C.act_forward(_ACT[name], a, *map(float, params))
         return super().act(name, a, *params)
 
     def act_backward(self, name, g, saved, *params):
         if _f(saved) and saved.size >= (_MIN_ARITH if name == "relu" else _MIN_ACT) and _same(saved, g):
-            return _C.act_backward(_ACT[name], _c(g), _c(saved), *map(float, params))
+            return _C.act_backward(_ACT[name], g, saved, *map(float, params))
         return super().act_backward(name, g, saved, *params)
 
     # ---- softmax family (kernels run along the last axis) ------------------

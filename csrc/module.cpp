@@ -16,6 +16,7 @@ void bind_pool(py::module_& m);
 void bind_fused(py::module_& m);
 void bind_lstm(py::module_& m);
 void bind_layernorm(py::module_& m);
+void bind_apply(py::module_& m);
 
 namespace {
 // The matrix (last two) axes of an operand, in elements.
@@ -141,4 +142,5 @@ PYBIND11_MODULE(_C, m) {
     bind_fused(m);
     bind_lstm(m);
     bind_layernorm(m);
+    bind_apply(m);
 }

@@ -272,8 +272,22 @@ def test_out_argument_reuses_buffer():
     np.testing.assert_allclose(out, a * a, rtol=1e-6)
     with pytest.raises(ValueError):
         _C.binary(BIN["mul"], a, a, out=np.empty(999, np.float32))
-    with pytest.raises(ValueError):
-        _C.binary(BIN["mul"], a, a[::-1].copy()[::-1])  # non-contiguous input to the raw kernel
+    with pytest.raises(ValueError):  # out is written in place: it must be contiguous
+        _C.binary(BIN["mul"], a, a, out=np.empty(2000, np.float32)[::2])
+
+
+def test_strided_inputs_are_copied_by_the_kernels():
+    """The elementwise bindings make a strided input contiguous themselves (the backend no longer does)."""
+    a, b = rand((1000,), np.float32), rand((2000,), np.float32, 1)[::2]
+    np.testing.assert_array_equal(_C.binary(BIN["mul"], a, b), a * b)
+    np.testing.assert_array_equal(_C.binary(BIN["sub"], b, a[::-1]), b - a[::-1])
+    np.testing.assert_array_equal(_C.binary_scalar(BIN["mul"], b, 2.0), b * np.float32(2.0))
+    gx, gy = _C.mul_backward(a[::-1], b, a)
+    np.testing.assert_array_equal(gx, a[::-1] * a)
+    np.testing.assert_array_equal(gy, a[::-1] * b)
+    x = rand((8, 6), np.float32, 2).T  # a transposed 2-D input keeps its shape
+    assert _C.binary_scalar(BIN["add"], x, 1.0).shape == (6, 8)
+    np.testing.assert_array_equal(_C.binary_scalar(BIN["add"], x, 1.0), x + np.float32(1.0))
 
 
 # ---------------------------------------------------------------- softmax family

@@ -17,6 +17,7 @@ class Node:
                  "retained", "__weakref__")
 
     def __init__(self, op, attrs, parents, in_meta, inputs=None, versions=None, out=None, saved=None):
+        # csrc/apply.cpp's record() fills the same slots for the nodes apply makes
         self.op = op
         self.attrs = attrs
         # per input: None (no gradient flows there), a leaf Tensor, or a Node

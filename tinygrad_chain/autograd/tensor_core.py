@@ -6,6 +6,7 @@ which they never import. So its fields are declared here, in `TensorCore`, and
 the API's class subclasses it with `results=True`: that class is then the one
 `TensorCore.make` builds, and `isinstance(x, TensorCore)` tells a tensor.
 """
+from .in_c import C
 
 
 class TensorCore:
@@ -16,11 +17,12 @@ class TensorCore:
         if results:
             if TensorCore.make is not _unset:
                 raise TypeError(f"{cls.__name__}: results are already made as {TensorCore.make.__self__.__name__}")
-            # a bound classmethod is no descriptor: TensorCore.make(...) calls cls._make(...)
-            TensorCore.make = cls._make
+            # a bound classmethod is no descriptor: TensorCore.make(...) calls cls._make(...), or the
+            # same in C, whose __self__ is cls too
+            TensorCore.make = cls._make if C is None else C.tensor_maker(cls)
 
     @classmethod
-    def _make(cls, data, backend, requires_grad, grad_fn, version):
+    def _make(cls, data, backend, requires_grad, grad_fn, version):  # csrc/apply.cpp's make_of() fills the same slots
         t = _new(cls)
         t._data = data  # a backend array (a fusing backend's may be lazy: backends/lazy.py)
         t._b = backend

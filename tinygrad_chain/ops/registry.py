@@ -6,7 +6,9 @@ itself be recorded for higher-order gradients).
 """
 from tinygrad_chain import dtypes
 from tinygrad_chain.autograd.grad_mode import state
+from tinygrad_chain.autograd.in_c import C
 from tinygrad_chain.autograd.node import Node
+from tinygrad_chain.autograd.node import _sequence as node_sequence
 from tinygrad_chain.autograd.tensor_core import TensorCore, constant  # noqa: F401  (constant: ops import it here)
 
 REGISTRY = {}
@@ -29,10 +31,22 @@ def register(cls):
     op = cls()
     for flag in _FLAGS:  # copied onto the instance: an instance's own value is the fastest lookup
         setattr(op, flag, getattr(cls, flag))
+    op.apply_bits = _apply_bits(op)
     if op.name in REGISTRY:
         raise ValueError(f"op {op.name!r} registered twice")
     REGISTRY[op.name] = op
     return op
+
+
+# The flags again, as the bits of one int for the C apply (csrc/apply.cpp's enum)
+_APPLY_BITS = {"has_check": 1, "float_only": 2, "saves_extra": 4, "sets_dtype": 8, "changes_device": 16, "view": 32,
+               "differentiable": 64, "saves_inputs": 128, "saves_output": 256}
+_READS_SOME = 512  # saves_inputs names the inputs it reads
+
+
+def _apply_bits(op):
+    bits = sum(bit for flag, bit in _APPLY_BITS.items() if getattr(op, flag))
+    return bits | (_READS_SOME if op.saves_inputs and op.saves_inputs is not True else 0)
 
 
 class Op:
@@ -237,3 +251,15 @@ def _shape_error(op, args, err):
     if "broadcast" in msg:
         msg = "shapes cannot be broadcast together"
     return RuntimeError(f"{op.name}: {msg} (inputs: {_describe(args)})")
+
+
+def _in_c(python_apply):
+    """The C apply (csrc/apply.cpp, see autograd/in_c.py); it calls python_apply for the rare cases."""
+    if C is None:
+        return python_apply
+    C.apply_setup(python_apply, TensorCore, Node, node_sequence, state, _SHARED, _shared, _as_float, _no_silent_float64, True)
+    return C.apply
+
+
+python_apply = apply
+apply = _in_c(python_apply)

@@ -1,0 +1,421 @@
+// tinygrad_chain._C.apply: ops/registry.py's apply (check, forward, record a node) in C.
+//
+// A small op's cost is mostly the interpreter running apply's own steps; torch does them in
+// C++. This is the same function, step for step, through the CPython API: registry.py's Python
+// apply stays the definition (read it first) and this file calls it back for everything rare
+// (inputs on two devices, a forward's ValueError to be named, an op it was not told about), so
+// any error is raised by the Python one. Python's apply is also what runs without the
+// extension, or after _C.apply_setup(..., enabled=False) (tests run both).
+#include <Python.h>
+#include <structmember.h>  // PyMemberDef: where a __slots__ member lives
+
+#include "pyutil.h"
+
+namespace tc {
+namespace {
+
+// An op's flags as one int (registry.APPLY_BITS gives each its bit), so a call reads one
+// attribute instead of ten.
+enum : long {
+    HAS_CHECK = 1, FLOAT_ONLY = 2, SAVES_EXTRA = 4, SETS_DTYPE = 8, CHANGES_DEVICE = 16, VIEW = 32,
+    DIFFERENTIABLE = 64, SAVES_INPUTS = 128, SAVES_OUTPUT = 256, READS_SOME = 512,
+};
+constexpr Py_ssize_t MAX_ARGS = 8;  // more inputs than this: Python's apply
+
+// autograd/tensor_core.py's TensorCore.__slots__, as byte offsets (a subclass keeps them)
+struct TensorSlots { Py_ssize_t data, backend, requires_grad, grad, grad_fn, version, hooks; };
+
+// autograd/node.py's Node.__slots__, as byte offsets
+struct NodeSlots { Py_ssize_t op, attrs, parents, in_meta, seq, needs, inputs, versions, out, out_version, saved, hooks, retained; };
+
+// What apply_setup hands over (kept for the life of the process).
+struct Setup {
+    bool enabled = false;
+    PyObject *python_apply, *tensor_type, *node_type, *state, *shared, *shared_miss, *as_float,
+        *no_silent_float64;
+    NodeSlots node;
+    PyObject* node_sequence;  // node.py's _sequence: Node.seq is its next value
+} S;
+
+// The class TensorCore.make builds (tensor.Tensor, once tensor_maker has been called) and its slots.
+PyTypeObject* made_type = nullptr;
+TensorSlots T;
+
+// interned attribute names
+PyObject *s_apply_bits, *s_check, *s_forward, *s_scalar_type, *s_asarray, *s_dtype, *s_float64_native,
+    *s_enabled, *s_retain_all, *s_retain_grad, *s_make, *s_dtype_of, *s_shape, *s_saves_inputs, *s_target;
+
+inline PyObject* slot(PyObject* o, Py_ssize_t off) { return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(o) + off); }
+
+// Where instances of `type` keep the __slots__ member `name` (found on the type or a base).
+Py_ssize_t slot_offset(PyObject* type, const char* name) {
+    PyObject* d = PyObject_GetAttrString(type, name);  // a class gives its member descriptor itself
+    Py_ssize_t off = d && Py_IS_TYPE(d, &PyMemberDescr_Type) ? reinterpret_cast<PyMemberDescrObject*>(d)->d_member->offset : -1;
+    Py_XDECREF(d);
+    if (off < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "apply: %s is not a __slots__ member of %R", name, type);
+    }
+    return off;
+}
+
+int tensor_slots(PyObject* type, TensorSlots& t) {
+    struct { Py_ssize_t* off; const char* name; } slots[] = {
+        {&t.data, "_data"}, {&t.backend, "_b"}, {&t.requires_grad, "_requires_grad"}, {&t.grad, "_grad"},
+        {&t.grad_fn, "grad_fn"}, {&t.version, "_version"}, {&t.hooks, "_hooks"}};
+    for (auto& f : slots)
+        if ((*f.off = slot_offset(type, f.name)) < 0) return -1;
+    return 0;
+}
+
+PyObject* python_apply(PyObject* const* a, size_t nargsf, PyObject* kwnames) {
+    return PyObject_Vectorcall(S.python_apply, a, nargsf, kwnames);
+}
+
+// An owned reference that lets go by itself.
+struct Ref {
+    PyObject* p = nullptr;
+    Ref() = default;
+    explicit Ref(PyObject* o) : p(o) {}
+    Ref(const Ref&) = delete;
+    Ref& operator=(const Ref&) = delete;
+    ~Ref() { Py_XDECREF(p); }
+    void reset(PyObject* o) { Py_XDECREF(p); p = o; }
+    PyObject* release() { PyObject* o = p; p = nullptr; return o; }
+    explicit operator bool() const { return p != nullptr; }
+};
+
+int truth(PyObject* o) { return o == Py_True ? 1 : o == Py_False || o == Py_None ? 0 : PyObject_IsTrue(o); }
+
+// _SHARED.get(record) or _shared(record): one shared tuple per distinct record (see registry.py).
+PyObject* shared(PyObject* record) {
+    PyObject* kept = PyDict_GetItemWithError(S.shared, record);
+    if (kept) return Py_NewRef(kept);
+    if (PyErr_Occurred()) return nullptr;
+    return PyObject_CallOneArg(S.shared_miss, record);
+}
+
+PyObject* call_method(PyObject* name, std::initializer_list<PyObject*> args) {
+    return PyObject_VectorcallMethod(name, args.begin(), args.size() | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+}
+
+// The node's records of the inputs, as registry.py's apply builds them.
+PyObject* record(PyObject* op, long bits, PyObject* const* args, Py_ssize_t n, PyObject* source, PyObject* attrs,
+                 PyObject* out, PyObject* b, PyObject* version, PyObject* saved) {
+    bool read = bits & SAVES_INPUTS;
+    Ref parents(PyTuple_New(n)), meta(PyTuple_New(n)), versions(read ? PyTuple_New(n) : nullptr);
+    if (!parents || !meta || (read && !versions)) return nullptr;
+    Ref read_some(bits & READS_SOME ? PyObject_GetAttr(op, s_saves_inputs) : nullptr);
+    if ((bits & READS_SOME) && !read_some) return nullptr;
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        PyObject* a = args[i];
+        if (!PyObject_TypeCheck(a, reinterpret_cast<PyTypeObject*>(S.tensor_type))) {
+            PyTuple_SET_ITEM(parents.p, i, Py_NewRef(Py_None));
+            PyTuple_SET_ITEM(meta.p, i, Py_NewRef(Py_None));
+            if (read) PyTuple_SET_ITEM(versions.p, i, Py_NewRef(Py_None));
+            continue;
+        }
+        PyObject* d = slot(a, T.data);
+        int rg = truth(slot(a, T.requires_grad));
+        if (rg < 0) return nullptr;
+        PyObject* fn = slot(a, T.grad_fn);
+        PyTuple_SET_ITEM(parents.p, i, Py_NewRef(!rg ? Py_None : fn && fn != Py_None ? fn : a));
+        Ref shape(PyObject_GetAttr(d, s_shape)), dtype(call_method(s_dtype_of, {source, d}));
+        if (!shape || !dtype) return nullptr;
+        PyObject* m = PyTuple_Pack(3, shape.p, dtype.p, source);
+        if (!m) return nullptr;
+        PyTuple_SET_ITEM(meta.p, i, m);
+        if (read) {
+            PyObject *v = Py_None, *counter = slot(a, T.version);
+            int r = 1;
+            if (read_some) {
+                Ref index(PyLong_FromSsize_t(i));
+                if ((r = index ? PySequence_Contains(read_some.p, index.p) : -1) < 0) return nullptr;
+            }
+            if (r) {
+                if (!PyList_Check(counter) || PyList_GET_SIZE(counter) < 1) {
+                    PyErr_SetString(PyExc_TypeError, "apply: a tensor's version counter must be a one-element list");
+                    return nullptr;
+                }
+                v = PyList_GET_ITEM(counter, 0);
+            }
+            PyTuple_SET_ITEM(versions.p, i, Py_NewRef(v));
+        }
+    }
+    meta.reset(shared(meta.p));
+    if (!meta) return nullptr;
+    Ref inputs;
+    if (read) {
+        versions.reset(shared(versions.p));
+        inputs.reset(PyTuple_New(n));
+        if (!versions || !inputs) return nullptr;
+        for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(inputs.p, i, Py_NewRef(args[i]));
+    }
+    Ref out_record((bits & SAVES_OUTPUT) ? PyTuple_Pack(3, out, b, version) : Py_NewRef(Py_None));
+    Ref seq(PyIter_Next(S.node_sequence));
+    if (!out_record || !seq) return nullptr;
+    // Node.__init__'s slots, filled here without its frame
+    PyTypeObject* type = reinterpret_cast<PyTypeObject*>(S.node_type);
+    PyObject* node = type->tp_alloc(type, 0);
+    if (!node) return nullptr;
+    auto set = [node](Py_ssize_t off, PyObject* v) { *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(node) + off) = Py_NewRef(v); };
+    const NodeSlots& k = S.node;
+    set(k.op, op);
+    set(k.attrs, attrs);
+    set(k.parents, parents.p);
+    set(k.in_meta, meta.p);
+    set(k.seq, seq.p);
+    set(k.needs, Py_None);
+    set(k.inputs, read ? inputs.p : Py_None);
+    set(k.versions, read ? versions.p : Py_None);
+    set(k.out, out_record.p);
+    set(k.out_version, (bits & SAVES_OUTPUT) ? PyList_GET_ITEM(version, 0) : Py_None);  // a list: apply made or checked it
+    set(k.saved, saved ? saved : Py_None);
+    set(k.hooks, Py_None);
+    set(k.retained, Py_None);
+    return node;
+}
+
+// TensorCore.make: tensor_core.py's _make, the slots filled without its frame.
+PyObject* make_of(PyTypeObject* type, PyObject* out, PyObject* b, PyObject* requires_grad, PyObject* node,
+                  PyObject* version) {
+    PyObject* t = type->tp_alloc(type, 0);
+    if (!t) return nullptr;
+    auto set = [t](Py_ssize_t off, PyObject* v) { *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(t) + off) = Py_NewRef(v); };
+    set(T.data, out);
+    set(T.backend, b);
+    set(T.requires_grad, requires_grad);
+    set(T.grad, Py_None);
+    set(T.grad_fn, node);
+    set(T.version, version);
+    set(T.hooks, Py_None);
+    return t;
+}
+
+PyObject* make(PyObject* out, PyObject* b, PyObject* requires_grad, PyObject* node, PyObject* version) {
+    if (!made_type) {  // tensor.py not imported yet: Python's TensorCore.make raises that
+        Ref maker(PyObject_GetAttr(S.tensor_type, s_make));
+        PyObject* args[] = {out, b, requires_grad, node, version};
+        return maker ? PyObject_Vectorcall(maker.p, args, 5, nullptr) : nullptr;
+    }
+    return make_of(made_type, out, b, requires_grad, node, version);
+}
+
+// the callable tensor_maker returns: its self is the class
+PyObject* make_method(PyObject* cls, PyObject* const* a, Py_ssize_t n) {
+    if (n != 5) {
+        PyErr_Format(PyExc_TypeError, "make(data, backend, requires_grad, grad_fn, version) takes 5 arguments, not %zd", n);
+        return nullptr;
+    }
+    return make_of(reinterpret_cast<PyTypeObject*>(cls), a[0], a[1], a[2], a[3], a[4]);
+}
+
+PyMethodDef make_def = {"make", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(make_method)), METH_FASTCALL,
+                        "make(data, backend, requires_grad, grad_fn, version): a tensor of this class."};
+
+PyObject* tensor_maker(PyObject*, PyObject* cls) {
+    if (!PyType_Check(cls) || made_type) {
+        PyErr_SetString(PyExc_TypeError, made_type ? "tensor_maker: a class makes tensors already" : "tensor_maker: expected a class");
+        return nullptr;
+    }
+    if (tensor_slots(cls, T) < 0) return nullptr;
+    made_type = reinterpret_cast<PyTypeObject*>(Py_NewRef(cls));
+    return PyCFunction_NewEx(&make_def, cls, nullptr);
+}
+
+PyObject* apply(PyObject*, PyObject* const* a, Py_ssize_t nargsf, PyObject* kwnames) {
+    Py_ssize_t n = PyVectorcall_NARGS(nargsf) - 1, nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (!S.enabled || n < 1 || n > MAX_ARGS) return python_apply(a, nargsf, kwnames);
+    PyObject* op = a[0];
+    PyObject* const* args = a + 1;
+    Ref bits_obj(PyObject_GetAttr(op, s_apply_bits));
+    if (!bits_obj) {  // an op registry.register did not make
+        PyErr_Clear();
+        return python_apply(a, nargsf, kwnames);
+    }
+    long bits = PyLong_AsLong(bits_obj.p);
+    if (bits == -1 && PyErr_Occurred()) return nullptr;
+
+    // the inputs: their backend (one device, else Python's apply moves CPU scalars or names the devices)
+    // and their arrays, laid out as forward's arguments: op, backend, arrays..., attribute values...
+    PyObject* stack[2 + MAX_ARGS + 16];
+    if (nkw > 16) return python_apply(a, nargsf, kwnames);
+    PyObject* b = nullptr;
+    bool requires_grad = false;
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        PyObject* x = args[i];
+        stack[2 + i] = x;
+        if (!PyObject_TypeCheck(x, reinterpret_cast<PyTypeObject*>(S.tensor_type))) continue;
+        PyObject *d = slot(x, T.data), *xb = slot(x, T.backend), *rg = slot(x, T.requires_grad);
+        if (!d || !xb || !rg || !slot(x, T.grad_fn) || !slot(x, T.version) || (b && xb != b))
+            return python_apply(a, nargsf, kwnames);
+        b = xb;
+        int r = truth(rg);
+        if (r < 0) return nullptr;
+        requires_grad |= r;
+        stack[2 + i] = d;
+    }
+    if (!b) return python_apply(a, nargsf, kwnames);  // it raises: no tensor argument
+    for (Py_ssize_t k = 0; k < nkw; ++k) stack[2 + n + k] = args[n + k];
+    stack[0] = op;
+    stack[1] = b;
+
+    if (bits & HAS_CHECK) {
+        PyObject* check_args[1 + MAX_ARGS + 16];
+        check_args[0] = op;
+        for (Py_ssize_t i = 0; i < n + nkw; ++i) check_args[1 + i] = args[i];
+        Ref ok(PyObject_VectorcallMethod(s_check, check_args, size_t(1 + n), kwnames));
+        if (!ok) return nullptr;
+    }
+    Ref floats;  // _as_float's arrays, kept alive while forward runs
+    if (bits & FLOAT_ONLY) {
+        Ref arrays(PyList_New(n));
+        if (!arrays) return nullptr;
+        for (Py_ssize_t i = 0; i < n; ++i) PyList_SET_ITEM(arrays.p, i, Py_NewRef(stack[2 + i]));
+        floats.reset(PyObject_CallFunctionObjArgs(S.as_float, b, arrays.p, nullptr));
+        if (!floats) return nullptr;
+        for (Py_ssize_t i = 0; i < n; ++i) stack[2 + i] = PyList_GET_ITEM(floats.p, i);
+    }
+    Ref out(PyObject_VectorcallMethod(s_forward, stack, size_t(2 + n), kwnames));
+    if (!out) {
+        if (!PyErr_ExceptionMatches(PyExc_ValueError)) return nullptr;
+        PyErr_Clear();  // Python's apply runs it again and names the op and shapes
+        return python_apply(a, nargsf, kwnames);
+    }
+    Ref saved;
+    if (bits & SAVES_EXTRA) {
+        if (!PyTuple_Check(out.p) || PyTuple_GET_SIZE(out.p) != 2) {
+            PyErr_SetString(PyExc_TypeError, "apply: a saves_extra forward must return (out, saved)");
+            return nullptr;
+        }
+        saved.reset(Py_NewRef(PyTuple_GET_ITEM(out.p, 1)));
+        out.reset(Py_NewRef(PyTuple_GET_ITEM(out.p, 0)));
+    }
+    {  // NumPy returns scalars, not arrays, for 0-d results
+        Ref scalar_type(PyObject_GetAttr(b, s_scalar_type));
+        if (!scalar_type) return nullptr;
+        int r = PyObject_IsInstance(out.p, scalar_type.p);
+        if (r < 0) return nullptr;
+        if (r) out.reset(call_method(s_asarray, {b, out.p}));
+        if (!out) return nullptr;
+    }
+    if (!(bits & SETS_DTYPE)) {  // no float64 where torch gives the default float
+        Ref dtype(PyObject_GetAttr(out.p, s_dtype)), f64(PyObject_GetAttr(b, s_float64_native));
+        if (!dtype || !f64) return nullptr;
+        if (dtype.p == f64.p) {
+            Ref all(PyTuple_New(n));
+            if (!all) return nullptr;
+            for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(all.p, i, Py_NewRef(args[i]));
+            out.reset(PyObject_CallFunctionObjArgs(S.no_silent_float64, b, out.p, all.p, nullptr));
+            if (!out) return nullptr;
+        }
+    }
+    PyObject* source = b;
+    Ref attrs(PyDict_New());
+    if (!attrs) return nullptr;
+    for (Py_ssize_t k = 0; k < nkw; ++k)
+        if (PyDict_SetItem(attrs.p, PyTuple_GET_ITEM(kwnames, k), args[n + k]) < 0) return nullptr;
+    if (bits & CHANGES_DEVICE) {
+        b = PyDict_GetItemWithError(attrs.p, s_target);
+        if (!b) return PyErr_Occurred() ? nullptr : python_apply(a, nargsf, kwnames);
+    }
+    Ref version;
+    if (bits & VIEW) {
+        if (!PyObject_TypeCheck(args[0], reinterpret_cast<PyTypeObject*>(S.tensor_type)))
+            return python_apply(a, nargsf, kwnames);
+        PyObject* shared_version = slot(args[0], T.version);
+        if (!PyList_Check(shared_version) || PyList_GET_SIZE(shared_version) < 1) return python_apply(a, nargsf, kwnames);
+        version.reset(Py_NewRef(shared_version));
+    } else {
+        version.reset(PyList_New(1));
+        if (!version) return nullptr;
+        PyList_SET_ITEM(version.p, 0, PyLong_FromLong(0));
+    }
+
+    int recording = requires_grad && (bits & DIFFERENTIABLE);
+    if (recording) {
+        Ref enabled(PyObject_GetAttr(S.state, s_enabled));
+        recording = enabled ? truth(enabled.p) : -1;
+        if (recording < 0) return nullptr;
+    }
+    if (!recording) return make(out.p, b, Py_False, Py_None, version.p);
+
+    Ref node(record(op, bits, args, n, source, attrs.p, out.p, b, version.p, saved.p));
+    if (!node) return nullptr;
+    Ref result(make(out.p, b, Py_True, node.p, version.p));
+    if (!result) return nullptr;
+    Ref retain_all(PyObject_GetAttr(S.state, s_retain_all));
+    int r = retain_all ? truth(retain_all.p) : -1;
+    if (r < 0) return nullptr;
+    if (r) {
+        Ref done(call_method(s_retain_grad, {result.p}));
+        if (!done) return nullptr;
+    }
+    return result.release();
+}
+
+PyObject* apply_setup(PyObject*, PyObject* args) {
+    Setup s;
+    int enabled;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOp", &s.python_apply, &s.tensor_type, &s.node_type, &s.node_sequence, &s.state,
+                          &s.shared, &s.shared_miss, &s.as_float, &s.no_silent_float64, &enabled))
+        return nullptr;
+    if (!PyType_Check(s.tensor_type) || !PyType_Check(s.node_type) || !PyDict_Check(s.shared)) {
+        PyErr_SetString(PyExc_TypeError, "apply_setup: expected the TensorCore and Node classes and the _SHARED dict");
+        return nullptr;
+    }
+    if (tensor_slots(s.tensor_type, T) < 0) return nullptr;
+    NodeSlots& k = s.node;
+    struct { Py_ssize_t* off; const char* name; } node_slots[] = {
+        {&k.op, "op"}, {&k.attrs, "attrs"}, {&k.parents, "parents"}, {&k.in_meta, "in_meta"}, {&k.seq, "seq"},
+        {&k.needs, "_needs"}, {&k.inputs, "_inputs"}, {&k.versions, "_versions"}, {&k.out, "_out"},
+        {&k.out_version, "_out_version"}, {&k.saved, "saved"}, {&k.hooks, "hooks"}, {&k.retained, "retained"}};
+    for (auto& f : node_slots)
+        if ((*f.off = slot_offset(s.node_type, f.name)) < 0) return nullptr;
+    if (!PyIter_Check(s.node_sequence)) {
+        PyErr_SetString(PyExc_TypeError, "apply_setup: node_sequence must be an iterator");
+        return nullptr;
+    }
+    for (PyObject* o : {s.node_sequence, s.python_apply, s.tensor_type, s.node_type, s.state, s.shared, s.shared_miss, s.as_float,
+                        s.no_silent_float64})
+        Py_INCREF(o);  // kept for good: the modules that own them live as long
+    s.enabled = enabled;
+    S = s;
+    Py_RETURN_NONE;
+}
+
+PyObject* apply_enabled(PyObject*, PyObject* arg) {
+    int on = PyObject_IsTrue(arg);
+    if (on < 0) return nullptr;
+    bool was = S.enabled;
+    S.enabled = on && S.python_apply;
+    return PyBool_FromLong(was);
+}
+
+PyMethodDef methods[] = {
+    {"apply", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(apply)), METH_FASTCALL | METH_KEYWORDS,
+     "apply(op, *args, **attrs): ops/registry.py's apply, in C."},
+    {"apply_setup", apply_setup, METH_VARARGS,
+     "apply_setup(python_apply, TensorCore, Node, node_sequence, state, shared, shared_miss, as_float, "
+     "no_silent_float64, enabled)"},
+    {"tensor_maker", tensor_maker, METH_O,
+     "tensor_maker(cls): TensorCore.make for cls (tensor.Tensor) in C; its __self__ is cls."},
+    {"apply_enabled", apply_enabled, METH_O, "Use the C apply (True) or always Python's; returns the old setting."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+}  // namespace
+
+void bind_apply(py::module_& m) {
+    struct { PyObject** name; const char* text; } names[] = {
+        {&s_apply_bits, "apply_bits"}, {&s_check, "check"}, {&s_forward, "forward"}, {&s_scalar_type, "scalar_type"},
+        {&s_asarray, "asarray"}, {&s_dtype, "dtype"}, {&s_float64_native, "float64_native"}, {&s_enabled, "enabled"},
+        {&s_retain_all, "retain_all"}, {&s_retain_grad, "retain_grad"}, {&s_make, "make"}, {&s_dtype_of, "dtype_of"},
+        {&s_shape, "shape"}, {&s_saves_inputs, "saves_inputs"}, {&s_target, "target"},
+    };
+    for (auto& n : names)
+        if (!(*n.name = PyUnicode_InternFromString(n.text))) throw py::error_already_set();
+    if (PyModule_AddFunctions(m.ptr(), methods) < 0) throw py::error_already_set();
+}
+
+}  // namespace tc
