@@ -32,7 +32,7 @@ struct NodeSlots { Py_ssize_t op, attrs, parents, in_meta, seq, needs, inputs, v
 struct Setup {
     bool enabled = false;
     PyObject *python_apply, *tensor_type, *node_type, *state, *shared, *shared_miss, *as_float,
-        *no_silent_float64;
+        *no_silent_float64, *shape_error;
     NodeSlots node;
     PyObject* node_sequence;  // node.py's _sequence: Node.seq is its next value
 } S;
@@ -96,7 +96,31 @@ PyObject* shared(PyObject* record) {
 }
 
 PyObject* call_method(PyObject* name, std::initializer_list<PyObject*> args) {
-    return PyObject_VectorcallMethod(name, args.begin(), args.size() | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+    return PyObject_VectorcallMethod(name, args.begin(), args.size(), nullptr);
+}
+
+// forward's ValueError as Python's apply raises it: `raise _shape_error(op, args, e) from None`.
+void raise_shape_error(PyObject* op, PyObject* args) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb) PyException_SetTraceback(value, tb);
+    Ref err(PyObject_CallFunctionObjArgs(S.shape_error, op, args, value, nullptr));
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    if (!err) {
+        Py_XDECREF(value);
+        return;
+    }
+    PyException_SetContext(err.p, value);  // steals value
+    PyException_SetCause(err.p, nullptr);  // None, and __suppress_context__: "from None"
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(err.p)), err.p);
+}
+
+// A tensor's slot as an owned reference; a deleted one raises Python's AttributeError.
+PyObject* field(PyObject* t, Py_ssize_t off, const char* name) {
+    PyObject* v = slot(t, off);
+    return v ? Py_NewRef(v) : PyObject_GetAttrString(t, name);
 }
 
 // The node's records of the inputs, as registry.py's apply builds them.
@@ -115,31 +139,29 @@ PyObject* record(PyObject* op, long bits, PyObject* const* args, Py_ssize_t n, P
             if (read) PyTuple_SET_ITEM(versions.p, i, Py_NewRef(Py_None));
             continue;
         }
-        PyObject* d = slot(a, T.data);
-        int rg = truth(slot(a, T.requires_grad));
+        // read again, as Python's apply does: the forward ran in between
+        Ref d(field(a, T.data, "_data")), rg_obj(field(a, T.requires_grad, "_requires_grad"));
+        if (!d || !rg_obj) return nullptr;
+        int rg = truth(rg_obj.p);
         if (rg < 0) return nullptr;
-        PyObject* fn = slot(a, T.grad_fn);
-        PyTuple_SET_ITEM(parents.p, i, Py_NewRef(!rg ? Py_None : fn && fn != Py_None ? fn : a));
-        Ref shape(PyObject_GetAttr(d, s_shape)), dtype(call_method(s_dtype_of, {source, d}));
+        Ref fn(rg ? field(a, T.grad_fn, "grad_fn") : Py_NewRef(Py_None));
+        if (!fn) return nullptr;
+        PyTuple_SET_ITEM(parents.p, i, Py_NewRef(!rg ? Py_None : fn.p != Py_None ? fn.p : a));
+        Ref shape(PyObject_GetAttr(d.p, s_shape)), dtype(call_method(s_dtype_of, {source, d.p}));
         if (!shape || !dtype) return nullptr;
         PyObject* m = PyTuple_Pack(3, shape.p, dtype.p, source);
         if (!m) return nullptr;
         PyTuple_SET_ITEM(meta.p, i, m);
+        Ref counter(field(a, T.version, "_version"));
+        Ref v(counter ? PySequence_GetItem(counter.p, 0) : nullptr);  // every input's, as Python reads them
+        if (!v) return nullptr;
         if (read) {
-            PyObject *v = Py_None, *counter = slot(a, T.version);
             int r = 1;
             if (read_some) {
                 Ref index(PyLong_FromSsize_t(i));
                 if ((r = index ? PySequence_Contains(read_some.p, index.p) : -1) < 0) return nullptr;
             }
-            if (r) {
-                if (!PyList_Check(counter) || PyList_GET_SIZE(counter) < 1) {
-                    PyErr_SetString(PyExc_TypeError, "apply: a tensor's version counter must be a one-element list");
-                    return nullptr;
-                }
-                v = PyList_GET_ITEM(counter, 0);
-            }
-            PyTuple_SET_ITEM(versions.p, i, Py_NewRef(v));
+            PyTuple_SET_ITEM(versions.p, i, Py_NewRef(r ? v.p : Py_None));
         }
     }
     meta.reset(shared(meta.p));
@@ -152,8 +174,9 @@ PyObject* record(PyObject* op, long bits, PyObject* const* args, Py_ssize_t n, P
         for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(inputs.p, i, Py_NewRef(args[i]));
     }
     Ref out_record((bits & SAVES_OUTPUT) ? PyTuple_Pack(3, out, b, version) : Py_NewRef(Py_None));
+    Ref out_version((bits & SAVES_OUTPUT) ? PySequence_GetItem(version, 0) : Py_NewRef(Py_None));
     Ref seq(PyIter_Next(S.node_sequence));
-    if (!out_record || !seq) return nullptr;
+    if (!out_record || !out_version || !seq) return nullptr;
     // Node.__init__'s slots, filled here without its frame
     PyTypeObject* type = reinterpret_cast<PyTypeObject*>(S.node_type);
     PyObject* node = type->tp_alloc(type, 0);
@@ -169,7 +192,7 @@ PyObject* record(PyObject* op, long bits, PyObject* const* args, Py_ssize_t n, P
     set(k.inputs, read ? inputs.p : Py_None);
     set(k.versions, read ? versions.p : Py_None);
     set(k.out, out_record.p);
-    set(k.out_version, (bits & SAVES_OUTPUT) ? PyList_GET_ITEM(version, 0) : Py_None);  // a list: apply made or checked it
+    set(k.out_version, out_version.p);
     set(k.saved, saved ? saved : Py_None);
     set(k.hooks, Py_None);
     set(k.retained, Py_None);
@@ -236,26 +259,40 @@ PyObject* apply(PyObject*, PyObject* const* a, Py_ssize_t nargsf, PyObject* kwna
     long bits = PyLong_AsLong(bits_obj.p);
     if (bits == -1 && PyErr_Occurred()) return nullptr;
 
-    // the inputs: their backend (one device, else Python's apply moves CPU scalars or names the devices)
-    // and their arrays, laid out as forward's arguments: op, backend, arrays..., attribute values...
-    PyObject* stack[2 + MAX_ARGS + 16];
+    // Cases Python's apply handles (or raises for) before anything runs: sent there before anything runs here
     if (nkw > 16) return python_apply(a, nargsf, kwnames);
-    PyObject* b = nullptr;
+    bool has_target = false;
+    for (Py_ssize_t k = 0; k < nkw; ++k) {
+        PyObject* name = PyTuple_GET_ITEM(kwnames, k);
+        if (PyUnicode_CompareWithASCIIString(name, "op") == 0) return python_apply(a, nargsf, kwnames);
+        has_target |= PyUnicode_CompareWithASCIIString(name, "target") == 0;
+    }
+    if ((bits & CHANGES_DEVICE) && !has_target) return python_apply(a, nargsf, kwnames);
+    if ((bits & VIEW) && !PyObject_TypeCheck(args[0], reinterpret_cast<PyTypeObject*>(S.tensor_type)))
+        return python_apply(a, nargsf, kwnames);
+
+    // the inputs: their backend (one device, else Python's apply moves CPU scalars or names the devices)
+    // and their arrays, held here (check() may replace a tensor's array, another thread too), laid out
+    // as forward's arguments: op, backend, arrays..., attribute values...
+    PyObject* stack[2 + MAX_ARGS + 16];
+    Ref held[MAX_ARGS], backend;
     bool requires_grad = false;
     for (Py_ssize_t i = 0; i < n; ++i) {
         PyObject* x = args[i];
         stack[2 + i] = x;
         if (!PyObject_TypeCheck(x, reinterpret_cast<PyTypeObject*>(S.tensor_type))) continue;
         PyObject *d = slot(x, T.data), *xb = slot(x, T.backend), *rg = slot(x, T.requires_grad);
-        if (!d || !xb || !rg || !slot(x, T.grad_fn) || !slot(x, T.version) || (b && xb != b))
+        if (!d || !xb || !rg || !slot(x, T.grad_fn) || !slot(x, T.version) || (backend && xb != backend.p))
             return python_apply(a, nargsf, kwnames);
-        b = xb;
+        if (!backend) backend.reset(Py_NewRef(xb));
         int r = truth(rg);
         if (r < 0) return nullptr;
         requires_grad |= r;
+        held[i].reset(Py_NewRef(d));
         stack[2 + i] = d;
     }
-    if (!b) return python_apply(a, nargsf, kwnames);  // it raises: no tensor argument
+    if (!backend) return python_apply(a, nargsf, kwnames);  // it raises: no tensor argument
+    PyObject* b = backend.p;
     for (Py_ssize_t k = 0; k < nkw; ++k) stack[2 + n + k] = args[n + k];
     stack[0] = op;
     stack[1] = b;
@@ -274,22 +311,32 @@ PyObject* apply(PyObject*, PyObject* const* a, Py_ssize_t nargsf, PyObject* kwna
         for (Py_ssize_t i = 0; i < n; ++i) PyList_SET_ITEM(arrays.p, i, Py_NewRef(stack[2 + i]));
         floats.reset(PyObject_CallFunctionObjArgs(S.as_float, b, arrays.p, nullptr));
         if (!floats) return nullptr;
-        for (Py_ssize_t i = 0; i < n; ++i) stack[2 + i] = PyList_GET_ITEM(floats.p, i);
-    }
-    Ref out(PyObject_VectorcallMethod(s_forward, stack, size_t(2 + n), kwnames));
-    if (!out) {
-        if (!PyErr_ExceptionMatches(PyExc_ValueError)) return nullptr;
-        PyErr_Clear();  // Python's apply runs it again and names the op and shapes
-        return python_apply(a, nargsf, kwnames);
-    }
-    Ref saved;
-    if (bits & SAVES_EXTRA) {
-        if (!PyTuple_Check(out.p) || PyTuple_GET_SIZE(out.p) != 2) {
-            PyErr_SetString(PyExc_TypeError, "apply: a saves_extra forward must return (out, saved)");
+        if (!PyList_Check(floats.p) || PyList_GET_SIZE(floats.p) != n) {
+            PyErr_SetString(PyExc_TypeError, "apply: _as_float must return a list of the arrays");
             return nullptr;
         }
-        saved.reset(Py_NewRef(PyTuple_GET_ITEM(out.p, 1)));
-        out.reset(Py_NewRef(PyTuple_GET_ITEM(out.p, 0)));
+        for (Py_ssize_t i = 0; i < n; ++i) stack[2 + i] = PyList_GET_ITEM(floats.p, i);
+    }
+    Ref all_args(PyTuple_New(n));  // args, as Python's helpers take them
+    if (!all_args) return nullptr;
+    for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(all_args.p, i, Py_NewRef(args[i]));
+    Ref out(PyObject_VectorcallMethod(s_forward, stack, size_t(2 + n), kwnames));
+    if (!out) {
+        if (PyErr_ExceptionMatches(PyExc_ValueError)) raise_shape_error(op, all_args.p);
+        return nullptr;
+    }
+    Ref saved;
+    if (bits & SAVES_EXTRA) {  // out, saved = out
+        Ref pair(PySequence_Fast(out.p, "cannot unpack non-iterable forward result"));
+        if (!pair) return nullptr;
+        Py_ssize_t got = PySequence_Fast_GET_SIZE(pair.p);
+        if (got != 2) {
+            if (got > 2) PyErr_SetString(PyExc_ValueError, "too many values to unpack (expected 2)");
+            else PyErr_Format(PyExc_ValueError, "not enough values to unpack (expected 2, got %zd)", got);
+            return nullptr;
+        }
+        saved.reset(Py_NewRef(PySequence_Fast_GET_ITEM(pair.p, 1)));
+        out.reset(Py_NewRef(PySequence_Fast_GET_ITEM(pair.p, 0)));
     }
     {  // NumPy returns scalars, not arrays, for 0-d results
         Ref scalar_type(PyObject_GetAttr(b, s_scalar_type));
@@ -299,14 +346,11 @@ PyObject* apply(PyObject*, PyObject* const* a, Py_ssize_t nargsf, PyObject* kwna
         if (r) out.reset(call_method(s_asarray, {b, out.p}));
         if (!out) return nullptr;
     }
-    if (!(bits & SETS_DTYPE)) {  // no float64 where torch gives the default float
-        Ref dtype(PyObject_GetAttr(out.p, s_dtype)), f64(PyObject_GetAttr(b, s_float64_native));
+    {  // no float64 where torch gives the default float
+        Ref dtype(PyObject_GetAttr(out.p, s_dtype)), f64(dtype ? PyObject_GetAttr(b, s_float64_native) : nullptr);
         if (!dtype || !f64) return nullptr;
-        if (dtype.p == f64.p) {
-            Ref all(PyTuple_New(n));
-            if (!all) return nullptr;
-            for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(all.p, i, Py_NewRef(args[i]));
-            out.reset(PyObject_CallFunctionObjArgs(S.no_silent_float64, b, out.p, all.p, nullptr));
+        if (dtype.p == f64.p && !(bits & SETS_DTYPE)) {
+            out.reset(PyObject_CallFunctionObjArgs(S.no_silent_float64, b, out.p, all_args.p, nullptr));
             if (!out) return nullptr;
         }
     }
@@ -315,22 +359,10 @@ PyObject* apply(PyObject*, PyObject* const* a, Py_ssize_t nargsf, PyObject* kwna
     if (!attrs) return nullptr;
     for (Py_ssize_t k = 0; k < nkw; ++k)
         if (PyDict_SetItem(attrs.p, PyTuple_GET_ITEM(kwnames, k), args[n + k]) < 0) return nullptr;
-    if (bits & CHANGES_DEVICE) {
-        b = PyDict_GetItemWithError(attrs.p, s_target);
-        if (!b) return PyErr_Occurred() ? nullptr : python_apply(a, nargsf, kwnames);
-    }
-    Ref version;
-    if (bits & VIEW) {
-        if (!PyObject_TypeCheck(args[0], reinterpret_cast<PyTypeObject*>(S.tensor_type)))
-            return python_apply(a, nargsf, kwnames);
-        PyObject* shared_version = slot(args[0], T.version);
-        if (!PyList_Check(shared_version) || PyList_GET_SIZE(shared_version) < 1) return python_apply(a, nargsf, kwnames);
-        version.reset(Py_NewRef(shared_version));
-    } else {
-        version.reset(PyList_New(1));
-        if (!version) return nullptr;
-        PyList_SET_ITEM(version.p, 0, PyLong_FromLong(0));
-    }
+    if (bits & CHANGES_DEVICE) b = PyDict_GetItem(attrs.p, s_target);  // there: checked above
+    Ref version((bits & VIEW) ? field(args[0], T.version, "_version") : PyList_New(1));
+    if (!version) return nullptr;
+    if (!(bits & VIEW)) PyList_SET_ITEM(version.p, 0, PyLong_FromLong(0));
 
     int recording = requires_grad && (bits & DIFFERENTIABLE);
     if (recording) {
@@ -357,8 +389,8 @@ PyObject* apply(PyObject*, PyObject* const* a, Py_ssize_t nargsf, PyObject* kwna
 PyObject* apply_setup(PyObject*, PyObject* args) {
     Setup s;
     int enabled;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOp", &s.python_apply, &s.tensor_type, &s.node_type, &s.node_sequence, &s.state,
-                          &s.shared, &s.shared_miss, &s.as_float, &s.no_silent_float64, &enabled))
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOp", &s.python_apply, &s.tensor_type, &s.node_type, &s.node_sequence, &s.state,
+                          &s.shared, &s.shared_miss, &s.as_float, &s.no_silent_float64, &s.shape_error, &enabled))
         return nullptr;
     if (!PyType_Check(s.tensor_type) || !PyType_Check(s.node_type) || !PyDict_Check(s.shared)) {
         PyErr_SetString(PyExc_TypeError, "apply_setup: expected the TensorCore and Node classes and the _SHARED dict");
@@ -377,7 +409,7 @@ PyObject* apply_setup(PyObject*, PyObject* args) {
         return nullptr;
     }
     for (PyObject* o : {s.node_sequence, s.python_apply, s.tensor_type, s.node_type, s.state, s.shared, s.shared_miss, s.as_float,
-                        s.no_silent_float64})
+                        s.no_silent_float64, s.shape_error})
         Py_INCREF(o);  // kept for good: the modules that own them live as long
     s.enabled = enabled;
     S = s;
@@ -397,7 +429,7 @@ PyMethodDef methods[] = {
      "apply(op, *args, **attrs): ops/registry.py's apply, in C."},
     {"apply_setup", apply_setup, METH_VARARGS,
      "apply_setup(python_apply, TensorCore, Node, node_sequence, state, shared, shared_miss, as_float, "
-     "no_silent_float64, enabled)"},
+     "no_silent_float64, shape_error, enabled)"},
     {"tensor_maker", tensor_maker, METH_O,
      "tensor_maker(cls): TensorCore.make for cls (tensor.Tensor) in C; its __self__ is cls."},
     {"apply_enabled", apply_enabled, METH_O, "Use the C apply (True) or always Python's; returns the old setting."},

@@ -5,6 +5,7 @@ record (input records, parents, saved versions, output records) and the gradient
 same, and so must every error, type and message. test_apply_python.py runs test modules on the
 Python apply alone, as where the extension is not built.
 """
+import numpy as np
 import pytest
 from helpers import to_np
 
@@ -162,3 +163,102 @@ def test_devices_are_named_as_python_names_them(other_device):
         return str(e.value)
     c, py = run_both(caught)
     assert c == py and other_device in c
+
+
+# ---- what the review of the C apply found: hostile checks, odd forwards, and side effects run once ----
+def _op(name, **body):
+    """A registered op made for one test (run once per device: the last run's op is replaced)."""
+    cls = type(name.title().replace("_", ""), (registry.Op,), {"name": name, **body})
+    registry.REGISTRY.pop(name, None)
+    return registry.register(cls)
+
+
+def test_a_check_that_replaces_the_inputs_array_does_not_free_what_forward_reads():
+    def check(self, x):
+        x._data = np.zeros(3, np.float32)  # the array apply read before check is no longer the tensor's
+
+    op = _op("review_replace_data", check=check, forward=lambda self, b, x: x + 1)
+
+    def run():
+        x = tc.tensor(np.arange(100_000, dtype=np.float32))
+        y = registry.apply(op, x)
+        del x
+        [np.full(100_000, 7, np.float32) for _ in range(20)]  # reuse freed memory, if any was freed
+        return to_np(y)[:3].tolist(), y.shape
+    c, py = run_both(run)
+    assert c == py == ([1.0, 2.0, 3.0], (100_000,))
+
+
+def test_a_deleted_array_raises_as_python_raises():
+    def check(self, x):
+        del x._data
+
+    op = _op("review_delete_data", check=check, forward=lambda self, b, x: x + 1)
+
+    def run():
+        x = tc.ones(3, requires_grad=True)
+        try:
+            registry.apply(op, x)
+        except AttributeError as e:
+            return str(e)
+        return None
+    c, py = run_both(run)
+    assert c == py and "_data" in c
+
+
+def test_a_failing_forward_runs_once():
+    calls = []
+
+    def forward(self, b, x):
+        calls.append(1)
+        raise ValueError("operands could not be broadcast together")
+
+    op = _op("review_failing_forward", check=lambda self, x: calls.append(0), forward=forward)
+
+    def run():
+        calls.clear()
+        with pytest.raises(RuntimeError) as e:
+            registry.apply(op, tc.ones(3))
+        assert e.value.__cause__ is None and e.value.__suppress_context__
+        return str(e.value), list(calls)
+    c, py = run_both(run)
+    assert c == py and c[1] == [0, 1] and "review_failing_forward" in c[0]
+
+
+@pytest.mark.parametrize("result", ["list", "triple"])
+def test_a_saves_extra_forward_unpacks_as_python_does(result):
+    def forward(self, b, x):
+        out = b.binary("add", x, 1.0)
+        return [out, None] if result == "list" else (out, None, None)
+
+    op = _op(f"review_saves_extra_{result}", saves_extra=True, forward=forward, vjp=lambda self, ctx, g: (g,))
+
+    def run():
+        try:
+            return to_np(registry.apply(op, tc.ones(2, requires_grad=True))).tolist()
+        except ValueError as e:
+            return str(e)
+    c, py = run_both(run)
+    assert c == py
+
+
+def test_version_counters_are_read_as_python_reads_them():
+    def run():
+        x = tc.ones(3, requires_grad=True)
+        x._version = []  # no version now: Python's record reads x._version[0]
+        try:
+            x + x
+        except IndexError as e:
+            return str(e)
+        return None
+    c, py = run_both(run)
+    assert c == py and c is not None
+
+
+def test_an_attribute_named_op_is_refused_as_python_refuses_it():
+    def run():
+        with pytest.raises(TypeError) as e:
+            registry.apply(registry.REGISTRY["add"], tc.ones(2), tc.ones(2), op=1)
+        return str(e.value)
+    c, py = run_both(run)
+    assert c == py and "op" in c

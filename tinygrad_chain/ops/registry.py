@@ -38,7 +38,8 @@ def register(cls):
     return op
 
 
-# The flags again, as the bits of one int for the C apply (csrc/apply.cpp's enum)
+# The flags again, as the bits of one int for the C apply (csrc/apply.cpp's enum): read when the op is
+# registered, so set an op's flags on its class before `register` (Python's apply reads them per call)
 _APPLY_BITS = {"has_check": 1, "float_only": 2, "saves_extra": 4, "sets_dtype": 8, "changes_device": 16, "view": 32,
                "differentiable": 64, "saves_inputs": 128, "saves_output": 256}
 _READS_SOME = 512  # saves_inputs names the inputs it reads
@@ -257,7 +258,8 @@ def _in_c(python_apply):
     """The C apply (csrc/apply.cpp, see autograd/in_c.py); it calls python_apply for the rare cases."""
     if C is None:
         return python_apply
-    C.apply_setup(python_apply, TensorCore, Node, node_sequence, state, _SHARED, _shared, _as_float, _no_silent_float64, True)
+    C.apply_setup(python_apply, TensorCore, Node, node_sequence, state, _SHARED, _shared, _as_float, _no_silent_float64,
+                  _shape_error, True)
     return C.apply
 
 
