@@ -45,7 +45,10 @@ TensorSlots T;
 PyObject *s_apply_bits, *s_check, *s_forward, *s_scalar_type, *s_asarray, *s_dtype, *s_float64_native,
     *s_enabled, *s_retain_all, *s_retain_grad, *s_make, *s_dtype_of, *s_shape, *s_saves_inputs, *s_target;
 
-inline PyObject* slot(PyObject* o, Py_ssize_t off) { return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(o) + off); }
+inline PyObject*& slot(PyObject* o, Py_ssize_t off) { return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(o) + off); }
+
+// Fill an empty slot of a fresh object (tp_alloc zeroed it) with a new reference.
+inline void put(PyObject* o, Py_ssize_t off, PyObject* v) { slot(o, off) = Py_NewRef(v); }
 
 // Where instances of `type` keep the __slots__ member `name` (found on the type or a base).
 Py_ssize_t slot_offset(PyObject* type, const char* name) {
@@ -123,10 +126,12 @@ PyObject* field(PyObject* t, Py_ssize_t off, const char* name) {
     return v ? Py_NewRef(v) : PyObject_GetAttrString(t, name);
 }
 
-// The node's records of the inputs, as registry.py's apply builds them.
-PyObject* record(PyObject* op, long bits, PyObject* const* args, Py_ssize_t n, PyObject* source, PyObject* attrs,
-                 PyObject* out, PyObject* b, PyObject* version, PyObject* saved) {
+// The node's records of the inputs (`inputs`: apply's args as a tuple), as registry.py's apply builds them.
+PyObject* record(PyObject* op, long bits, PyObject* inputs, PyObject* source, PyObject* attrs, PyObject* out,
+                 PyObject* b, PyObject* version, PyObject* saved) {
     bool read = bits & SAVES_INPUTS;
+    Py_ssize_t n = PyTuple_GET_SIZE(inputs);
+    PyObject* const* args = &PyTuple_GET_ITEM(inputs, 0);
     Ref parents(PyTuple_New(n)), meta(PyTuple_New(n)), versions(read ? PyTuple_New(n) : nullptr);
     if (!parents || !meta || (read && !versions)) return nullptr;
     Ref read_some(bits & READS_SOME ? PyObject_GetAttr(op, s_saves_inputs) : nullptr);
@@ -166,12 +171,9 @@ PyObject* record(PyObject* op, long bits, PyObject* const* args, Py_ssize_t n, P
     }
     meta.reset(shared(meta.p));
     if (!meta) return nullptr;
-    Ref inputs;
     if (read) {
         versions.reset(shared(versions.p));
-        inputs.reset(PyTuple_New(n));
-        if (!versions || !inputs) return nullptr;
-        for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(inputs.p, i, Py_NewRef(args[i]));
+        if (!versions) return nullptr;
     }
     Ref out_record((bits & SAVES_OUTPUT) ? PyTuple_Pack(3, out, b, version) : Py_NewRef(Py_None));
     Ref out_version((bits & SAVES_OUTPUT) ? PySequence_GetItem(version, 0) : Py_NewRef(Py_None));
@@ -181,21 +183,20 @@ PyObject* record(PyObject* op, long bits, PyObject* const* args, Py_ssize_t n, P
     PyTypeObject* type = reinterpret_cast<PyTypeObject*>(S.node_type);
     PyObject* node = type->tp_alloc(type, 0);
     if (!node) return nullptr;
-    auto set = [node](Py_ssize_t off, PyObject* v) { *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(node) + off) = Py_NewRef(v); };
     const NodeSlots& k = S.node;
-    set(k.op, op);
-    set(k.attrs, attrs);
-    set(k.parents, parents.p);
-    set(k.in_meta, meta.p);
-    set(k.seq, seq.p);
-    set(k.needs, Py_None);
-    set(k.inputs, read ? inputs.p : Py_None);
-    set(k.versions, read ? versions.p : Py_None);
-    set(k.out, out_record.p);
-    set(k.out_version, out_version.p);
-    set(k.saved, saved ? saved : Py_None);
-    set(k.hooks, Py_None);
-    set(k.retained, Py_None);
+    put(node, k.op, op);
+    put(node, k.attrs, attrs);
+    put(node, k.parents, parents.p);
+    put(node, k.in_meta, meta.p);
+    put(node, k.seq, seq.p);
+    put(node, k.needs, Py_None);
+    put(node, k.inputs, read ? inputs : Py_None);
+    put(node, k.versions, read ? versions.p : Py_None);
+    put(node, k.out, out_record.p);
+    put(node, k.out_version, out_version.p);
+    put(node, k.saved, saved ? saved : Py_None);
+    put(node, k.hooks, Py_None);
+    put(node, k.retained, Py_None);
     return node;
 }
 
@@ -204,14 +205,13 @@ PyObject* make_of(PyTypeObject* type, PyObject* out, PyObject* b, PyObject* requ
                   PyObject* version) {
     PyObject* t = type->tp_alloc(type, 0);
     if (!t) return nullptr;
-    auto set = [t](Py_ssize_t off, PyObject* v) { *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(t) + off) = Py_NewRef(v); };
-    set(T.data, out);
-    set(T.backend, b);
-    set(T.requires_grad, requires_grad);
-    set(T.grad, Py_None);
-    set(T.grad_fn, node);
-    set(T.version, version);
-    set(T.hooks, Py_None);
+    put(t, T.data, out);
+    put(t, T.backend, b);
+    put(t, T.requires_grad, requires_grad);
+    put(t, T.grad, Py_None);
+    put(t, T.grad_fn, node);
+    put(t, T.version, version);
+    put(t, T.hooks, Py_None);
     return t;
 }
 
@@ -317,7 +317,7 @@ PyObject* apply(PyObject*, PyObject* const* a, Py_ssize_t nargsf, PyObject* kwna
         }
         for (Py_ssize_t i = 0; i < n; ++i) stack[2 + i] = PyList_GET_ITEM(floats.p, i);
     }
-    Ref all_args(PyTuple_New(n));  // args, as Python's helpers take them
+    Ref all_args(PyTuple_New(n));  // args as a tuple: Python's helpers take it, a node keeps it
     if (!all_args) return nullptr;
     for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(all_args.p, i, Py_NewRef(args[i]));
     Ref out(PyObject_VectorcallMethod(s_forward, stack, size_t(2 + n), kwnames));
@@ -372,7 +372,7 @@ PyObject* apply(PyObject*, PyObject* const* a, Py_ssize_t nargsf, PyObject* kwna
     }
     if (!recording) return make(out.p, b, Py_False, Py_None, version.p);
 
-    Ref node(record(op, bits, args, n, source, attrs.p, out.p, b, version.p, saved.p));
+    Ref node(record(op, bits, all_args.p, source, attrs.p, out.p, b, version.p, saved.p));
     if (!node) return nullptr;
     Ref result(make(out.p, b, Py_True, node.p, version.p));
     if (!result) return nullptr;
