@@ -117,6 +117,11 @@ template <> inline const TypedKernels<double>& tk<double>() { return kernels().f
 int num_threads();
 void set_num_threads(int n);
 
+// A kernel's scratch of at least `bytes`, 64-byte aligned; one of 256 KiB or more sits on 2 MiB
+// pages where the OS grants them (gemm.cpp says why). Freed by free_scratch.
+void* alloc_scratch(std::size_t bytes);
+void free_scratch(void* p);
+
 // Run fn(begin, end) over [0, n) split in `grain`-aligned chunks, one per thread;
 // serial when n < min_parallel or one thread is asked for.
 template <class F>

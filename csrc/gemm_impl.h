@@ -124,11 +124,11 @@ struct Gemm {
     struct Workspace {
         T* buf = nullptr;
         i64 size = 0;
-        ~Workspace() { __builtin_free(buf); }
+        ~Workspace() { free_scratch(buf); }
         T* get(i64 n) {
             if (n > size) {
-                __builtin_free(buf);
-                buf = (T*)__builtin_aligned_alloc(64, ((n * sizeof(T) + 63) / 64) * 64);
+                free_scratch(buf);
+                buf = (T*)alloc_scratch(std::size_t(n) * sizeof(T));
                 size = n;
             }
             return buf;
@@ -157,9 +157,16 @@ struct Gemm {
         // (A.T in place reads h elements of a cache line per k: a waste below 48 bytes once A's
         // block outgrows L1, AVX2's 6 floats ran A.T@B at 256^3 18% slower than packed; a block
         // within L1 stays there for the next panels: 64 AVX2 products of 32x32x16, 36 -> 24 us)
-        const bool a_direct = N <= DIRECT && (csa == 1 || rsa == 1);
+        // Rows of A (csa == 1) are read in place at any N, unless their stride is a multiple of
+        // 4 KiB: then every row's k-th line falls in one L1 set and the panel's rows evict each
+        // other (in place, one thread: 8192x784 @ 784x512 +9%, 1024^3 -6%)
+        const bool rows_apart = (rsa * i64(sizeof(T))) % 4096 != 0;
+        const bool a_direct = (csa == 1 && rows_apart) || (N <= DIRECT && (csa == 1 || rsa == 1));
         const i64 at_bytes = M * imin<i64>(K, KC) * i64(sizeof(T)) <= 16384 ? 0 : 48;
-        const bool b_direct = M <= DIRECT && csb == 1;
+        // B in place up to 8 row panels' worth of a tile's width: AVX-512's 32 columns take 24
+        // cycles of products per k, hiding its rows' loads (256 rows 2-3% faster than packed);
+        // AVX2's 16 take 6, and 256 rows ran 18% slower in place than packed (f32 256x784 @ 784x512)
+        const bool b_direct = M <= 8 * NR && csb == 1;
         // depth blocks of even size (a multiple of W, for pack_rows): K = 784 runs as
         // 208+208+208+160, not 256+256+256+16, whose last block reloads C for 16 steps
         const i64 kblocks = (K + KC - 1) / KC;
@@ -188,13 +195,28 @@ struct Gemm {
                         a = ap;
                         sa = h;
                     }
+                    // the next row panel's rows of A (packed next) are fetched meanwhile, a slice per tile
+                    constexpr i64 LINE = 64 / i64(sizeof(T));
+                    const i64 next_rows = csa == 1 && !in_place ? imin<i64>(MR, M - ir - MR) : 0;
+                    const i64 lines = (kc + LINE - 1) / LINE, ahead = next_rows * lines;
+                    const i64 per_tile = (ahead + (nc + NR - 1) / NR - 1) / ((nc + NR - 1) / NR);
+                    i64 pf = 0;
                     for (i64 jr = 0; jr < nc; jr += NR) {
+                        for (i64 e = pf + per_tile; pf < e && pf < ahead; ++pf)
+                            __builtin_prefetch(A + (ir + MR + pf / lines) * rsa + pc + pf % lines * LINE, 0, 2);
                         i64 nr = imin<i64>(NR, nc - jr);
                         const T* b = jr < nin ? bblk + jr : bp + jr * kc;
                         i64 ldb = jr < nin ? rsb : NR;
                         Ukr f = kernel(h, nr, rows);
                         T* c = C + ir * ldc + jc + jr;
                         if (mr == h && (nr == NR || nr == W)) {
+                            // C's lines arrive while the tile's products run (an output larger than the
+                            // caches stalled each tile's closing loads and stores on them); a short
+                            // tile's C is small and cached
+                            for (int i = 0; kc >= 256 && i < h; ++i) {
+                                __builtin_prefetch(c + i * ldc, 1, 3);
+                                __builtin_prefetch(c + i * ldc + nr - 1, 1, 3);
+                            }
                             f(kc, a, sa, b, ldb, c, ldc, bet);
                         } else {
                             f(kc, a, sa, b, ldb, tmp, NR, T(0));

@@ -101,6 +101,16 @@ def test_gemm_in_place_operands_tails_and_transposed_runs(isa, threads, dtype, m
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mnk", [(130, 600, 800), (100, 520, 1024), (300, 64, 400), (37, 300, 777)])
+def test_gemm_large_operands_in_place_or_packed(isa, threads, dtype, mnk):
+    """Past 256 columns, a row-major A is still read in place unless its rows lie a multiple of
+    4 KiB apart (1024 floats or 512 doubles: packed, the next panel's rows fetched ahead); a
+    row-major B is read in place up to 8 of the ISA's tile widths of rows; the depth runs in even
+    blocks (800 = 3 x 272 floats on AVX-512): every layout, tails, beta, 1 and 2 threads."""
+    check_layouts_and_threads(*mnk, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mnk", [(63, 64, 64), (64, 64, 64), (96, 96, 96), (160, 160, 160), (64, 80, 70),
                                  (30, 96, 100), (20, 112, 128), (64, 144, 64), (128, 48, 50)])
 def test_gemm_split_between_threads_from_64_cubed(isa, threads, dtype, mnk):
