@@ -163,6 +163,30 @@ def test_backend_activations_match_numpy_on_views(cpp, ref, dtype):
             np.testing.assert_allclose(cpp.unary(u, va), ref.unary(u, va), **tol(dtype), err_msg=u)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size", [2048, 16384, 60000])  # below the fused programs (backends/lazy.py)
+def test_relu_runs_in_the_kernel_from_the_act_size_with_numpys_bits(cpp, ref, dtype, size, monkeypatch):
+    """ReLU and its backward run in the act kernels from _MIN_ACT elements (3-5x NumPy's maximum(x, 0)
+    there) with NumPy's bits: NaN kept, -0 -> +0, +-inf; g * (y > 0) keeps g's NaN where y > 0. Equal
+    bits are what lets a compiled step's GEMM epilogue stand for eager's ReLU (backends/cpp_backend.py)."""
+    import tinygrad_chain.backends.cpp_backend as cb
+    calls = []
+    for fn in ("act_forward", "act_backward"):
+        real = getattr(cb._C, fn)
+        monkeypatch.setattr(cb._C, fn, lambda *a, _real=real, _fn=fn: calls.append(_fn) or _real(*a))
+    x = rand((size,), dtype, 3)
+    g = rand((size,), dtype, 4)
+    x[:6] = [np.nan, -0.0, 0.0, np.inf, -np.inf, -1.0]
+    g[6:9] = [np.nan, np.inf, -0.0]
+    x[6:9] = [1.0, 2.0, 3.0]
+    y = cpp.act("relu", x)
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+    assert not np.signbit(y).any()
+    np.testing.assert_array_equal(cpp.act_backward("relu", g, y), g * (y > 0))
+    assert calls == ["act_forward", "act_backward"]
+    np.testing.assert_array_equal(ref.act("relu", x), y)
+
+
 # ---------------------------------------------------------------- arithmetic
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
