@@ -57,7 +57,7 @@ struct Gemm {
         }
     }
 
-    static constexpr i64 DIRECT = 256;  // up to this many columns (rows) A (B) is not packed
+    static constexpr i64 DIRECT = 256;  // up to this many columns A is read in place (rows of A at any, see run)
 
     using Ukr = void (*)(i64, const T*, i64, const T*, i64, T*, i64, T);
     template <bool ROWS>
@@ -161,7 +161,7 @@ struct Gemm {
         // 4 KiB: then every row's k-th line falls in one L1 set and the panel's rows evict each
         // other (in place, one thread: 8192x784 @ 784x512 +9%, 1024^3 -6%)
         const bool rows_apart = (rsa * i64(sizeof(T))) % 4096 != 0;
-        const bool a_direct = (csa == 1 && rows_apart) || (N <= DIRECT && (csa == 1 || rsa == 1));
+        const bool a_direct = csa == 1 ? rows_apart || N <= DIRECT : rsa == 1 && N <= DIRECT;
         const i64 at_bytes = M * imin<i64>(K, KC) * i64(sizeof(T)) <= 16384 ? 0 : 48;
         // B in place up to 8 row panels' worth of a tile's width: AVX-512's 32 columns take 24
         // cycles of products per k, hiding its rows' loads (256 rows 2-3% faster than packed);
@@ -199,7 +199,7 @@ struct Gemm {
                     constexpr i64 LINE = 64 / i64(sizeof(T));
                     const i64 next_rows = csa == 1 && !in_place ? imin<i64>(MR, M - ir - MR) : 0;
                     const i64 lines = (kc + LINE - 1) / LINE, ahead = next_rows * lines;
-                    const i64 per_tile = (ahead + (nc + NR - 1) / NR - 1) / ((nc + NR - 1) / NR);
+                    const i64 tiles = (nc + NR - 1) / NR, per_tile = (ahead + tiles - 1) / tiles;
                     i64 pf = 0;
                     for (i64 jr = 0; jr < nc; jr += NR) {
                         for (i64 e = pf + per_tile; pf < e && pf < ahead; ++pf)
