@@ -297,6 +297,20 @@ class Compositions:
         self.update_step("adam", scalars, param, exp_avg, exp_avg_sq, max_exp_avg_sq if amsgrad else None, grad,
                          scratch=scratch)
 
+    # torch's foreach steps: one call for a parameter group, lists in place of arrays (a backend
+    # that has no cheaper way runs the single steps in turn)
+    def sgd_steps(self, params, grads, bufs, lr, momentum, dampening, nesterov, weight_decay, scratch=None):
+        """sgd_step on each parameter; returns the list of momentum buffers."""
+        return [self.sgd_step(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, scratch)
+                for p, g, buf in zip(params, grads, bufs)]
+
+    def adam_steps(self, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta1, beta2, eps,
+                   weight_decay, amsgrad, decoupled, maximize=False, scratch=None):
+        """adam_step on each parameter (`steps`: each one's step count)."""
+        for p, g, m, v, vmax, step in zip(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps):
+            self.adam_step(p, g, m, v, vmax, step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled,
+                           maximize, scratch)
+
     # ---- the LSTM step (used by tinygrad_chain/ops/recurrent.py) ---------------------------------
     def _stack(self, arrays):
         """The arrays (one shape) stacked along a new first axis."""

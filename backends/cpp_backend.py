@@ -506,6 +506,33 @@ class CppBackend(CppWindowMixin, NumpyBackend):
                     formulas.sgd_momentum_scalars(lr, weight_decay, momentum, dampening, init, nesterov))
         return buf
 
+    # The foreach steps: the kernels take the group's arrays as they are, or say they cannot (nothing
+    # written) and the single steps run (NumPy's, with their errors).
+    def sgd_steps(self, params, grads, bufs, lr, momentum, dampening, nesterov, weight_decay, scratch=None):
+        init = momentum and bufs and all(buf is None for buf in bufs)
+        if not momentum:
+            if _C.sgd_steps(params, grads, bufs, formulas.sgd_scalars(lr, weight_decay)):
+                return bufs
+        elif init or not any(buf is None for buf in bufs):
+            made = [np.empty_like(p) for p in params] if init else bufs  # the first step makes the buffers
+            scalars = formulas.sgd_momentum_scalars(lr, weight_decay, momentum, dampening, init, nesterov)
+            if _C.sgd_steps(params, grads, made, scalars):
+                return made
+        return super().sgd_steps(params, grads, bufs, lr, momentum, dampening, nesterov, weight_decay, scratch)
+
+    def adam_steps(self, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta1, beta2, eps,
+                   weight_decay, amsgrad, decoupled, maximize=False, scratch=None):
+        scalars = {}  # by step count: a group's parameters usually share one
+        for step in steps:
+            if step not in scalars:
+                scalars[step] = formulas.adam_scalars(step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled,
+                                                      maximize)
+        if not (amsgrad and any(v is None for v in max_exp_avg_sqs)) and _C.adam_steps(
+                params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, [scalars[step] for step in steps]):
+            return
+        super().adam_steps(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta1, beta2, eps,
+                           weight_decay, amsgrad, decoupled, maximize, scratch)
+
     def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
                   weight_decay, amsgrad, decoupled, maximize=False, scratch=None):
         if not (_f(param) and param.size >= _MIN_OPTIM and param.flags.c_contiguous and param.flags.writeable

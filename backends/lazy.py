@@ -1,31 +1,27 @@
 """Lazy arrays: a fusing backend's chain of elementwise ops computed in one pass over memory.
 
-This is tinygrad's LazyBuffer idea: the laziness sits between the ops and the device, not
-in the Tensor. A backend that fuses (cpp, cupy) applies `fusing` to its class once, at
-import. Its elementwise methods (`binary`, `unary` and each method named like one of its
-fused instructions) then do not compute an op on large float arrays at once (a broadcast
-operand that reads in flat order, a bias row or a per-row value, may join them): they
-return a `LazyArray` recording it. Every other method of the backend first computes the
-LazyArrays among its arguments, so its own code sees only its arrays, and the expression
-runs as one program, block by block in cache: the intermediates never travel to memory
-and back. `(tanh(x*w + b) * sigmoid(x)).sum()` reads x, w and b once and writes only what
-backward saved and cannot recompute from one array (tanh's output; sigmoid's is recomputed
-from x in backward's pass). Callers above the backend (the Tensor, the registry, the engine,
-the ops) hold LazyArrays as arrays: they answer shape, dtype, ndim and size, and anything
-else read from one computes it first.
+This is tinygrad's LazyBuffer idea: the laziness sits between the ops and the device, not in the Tensor. A
+backend that fuses (cpp, cupy) applies `fusing` to its class once, at import. Its elementwise methods (`binary`,
+`unary` and each method named like one of its fused instructions) then do not compute an op on large float
+arrays at once (a broadcast operand that reads in flat order, a bias row or a per-row value, may join them):
+they return a `LazyArray` recording it. Every other method of the backend first computes the LazyArrays among
+its arguments, so its own code sees only its arrays, and the expression runs as one program, block by block in
+cache: the intermediates never travel to memory and back. `(tanh(x*w+b)*sigmoid(x)).sum()` reads x, w and b once
+and writes only what backward saved and cannot recompute from one array (tanh's output; sigmoid's is recomputed
+from x in backward's pass). Callers above the backend (the Tensor, the registry, the engine, the ops) hold
+LazyArrays as arrays: they answer shape, dtype, ndim and size, and anything else read from one computes it
+first.
 
-What gets written: the requested result, every other pending node that something besides the
-expression itself still holds (a tensor, a saved output) unless it is one op on one array (it
-stays pending: `_recomputable`), and the pending results that share a pending node with it (a
-backward pass's gradients of x, w and b share their inputs: one pass computes all three).
-Python's reference counts say what is held; an intermediate nobody holds is never stored. A
-sum of a pending expression is taken inside the same pass (accumulated in float64, rounded
+What gets written: the requested result, every other pending node that something besides the expression itself
+still holds (a tensor, a saved output) unless it is one op on one array (it stays pending: `_recomputable`), and
+the pending results that share a pending node with it (a backward pass's gradients of x, w and b share their
+inputs: one pass computes all three). Python's reference counts say what is held; an intermediate nobody holds
+is never stored. A sum of a pending expression is taken inside the same pass (accumulated in float64, rounded
 once to the array's dtype), and the summed expression stays pending.
 
-Why deferring is safe: a pending expression reads its input arrays later than eager code
-would, so those arrays must not change in between. Every backend method that writes into
-an array (`WRITES`) first computes the pending expressions that read its memory
-(`before_write`), and memory that code outside the library can reach (`shared`,
+Why deferring is safe: a pending expression reads its input arrays later than eager code would, so those arrays
+must not change in between. Every backend method that writes into an array (`WRITES`) first computes the pending
+expressions that read its memory (`before_write`), and memory that code outside the library can reach (`shared`,
 `to_dlpack`, `from_numpy`, `from_dlpack`) is never read lazily (`expose`).
 
 The backend provides `fused_ops` (instruction name -> opcode), `fuses_repeats` (whether
@@ -188,9 +184,9 @@ def _realize(self, a):
 
 
 def before_write(a):
-    """Array `a` is about to be written in place: compute first every pending expression
-    that reads its memory."""
-    if not _pending:
+    """Array `a` (or None: nothing) is about to be written in place: compute first every pending
+    expression that reads its memory."""
+    if not _pending or a is None:
         return
     root = _root(a)
     for p in _pending_now():
@@ -245,7 +241,8 @@ def _with_siblings(p):
 # ---- the backend's side -----------------------------------------------------------
 #: methods that write into arguments (by position): they compute first what reads that memory
 WRITES = {"copy_into": (0,), "setitem": (0,), "index_add": (0,), "writable": (0,), "sgd_step": (0, 2),
-          "adam_step": (0, 2, 3, 4)}
+          "adam_step": (0, 2, 3, 4), "sgd_steps": (0, 2), "adam_steps": (0, 2, 3, 4)}
+LISTS = {"sgd_steps": (0, 1, 2), "adam_steps": (0, 1, 2, 3, 4)}  # arguments that are lists of arrays (foreach steps)
 _EXPOSES_ARG = ("shared", "to_dlpack")        # hand an argument's memory to code outside
 _EXPOSES_RESULT = ("from_numpy", "from_dlpack")  # take memory that code outside holds
 _SETTLES = ("synchronize", "memory_stats")    # their figures are eager code's
@@ -322,10 +319,13 @@ def _wrap(f, name, ops):
                 "        if out is not None:", "            return out", *realize]
     else:
         body = list(realize)
-        written = [names[i] for i in WRITES.get(name, ())]
+        lists = LISTS.get(name, ())
+        body += [f"    {names[i]} = [x.get() if type(x) is _L else x for x in {names[i]}]" for i in lists]
+        written = WRITES.get(name, ())
         if written:
             body.append("    if _pending:")
-            body += [f"        if {n} is not None: before_write({n})" for n in written]
+            body += [f"        for x in {names[i]}: before_write(x)" if i in lists
+                     else f"        before_write({names[i]})" for i in written]
         if name in _SETTLES:
             body.append("    compute_all()")
         if name in _EXPOSES_ARG:

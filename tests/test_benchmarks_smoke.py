@@ -161,6 +161,17 @@ def test_steady_chain_script_runs():
     assert "| 1 | torch |" in proc.stdout and "cpp / torch per run:" in proc.stdout
 
 
+@pytest.mark.skipif(not HAVE_TORCH or importlib.util.find_spec("tinygrad_chain._C") is None,
+                    reason="needs torch and the C++ extension")
+def test_optimizer_step_script_runs():
+    """benchmarks/bench_optim_step.py prints a row per parameter set and optimizer, with a ratio."""
+    proc = subprocess.run([sys.executable, "benchmarks/bench_optim_step.py", "--repeat", "1", "--number", "3",
+                           "--threads", "1"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and line[2:3] != "-"][1:]
+    assert len(rows) == 8 and all(float(row.split("|")[-2]) > 0 for row in rows), proc.stdout
+
+
 HAVE_CPP = importlib.util.find_spec("tinygrad_chain._C") is not None
 
 

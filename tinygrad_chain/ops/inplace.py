@@ -13,6 +13,37 @@ def update_(name, kernel, tensors, written, *args, **kwargs):
     """kernel(b, *arrays, *args, **kwargs) on the arrays of `tensors` (None stays None); it writes
     those at the indices `written` in place. `kernel` is a function of the backend b, or the name
     of a backend method. Returns what the kernel returns."""
+    _check(name, tensors)
+    arrays = [None if t is None else (t._writable() if i in written else t._data) for i, t in enumerate(tensors)]
+    out = _call(kernel, tensors[0]._b, arrays, args, kwargs)
+    _bump(tensors, written)
+    return out
+
+
+def update_all_(name, kernel, rows, written, *args, each=(), **kwargs):
+    """update_ on several rows of tensors (a parameter group's, one row per parameter) in one kernel
+    call per device, as torch's foreach steps: every row is checked before any is written, and
+    kernel(b, *columns, *each, *args, **kwargs) gets lists of arrays, column by column, then the lists
+    in `each` (a value per row, as a step count). Returns, row by row, what the kernel returns for
+    that row (its list's element), or Nones."""
+    by_device = {}
+    for r, tensors in enumerate(rows):
+        _check(name, tensors)
+        by_device.setdefault(tensors[0]._b, []).append(r)
+    out = [None] * len(rows)
+    for b, indices in by_device.items():
+        part = [rows[r] for r in indices]
+        columns = [[t if t is None else t._writable() if i in written else t._data for t in column]
+                   for i, column in enumerate(zip(*part))]
+        columns += [[values[r] for r in indices] for values in each]
+        got = _call(kernel, b, columns, args, kwargs)
+        for k, r in enumerate(indices):
+            _bump(rows[r], written)
+            out[r] = None if got is None else got[k]
+    return out
+
+
+def _check(name, tensors):
     first = tensors[0]
     b, data = first._b, first._data
     dtype, shape = data.dtype, data.shape  # native ones (a pending fused value answers them too): cheap to read
@@ -20,15 +51,18 @@ def update_(name, kernel, tensors, written, *args, **kwargs):
         if t is not None and (not isinstance(t, TensorCore) or t._b is not b or t._data.dtype != dtype
                               or t._data.shape != shape):
             raise _mismatch(name, tensors)
-    arrays = [None if t is None else (t._writable() if i in written else t._data) for i, t in enumerate(tensors)]
+
+
+def _call(kernel, b, arrays, args, kwargs):
     if isinstance(kernel, str):
-        out = getattr(b, kernel)(*arrays, *args, **kwargs)
-    else:
-        out = kernel(b, *arrays, *args, **kwargs)
+        return getattr(b, kernel)(*arrays, *args, **kwargs)
+    return kernel(b, *arrays, *args, **kwargs)
+
+
+def _bump(tensors, written):
     for i in written:
         if tensors[i] is not None:
             tensors[i]._version[0] += 1
-    return out
 
 
 def write_(name, dst, src):

@@ -1,5 +1,5 @@
-"""Adam and AdamW, with amsgrad (torch's formulas, one fused backend call per parameter)."""
-from tinygrad_chain.ops.inplace import update_
+"""Adam and AdamW, with amsgrad (torch's formulas, one fused backend call per parameter group)."""
+from tinygrad_chain.ops.inplace import update_all_
 from tinygrad_chain.tensor import Tensor
 
 from .optimizer import Optimizer, _check_hyper
@@ -22,23 +22,25 @@ class Adam(Optimizer):
     def _state_keys(self, group):
         return ("exp_avg", "exp_avg_sq")  # (max_exp_avg_sq is made if AMSGrad is switched on later)
 
-    def _step(self, p, grad, group, state):
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = _zeros_like(p)
-            state["exp_avg_sq"] = _zeros_like(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = _zeros_like(p)
+    def _step_group(self, group, params):
         amsgrad = group["amsgrad"]
-        if amsgrad and "max_exp_avg_sq" not in state:  # amsgrad switched on after some steps
-            state["max_exp_avg_sq"] = _zeros_like(p)
-        step = state["step"] + 1  # counted once the step has passed the checks
+        states = [self.state[p] for p in params]
+        for p, state in zip(params, states):
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = _zeros_like(p)
+                state["exp_avg_sq"] = _zeros_like(p)
+            if amsgrad and "max_exp_avg_sq" not in state:  # from the start, or amsgrad switched on later
+                state["max_exp_avg_sq"] = _zeros_like(p)
+        rows = [(p, p.grad, state["exp_avg"], state["exp_avg_sq"], state["max_exp_avg_sq"] if amsgrad else None)
+                for p, state in zip(params, states)]
+        steps = [state["step"] + 1 for state in states]  # counted once the step has passed the checks
         beta1, beta2 = group["betas"]
-        update_("adam_step", "adam_step",
-                (p, grad, state["exp_avg"], state["exp_avg_sq"], state["max_exp_avg_sq"] if amsgrad else None),
-                (0, 2, 3, 4), step, group["lr"], beta1, beta2, group["eps"], group["weight_decay"], amsgrad,
-                self._decoupled, maximize=group["maximize"], scratch=self._scratch())
-        state["step"] = step
+        update_all_("adam_step", "adam_steps", rows, (0, 2, 3, 4), group["lr"], beta1, beta2, group["eps"],
+                    group["weight_decay"], amsgrad, self._decoupled, each=(steps,), maximize=group["maximize"],
+                    scratch=self._scratch())
+        for state, step in zip(states, steps):
+            state["step"] = step
 
 
 class AdamW(Adam):

@@ -109,9 +109,18 @@ class Optimizer:
                 if p.grad is not None]
         for i, p, group in todo:  # all of them before any parameter changes
             self._check(i, p, p.grad, group, self.state[p])
+        by_group = {}
         for _, p, group in todo:
-            self._step(p, p.grad, group, self.state[p])
+            by_group.setdefault(id(group), (group, []))[1].append(p)
+        for group, params in by_group.values():
+            self._step_group(group, params)
         return loss
+
+    def _step_group(self, group, params):
+        """The step of a group's parameters that have a gradient (an optimizer with a foreach step,
+        one backend call for them all, overrides this)."""
+        for p in params:
+            self._step(p, p.grad, group, self.state[p])
 
     def _check(self, index, p, grad, group, state):
         """Refuse a gradient or a state tensor (a loaded one, say) that p's update cannot use."""
@@ -129,7 +138,7 @@ class Optimizer:
         for key, t in state.items():
             if key in self._unshaped_state or t is None:
                 continue
-            if not isinstance(t, Tensor) or t._b is not p._b or t.dtype != p.dtype or t.shape != p.shape:
+            if not isinstance(t, Tensor) or t._b is not p._b or t._data.dtype != d.dtype or t._data.shape != d.shape:
                 raise RuntimeError(f"{name}.step: parameter {index} is {_described(p)}, but its state {key!r} is "
                                    f"{_described(t)}; a state tensor has its parameter's shape, dtype and device")
 

@@ -1,5 +1,5 @@
 """SGD with momentum, dampening, Nesterov momentum and L2 weight decay (torch's formulas)."""
-from tinygrad_chain.ops.inplace import update_
+from tinygrad_chain.ops.inplace import update_all_
 from tinygrad_chain.tensor import Tensor
 
 from .optimizer import Optimizer, _check_hyper
@@ -16,15 +16,19 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov, maximize=maximize))
 
-    def _step(self, p, grad, group, state):
+    def _step_group(self, group, params):
         momentum = group["momentum"]
-        buf = state.get("momentum_buffer") if momentum else None
-        new = update_("sgd_step", _sgd_step, (p, grad, buf), (0, 2), group, self._scratch())
-        if momentum and buf is None:  # the first step creates the buffer (a copy of the update)
-            state["momentum_buffer"] = Tensor._make(new, p._b, False, None, [0])
+        states = [self.state[p] for p in params]
+        rows = [(p, p.grad, state.get("momentum_buffer") if momentum else None) for p, state in zip(params, states)]
+        bufs = update_all_("sgd_step", _sgd_steps, rows, (0, 2), group, self._scratch())
+        if momentum:
+            for (p, _, had), state, buf in zip(rows, states, bufs):
+                if had is None:  # the first step creates the buffer (a copy of the update)
+                    state["momentum_buffer"] = Tensor._make(buf, p._b, False, None, [0])
 
 
-def _sgd_step(b, x, g, buf, group, scratch):
-    g = b.unary("neg", g) if group["maximize"] else g
-    return b.sgd_step(x, g, buf, group["lr"], group["momentum"], group["dampening"], group["nesterov"],
-                      group["weight_decay"], scratch=scratch)
+def _sgd_steps(b, params, grads, bufs, group, scratch):
+    if group["maximize"]:
+        grads = [b.unary("neg", g) for g in grads]
+    return b.sgd_steps(params, grads, bufs, group["lr"], group["momentum"], group["dampening"], group["nesterov"],
+                       group["weight_decay"], scratch=scratch)
