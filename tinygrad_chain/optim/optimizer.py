@@ -7,8 +7,9 @@ changes, step() checks every parameter's gradient and state (a state_dict loaded
 model or optimizer is refused with the optimizer, the parameter's index and both shapes and
 dtypes named). An optimizer whose update is a row of backends/formulas.py (`_row`) gives its
 state's keys and per-step scalars, and the backend runs the row in place (update_step: C++
-or CUDA kernels, or NumPy ufuncs compiled from the row); SGD and Adam call their fused backend
-steps (sgd_step, adam_step). No graph, no new Tensor per step.
+or CUDA kernels, or NumPy ufuncs compiled from the row); SGD and Adam step each parameter group
+with one call of their fused backend steps (sgd_steps, adam_steps: torch's foreach; ops/inplace.py:
+update_all_). No graph, no new Tensor per step.
 """
 import warnings
 from collections import defaultdict
