@@ -526,6 +526,19 @@ def test_from_numpy_shares_memory(device):
     assert not np.shares_memory(tc.tensor(a).numpy(), a)  # tc.tensor copies
 
 
+def test_from_numpy_of_a_read_only_array_warns_once_and_reads(device):
+    """As torch: a warning at from_numpy; the tensor reads the memory, and an in-place write fails without
+    changing it."""
+    a = np.array([1.0, 2.0], dtype=np.float32)
+    a.flags.writeable = False
+    with pytest.warns(UserWarning, match="not writable"):
+        t = tc.from_numpy(a)
+    assert (t * 2).tolist() == [2.0, 4.0]
+    with pytest.raises(ValueError, match="read-only"):
+        t.add_(1.0)
+    assert a.tolist() == [1.0, 2.0]
+
+
 def test_inspection():
     t = tc.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     assert t.shape == (2, 3) and t.ndim == 2 and t.size() == (2, 3) and t.size(1) == 3

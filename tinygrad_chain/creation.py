@@ -2,6 +2,7 @@
 import numpy as np
 
 import reprlib
+import warnings
 
 from tinygrad_chain import backends, dtypes
 from tinygrad_chain.autograd.tensor_core import TensorCore
@@ -143,6 +144,11 @@ def from_numpy(array):
         raise TypeError(f"from_numpy(): can't share the memory of a {array.dtype} array: the dtypes are "
                         f"{', '.join(d.name for d in dtypes.ALL)} (tc.tensor(array) copies it, widening "
                         f"uint8/int8/int16/uint16/uint32 exactly)") from None
+    if not array.flags.writeable:  # as torch: said once here, not at every in-place write that fails
+        warnings.warn("from_numpy(): the given NumPy array is not writable: the tensor shares its memory, so any "
+                      "in-place op on it (an optimizer step, add_, x[i] = ...) raises NumPy's 'assignment "
+                      "destination is read-only'; copy it (tc.tensor(array)) or make it writable first",
+                      UserWarning, stacklevel=2)
     return _new(b, b.from_numpy(array), False)
 
 
