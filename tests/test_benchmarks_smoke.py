@@ -151,25 +151,31 @@ def test_kernel_benchmark_script_runs():
     assert proc.stdout.count("| max_pool2d") == 3
 
 
-@pytest.mark.skipif(not HAVE_TORCH or importlib.util.find_spec("tinygrad_chain._C") is None,
-                    reason="needs torch and the C++ extension")
+needs_torch_and_cpp = pytest.mark.skipif(not HAVE_TORCH or importlib.util.find_spec("tinygrad_chain._C") is None,
+                                         reason="needs torch and the C++ extension")
+
+
+def _script(path, *args):
+    """Run a benchmark script on one thread; its stdout, after asserting it succeeded."""
+    proc = subprocess.run([sys.executable, path, *args, "--threads", "1"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+@needs_torch_and_cpp
 def test_steady_chain_script_runs():
     """benchmarks/bench_chain_steady.py (each library alone, warmed up) prints its table and ratios."""
-    proc = subprocess.run([sys.executable, "benchmarks/bench_chain_steady.py", "--repeat", "1", "--steps", "12",
-                           "--threads", "1"], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "| 1 | torch |" in proc.stdout and "cpp / torch per run:" in proc.stdout
+    out = _script("benchmarks/bench_chain_steady.py", "--repeat", "1", "--steps", "12")
+    assert "| 1 | torch |" in out and "cpp / torch per run:" in out
 
 
-@pytest.mark.skipif(not HAVE_TORCH or importlib.util.find_spec("tinygrad_chain._C") is None,
-                    reason="needs torch and the C++ extension")
+@needs_torch_and_cpp
 def test_optimizer_step_script_runs():
     """benchmarks/bench_optim_step.py prints a row per parameter set and optimizer, with a ratio."""
-    proc = subprocess.run([sys.executable, "benchmarks/bench_optim_step.py", "--repeat", "1", "--number", "3",
-                           "--threads", "1"], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and line[2:3] != "-"][1:]
-    assert len(rows) == 8 and all(float(row.split("|")[-2]) > 0 for row in rows), proc.stdout
+    out = _script("benchmarks/bench_optim_step.py", "--repeat", "1", "--number", "3")
+    rows = [line for line in out.splitlines() if line.startswith("| ") and line[2:3] != "-"][1:]
+    assert len(rows) == 8 and all(float(row.split("|")[-2]) > 0 for row in rows), out
 
 
 HAVE_CPP = importlib.util.find_spec("tinygrad_chain._C") is not None
