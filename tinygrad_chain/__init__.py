@@ -23,6 +23,13 @@ from tinygrad_chain.size import Size
 from tinygrad_chain.threads import get_num_threads, set_num_threads
 from tinygrad_chain.functions import cat, chunk, concat, concatenate, einsum, eye, gather, split, stack
 from tinygrad_chain.tensor import Tensor, tensor
+from tinygrad_chain.functions_more import (  # noqa: F401  (torch.* beyond the Tensor methods)
+    are_deterministic_algorithms_enabled, as_tensor, asarray, atleast_1d, atleast_2d, bernoulli, broadcast_tensors,
+    bucketize, can_cast, cartesian_prod, cdist, column_stack, dist, dstack, get_float32_matmul_precision, histc,
+    hstack, iinfo, is_complex, is_floating_point, is_nonzero, isclose, isin, logspace, meshgrid, normal,
+    promote_types, quantile, randint_like, result_type, row_stack, searchsorted, set_float32_matmul_precision,
+    set_printoptions, std_mean, tensor_split, tensordot, tril_indices, triu_indices, use_deterministic_algorithms,
+    var_mean, vstack)
 from tinygrad_chain.legacy import CPU as _LEGACY_TYPES
 from tinygrad_chain.tensor_sort import multinomial, return_types  # noqa: F401
 from tinygrad_chain import datasets, optim, utils  # noqa: F401,E402  (tc.optim, tc.utils.data, tc.datasets)
@@ -58,17 +65,30 @@ _WITH_OUT = ("abs", "neg", "negative", "exp", "log", "log1p", "expm1", "sqrt", "
              "floor_divide", "remainder", "sum", "mean", "var", "std", "prod", "amax", "amin", "argmax", "argmin",
              "logsumexp", "softmax", "log_softmax", "norm", "cumsum", "matmul", "mm", "bmm", "dot", "eq", "ne", "lt",
              "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "all", "any", "max", "min",
-             "sort", "msort", "topk", "kthvalue", "median", "tril", "triu", "diag", "outer", "ger")
+             "sort", "msort", "topk", "kthvalue", "median", "tril", "triu", "diag", "outer", "ger", "trunc", "frac",
+             "fmod", "log2", "log10", "exp2", "sinh", "cosh", "logit", "xlogy", "hypot", "lerp", "addcmul",
+             "addcdiv", "clamp_min", "clamp_max", "nan_to_num", "nansum", "nanmean", "cumprod", "index_select",
+             "index_add", "index_copy", "index_fill", "scatter", "scatter_add", "scatter_reduce", "take",
+             "take_along_dim", "masked_select", "nonzero", "argwhere", "mv", "addmm", "addmv", "baddbmm", "addbmm",
+             "cross", "kron", "diff", "movedim", "moveaxis", "swapdims", "ravel", "fliplr", "flipud", "tile",
+             "repeat_interleave", "unique", "bincount", "count_nonzero", "select", "isfinite", "isposinf",
+             "isneginf", "signbit", "index_put")
+_NO_OUT = ("nonzero", "argwhere", "unique", "bincount", "select", "index_put", "take_along_dim", "masked_select",
+           "repeat_interleave", "movedim", "moveaxis", "swapdims", "ravel", "fliplr", "flipud", "tile", "diff")
 for _name in _WITH_OUT + ("relu", "reshape", "flatten", "unsqueeze", "squeeze", "transpose", "permute", "swapaxes", "t",
                           "broadcast_to", "flip", "roll", "isnan", "isinf", "allclose", "equal", "narrow", "unbind",
                           "masked_fill", "clone", "detach", "numel", "argsort", "diagonal", "diag_embed", "trace"):
     globals()[_name] = _method_as_function(_name)
-    if _name in _WITH_OUT:
+    if _name in _WITH_OUT and _name not in _NO_OUT:
         globals()[_name] = with_out(globals()[_name])
 del _name
 cat, concat, concatenate, stack, gather, where = (with_out(f, name) for f, name in (
     (cat, "cat"), (concat, "concat"), (concatenate, "concatenate"), (stack, "stack"), (gather, "gather"),
     (where, "where")))
+
+
+from tinygrad_chain.functions_more import pow  # noqa: A004,E402  (torch.pow(2, t): a number base)
+pow = with_out(pow)  # noqa: A001
 
 
 def is_tensor(obj):

@@ -7,6 +7,17 @@ import numpy
 from tinygrad_chain import dtypes
 
 _DEFAULT_SHOWN = (dtypes.int64, dtypes.bool_)
+_DEFAULTS = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80, "sci_mode": None}
+_PROFILES = {"default": _DEFAULTS, "short": dict(_DEFAULTS, precision=2, edgeitems=2),
+             "full": dict(_DEFAULTS, threshold=numpy.inf)}
+_options = dict(_DEFAULTS)
+
+
+def set_options(profile=None, **given):
+    """torch.set_printoptions: a profile first, then each option given (None leaves it)."""
+    if profile is not None:
+        _options.update(_PROFILES[profile])
+    _options.update({k: v for k, v in given.items() if v is not None})
 
 
 def tensor_repr(t):
@@ -17,8 +28,10 @@ def tensor_repr(t):
     # torch: integral floats print as "1.", others with 4 fixed decimals
     finite = values[numpy.isfinite(values)] if values.dtype.kind == "f" else values
     integral = values.dtype.kind != "f" or bool(numpy.all(finite == numpy.round(finite)))
-    body = numpy.array2string(values, separator=", ", prefix=prefix, precision=4, threshold=1000, max_line_width=80,
-                              edgeitems=3, floatmode="maxprec" if integral else "fixed")
+    body = numpy.array2string(values, separator=", ", prefix=prefix, precision=_options["precision"],
+                              threshold=_options["threshold"], max_line_width=_options["linewidth"],
+                              edgeitems=_options["edgeitems"], suppress_small=_options["sci_mode"] is False,
+                              floatmode="maxprec" if integral else "fixed")
     if values.size == 0:
         body = f"[], size={tuple(values.shape)}" if values.ndim > 1 else "[]"
     extras = []

@@ -20,6 +20,8 @@ from tinygrad_chain.ops import movement as M
 from tinygrad_chain.ops.registry import apply
 from tinygrad_chain.size import _size
 from tinygrad_chain.sparse import not_supported
+from tinygrad_chain.tensor_compose import TensorCompose, add_inplace_methods
+from tinygrad_chain.tensor_index import TensorIndex
 from tinygrad_chain.tensor_inplace import TensorInplace
 from tinygrad_chain.tensor_math import TensorMath
 from tinygrad_chain.tensor_matrix import TensorMatrix
@@ -27,7 +29,8 @@ from tinygrad_chain.tensor_shape import TensorShape
 from tinygrad_chain.tensor_sort import TensorSort
 
 
-class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, TensorInplace, results=True):
+class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, TensorInplace, TensorIndex, TensorCompose,
+             results=True):
     __slots__ = ()  # the fields are TensorCore's; results of ops are made as this class
     __array_priority__ = 1000  # numpy_array * tensor gives a Tensor
 
@@ -369,6 +372,38 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
     def contiguous(self, memory_format=None):
         return self
 
+    def is_contiguous(self, memory_format=None):
+        return True  # as contiguous() answers: every op takes any layout
+
+    def stride(self, dim=None):
+        """The row-major strides of this shape, in elements (what contiguous() promises)."""
+        out, step = [], 1
+        for n in reversed(self._data.shape):
+            out.append(step)
+            step *= builtins.max(n, 1)
+        out = tuple(reversed(out))
+        return out if dim is None else out[dim]
+
+    def ndimension(self):
+        return self._data.ndim
+
+    def get_device(self):
+        return 0 if self._b.device_type == "cuda" else -1
+
+    @property
+    def itemsize(self):
+        return self.element_size()
+
+    @property
+    def nbytes(self):
+        return self.numel() * self.element_size()
+
+    def share_memory_(self):
+        return self  # one process's memory; tinygrad_chain.distributed sends copies
+
+    def is_shared(self):
+        return False
+
     # ---- sparse: out of scope (sparse.py) ---------------------------------
     is_sparse = False
 
@@ -383,6 +418,9 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
     def _wrap(self, x):
         """x as a tensor on self's device (Python numbers take self's dtype)."""
         return _as_tensor(x, self)
+
+
+add_inplace_methods(Tensor)
 
 
 class _HookHandle:

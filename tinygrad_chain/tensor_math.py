@@ -76,8 +76,20 @@ class TensorMath:
     add = __add__
     mul = __mul__
     multiply = __mul__
-    div = __truediv__
-    divide = __truediv__
+    def div(self, other, rounding_mode=None):
+        """rounding_mode: None (true division), "floor" or "trunc" (toward zero, keeping an integral dtype)."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode == "floor":
+            return self // other
+        if rounding_mode != "trunc":
+            raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                               f"'{rounding_mode}'")
+        q = self / other
+        q = E.where(q < 0, q.ceil(), q.floor())
+        return q if q.dtype is (out := (self // other).dtype) else q.to(out)
+
+    divide = div
     true_divide = __truediv__
     floor_divide = __floordiv__
     remainder = __mod__
@@ -192,7 +204,10 @@ class TensorMath:
     def ceil(self):
         return apply(E.Ceil, self)
 
-    def round(self):
+    def round(self, decimals=0):
+        if decimals:
+            scale = 10.0 ** decimals
+            return apply(E.Round, self * scale) / scale
         return apply(E.Round, self)
 
     def reciprocal(self):
