@@ -219,8 +219,13 @@ class CupyBackend(XpBackend):
         if type(b) in _NUMBERS:
             if a.dtype is not _F32 and a.dtype in self.half_natives:
                 return half.with_number(self, name, a, b)
-        elif type(a) in _NUMBERS and b.dtype is not _F32 and b.dtype in self.half_natives:
-            return half.with_number(self, name, a, b)
+        elif type(a) in _NUMBERS:
+            if b.dtype is not _F32 and b.dtype in self.half_natives:
+                return half.with_number(self, name, a, b)
+        elif getattr(a, "dtype", None) is not getattr(b, "dtype", None):
+            a, b = self.torch_operands(a, b)
+            if type(a) in _NUMBERS or type(b) in _NUMBERS:  # was a NumPy scalar
+                return self.binary(name, a, b)
         return self._binary[name](a, b)
 
     def _erf(self, a):

@@ -47,7 +47,7 @@ import numpy
 MAX_NODES = 32  # a longer expression is computed in pieces: bounded scratch, bounded memory held
 _MAX_ROOTS = 16
 _MAX_SCAN = 256  # pending nodes alive beyond this: a result is computed without its siblings
-_NUMBERS = (int, float)
+_NUMBERS = (int, float, bool)  # Python numbers; a bool scalar counts as 0 or 1, as in torch
 
 
 class _Config:

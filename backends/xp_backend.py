@@ -175,14 +175,35 @@ class XpBackend(XpOptimMixin, Backend):
         if type(b) in _NUMBERS:
             if a.dtype is not _F32 and a.dtype in self.half_natives:
                 return half.with_number(self, name, a, b)
-        elif type(a) in _NUMBERS and b.dtype is not _F32 and b.dtype in self.half_natives:
-            return half.with_number(self, name, a, b)
+        elif type(a) in _NUMBERS:
+            if b.dtype is not _F32 and b.dtype in self.half_natives:
+                return half.with_number(self, name, a, b)
+        elif getattr(a, "dtype", None) is not getattr(b, "dtype", None):
+            a, b = self.torch_operands(a, b)
+            if type(a) in _NUMBERS or type(b) in _NUMBERS:  # was a NumPy scalar: the half rule above
+                return self.binary(name, a, b)
         if name in self._QUIET:
             with self.xp.errstate(all="ignore"):
                 return self._binary[name](a, b)
         return self._binary[name](a, b)
 
+    def torch_operands(self, a, b):
+        """Operands of two dtypes as torch promotes them where NumPy differs: a NumPy scalar is a
+        Python number (weak: float16 times np.float32(2) stays float16), and a 0-d array meeting one
+        with dimensions takes its dtype unless of a higher kind (dtypes.zero_dim_joins)."""
+        a = a.item() if isinstance(a, numpy.generic) else a
+        b = b.item() if isinstance(b, numpy.generic) else b
+        if getattr(a, "ndim", None) == 0 and getattr(b, "ndim", 0):
+            if dtypes.zero_dim_joins(self.dtype_of(b), self.dtype_of(a)):
+                a = a.astype(b.dtype)
+        elif getattr(b, "ndim", None) == 0 and getattr(a, "ndim", 0):
+            if dtypes.zero_dim_joins(self.dtype_of(a), self.dtype_of(b)):
+                b = b.astype(a.dtype)
+        return a, b
+
     def where(self, cond, a, b):
+        if getattr(a, "dtype", None) is not getattr(b, "dtype", None):
+            a, b = self.torch_operands(a, b)
         out = self.xp.where(cond, a, b)
         if out.dtype is _F32 and (type(a) in _NUMBERS or type(b) in _NUMBERS):
             arr = b if type(a) in _NUMBERS else a

@@ -83,6 +83,15 @@ def promote_types(a, b):
     return a if _RANK[a] >= _RANK[b] else b
 
 
+def zero_dim_joins(dim_dtype, zero_dtype):
+    """torch's category rule: does a 0-d tensor meeting a tensor with dimensions compute at the
+    latter's dtype? Yes unless it is of a higher kind (bool < integer < floating): float32 times a
+    float64 0-d tensor is float32, int32 plus an int64 0-d tensor int32, int32 times float64 float64."""
+    def kind(d):
+        return 2 if d.is_floating_point else 0 if d is bool_ else 1
+    return kind(zero_dtype) <= kind(dim_dtype)
+
+
 def result_type(tensor_dtypes, scalars=(), float_only=False):
     """Result dtype of an op on tensors of `tensor_dtypes` and Python `scalars`.
 
