@@ -54,6 +54,14 @@ class Generator:
         """k draws from range(n), with replacement."""
         return [self._rng.randrange(n) for _ in range(k)]
 
+    def weighted(self, weights, k, replacement):
+        """k indices drawn with probabilities proportional to weights; without replacement each index once."""
+        if replacement:
+            return self._rng.choices(range(len(weights)), weights=weights, k=k)
+        # successive draws over what is left: exponential keys, the k smallest (Efraimidis-Spirakis)
+        keys = [(self._rng.expovariate(1.0) / w, i) for i, w in enumerate(weights) if w > 0]
+        return [i for _, i in sorted(keys)[:k]]
+
     # ---- tensor draws (tc.rand(..., generator=g), multinomial, ...) ------------
     def native_rng(self, backend):
         """A fresh RNG of `backend`'s own kind, seeded from this generator (which advances):

@@ -9,6 +9,15 @@ from .linear import Bilinear, Flatten, Identity, Linear, Unflatten  # noqa: F401
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,  # noqa: F401
                    SmoothL1Loss)
 from .module import Module  # noqa: F401
+from .layers_more import (CELU, GLU, SELU, CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d,  # noqa: F401
+                          ConstantPad2d, ConstantPad3d, CosineEmbeddingLoss, CosineSimilarity, GaussianNLLLoss,
+                          Hardshrink, Hardsigmoid, Hardswish, Hardtanh, HingeEmbeddingLoss, InstanceNorm1d,
+                          InstanceNorm2d, InstanceNorm3d, KLDivLoss, LocalResponseNorm, MarginRankingLoss, Mish,
+                          MultiLabelSoftMarginLoss, MultiMarginLoss, PairwiseDistance, PoissonNLLLoss, PReLU,
+                          ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
+                          ReplicationPad3d, RMSNorm, RReLU, Softshrink, Softsign, SoftMarginLoss, Tanhshrink,
+                          Threshold, TripletMarginLoss, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d,
+                          ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm  # noqa: F401
 from .parameter import Parameter  # noqa: F401
 from .pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401

@@ -26,6 +26,12 @@ from ._adaptive_pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_
                              adaptive_max_pool2d_with_indices)
 from ._conv_pool import (_tuple, _window_args, avg_pool1d, avg_pool2d, conv1d, conv2d,  # noqa: F401
                          conv_transpose1d, conv_transpose2d, max_pool1d, max_pool2d)
+from ._functional_more import (celu, cosine_embedding_loss, cosine_similarity, gaussian_nll_loss,  # noqa: F401
+                               glu, gumbel_softmax, hardshrink, hardsigmoid, hardswish, hardtanh,
+                               hinge_embedding_loss, instance_norm, kl_div, local_response_norm, margin_ranking_loss,
+                               mish, multi_margin_loss, multilabel_soft_margin_loss, pad_indexed, pairwise_distance,
+                               pdist, poisson_nll_loss, prelu, rms_norm, rrelu, selu, soft_margin_loss, softshrink,
+                               softsign, tanhshrink, threshold, triplet_margin_loss)
 from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,  # noqa: F401
                       huber_loss, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 
@@ -33,6 +39,14 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cr
 # ---- activations ----------------------------------------------------------------------
 def relu(input, inplace=False):  # noqa: A002
     return input.relu()
+
+
+def relu_(input):  # noqa: A002
+    return input.relu_()
+
+
+def leaky_relu_(input, negative_slope=0.01):  # noqa: A002
+    return input.leaky_relu_(negative_slope)
 
 
 def relu6(input, inplace=False):  # noqa: A002
@@ -98,14 +112,14 @@ def log_softmax(input, dim=None, dtype=None):  # noqa: A002
 # ---- padding and shapes ---------------------------------------------------------------------
 def pad(input, pad, mode="constant", value=None):  # noqa: A002
     """torch's pad: `pad` lists (left, right) pairs from the last dim backwards."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise RuntimeError(f"pad: padding length {len(pad)} must be even and at most 2 * {input.ndim} for an "
                            f"input of shape {list(input.shape)}")
     widths = [(0, 0)] * input.ndim
     for i in range(len(pad) // 2):
         widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode != "constant":
+        return pad_indexed(input, widths, mode)
     # negative padding crops, as in torch
     crop = tuple(slice(max(-lo, 0), input.shape[d] - max(-hi, 0)) for d, (lo, hi) in enumerate(widths))
     if any(lo < 0 or hi < 0 for lo, hi in widths):

@@ -13,7 +13,8 @@ _TORCH_NAMES = {
     "module": "module", "linear": "linear", "conv": "conv", "activation": "activation", "loss": "loss",
     "container": "containers", "batchnorm": "normalization", "normalization": "normalization",
     "dropout": "dropout", "pooling": "pooling", "rnn": "rnn", "sparse": "sparse", "transformer": "transformer",
-    "flatten": "linear", "pixelshuffle": "pixelshuffle",
+    "flatten": "linear", "pixelshuffle": "pixelshuffle", "padding": "layers_more", "upsampling": "layers_more",
+    "instancenorm": "layers_more", "distance": "layers_more",
 }
 
 for _torch_name, _ours in _TORCH_NAMES.items():

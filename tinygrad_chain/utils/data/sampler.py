@@ -79,6 +79,29 @@ class SubsetRandomSampler(Sampler):
         return len(self.indices)
 
 
+class WeightedRandomSampler(Sampler):
+    """num_samples indices drawn with probabilities proportional to weights (with or without replacement)."""
+
+    def __init__(self, weights, num_samples, replacement=True, generator=None):
+        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
+            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
+        w = [float(v) for v in (weights.tolist() if hasattr(weights, "tolist") else weights)]
+        if any(v < 0 or v != v for v in w) or not sum(w) or (not replacement and num_samples > sum(v > 0 for v in w)):
+            raise RuntimeError(f"WeightedRandomSampler: weights must be non-negative with a positive sum, and hold at "
+                               f"least num_samples={num_samples} nonzero entries without replacement")
+        self.weights, self.num_samples, self.replacement = w, num_samples, replacement
+        self.generator = check_generator(generator, "WeightedRandomSampler")
+
+    def __iter__(self):
+        gen = self.generator if self.generator is not None else from_global_seed()
+        yield from gen.weighted(self.weights, self.num_samples, self.replacement)
+
+    def __len__(self):
+        return self.num_samples
+
+
 class BatchSampler(Sampler):
     """Lists of batch_size indices from sampler; the last may be shorter unless drop_last."""
 

@@ -1,0 +1,269 @@
+"""The rest of torch.nn.functional that real scripts use (re-exported there): the smaller activations,
+distances, instance and RMS norm, the non-constant paddings, and the ranking/embedding losses.
+
+Each is composed from Tensor ops, so it differentiates (to any order) and runs on every device. Where
+torch's formula has a kink, the gradient there is torch's (hardtanh passes nothing at its ends, ...).
+"""
+import math
+
+from tinygrad_chain.autograd.grad_mode import no_grad
+from tinygrad_chain.creation import arange
+from tinygrad_chain.dtypes import finfo
+from tinygrad_chain.ops import activations as A
+from tinygrad_chain.ops import movement as M
+from tinygrad_chain.ops.elementwise import where
+from tinygrad_chain.ops.registry import apply
+from tinygrad_chain.widen import float32_inside
+
+from ._losses import _reduce
+
+
+def _softplus(x):
+    return apply(A.Softplus, x, beta=1.0, threshold=20.0)
+
+
+# ---- activations -------------------------------------------------------------------------------
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):  # noqa: A002
+    return where(input <= min_val, min_val, where(input >= max_val, max_val, input))
+
+
+def hardsigmoid(input, inplace=False):  # noqa: A002
+    return hardtanh(input / 6 + 0.5, 0.0, 1.0)
+
+
+def hardswish(input, inplace=False):  # noqa: A002
+    # torch's gradient: 0 below -3, 1 above 3, x / 3 + 0.5 between
+    return where(input <= -3, 0.0, where(input >= 3, input, input * (input + 3) / 6))
+
+
+def selu(input, inplace=False):  # noqa: A002
+    return 1.0507009873554804934193349852946 * apply(A.Elu, input, alpha=1.6732632423543772848170429916717)
+
+
+def celu(input, alpha=1.0, inplace=False):  # noqa: A002
+    return input.relu() + where(input > 0, 0.0, alpha * ((input.clamp(max=0) / alpha).exp() - 1))
+
+
+def mish(input, inplace=False):  # noqa: A002
+    return input * _softplus(input).tanh()
+
+
+def glu(input, dim=-1):  # noqa: A002
+    if input.shape[dim] % 2:
+        raise RuntimeError(f"glu: Halving dimension must be even, but dimension {dim} is size {input.shape[dim]}")
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def softsign(input):  # noqa: A002
+    return input / (1 + input.abs())
+
+
+def tanhshrink(input):  # noqa: A002
+    return input - input.tanh()
+
+
+def threshold(input, threshold, value, inplace=False):  # noqa: A002
+    return where(input > threshold, input, value)
+
+
+def softshrink(input, lambd=0.5):  # noqa: A002
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+
+
+def hardshrink(input, lambd=0.5):  # noqa: A002
+    return where((input > lambd) | (input < -lambd), input, 0.0)
+
+
+def prelu(input, weight):  # noqa: A002
+    w = weight.reshape((1, -1) + (1,) * (input.ndim - 2)) if input.ndim >= 2 and weight.numel() > 1 else weight
+    return where(input >= 0, input, w * input)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):  # noqa: A002
+    if training:
+        slope = input.new_empty(input.shape).uniform_(lower, upper)
+        return where(input >= 0, input, input * slope)
+    return where(input >= 0, input, input * ((lower + upper) / 2))
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    gumbels = -logits.new_empty(logits.shape).exponential_().log()
+    soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return soft
+    hard_one = soft.new_zeros(soft.shape).scatter(dim, soft.argmax(dim, keepdim=True), 1.0)
+    return hard_one - soft.detach() + soft  # the straight-through estimator
+
+
+# ---- distances ---------------------------------------------------------------------------------
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    # torch's: each norm clamped to eps before the division
+    n1 = x1.norm(dim=dim).clamp(min=eps)
+    n2 = x2.norm(dim=dim).clamp(min=eps)
+    return (x1 * x2).sum(dim) / (n1 * n2)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)
+
+
+def pdist(input, p=2):  # noqa: A002
+    n = input.shape[0]
+    i, j = [arange(n, device=input.device).unsqueeze(1).expand(n, n), arange(n, device=input.device).expand(n, n)]
+    upper = j > i
+    return (input[i[upper]] - input[j[upper]]).norm(p, dim=-1)
+
+
+# ---- normalisation -------------------------------------------------------------------------------
+@float32_inside
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,  # noqa: A002
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    axes = tuple(range(2, input.ndim))
+    shape = (1, -1) + (1,) * (input.ndim - 2)
+    if use_input_stats:
+        mean = input.mean(axes, keepdim=True)
+        var = input.var(axes, keepdim=True, unbiased=False)
+        if running_mean is not None:
+            n = math.prod(input.shape[2:])
+            with no_grad():
+                running_mean.mul_(1 - momentum).add_(mean.mean(0).reshape(-1) * momentum)
+                running_var.mul_(1 - momentum).add_(var.mean(0).reshape(-1) * (momentum * n / max(n - 1, 1)))
+    else:
+        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+    out = (input - mean) * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    return out if bias is None else out + bias.reshape(shape)
+
+
+@float32_inside
+def rms_norm(input, normalized_shape, weight=None, eps=None):  # noqa: A002
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    eps = eps if eps is not None else _eps(input)
+    out = input * ((input * input).mean(axes, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
+
+
+def _eps(input):  # noqa: A002
+    return finfo(input.dtype).eps
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):  # noqa: A002
+    sq = (input * input).unsqueeze(1)
+    sq = sq.reshape(sq.shape[0], 1, sq.shape[2], -1)
+    sq = apply(M.Pad, sq, widths=((0, 0), (0, 0), (size // 2, (size - 1) // 2), (0, 0)), value=0.0)
+    c = input.shape[1]
+    div = sum(sq[:, :, i:i + c] for i in range(size)) / size
+    div = div.reshape(input.shape)
+    return input / (k + alpha * div) ** beta
+
+
+# ---- padding modes other than constant: the input re-indexed along each padded dim ----------------
+def pad_indexed(input, widths, mode):  # noqa: A002
+    """widths: (before, after) per dim; reflect, replicate or circular, as an index_select per dim."""
+    out = input
+    for d, (lo, hi) in enumerate(widths):
+        if not (lo or hi):
+            continue
+        n = out.shape[d]
+        pos = arange(-lo, n + hi, device=input.device)
+        if mode == "reflect":
+            if lo >= n or hi >= n:
+                raise RuntimeError(f"pad: Padding size should be less than the corresponding input dimension, but "
+                                   f"got: padding ({lo}, {hi}) at dimension {d} of input {list(input.shape)}")
+            period = 2 * (n - 1) if n > 1 else 1
+            pos = pos % period
+            pos = where(pos >= n, period - pos, pos)
+        elif mode == "replicate":
+            pos = pos.clamp(0, n - 1)
+        elif mode == "circular":
+            pos = pos % n
+        else:
+            raise NotImplementedError(f"pad: mode {mode!r} is not supported (constant, reflect, replicate, "
+                                      f"circular)")
+        out = out.index_select(d, pos)
+    return out
+
+
+# ---- losses --------------------------------------------------------------------------------------
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):  # noqa: A002
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = target.xlogy(target) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
+    loss = where(target == 1, input, 0.0) + where(target == -1, (margin - input).clamp(min=0), 0.0)
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
+    return _reduce(_softplus(-target * input), reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    # torch's: the cosine with EPSILON = 1e-12 added to each squared norm
+    cos = (input1 * input2).sum(-1) / ((input1.square().sum(-1) + 1e-12) * (input2.square().sum(-1) + 1e-12)).sqrt()
+    loss = where(target == 1, 1 - cos, 0.0) + where(target == -1, (cos - margin).clamp(min=0), 0.0)
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = d_neg.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce((d_pos - d_neg + margin).clamp(min=0), reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):  # noqa: A002
+    if var.ndim == input.ndim - 1 or (var.ndim == input.ndim and var.shape[-1] == 1 and input.shape[-1] != 1):
+        var = var if var.ndim == input.ndim else var.unsqueeze(-1)
+    var = var.clamp(min=eps)
+    loss = 0.5 * (var.log() + (input - target).square() / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,  # noqa: A002
+                     reduce=None, reduction="mean"):
+    loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
+    if full:
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + where(target > 1, stirling, 0.0)
+    return _reduce(loss, reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
+                                reduction="mean"):
+    loss = target * _softplus(-input) + (1 - target) * _softplus(input)  # -log sigmoid(x) = softplus(-x)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss.mean(-1), reduction)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,  # noqa: A002
+                      reduction="mean"):
+    x = input if input.ndim == 2 else input.unsqueeze(0)
+    t = target.reshape(-1, 1)
+    picked = x.gather(1, t)
+    terms = (margin - picked + x).clamp(min=0)
+    if p == 2:
+        terms = terms * terms
+    if weight is not None:
+        terms = terms * weight[t]
+    terms = terms.scatter(1, t, 0.0)
+    loss = terms.sum(1) / x.shape[1]
+    return _reduce(loss if input.ndim == 2 else loss.reshape(()), reduction)
