@@ -6,7 +6,9 @@ direction; the recurrence then runs step by step with torch's gate order
 """
 import math
 
-from tinygrad_chain.creation import empty, zeros
+import numpy
+
+from tinygrad_chain.creation import empty, tensor, zeros
 from tinygrad_chain.functions import cat, stack
 from tinygrad_chain.ops.recurrent import LstmCell, LstmLayer
 from tinygrad_chain.ops.registry import apply
@@ -15,6 +17,7 @@ from . import functional as F
 from . import init
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
@@ -75,10 +78,49 @@ class RNNBase(Module):
         return (p["weight_ih" + suffix], p["weight_hh" + suffix], p.get("bias_ih" + suffix),
                 p.get("bias_hh" + suffix))
 
+    @property
+    def all_weights(self):
+        """[[weight_ih, weight_hh, bias_ih, bias_hh], ...] per layer and direction (torch's)."""
+        directions = 2 if self.bidirectional else 1
+        return [[w for w in self._weights(layer, d) if w is not None] for layer in range(self.num_layers)
+                for d in range(directions)]
+
     def _describe(self):
         return f"{self._get_name()}({self.extra_repr()})"
 
     def forward(self, input, hx=None):  # noqa: A002
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
+        return self._forward_tensor(input, hx)
+
+    def _forward_packed(self, packed, hx):
+        """Sequences of one length run together as a plain batch (no step of one reads another's padding), so
+        the outputs, h_n and c_n are exactly torch's; h_n follows the original batch order, as torch's."""
+        padded, lengths = pad_packed_sequence(packed)  # (T, B, *), original order
+        is_lstm = self.mode == "LSTM"
+        states = None if hx is None else (tuple(hx) if is_lstm else (hx,))
+        lengths = lengths.tolist()
+        groups = sorted(set(lengths), reverse=True)
+        outs, hs, cs, members = [], [], [], []
+        for n in groups:
+            idx = [i for i, m in enumerate(lengths) if m == n]
+            index = tensor(idx, device=padded.device)
+            sub_hx = None if states is None else tuple(s.index_select(1, index) for s in states)
+            x = padded[:n].index_select(1, index)
+            out, h = self._forward_tensor(x.transpose(0, 1) if self.batch_first else x,
+                                          None if sub_hx is None else sub_hx if is_lstm else sub_hx[0])
+            out = out.transpose(0, 1) if self.batch_first else out
+            outs.append(F.pad(out, (0, 0, 0, 0, 0, padded.shape[0] - n)))
+            hs.append(h[0] if is_lstm else h)
+            cs.append(h[1] if is_lstm else None)
+            members += idx
+        back = tensor(numpy.argsort(members), device=padded.device)
+        regroup = (lambda parts: cat(parts, 1).index_select(1, back))
+        output = pack_padded_sequence(regroup(outs), lengths, enforce_sorted=packed.sorted_indices is None)
+        h_n = regroup(hs)
+        return output, ((h_n, regroup(cs)) if is_lstm else h_n)
+
+    def _forward_tensor(self, input, hx):  # noqa: A002
         is_lstm = self.mode == "LSTM"
         if input.ndim not in (2, 3):
             raise ValueError(f"{self._describe()}: Expected input to be 2D or 3D, got {input.ndim}D tensor of shape "
