@@ -88,15 +88,15 @@ def _script(tmp_path, body):
 def test_an_unsupported_name_is_named(env, tmp_path):
     out = _run([_script(tmp_path, """
         import torch
-        assert not hasattr(torch, "vmap") and getattr(torch.cuda, "amp", None) is None
+        assert not hasattr(torch, "vmap") and getattr(torch, "fft", None) is None
         f = torch.vmap(torch.nn.Linear(2, 2))
     """)], env, check=False)
     assert out.returncode == 1
     assert "NotSupportedError: torch.vmap is not supported by tinygrad_chain" in out.stderr
     out = _run([_script(tmp_path, "import torch.nn.functional as F\nF.not_a_function(1)\n")], env, check=False)
     assert "torch.nn.functional.not_a_function is not supported by tinygrad_chain" in out.stderr
-    out = _run([_script(tmp_path, "import torch.amp\n")], env, check=False)
-    assert "ModuleNotFoundError: No module named 'torch.amp': torch.amp is not supported" in out.stderr
+    out = _run([_script(tmp_path, "import torch.fft\n")], env, check=False)
+    assert "ModuleNotFoundError: No module named 'torch.fft': torch.fft is not supported" in out.stderr
     out = _run([_script(tmp_path, "from torch import vmap\n")], env, check=False)
     assert "cannot import name 'vmap'" in out.stderr and "torch.vmap is not supported" in out.stderr
 

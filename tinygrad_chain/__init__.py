@@ -6,6 +6,8 @@ import builtins
 
 from tinygrad_chain import backends  # noqa: F401  (tc.backends.available())
 from tinygrad_chain import cuda  # noqa: F401  (tc.cuda.is_available(); never imports cupy)
+from tinygrad_chain import amp  # noqa: F401  (tc.amp.GradScaler; autocast runs ops in their own dtypes)
+from tinygrad_chain.amp import autocast, is_autocast_enabled  # noqa: F401
 from tinygrad_chain import accelerator  # noqa: F401  (tc.accelerator.current_accelerator())
 from tinygrad_chain import autograd, dtypes, nn  # noqa: F401
 from tinygrad_chain.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled

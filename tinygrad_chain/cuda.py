@@ -7,6 +7,7 @@ imports fine on a machine without a GPU and only fails at the first
 allocation, so the import alone proves nothing.
 """
 from tinygrad_chain import backends
+from tinygrad_chain.amp import cuda_amp as amp  # noqa: F401  (torch.cuda.amp.GradScaler, autocast)
 from tinygrad_chain.legacy import CUDA as _LEGACY_TYPES
 
 globals().update(_LEGACY_TYPES)  # tc.cuda.FloatTensor & co. (torch's legacy GPU constructors)

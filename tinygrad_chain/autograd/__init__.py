@@ -1,7 +1,7 @@
 """tc.autograd: gradients of tensors, by the chain rule over the tape."""
 import contextlib
 
-from . import engine, graph  # noqa: F401  (tc.autograd.graph.to_dot, render)
+from . import engine, functional, graph  # noqa: F401  (tc.autograd.graph.to_dot, render; functional.jacobian)
 from .differentiate import backward, grad
 from .explain import Explanation, explain
 from .function import Function, FunctionCtx
