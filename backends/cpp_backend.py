@@ -10,10 +10,16 @@ fall back to NumPy. Plain arithmetic (binary) takes the kernel at every size:
 for small tensors its call is cheaper than NumPy's ufunc dispatch.
 """
 import math
+import os
+import warnings
 
 import numpy as np
 
-from tinygrad_chain import _C  # ImportError when the extension is missing
+try:
+    from tinygrad_chain import _C
+except ImportError as e:  # the registry reports the device unavailable, with this reason
+    raise ImportError(f"the C++ extension tinygrad_chain._C is not built or does not load ({e}); reinstall with "
+                      f"a C++ compiler and pybind11 (pip install -v -e .) to see why") from e
 
 from . import formulas, lazy
 from ._malloc import keep_freed_memory
@@ -21,6 +27,19 @@ from .cpp_window import CppWindowMixin
 from .numpy_backend import NumpyBackend, sums_pairwise
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _check_isa_request():
+    """TINYGRAD_CHAIN_ISA names an instruction set; the extension quietly takes the best one when it
+    names none it knows or one this CPU lacks, so say so here (a run meant for AVX2 is not one)."""
+    want = os.environ.get("TINYGRAD_CHAIN_ISA")
+    if want and want != _C.isa():
+        known = ("generic", "avx2", "avx512")
+        why = "this CPU lacks it" if want in known else f"expected one of {', '.join(known)}"
+        warnings.warn(f"TINYGRAD_CHAIN_ISA={want!r} not used ({why}); the cpp kernels run {_C.isa()}", stacklevel=2)
+
+
+_check_isa_request()
 # opcodes come from the extension, by name (csrc/common.h lists each family once)
 _OPCODES = {family: {name: i for i, name in enumerate(names)} for family, names in _C.opcodes().items()}
 _BIN, _ACT, _RED, _FUSED = _OPCODES["binary"], _OPCODES["act"], _OPCODES["reduce"], _OPCODES["fused"]
@@ -132,7 +151,7 @@ class CppBackend(CppWindowMixin, NumpyBackend):
     # ---- threads ---------------------------------------------------------
     @staticmethod
     def set_num_threads(n):
-        _C.set_num_threads(int(n))
+        _C.set_num_threads(min(int(n), 2 ** 31 - 1))  # the kernels cap it (csrc/dispatch.cpp)
 
     @staticmethod
     def get_num_threads():

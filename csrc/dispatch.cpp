@@ -1,8 +1,11 @@
 // Picks the kernel table for this CPU at run time, and owns the thread count.
+#include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
 #include <sched.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -37,36 +40,61 @@ const KernelTable* best() {
     return &kernels_generic();
 }
 
-const KernelTable* g_table = nullptr;
-int g_threads = 0;
+// atomics: Python threads read these while another sets them (kernels run without the GIL)
+std::atomic<const KernelTable*> g_table{nullptr};
+std::atomic<int> g_threads{0};
+
+// More threads than this only divide work into slivers, and each is a pthread the pool must
+// create (OMP_NUM_THREADS=99999 would fail there).
+constexpr int MAX_THREADS = 256;
+
+int clamp_threads(long n) { return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : int(n); }
+
+// The leading number of OMP_NUM_THREADS ("4", or "4,2" for nested levels), or 0 when it has none
+// (unset, empty, "auto", "0", negative): then the default applies.
+long omp_num_threads() {
+    const char* env = std::getenv("OMP_NUM_THREADS");
+    if (!env) return 0;
+    char* end = nullptr;
+    errno = 0;
+    long n = std::strtol(env, &end, 10);
+    if (end == env || errno == ERANGE || (*end != '\0' && *end != ',')) return 0;
+    return n;
+}
 }  // namespace
 
 const KernelTable& kernels() {
-    if (!g_table) g_table = best();
-    return *g_table;
+    const KernelTable* t = g_table.load(std::memory_order_acquire);
+    if (!t) {
+        t = best();
+        g_table.store(t, std::memory_order_release);
+    }
+    return *t;
 }
 
 bool set_isa(const char* name) {
-    if (std::strcmp(name, "generic") == 0) { g_table = &kernels_generic(); return true; }
-    if (std::strcmp(name, "avx2") == 0 && cpu_has_avx2()) { g_table = &kernels_avx2(); return true; }
-    if (std::strcmp(name, "avx512") == 0 && cpu_has_avx512()) { g_table = &kernels_avx512(); return true; }
-    return false;
+    const KernelTable* t = nullptr;
+    if (std::strcmp(name, "generic") == 0) t = &kernels_generic();
+    else if (std::strcmp(name, "avx2") == 0 && cpu_has_avx2()) t = &kernels_avx2();
+    else if (std::strcmp(name, "avx512") == 0 && cpu_has_avx512()) t = &kernels_avx512();
+    if (t) g_table.store(t, std::memory_order_release);
+    return t != nullptr;
 }
 
 int num_threads() {
-    if (g_threads <= 0) {
-        // OMP_NUM_THREADS is the usual knob (benchmarks set it); else the CPUs we may run on
-        const char* env = std::getenv("OMP_NUM_THREADS");
-        int n = env ? std::atoi(env) : 0;
-        if (n <= 0) {
-            cpu_set_t set;
-            n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
-        }
-        g_threads = n < 1 ? 1 : n;
+    int n = g_threads.load(std::memory_order_relaxed);
+    if (n > 0) return n;
+    // OMP_NUM_THREADS is the usual knob (benchmarks set it); else the CPUs we may run on
+    long want = omp_num_threads();
+    if (want <= 0) {
+        cpu_set_t set;
+        want = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
     }
-    return g_threads;
+    n = clamp_threads(want);
+    g_threads.store(n, std::memory_order_relaxed);
+    return n;
 }
 
-void set_num_threads(int n) { g_threads = n < 1 ? 1 : n; }
+void set_num_threads(int n) { g_threads.store(clamp_threads(n), std::memory_order_relaxed); }
 
 }  // namespace tc

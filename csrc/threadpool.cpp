@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -34,7 +35,12 @@ struct Pool {
     std::vector<std::thread> workers;
 
     explicit Pool(int nworkers) {
-        for (int i = 0; i < nworkers; ++i) workers.emplace_back([this] { loop(); });
+        try {
+            for (int i = 0; i < nworkers; ++i) workers.emplace_back([this] { loop(); });
+        } catch (const std::system_error&) {
+            // the OS refused a thread (a process or cgroup limit): work with those made; the
+            // caller claims whatever chunks they leave
+        }
     }
     ~Pool() {
         {
@@ -140,12 +146,10 @@ void pool_run(std::int64_t nchunks, void (*fn)(void*, std::int64_t), void* ctx) 
             if (pool && pool->busy.exchange(true)) pool = nullptr;  // another caller is using it
         }
     }
-    if (!pool || nt <= 1) {
+    if (pool && nt > 1) pool->run(nchunks, fn, ctx);
+    else
         for (std::int64_t i = 0; i < nchunks; ++i) fn(ctx, i);
-        return;
-    }
-    pool->run(nchunks, fn, ctx);
-    pool->busy.store(false, std::memory_order_release);
+    if (pool) pool->busy.store(false, std::memory_order_release);  // also when nt fell to 1 meanwhile
 }
 
 }  // namespace tc
