@@ -9,6 +9,8 @@ tc.backends.cuda.matmul.allow_tf32, tc.backends.mps.is_available(): torch_flags.
 the registry's functions (available, get, resolve, ...) keep theirs.
 """
 import importlib
+import os
+import threading
 
 from .base import Backend
 from .torch_flags import cuda_namespace, cudnn, mps
@@ -21,9 +23,25 @@ _MODULES = {
 _loaded = {}
 _failures = {}
 _seed = 0
+_loading = threading.RLock()  # threads that first use a device at once must get one backend object
+
+
+def _after_fork_in_child():
+    global _loading
+    _loading = threading.RLock()  # a thread holding it at fork time does not exist in the child
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _load(name):
+    with _loading:
+        if name in _loaded or name in _failures:
+            return _loaded.get(name)
+        return _load_locked(name)
+
+
+def _load_locked(name):
     module, cls = _MODULES[name]
     try:
         backend = getattr(importlib.import_module(f"{__name__}.{module}"), cls)()

@@ -122,7 +122,7 @@ void bind_conv_window(py::module_& m) {
         if (!bias.is_none()) {
             bs = py::reinterpret_borrow<py::array>(bias);
             check_contig(bs, "swap_leading_axes");
-            if (!bs.dtype().is(x.dtype()) || i64(bs.size()) != a)
+            if (!same_dtype(bs.dtype(), x.dtype()) || i64(bs.size()) != a)
                 throw py::value_error("swap_leading_axes: bias must be an (A,) array of x's dtype");
         }
         if (is_f32(x)) swap_leading_t<float>(cptr<float>(x), a, b, p, bias.is_none() ? nullptr : cptr<float>(bs),

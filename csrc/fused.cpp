@@ -87,7 +87,7 @@ void bind_fused(py::module_& m) {
         for (std::size_t k = 0; k < ins.size(); ++k) {
             const py::array& a = ins[k];
             check_contig(a, "fused_run");
-            if (!a.dtype().is(ref.dtype())) bad("inputs differ in dtype");
+            if (!same_dtype(a.dtype(), ref.dtype())) bad("inputs differ in dtype");
             const i64 r = stretch.empty() ? 1 : stretch[k];
             if (r < 1) bad("a stretch must be at least 1");
             const i64 span = i64(a.size()) * r;  // elements one pass over the input covers

@@ -19,7 +19,7 @@ void over_ln_rows(i64 rows, i64 n, F&& f) {
 const void* param(const py::object& p, const py::array& x, i64 n, const char* what) {
     if (p.is_none()) return nullptr;
     py::array a = py::reinterpret_borrow<py::array>(p);
-    if (!a.dtype().is(x.dtype()) || a.size() != n || !(a.flags() & py::array::c_style))
+    if (!same_dtype(a.dtype(), x.dtype()) || a.size() != n || !(a.flags() & py::array::c_style))
         throw py::value_error(std::string("layer_norm: ") + what + " must be a contiguous array of " +
                               std::to_string(n) + " elements of the input's dtype");
     return a.data();
@@ -54,7 +54,7 @@ py::tuple bwd_t(const py::array& g, const py::array& x, const py::array& mean, c
     i64 rows = rows_of(x, n, "layer_norm_backward");
     check_same(x, g, "layer_norm_backward");
     for (const py::array* s : {&mean, &rstd})
-        if (!s->dtype().is(x.dtype()) || s->size() != rows || !(s->flags() & py::array::c_style))
+        if (!same_dtype(s->dtype(), x.dtype()) || s->size() != rows || !(s->flags() & py::array::c_style))
             throw py::value_error("layer_norm_backward: mean and rstd must be contiguous, one per row, of x's dtype");
     const T* wp = static_cast<const T*>(param(w, x, n, "weight"));
     const T *gp = cptr<T>(g), *xp = cptr<T>(x), *mp = cptr<T>(mean), *rp = cptr<T>(rstd);

@@ -121,7 +121,7 @@ void check_lstm(const py::array& gates, const py::array& c, const char* op) {
         check_contig(*a, op);
     }
     i64 H = c.ndim() ? c.shape(c.ndim() - 1) : 0;
-    if (!gates.dtype().is(c.dtype()) || c.ndim() != gates.ndim() || H < 1 || i64(gates.size()) != 4 * i64(c.size()) ||
+    if (!same_dtype(gates.dtype(), c.dtype()) || c.ndim() != gates.ndim() || H < 1 || i64(gates.size()) != 4 * i64(c.size()) ||
         gates.shape(gates.ndim() - 1) != 4 * H)
         throw py::value_error(std::string(op) + ": gates must be c's shape with 4 times its last size, same dtype");
 }
@@ -140,7 +140,7 @@ void check_all(std::initializer_list<const py::array*> arrays, const py::array& 
     for (const py::array* a : arrays) {
         check_float(*a, op);
         check_contig(*a, op);
-        if (!a->dtype().is(ref.dtype())) throw py::type_error(std::string(op) + ": arrays must share one dtype");
+        if (!same_dtype(a->dtype(), ref.dtype())) throw py::type_error(std::string(op) + ": arrays must share one dtype");
     }
 }
 }  // namespace
@@ -170,7 +170,7 @@ void bind_lstm(py::module_& m) {
         check_same(c, tc, op);
         check_float(grad, op);
         check_contig(grad, op);
-        if (!grad.dtype().is(c.dtype()) || i64(grad.size()) != 2 * i64(c.size()))
+        if (!same_dtype(grad.dtype(), c.dtype()) || i64(grad.size()) != 2 * i64(c.size()))
             throw py::value_error("lstm_cell_backward: grad must be stack([gh, gc]) shaped like 2 x c");
         py::array dgates = empty_like(acts), dc = empty_like(c);
         i64 H = c.shape(c.ndim() - 1), rows = i64(c.size()) / H;

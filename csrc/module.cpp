@@ -58,7 +58,7 @@ Epilogue<T> epilogue_of(const py::array& c, const py::object& bias, bool relu, c
     ep.relu = relu;
     auto own = [&](const py::object& o, const char* name, i64 size) {
         py::array a = py::reinterpret_borrow<py::array>(o);
-        if (!a.dtype().is(c.dtype()) || !(a.flags() & py::array::c_style) || a.size() != size)
+        if (!same_dtype(a.dtype(), c.dtype()) || !(a.flags() & py::array::c_style) || a.size() != size)
             throw py::value_error(std::string("gemm: ") + name + " must be C-contiguous, of out's dtype and " +
                                   std::to_string(size) + " elements");
         return cptr<T>(a);
@@ -101,7 +101,7 @@ PYBIND11_MODULE(_C, m) {
     m.def("gemm", [](const py::array& a, const py::array& b, py::array& out, double beta, const py::object& bias,
                      bool relu, const py::object& mask) {
         check_float(a, "gemm");
-        if (!a.dtype().is(b.dtype()) || !a.dtype().is(out.dtype()))
+        if (!same_dtype(a.dtype(), b.dtype()) || !same_dtype(a.dtype(), out.dtype()))
             throw py::type_error("gemm: a, b and out must share one dtype");
         if (!out.writeable()) throw py::value_error("gemm: out is read-only");
         if (is_f32(a)) gemm_t<float>(a, b, out, beta, epilogue_of<float>(out, bias, relu, mask));

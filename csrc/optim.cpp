@@ -134,7 +134,7 @@ bool fits(const py::list& l, std::size_t i, const py::array* p, const Use& use) 
     auto a = py::reinterpret_borrow<py::array>(o);
     if (!(a.flags() & py::array::c_style) || (use.written && !a.writeable())) return false;
     if (!p) return is_f32(a) || is_f64(a);
-    return a.dtype().is(p->dtype()) && a.ndim() == p->ndim() && std::equal(a.shape(), a.shape() + a.ndim(), p->shape());
+    return same_dtype(a.dtype(), p->dtype()) && a.ndim() == p->ndim() && std::equal(a.shape(), a.shape() + a.ndim(), p->shape());
 }
 
 bool all_fit(const py::list& ps, std::initializer_list<Use> others) {

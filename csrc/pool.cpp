@@ -202,7 +202,7 @@ void avg_pool_backward_t(const T* g, i64 planes, const Win& w, const T* div, T* 
 
 void check_div(const py::array& div, const py::array& x, const Win& g, const char* op) {
     check_contig(div, op);
-    if (!x.dtype().is(div.dtype()) || i64(div.size()) != g.oh * g.ow)
+    if (!same_dtype(x.dtype(), div.dtype()) || i64(div.size()) != g.oh * g.ow)
         throw py::value_error(std::string(op) + ": divisor must be an (OH, OW) array of the input's dtype");
 }
 }  // namespace

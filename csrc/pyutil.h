@@ -13,8 +13,13 @@
 namespace tc {
 namespace py = pybind11;
 
-inline bool is_f32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
-inline bool is_f64(const py::array& a) { return a.dtype().is(py::dtype::of<double>()); }
+// By value, not identity: an unpickled array (another process's, a DataLoader worker's) carries its
+// own float32 descriptor object, equal to NumPy's but not the same one.
+inline bool same_dtype(const py::dtype& a, const py::dtype& b) {
+    return a.is(b) || py::detail::npy_api::get().PyArray_EquivTypes_(a.ptr(), b.ptr());
+}
+inline bool is_f32(const py::array& a) { return same_dtype(a.dtype(), py::dtype::of<float>()); }
+inline bool is_f64(const py::array& a) { return same_dtype(a.dtype(), py::dtype::of<double>()); }
 
 inline void check_float(const py::array& a, const char* op) {
     if (!is_f32(a) && !is_f64(a))
@@ -29,7 +34,7 @@ inline void check_contig(const py::array& a, const char* op) {
 
 inline void check_same(const py::array& a, const py::array& b, const char* op) {
     check_contig(b, op);
-    if (!a.dtype().is(b.dtype()) || a.size() != b.size())
+    if (!same_dtype(a.dtype(), b.dtype()) || a.size() != b.size())
         throw py::value_error(std::string(op) + ": arrays differ in dtype or size");
 }
 

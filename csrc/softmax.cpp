@@ -53,7 +53,7 @@ py::array lse_t(const py::array& x) {
 }
 
 void check_targets(const py::array& t, i64 rows, i64 cols, i64 ignore, const char* op) {
-    if (!t.dtype().is(py::dtype::of<std::int64_t>()) || t.size() != rows || !(t.flags() & py::array::c_style))
+    if (!same_dtype(t.dtype(), py::dtype::of<std::int64_t>()) || t.size() != rows || !(t.flags() & py::array::c_style))
         throw py::value_error(std::string(op) + ": target must be a contiguous int64 array with one entry per row");
     const std::int64_t* tp = static_cast<const std::int64_t*>(t.data());
     for (i64 r = 0; r < rows; ++r)
@@ -119,7 +119,7 @@ void bind_softmax(py::module_& m) {
                                        const py::array& t, i64 ignore) {
         check_in(x, "cross_entropy_backward");
         check_2d(x, "cross_entropy_backward");
-        if (!g.dtype().is(x.dtype()) || !stats.dtype().is(x.dtype()) || g.size() != x.shape(0) ||
+        if (!same_dtype(g.dtype(), x.dtype()) || !same_dtype(stats.dtype(), x.dtype()) || g.size() != x.shape(0) ||
             stats.size() != 2 * x.shape(0) || !(g.flags() & py::array::c_style) ||
             !(stats.flags() & py::array::c_style))
             throw py::value_error("cross_entropy_backward: g (N,) and stats (N, 2) must be contiguous arrays of the "

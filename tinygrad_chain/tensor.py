@@ -369,6 +369,18 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
         memo[id(self)] = t
         return t
 
+    def __copy__(self):
+        # copy.copy shares the memory, as torch's (pickling, below, copies it)
+        t = type(self)._make(self._data, self._b, self._requires_grad, self.grad_fn, self._version)
+        t._grad, t._hooks = self._grad, self._hooks
+        return t
+
+    def __reduce_ex__(self, protocol):
+        # pickle (multiprocessing queues, DataLoader workers, spawn's arguments): the values, dtype,
+        # device and requires_grad; as torch, a result comes back as a leaf, without .grad
+        host = self._b.to_numpy(self._b.shared(self._data))
+        return _rebuild, (type(self), host, self.dtype, self._b.name, self._requires_grad)
+
     def contiguous(self, memory_format=None):
         return self
 
@@ -453,3 +465,9 @@ def _check_grad(t, g):
     if g.shape != t.shape:
         raise RuntimeError(f"attempting to assign a gradient of size '{list(g.shape)}' to a tensor of size "
                            f"'{list(t.shape)}'. Please ensure that the gradient and the tensor are the same size")
+
+
+def _rebuild(cls, host, dtype, device, requires_grad):
+    """The unpickled tensor (Tensor.__reduce_ex__), on the device it left when this process has it."""
+    t = tensor(host, dtype=dtype, device=device)
+    return cls._make(t._data, t._b, requires_grad, None, t._version)

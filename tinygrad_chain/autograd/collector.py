@@ -6,6 +6,7 @@ small ops). Walks may run in several threads at once: the collector stays paused
 them runs, and the last one to finish turns it back on if it was on when the first began.
 """
 import gc
+import os
 import threading
 
 _lock = threading.Lock()
@@ -29,3 +30,14 @@ def resume():
         if _walks == 0 and _resume:
             gc.enable()
 
+
+def _after_fork_in_child():
+    """Only the forking thread lives on in a child: walks other threads had begun never end there."""
+    global _lock, _walks
+    _lock = threading.Lock()
+    if _walks and _resume and not gc.isenabled():
+        gc.enable()
+    _walks = 0
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
