@@ -292,3 +292,86 @@ def test_grad_mode_is_per_thread(device):
         assert not tc.is_grad_enabled()
         assert run_threads([lambda: tc.is_grad_enabled() and (x * 2).requires_grad]) == [True]
     assert tc.is_grad_enabled() and not tc.autograd.grad_mode.state.retain_all
+
+
+# ---- several threads on one model, one graph each, the settings they share ------------
+def test_shared_model_inference_from_threads_matches_one_thread(device):
+    tc.manual_seed(0)
+    model = tc.nn.Sequential(tc.nn.Linear(64, 256), tc.nn.GELU(), tc.nn.LayerNorm(256), tc.nn.Linear(256, 10)).eval()
+    inputs = [tc.randn(96, 64) for _ in range(4)]
+
+    def infer(x):
+        with tc.inference_mode():
+            return [model(x).softmax(-1).numpy().copy() for _ in range(5)]
+    want = [infer(x) for x in inputs]
+    got = run_threads([lambda x=x: infer(x) for x in inputs])
+    for g, w in zip(got, want):
+        assert_identical(g, w)
+
+
+def test_backward_from_threads_on_separate_graphs(device):
+    """Each thread its own graph, bit for bit as alone; a leaf they share accumulates every thread's gradient."""
+    shared = tc.ones(200, requires_grad=True)
+
+    def graph(seed):
+        rng = np.random.default_rng(seed)
+        own = tc.tensor(rng.standard_normal((200, 300)).astype(np.float32), requires_grad=True)
+        for _ in range(5):
+            own.grad = None
+            ((own.tanh() * 3).sum(1) @ (shared * 2)).backward()
+        return own.grad.numpy().copy()
+    want = [graph(seed) for seed in range(4)]
+    shared.grad = None
+    got = run_threads([lambda seed=seed: graph(seed) for seed in range(4)])
+    for g, w in zip(got, want):
+        assert_identical([g], [w])
+    # d/dshared of own.tanh()*3 summed, dotted with shared*2: 2 * rowsums; every thread's 5 passes add up
+    total = sum(2 * (np.tanh(np.random.default_rng(s).standard_normal((200, 300)).astype(np.float32)) * 3).sum(1)
+                for s in range(4)) * 5
+    np.testing.assert_allclose(shared.grad.numpy(), total, rtol=1e-4)
+
+
+def test_first_use_of_a_device_from_threads_makes_one_backend(monkeypatch, device):
+    monkeypatch.setattr(backends, "_loaded", {})
+    monkeypatch.setattr(backends, "_failures", {})
+    got = run_threads([lambda: backends.get("numpy") for _ in range(8)])
+    assert all(b is got[0] for b in got)
+
+
+def test_default_dtype_and_seed_are_process_wide_as_in_torch(device):
+    previous = tc.get_default_dtype()
+    tc.set_default_dtype(tc.float64)
+    try:
+        assert run_threads([lambda: tc.zeros(1).dtype]) == [tc.float64]
+    finally:
+        tc.set_default_dtype(previous)
+    run_threads([lambda: tc.manual_seed(123)])
+    a = tc.randn(5).numpy().copy()
+    tc.manual_seed(123)
+    np.testing.assert_array_equal(tc.randn(5).numpy(), a)
+
+
+def test_inference_mode_is_per_thread(device):
+    inside = threading.Event()
+    release = threading.Event()
+
+    def holder():
+        with tc.inference_mode():
+            inside.set()
+            release.wait(5)
+            assert tc.is_inference_mode_enabled() and not tc.is_grad_enabled()
+
+    def other():
+        inside.wait(5)
+        try:
+            return tc.is_inference_mode_enabled(), tc.is_grad_enabled()
+        finally:
+            release.set()
+    assert run_threads([holder, other])[1] == (False, True)
+    with tc.inference_mode(False):
+        assert tc.is_grad_enabled() and not tc.is_inference_mode_enabled()
+
+    @tc.inference_mode
+    def bare():
+        return tc.is_inference_mode_enabled(), (tc.ones(1, requires_grad=True) * 2).requires_grad
+    assert bare() == (True, False) and not tc.is_inference_mode_enabled()

@@ -10,7 +10,8 @@ from tinygrad_chain import amp  # noqa: F401  (tc.amp.GradScaler; autocast runs 
 from tinygrad_chain.amp import autocast, is_autocast_enabled  # noqa: F401
 from tinygrad_chain import accelerator  # noqa: F401  (tc.accelerator.current_accelerator())
 from tinygrad_chain import autograd, dtypes, nn  # noqa: F401
-from tinygrad_chain.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from tinygrad_chain.autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
+                                     set_grad_enabled)
 from tinygrad_chain.creation import (arange, empty, empty_like, from_numpy, full, full_like, linspace, manual_seed,
                                      ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, zeros,
                                      zeros_like)

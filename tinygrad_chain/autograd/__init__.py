@@ -5,7 +5,8 @@ from . import engine, functional, graph  # noqa: F401  (tc.autograd.graph.to_dot
 from .differentiate import backward, grad
 from .explain import Explanation, explain
 from .function import Function, FunctionCtx
-from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled, state
+from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
+                        set_grad_enabled, state)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 
@@ -45,4 +46,5 @@ def is_anomaly_enabled():
 
 __all__ = ["Explanation", "Function", "FunctionCtx", "GradcheckError", "backward", "detect_anomaly", "enable_grad",
            "explain", "grad", "gradcheck", "gradgradcheck", "graph", "inference_mode", "is_anomaly_enabled",
+           "is_inference_mode_enabled",
            "is_grad_enabled", "no_grad", "retain_grads", "set_detect_anomaly", "set_grad_enabled"]

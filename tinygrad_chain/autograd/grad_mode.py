@@ -7,6 +7,7 @@ class _State(threading.local):
     enabled = True          # record nodes for ops on tensors that require grad
     retain_all = False      # tc.autograd.retain_grads(): keep every interior .grad
     detect_anomaly = False  # check every backward output for NaN
+    inference = False       # inside inference_mode()
 
 
 state = _State()
@@ -14,6 +15,10 @@ state = _State()
 
 def is_grad_enabled():
     return state.enabled
+
+
+def is_inference_mode_enabled():
+    return state.inference
 
 
 class _GradModeContext:
@@ -65,5 +70,32 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801
         return wrapper
 
 
-class inference_mode(no_grad):  # noqa: N801
-    pass
+class inference_mode(_GradModeContext):  # noqa: N801
+    """no_grad under torch's name (tensors made inside are ordinary ones here); inference_mode(False)
+    leaves grad mode as it is. Also a bare decorator, as torch's."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # @inference_mode without parentheses
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode=True):
+        self.on = bool(mode)
+
+    def __enter__(self):
+        self._prev = state.enabled, state.inference
+        if self.on:
+            state.enabled = False
+        state.inference = self.on
+
+    def __exit__(self, *exc):
+        state.enabled, state.inference = self._prev
+
+    def __call__(self, fn):
+        on = self.on
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(on):
+                return fn(*args, **kwargs)
+        return wrapper
