@@ -309,6 +309,9 @@ def test_shared_model_inference_from_threads_matches_one_thread(device):
         assert_identical(g, w)
 
 
+PASSES = 30
+
+
 def test_backward_from_threads_on_separate_graphs(device):
     """Each thread its own graph, bit for bit as alone; a leaf they share accumulates every thread's gradient."""
     shared = tc.ones(200, requires_grad=True)
@@ -316,7 +319,7 @@ def test_backward_from_threads_on_separate_graphs(device):
     def graph(seed):
         rng = np.random.default_rng(seed)
         own = tc.tensor(rng.standard_normal((200, 300)).astype(np.float32), requires_grad=True)
-        for _ in range(5):
+        for _ in range(PASSES):
             own.grad = None
             ((own.tanh() * 3).sum(1) @ (shared * 2)).backward()
         return own.grad.numpy().copy()
@@ -325,9 +328,9 @@ def test_backward_from_threads_on_separate_graphs(device):
     got = run_threads([lambda seed=seed: graph(seed) for seed in range(4)])
     for g, w in zip(got, want):
         assert_identical([g], [w])
-    # d/dshared of own.tanh()*3 summed, dotted with shared*2: 2 * rowsums; every thread's 5 passes add up
+    # d/dshared of own.tanh()*3 summed, dotted with shared*2: 2 * rowsums; every thread's PASSES passes add up
     total = sum(2 * (np.tanh(np.random.default_rng(s).standard_normal((200, 300)).astype(np.float32)) * 3).sum(1)
-                for s in range(4)) * 5
+                for s in range(4)) * PASSES
     np.testing.assert_allclose(shared.grad.numpy(), total, rtol=1e-4)
 
 

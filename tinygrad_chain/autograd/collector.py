@@ -4,6 +4,8 @@ A walk makes and drops many small objects, all freed by reference counting; the 
 collector would only re-traverse the live graph (a third of the cost of a backward through
 small ops). Walks may run in several threads at once: the collector stays paused while any of
 them runs, and the last one to finish turns it back on if it was on when the first began.
+The lock that makes each accumulation into a .grad one step lives here too, with the other state
+that concurrent walks share (both are renewed in a forked child).
 """
 import gc
 import os
@@ -12,6 +14,9 @@ import threading
 _lock = threading.Lock()
 _walks = 0
 _resume = False
+#: held while a backward pass adds into a leaf's .grad: threads' passes into one leaf must each read,
+#: add and write it as one step (torch's AccumulateGrad holds a mutex too); the engine takes it
+grad_lock = threading.Lock()
 
 
 def pause():
@@ -32,9 +37,10 @@ def resume():
 
 
 def _after_fork_in_child():
-    """Only the forking thread lives on in a child: walks other threads had begun never end there."""
-    global _lock, _walks
-    _lock = threading.Lock()
+    """Only the forking thread lives on in a child: walks other threads had begun never end there,
+    and locks they held stay held."""
+    global _lock, _walks, grad_lock
+    _lock, grad_lock = threading.Lock(), threading.Lock()
     if _walks and _resume and not gc.isenabled():
         gc.enable()
     _walks = 0

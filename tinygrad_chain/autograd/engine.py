@@ -285,6 +285,11 @@ def _owned(g, owned):
 
 def _write_grad(t, g, create_graph, owned):
     """Accumulate g into t.grad, as torch does (in place unless create_graph)."""
+    with collector.grad_lock:
+        _add_to_grad(t, g, create_graph, owned)
+
+
+def _add_to_grad(t, g, create_graph, owned):
     if t.grad is None:
         t.grad = g if create_graph else _owned(g, owned)
     elif create_graph or t.grad.requires_grad:
