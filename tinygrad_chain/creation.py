@@ -54,22 +54,22 @@ def _like(x, dtype, device):
     return (dtype if dtype is not None else x.dtype), (device if device is not None else x.device)
 
 
-def zeros_like(x, dtype=None, device=None, requires_grad=False):
+def zeros_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
     dtype, device = _like(x, dtype, device)
     return full(x.shape, 0, dtype, device, requires_grad)
 
 
-def ones_like(x, dtype=None, device=None, requires_grad=False):
+def ones_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
     dtype, device = _like(x, dtype, device)
     return full(x.shape, 1, dtype, device, requires_grad)
 
 
-def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
     dtype, device = _like(x, dtype, device)
     return full(x.shape, fill_value, dtype, device, requires_grad)
 
 
-def empty_like(x, dtype=None, device=None, requires_grad=False):
+def empty_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
     dtype, device = _like(x, dtype, device)
     return empty(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
@@ -115,12 +115,12 @@ def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=Fa
                 requires_grad)
 
 
-def rand_like(x, dtype=None, device=None, requires_grad=False):
+def rand_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
     dtype, device = _like(x, dtype, device)
     return rand(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def randn_like(x, dtype=None, device=None, requires_grad=False):
+def randn_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
     dtype, device = _like(x, dtype, device)
     return randn(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 

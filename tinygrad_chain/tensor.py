@@ -355,7 +355,7 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
     def nelement(self):
         return self._data.size
 
-    def clone(self):
+    def clone(self, memory_format=None):
         return apply(M.Clone, self)
 
     def __deepcopy__(self, memo):

@@ -10,9 +10,21 @@ class FunctionCtx:
     def __init__(self):
         self.saved_tensors = ()
         self.needs_input_grad = ()
+        self.materialize_grads = True
+        self._non_differentiable = ()
 
     def save_for_backward(self, *tensors):
         self.saved_tensors = tensors
+
+    def mark_non_differentiable(self, *tensors):
+        """These outputs get no gradient (as torch's: they do not require grad)."""
+        self._non_differentiable = tuple(tensors)
+
+    def mark_dirty(self, *tensors):
+        """Accepted for torch's API: an in-place forward's outputs are new tensors here anyway."""
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = bool(value)
 
 
 class _FunctionOp:
@@ -55,6 +67,15 @@ class _FunctionOp:
         return tuple(None if gi is None else lent(gi._data, gi._b) for gi in grads)
 
 
+def once_differentiable(backward):
+    """torch's decorator for a backward that cannot itself be differentiated: it runs under no_grad."""
+    def run(ctx, *grads):
+        with no_grad():
+            return backward(ctx, *grads)
+    run.__name__, run.__doc__ = backward.__name__, backward.__doc__
+    return run
+
+
 class Function:
     """torch.autograd.Function: forward(ctx, *args) and backward(ctx, *grads), both static."""
 
@@ -80,7 +101,8 @@ class Function:
         in_meta = tuple((a.shape, a.dtype, a._b) if isinstance(a, TensorCore) else None for a in args)
         results = []
         for i, o in enumerate(outs):
-            if not isinstance(o, TensorCore) or not o.dtype.is_floating_point:
+            if not isinstance(o, TensorCore) or not o.dtype.is_floating_point or \
+                    any(o is t for t in ctx._non_differentiable):
                 results.append(o)
                 continue
             node = Node(_FunctionOp(cls, i, len(outs)), {}, parents, in_meta)

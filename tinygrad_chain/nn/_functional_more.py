@@ -267,3 +267,57 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     terms = terms.scatter(1, t, 0.0)
     loss = terms.sum(1) / x.shape[1]
     return _reduce(loss if input.ndim == 2 else loss.reshape(()), reduction)
+
+
+# ---- patches: unfold (im2col) and its adjoint fold, as one gather / one scatter-add of flat positions -----------
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _patch_index(size, kernel_size, dilation, padding, stride, device):
+    """Flat positions in the padded (H + 2p) x (W + 2p) image: rows (kh * kw), columns the L output places."""
+    (h, w), (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (_pair(v) for v in (size, kernel_size, dilation, padding,
+                                                                            stride))
+    hp, wp = h + 2 * ph, w + 2 * pw
+    oh, ow = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+    if oh <= 0 or ow <= 0:
+        raise RuntimeError(f"unfold/fold: the kernel {kh}x{kw} (dilation {dh}x{dw}) does not fit the padded "
+                           f"{hp}x{wp} input")
+    rows = (arange(kh, device=device) * dh).reshape(kh, 1) * wp + (arange(kw, device=device) * dw).reshape(1, kw)
+    cols = (arange(oh, device=device) * sh).reshape(oh, 1) * wp + (arange(ow, device=device) * sw).reshape(1, ow)
+    return rows.reshape(-1, 1) + cols.reshape(1, -1), (hp, wp), (ph, pw)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
+    """(N, C, H, W) -> (N, C * kh * kw, L): each column one sliding block."""
+    n, c = input.shape[:2]
+    index, (hp, wp), (ph, pw) = _patch_index(tuple(input.shape[2:]), kernel_size, dilation, padding, stride,
+                                             input.device)
+    x = apply(M.Pad, input, widths=((0, 0), (0, 0), (ph, ph), (pw, pw)), value=0.0) if ph or pw else input
+    blocks = x.reshape(n, c, hp * wp)[:, :, index]  # (N, C, kh * kw, L)
+    return blocks.reshape(n, c * index.shape[0], index.shape[1])
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
+    """unfold's adjoint: the blocks of (N, C * kh * kw, L) summed back into (N, C, H, W)."""
+    index, (hp, wp), (ph, pw) = _patch_index(output_size, kernel_size, dilation, padding, stride, input.device)
+    n = input.shape[0]
+    c = input.shape[1] // index.shape[0]
+    blocks = input.reshape(n, c, index.shape[0], index.shape[1])
+    out = blocks.new_zeros((n, c, hp * wp)).index_put((slice(None), slice(None), index), blocks, accumulate=True)
+    out = out.reshape(n, c, hp, wp)
+    h, w = _pair(output_size)
+    return out[:, :, ph:ph + h, pw:pw + w]
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):  # noqa: A002
+    """Each value put back at its max_pool2d index (flat in the H x W plane); zeros elsewhere."""
+    (kh, kw), (ph, pw) = _pair(kernel_size), _pair(padding)
+    sh, sw = _pair(stride if stride is not None else kernel_size)
+    h, w = input.shape[-2:]
+    oh, ow = tuple(output_size[-2:]) if output_size is not None else ((h - 1) * sh - 2 * ph + kh,
+                                                                       (w - 1) * sw - 2 * pw + kw)
+    lead = tuple(input.shape[:-2])
+    flat = input.reshape(*lead, h * w)
+    out = flat.new_zeros(lead + (oh * ow,)).scatter(-1, indices.reshape(*lead, h * w), flat)
+    return out.reshape(*lead, oh, ow)

@@ -27,9 +27,11 @@ class _ConvNd(Module):
             raise ValueError("in_channels must be divisible by groups")
         if out_channels % groups:
             raise ValueError("out_channels must be divisible by groups")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{type(self).__name__}: padding_mode {padding_mode!r} is not supported "
-                                      f"(only 'zeros')")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"padding_mode must be one of ['zeros', 'reflect', 'replicate', 'circular'], but got "
+                             f"padding_mode='{padding_mode}'")
+        if padding_mode != "zeros" and self._transposed:
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
@@ -51,6 +53,23 @@ class _ConvNd(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+
+    def _pad_input(self, input):  # noqa: A002
+        """The input padded by padding_mode (reflect, replicate, circular: F.pad), and the conv's own padding."""
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        pads = []
+        for p in reversed(self._padding_pairs()):  # F.pad lists the last dim first
+            pads += p
+        return F.pad(input, tuple(pads), mode=self.padding_mode), 0
+
+    def _padding_pairs(self):
+        if self.padding == "valid":
+            return [(0, 0)] * self._dims
+        if self.padding == "same":  # torch's split: the odd element of d * (k - 1) on the right
+            totals = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation)]
+            return [(t // 2, t - t // 2) for t in totals]
+        return [(p, p) for p in self.padding]
 
     def reset_parameters(self):
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -93,13 +112,15 @@ class Conv1d(_ConvNd):
 
     def forward(self, input):  # noqa: A002
         self._check(input)
-        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x, padding = self._pad_input(input)
+        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
     def forward(self, input):  # noqa: A002
         self._check(input)
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x, padding = self._pad_input(input)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class _ConvTransposeNd(_ConvNd):

@@ -26,12 +26,13 @@ from ._adaptive_pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_
                              adaptive_max_pool2d_with_indices)
 from ._conv_pool import (_tuple, _window_args, avg_pool1d, avg_pool2d, conv1d, conv2d,  # noqa: F401
                          conv_transpose1d, conv_transpose2d, max_pool1d, max_pool2d)
-from ._functional_more import (celu, cosine_embedding_loss, cosine_similarity, gaussian_nll_loss,  # noqa: F401
-                               glu, gumbel_softmax, hardshrink, hardsigmoid, hardswish, hardtanh,
+from ._functional_more import (celu, cosine_embedding_loss, cosine_similarity, fold,  # noqa: F401
+                               gaussian_nll_loss, glu, gumbel_softmax, hardshrink, hardsigmoid, hardswish, hardtanh,
                                hinge_embedding_loss, instance_norm, kl_div, local_response_norm, margin_ranking_loss,
-                               mish, multi_margin_loss, multilabel_soft_margin_loss, pad_indexed, pairwise_distance,
-                               pdist, poisson_nll_loss, prelu, rms_norm, rrelu, selu, soft_margin_loss, softshrink,
-                               softsign, tanhshrink, threshold, triplet_margin_loss)
+                               max_unpool2d, mish, multi_margin_loss, multilabel_soft_margin_loss, pad_indexed,
+                               pairwise_distance, pdist, poisson_nll_loss, prelu, rms_norm, rrelu, selu,
+                               soft_margin_loss, softshrink, softsign, tanhshrink, threshold, triplet_margin_loss,
+                               unfold)
 from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,  # noqa: F401
                       huber_loss, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 

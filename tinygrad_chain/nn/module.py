@@ -6,6 +6,7 @@ from tinygrad_chain import dtypes, legacy
 from tinygrad_chain.autograd.grad_mode import no_grad
 from tinygrad_chain.tensor import Tensor, tensor
 
+from ._backward_hooks import hooked_call
 from .parameter import Parameter
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -54,13 +55,16 @@ class Module:
         d["_forward_hooks_with_kwargs"] = set()
         d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_pre_hooks_with_kwargs"] = set()
+        d["_backward_hooks"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
         d = self.__dict__
-        if not (d.get("_forward_hooks") or d.get("_forward_pre_hooks")):
+        backward_hooked = d.get("_backward_hooks") or d.get("_backward_pre_hooks")
+        if not (d.get("_forward_hooks") or d.get("_forward_pre_hooks") or backward_hooked):
             return self.forward(*args, **kwargs)
         for hid, hook in list(self._forward_pre_hooks.items()):
             if hid in self._forward_pre_hooks_with_kwargs:
@@ -71,7 +75,7 @@ class Module:
                 res = hook(self, args)
                 if res is not None:
                     args = res if isinstance(res, tuple) else (res,)
-        out = self.forward(*args, **kwargs)
+        out = hooked_call(self, self.forward, args, kwargs) if backward_hooked else self.forward(*args, **kwargs)
         for hid, hook in list(self._forward_hooks.items()):
             res = hook(self, args, kwargs, out) if hid in self._forward_hooks_with_kwargs else hook(self, args, out)
             if res is not None:
@@ -380,6 +384,24 @@ class Module:
             self._forward_pre_hooks_with_kwargs.add(handle.id)
         if prepend:
             self._forward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """hook(module, grad_input, grad_output) -> None or a replacement grad_input (nn/_backward_hooks.py)."""
+        return self._add_hook("_backward_hooks", hook, prepend)
+
+    register_backward_hook = register_full_backward_hook  # torch's older spelling
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) -> None or a replacement grad_output."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def _add_hook(self, store, hook, prepend):
+        hooks = self.__dict__.setdefault(store, OrderedDict())
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
         return handle
 
     # ---- state_dict ---------------------------------------------------------------------------------------

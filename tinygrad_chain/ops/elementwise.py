@@ -396,8 +396,16 @@ class Where(Op):
         return (None, where(cond, g, 0.0) if need_x else None, where(cond, 0.0, g) if need_y else None)
 
 
-def where(cond, x, y):
-    """torch.where(cond, x, y): no gradient leaks into the branch not taken."""
+_NO_BRANCH = object()
+
+
+def where(cond, x=_NO_BRANCH, y=_NO_BRANCH):
+    """torch.where(cond, x, y): no gradient leaks into the branch not taken. torch.where(cond) alone is
+    cond.nonzero(as_tuple=True)."""
+    if x is _NO_BRANCH and y is _NO_BRANCH:
+        return cond.nonzero(as_tuple=True)
+    if x is _NO_BRANCH or y is _NO_BRANCH:
+        raise TypeError("where() takes 1 or 3 arguments: where(condition) or where(condition, input, other)")
     return apply(Where, cond, x, y)
 
 
