@@ -211,3 +211,45 @@ def _state(pid):
             return f.read().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+TORCH_SCRIPT = """
+import torch
+import torch.multiprocessing as mp
+from torch.utils.data import DataLoader, Dataset
+
+
+class Samples(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):  # in a worker: torch must be the alias there too
+        return torch.tensor([float(i)]), type(torch.zeros(1)).__module__
+
+
+def square(i, q):
+    q.put((i, type(torch.ones(1) * i).__module__))
+
+
+if __name__ == "__main__":
+    for method in ("fork", "spawn", "forkserver"):
+        if method in mp.get_all_start_methods():
+            for x, where in DataLoader(Samples(), batch_size=2, num_workers=2, multiprocessing_context=method):
+                print(method, type(x).__module__, *where)
+    q = mp.get_context("spawn").SimpleQueue()
+    mp.spawn(square, args=(q,), nprocs=2)
+    print("spawn", *sorted(q.get()[1] for _ in range(2)))
+"""
+
+
+def test_an_aliased_torch_script_gets_the_alias_in_its_workers(tmp_path):
+    """python -m tinygrad_chain.torch_compat: processes started by spawn or forkserver begin in a fresh
+    interpreter; they must import tinygrad_chain as torch too (they imported the real torch)."""
+    script = tmp_path / "train.py"
+    script.write_text(TORCH_SCRIPT)
+    out = subprocess.run([sys.executable, "-m", "tinygrad_chain.torch_compat", str(script)], capture_output=True,
+                         text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2 * len(METHODS) + 1
+    assert all(set(line.split()[1:]) == {"tinygrad_chain.tensor"} for line in lines), lines

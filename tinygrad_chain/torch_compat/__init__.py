@@ -10,11 +10,14 @@ is not supported by tinygrad_chain"). NotSupportedError is an AttributeError, so
 hasattr(torch, "vmap") and getattr(torch, "vmap", None) answer as for any missing
 name; a missing submodule raises ModuleNotFoundError with the same words.
 
-From Python, install() makes the alias (before anything imports torch).
+From Python, install() makes the alias (before anything imports torch), in this process and in
+those it starts (DataLoader workers, torch.multiprocessing.spawn) with any start method.
 """
 import importlib
 import importlib.abc
 import importlib.machinery
+import multiprocessing
+import multiprocessing.spawn
 import os
 import re
 import runpy
@@ -112,17 +115,37 @@ _finder = _Finder()
 
 
 def install():
-    """Make `import torch` resolve to tinygrad_chain in this process."""
+    """Make `import torch` resolve to tinygrad_chain in this process and in those it starts."""
     existing = sys.modules.get(_PREFIX)
     if existing is not None and not isinstance(existing, _Alias):
         raise RuntimeError("torch_compat.install(): the real torch is already imported in this process; install "
                            "the alias before anything imports torch")
     if _finder not in sys.meta_path:
         sys.meta_path.insert(0, _finder)
+    if multiprocessing.spawn.get_command_line is not _aliased_command_line:
+        multiprocessing.spawn.get_command_line = _aliased_command_line
+        multiprocessing.set_forkserver_preload([_CHILD])
+
+
+# A process started by spawn, or forked from the forkserver, begins in a fresh interpreter that imports
+# the script as its main module, and with it the real torch: each imports _CHILD first, which installs
+# the alias (a DataLoader's workers, torch.multiprocessing.spawn). fork copies the alias as it is.
+_CHILD = "tinygrad_chain.torch_compat.child"
+_spawn_command_line = multiprocessing.spawn.get_command_line
+
+
+def _aliased_command_line(**kwds):
+    cmd = _spawn_command_line(**kwds)
+    if "-c" in cmd:  # not in a frozen executable
+        i = cmd.index("-c") + 1
+        cmd[i] = f"import {_CHILD}; {cmd[i]}"
+    return cmd
 
 
 def uninstall():
     """Undo install(): drop the finder and every alias module."""
+    multiprocessing.spawn.get_command_line = _spawn_command_line
+    multiprocessing.set_forkserver_preload(["__main__"])
     if _finder in sys.meta_path:
         sys.meta_path.remove(_finder)
     for name in [n for n, m in sys.modules.items() if isinstance(m, _Alias)]:
