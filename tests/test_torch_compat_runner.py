@@ -72,6 +72,19 @@ def test_vae_matches_torch(env):
     assert "====> Epoch: 1 Average loss:" in out
 
 
+def test_text_classifier_matches_torch(env):
+    """pad_sequence, packed bidirectional GRU, AdamW groups, LinearLR + cosine (SequentialLR), GradScaler."""
+    out = _same_output("text_classifier.py", ["--epochs", "2", "--samples", "48"], env, rtol=2e-4)
+    assert "epoch 2 loss" in out and "accuracy" in out
+
+
+@pytest.mark.parametrize("flash", ["1", "0"])
+def test_mini_gpt_matches_torch(env, flash):
+    """nanoGPT's idioms: ModuleDict, weight tying, sdpa or a mask buffer, fused= by signature, top-k generate."""
+    out = _same_output("mini_gpt.py", ["--iters", "4", "--flash", flash], env, rtol=2e-4)
+    assert "iter 3: loss" in out and "sample" in out
+
+
 def test_mnist_with_accelerator_selection_trains(env, tmp_path):
     out = _run([SCRIPTS / "mnist_accel.py", "--epochs", "2", "--samples", "256", "--save-model"], env).stdout
     assert ("device cuda cuda" if tc.accelerator.is_available() else "device cpu cpu") in out

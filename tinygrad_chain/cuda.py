@@ -33,6 +33,11 @@ def device_count():
     return 0
 
 
+def is_bf16_supported(including_emulation=True):
+    """bfloat16 on the GPU: as usable as the GPU itself (cupy computes it through float32)."""
+    return is_available()
+
+
 def current_device():
     """The index of the device in use (always 0: tinygrad_chain drives one GPU)."""
     _backend("current_device")

@@ -7,8 +7,8 @@ from .optimizer import Optimizer, _check_hyper, sign
 class Adagrad(Optimizer):
     _row = "adagrad"
 
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
-                 maximize=False):
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach=None, *, maximize=False, differentiable=False, fused=None):  # (torch's kernel choices)
         _check_hyper("learning rate", lr)
         _check_hyper("lr_decay value", lr_decay)
         _check_hyper("weight_decay value", weight_decay)

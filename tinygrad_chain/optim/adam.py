@@ -9,7 +9,11 @@ class Adam(Optimizer):
     _decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 maximize=False):
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        # foreach/fused/capturable/differentiable: torch's kernel choices; every group steps fused here anyway
+        if decoupled_weight_decay:
+            self._decoupled = True  # torch's Adam(decoupled_weight_decay=True) is AdamW
         _check_hyper("learning rate", lr)
         _check_hyper("epsilon value", eps)
         for i, beta in enumerate(betas):
@@ -48,7 +52,7 @@ class AdamW(Adam):
     _decoupled = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False):
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
 
 

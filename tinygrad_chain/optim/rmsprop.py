@@ -6,7 +6,7 @@ class RMSprop(Optimizer):
     _row = "rmsprop"
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
-                 maximize=False):
+                 capturable=False, foreach=None, maximize=False, differentiable=False):  # (torch's kernel choices)
         _check_hyper("learning rate", lr)
         _check_hyper("epsilon value", eps)
         _check_hyper("momentum value", momentum)

@@ -7,7 +7,7 @@ from .optimizer import Optimizer, _check_hyper
 
 class SGD(Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False):
+                 maximize=False, foreach=None, differentiable=False, fused=None):  # (torch's kernel choices)
         _check_hyper("learning rate", lr)
         _check_hyper("momentum value", momentum)
         _check_hyper("weight_decay value", weight_decay)
