@@ -110,11 +110,16 @@ def manual_seed(seed):
         backend.manual_seed(seed)
 
 
+def initial_seed():
+    """The seed every backend was last seeded with (0 before any manual_seed)."""
+    return _seed
+
+
 def unavailable_reason(name):
     """Why device `name` cannot be used here, or None if it can."""
     canonical = resolve(name)
     return None if is_available(canonical) else _failures[canonical]
 
 
-__all__ = ["Backend", "OutOfMemoryError", "available", "cuda", "cudnn", "get", "is_available", "loaded", "manual_seed", "mps", "resolve",
+__all__ = ["Backend", "OutOfMemoryError", "available", "cuda", "cudnn", "get", "is_available", "loaded", "manual_seed", "initial_seed", "mps", "resolve",
            "unavailable_reason"]

@@ -249,7 +249,7 @@ _SETTLES = ("synchronize", "memory_stats")    # their figures are eager code's
 #: methods that take LazyArrays as they are: metadata, and the fused programs' own
 _AS_THEY_ARE = frozenset({"dtype_of", "native_dtype", "uniform_value", "fusable", "run_fused", "realize",
                           "asarray", "full", "empty", "arange", "linspace", "eye", "rand", "randn", "randint",
-                          "permutation", "make_rng", "manual_seed"})
+                          "permutation", "make_rng", "manual_seed", "rng_state", "set_rng_state"})
 
 
 def fusing(cls):

@@ -121,6 +121,13 @@ class XpBackend(XpOptimMixin, Backend):
     def make_rng(self, seed):
         return self.xp.random.default_rng(seed)
 
+    def rng_state(self):
+        """The global RNG's state: nested dicts of ints and strings (its bit generator's own)."""
+        return self._rng.bit_generator.state
+
+    def set_rng_state(self, state):
+        self._rng.bit_generator.state = state
+
     def rand(self, shape, dtype, rng=None):
         return (rng or self._rng).random(shape, dtype=self._native[dtype])
 

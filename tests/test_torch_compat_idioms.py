@@ -123,3 +123,50 @@ def test_where_condition_alone_and_memory_formats():
     assert tc.zeros_like(x, memory_format=tc.preserve_format).shape == x.shape
     assert x.to(memory_format=tc.channels_last).contiguous(memory_format=tc.contiguous_format).shape == x.shape
     assert x.clone(memory_format=tc.channels_last).shape == x.shape and repr(tc.channels_last) == "torch.channels_last"
+
+
+def test_small_layers_as_torch(rng):
+    v = rng.standard_normal((2, 4, 3, 3)).astype(np.float32)
+    for make in (lambda nn: nn.Softmax2d(), lambda nn: nn.ChannelShuffle(2), lambda nn: nn.AlphaDropout(0.3).eval()):
+        assert_close(make(tc.nn)(tc.tensor(v)), make(torch.nn)(torch.tensor(v)).numpy(), msg=str(make(tc.nn)))
+
+
+def test_alpha_dropout_keeps_mean_and_variance():
+    tc.manual_seed(0)
+    y = tc.nn.AlphaDropout(0.2)(tc.randn(200000))
+    assert abs(y.mean().item()) < 0.02 and abs(y.std().item() - 1) < 0.02
+
+
+def test_lazy_linear_keeps_its_parameters_for_an_earlier_optimizer():
+    m = tc.nn.LazyLinear(3)
+    params = list(m.parameters())
+    opt = tc.optim.SGD(m.parameters(), lr=0.5)
+    y = m(tc.ones(2, 5))
+    assert y.shape == (2, 3) and m.weight.shape == (3, 5) and m.in_features == 5
+    before = m.weight.detach().clone()
+    y.sum().backward()
+    opt.step()
+    assert params[0] is m.weight and not tc.equal(before, m.weight.detach())
+
+
+def test_rng_state_round_trip_and_seeds():
+    tc.manual_seed(7)
+    assert tc.initial_seed() == 7
+    state = tc.get_rng_state()
+    a = tc.rand(4)
+    tc.set_rng_state(state)
+    assert tc.equal(a, tc.rand(4))
+    s = tc.seed()
+    assert tc.initial_seed() == s
+    with pytest.raises(RuntimeError, match="expected a state from tc.get_rng_state"):
+        tc.set_rng_state(tc.tensor([1, 2]))
+
+
+def test_apply_data_ptr_and_writes_into_expanded_views():
+    x = tc.tensor([1.0, 2.0])
+    assert x.apply_(lambda v: v * 3).tolist() == [3.0, 6.0]
+    assert x.data_ptr() == x.view(-1).data_ptr() and x.data_ptr() != x[1:].data_ptr()
+    e = tc.ones(1, 3).expand(2, 3)
+    with pytest.raises(RuntimeError, match="add_: unsupported operation"):
+        e.add_(1)
+    assert e.tolist() == [[1.0] * 3] * 2

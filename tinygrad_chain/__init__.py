@@ -12,6 +12,7 @@ from tinygrad_chain import accelerator  # noqa: F401  (tc.accelerator.current_ac
 from tinygrad_chain import autograd, dtypes, nn  # noqa: F401
 from tinygrad_chain.autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
                                      set_grad_enabled)
+from tinygrad_chain.creation import get_rng_state, initial_seed, seed, set_rng_state  # noqa: F401
 from tinygrad_chain.creation import (arange, empty, empty_like, from_numpy, full, full_like, linspace, manual_seed,
                                      ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, zeros,
                                      zeros_like)

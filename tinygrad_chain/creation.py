@@ -1,8 +1,10 @@
 """Factory functions: tensor, zeros, ones, arange, rand, ... (torch's signatures)."""
-import numpy as np
-
+import json
+import random
 import reprlib
 import warnings
+
+import numpy as np
 
 from tinygrad_chain import backends, dtypes
 from tinygrad_chain.autograd.tensor_core import TensorCore
@@ -183,6 +185,32 @@ def from_dlpack(ext_tensor):
 def manual_seed(seed):
     """Seed every random draw: creation, initialisation, dropout, shuffling."""
     backends.manual_seed(int(seed))
+
+
+def seed():
+    """Seed every random draw from a non-deterministic source; returns the seed."""
+    value = random.SystemRandom().getrandbits(63)
+    manual_seed(value)
+    return value
+
+
+def initial_seed():
+    return backends.initial_seed()
+
+
+def get_rng_state():
+    """The default device's RNG state as a 1-d int64 tensor of bytes (torch's is a uint8 ByteTensor): what
+    set_rng_state takes back, and tc.save can store."""
+    state = json.dumps(backend_for(None).rng_state(), sort_keys=True).encode()
+    return tensor(list(state), dtype=dtypes.int64)
+
+
+def set_rng_state(new_state):
+    try:
+        state = json.loads(bytes(int(v) for v in new_state.tolist()).decode())
+    except (ValueError, UnicodeDecodeError, TypeError) as e:
+        raise RuntimeError("set_rng_state: expected a state from tc.get_rng_state()") from e
+    backend_for(None).set_rng_state(state)
 
 
 # NumPy dtypes with no tinygrad_chain counterpart, and the supported one that holds every value exactly

@@ -396,6 +396,18 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
         out = tuple(reversed(out))
         return out if dim is None else out[dim]
 
+    def data_ptr(self):
+        """The address of the first element (NumPy and CuPy arrays both say where their data starts)."""
+        data = self._b.shared(self._data)
+        interface = getattr(data, "__array_interface__", None) or getattr(data, "__cuda_array_interface__", None)
+        return interface["data"][0] if interface else id(data)
+
+    def apply_(self, callable):  # noqa: A002
+        """Each element replaced by callable(element), in Python (CPU tensors, as torch)."""
+        values = [callable(v) for v in self.reshape(-1).tolist()]
+        return self._replace_data(creation.tensor(values, dtype=self.dtype, device=self.device)
+                                  .reshape(self.shape)._data)
+
     def ndimension(self):
         return self._data.ndim
 

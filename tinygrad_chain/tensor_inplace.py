@@ -37,7 +37,13 @@ class TensorInplace:
                 raise RuntimeError(f"{name}: result type {out.dtype.name} can't be cast to the desired output "
                                    f"type {self.dtype.name}")
             out = out.to(self.dtype)
-        self._b.copy_into(self._writable(), out._data)
+        try:
+            self._b.copy_into(self._writable(), out._data)
+        except ValueError as e:  # NumPy refuses a read-only destination before writing anything
+            raise RuntimeError(f"{name}: unsupported operation: the written-to tensor is read-only memory (an "
+                               f"expand()ed or broadcast view, where more than one element refers to a single "
+                               f"memory location, or a read-only array). Please clone() the tensor before "
+                               f"performing the operation.") from e
         if out._requires_grad:
             self.grad_fn, self._requires_grad = out.grad_fn, True
         self._version[0] += 1

@@ -17,7 +17,8 @@ from .layers_more import (CELU, GLU, SELU, CircularPad1d, CircularPad2d, Circula
                           ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
                           ReplicationPad3d, RMSNorm, RReLU, Softshrink, Softsign, SoftMarginLoss, Tanhshrink,
                           Threshold, TripletMarginLoss, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d,
-                          ZeroPad1d, ZeroPad2d, ZeroPad3d, Unfold, Fold, MaxUnpool2d)
+                          ZeroPad1d, ZeroPad2d, ZeroPad3d, Unfold, Fold, MaxUnpool2d, Softmax2d, ChannelShuffle,
+                          AlphaDropout, LazyLinear)
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm  # noqa: F401
 from .parameter import Parameter  # noqa: F401
 from .pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401

@@ -5,6 +5,7 @@ from tinygrad_chain.creation import empty, ones
 from . import functional as F
 from . import init
 from .loss import _Loss, _WeightedLoss
+from .linear import Linear
 from .module import Module
 from .normalization import _BatchNorm
 from .parameter import Parameter
@@ -70,6 +71,59 @@ class PReLU(Module):
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
+
+
+class Softmax2d(Module):
+    def forward(self, input):  # noqa: A002
+        return input.softmax(-3)
+
+
+class ChannelShuffle(Module):
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):  # noqa: A002
+        n, c = input.shape[:2]
+        rest = tuple(input.shape[2:])
+        return input.reshape(n, self.groups, c // self.groups, *rest).transpose(1, 2).reshape(n, c, *rest)
+
+
+class AlphaDropout(Module):
+    """SELU's dropout: dropped units go to SELU's negative saturation, and an affine map keeps mean and variance."""
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        self.p, self.inplace = p, inplace
+
+    def forward(self, input):  # noqa: A002
+        if not self.training or self.p == 0:
+            return input
+        alpha = 1.7580993408473766
+        a = ((alpha * alpha * self.p + 1) * (1 - self.p)) ** -0.5
+        keep = (input.new_empty(input.shape).uniform_() >= self.p).to(input.dtype)
+        return input * keep * a + (keep - 1) * (alpha * a) + alpha * a * self.p
+
+
+class LazyLinear(Linear):
+    """A Linear whose in_features is read from its first input; its Parameters are the same objects before and
+    after (an optimizer made earlier steps them), filled in place at that first call."""
+
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        super().__init__(0, out_features, bias, device, dtype)
+
+    def reset_parameters(self):
+        if self.in_features:  # nothing to draw before the first input
+            super().reset_parameters()
+
+    def forward(self, input):  # noqa: A002
+        if self.in_features == 0:
+            self.in_features = input.shape[-1]
+            self.weight.data = empty(self.out_features, self.in_features, device=input.device, dtype=input.dtype)
+            if self.bias is not None:
+                self.bias.data = empty(self.out_features, device=input.device, dtype=input.dtype)
+            self.reset_parameters()
+        return super().forward(input)
 
 
 # ---- normalisation ------------------------------------------------------------------------------
