@@ -170,3 +170,20 @@ def test_apply_data_ptr_and_writes_into_expanded_views():
     with pytest.raises(RuntimeError, match="add_: unsupported operation"):
         e.add_(1)
     assert e.tolist() == [[1.0] * 3] * 2
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_as_torch(mode, rng):
+    w = rng.standard_normal((10, 3)).astype(np.float32)
+    results = []
+    for lib in (tc, torch):
+        bag = lib.nn.EmbeddingBag.from_pretrained(lib.tensor(w), freeze=False, mode=mode, padding_idx=4)
+        flat = bag(lib.tensor([1, 2, 4, 5, 4, 3, 7]), lib.tensor([0, 2, 2, 5]))  # an empty bag, padding skipped
+        rows = bag(lib.tensor([[1, 2], [4, 4]]))
+        (flat.sum() + flat.square().sum() + rows.sum()).backward()
+        results.append((flat.detach(), rows.detach(), bag.weight.grad))
+    for a, b in zip(*results):
+        assert_close(a, b.numpy(), atol=1e-5)
+    weighted = [lib.nn.EmbeddingBag.from_pretrained(lib.tensor(w), mode="sum")(
+        lib.tensor([1, 2, 3]), lib.tensor([0, 1]), per_sample_weights=lib.tensor([0.5, 2.0, 1.0])) for lib in (tc, torch)]
+    assert_close(weighted[0], weighted[1].numpy(), atol=1e-6)

@@ -1,14 +1,19 @@
 """The rest of torch.nn.functional that real scripts use (re-exported there): the smaller activations,
-distances, instance and RMS norm, the non-constant paddings, and the ranking/embedding losses.
+distances, instance and RMS norm, the non-constant paddings, the ranking/embedding losses, unfold/fold and
+embedding_bag.
 
 Each is composed from Tensor ops, so it differentiates (to any order) and runs on every device. Where
 torch's formula has a kink, the gradient there is torch's (hardtanh passes nothing at its ends, ...).
 """
 import math
 
+import numpy
+
 from tinygrad_chain.autograd.grad_mode import no_grad
 from tinygrad_chain.creation import arange
+from tinygrad_chain.creation import tensor as _tensor
 from tinygrad_chain.dtypes import finfo
+from tinygrad_chain.functions import stack as _stack
 from tinygrad_chain.ops import activations as A
 from tinygrad_chain.ops import movement as M
 from tinygrad_chain.ops.elementwise import where
@@ -321,3 +326,49 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     flat = input.reshape(*lead, h * w)
     out = flat.new_zeros(lead + (oh * ow,)).scatter(-1, indices.reshape(*lead, h * w), flat)
     return out.reshape(*lead, oh, ow)
+
+
+# ---- bags of embeddings ----------------------------------------------------------------------------
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,  # noqa: A002
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """Each bag's rows of weight, reduced by sum, mean or max; bags are the rows of a 2-d input, or the spans
+    of a 1-d input that offsets start. Entries equal to padding_idx take no part (nor count in a mean)."""
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"embedding_bag: mode has to be one of sum, mean or max, got {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}')")
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
+                             "fixed length sequences.")
+        bags, per = input.shape
+        bag_of = numpy.repeat(numpy.arange(bags), per)
+        flat = input.reshape(-1)
+        samples = None if per_sample_weights is None else per_sample_weights.reshape(-1)
+    else:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        starts = numpy.asarray(offsets.tolist(), dtype=numpy.int64)
+        if include_last_offset:
+            starts = starts[:-1]
+        bags = len(starts)
+        bag_of = numpy.searchsorted(starts, numpy.arange(input.shape[0]), side="right") - 1
+        flat, samples = input, per_sample_weights
+    if max_norm is not None:
+        raise NotImplementedError("embedding_bag: max_norm is not supported")
+    rows = weight[flat]
+    keep = numpy.ones(len(bag_of), dtype=bool) if padding_idx is None else numpy.asarray(flat.tolist()) != padding_idx
+    bag_index = _tensor(bag_of[keep], device=weight.device)
+    rows = rows[_tensor(numpy.flatnonzero(keep), device=weight.device)]
+    if samples is not None:
+        rows = rows * samples[_tensor(numpy.flatnonzero(keep), device=weight.device)].unsqueeze(1)
+    if mode == "max":
+        empty_row = weight.new_zeros(weight.shape[1])
+        return _stack([rows[bag_index == b].amax(0) if (bag_of[keep] == b).any() else empty_row
+                      for b in range(bags)])
+    out = weight.new_zeros((bags, weight.shape[1])).index_add(0, bag_index, rows)
+    if mode == "mean":
+        counts = numpy.bincount(bag_of[keep], minlength=bags).clip(min=1)
+        out = out / _tensor(counts, dtype=weight.dtype, device=weight.device).unsqueeze(1)
+    return out
