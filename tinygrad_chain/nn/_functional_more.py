@@ -20,6 +20,7 @@ from tinygrad_chain.ops.elementwise import where
 from tinygrad_chain.ops.registry import apply
 from tinygrad_chain.widen import float32_inside
 
+from . import _windows as W
 from ._losses import _reduce
 
 
@@ -274,51 +275,72 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return _reduce(loss if input.ndim == 2 else loss.reshape(()), reduction)
 
 
-# ---- patches: unfold (im2col) and its adjoint fold, as one gather / one scatter-add of flat positions -----------
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def _patch_index(size, kernel_size, dilation, padding, stride, device):
-    """Flat positions in the padded (H + 2p) x (W + 2p) image: rows (kh * kw), columns the L output places."""
-    (h, w), (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (_pair(v) for v in (size, kernel_size, dilation, padding,
-                                                                            stride))
-    hp, wp = h + 2 * ph, w + 2 * pw
-    oh, ow = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
-    if oh <= 0 or ow <= 0:
-        raise RuntimeError(f"unfold/fold: the kernel {kh}x{kw} (dilation {dh}x{dw}) does not fit the padded "
-                           f"{hp}x{wp} input")
-    rows = (arange(kh, device=device) * dh).reshape(kh, 1) * wp + (arange(kw, device=device) * dw).reshape(1, kw)
-    cols = (arange(oh, device=device) * sh).reshape(oh, 1) * wp + (arange(ow, device=device) * sw).reshape(1, ow)
-    return rows.reshape(-1, 1) + cols.reshape(1, -1), (hp, wp), (ph, pw)
-
-
+# ---- patches: unfold (im2col) and its adjoint fold (_windows.py) --------------------------------------------
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     """(N, C, H, W) -> (N, C * kh * kw, L): each column one sliding block."""
-    n, c = input.shape[:2]
-    index, (hp, wp), (ph, pw) = _patch_index(tuple(input.shape[2:]), kernel_size, dilation, padding, stride,
-                                             input.device)
-    x = apply(M.Pad, input, widths=((0, 0), (0, 0), (ph, ph), (pw, pw)), value=0.0) if ph or pw else input
-    blocks = x.reshape(n, c, hp * wp)[:, :, index]  # (N, C, kh * kw, L)
-    return blocks.reshape(n, c * index.shape[0], index.shape[1])
+    cols, _ = W.gather_windows(input, *(W.ntuple(v, 2) for v in (kernel_size, dilation, padding, stride)))
+    return cols.reshape(input.shape[0], -1, cols.shape[-1])
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     """unfold's adjoint: the blocks of (N, C * kh * kw, L) summed back into (N, C, H, W)."""
-    index, (hp, wp), (ph, pw) = _patch_index(output_size, kernel_size, dilation, padding, stride, input.device)
-    n = input.shape[0]
-    c = input.shape[1] // index.shape[0]
-    blocks = input.reshape(n, c, index.shape[0], index.shape[1])
-    out = blocks.new_zeros((n, c, hp * wp)).index_put((slice(None), slice(None), index), blocks, accumulate=True)
-    out = out.reshape(n, c, hp, wp)
-    h, w = _pair(output_size)
-    return out[:, :, ph:ph + h, pw:pw + w]
+    kernel = W.ntuple(kernel_size, 2)
+    cols = input.reshape(input.shape[0], -1, math.prod(kernel), input.shape[-1])
+    return W.scatter_windows(cols, W.ntuple(output_size, 2), kernel, W.ntuple(dilation, 2), W.ntuple(padding, 2),
+                             W.ntuple(stride, 2))
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    return _unbatched(input, 5, lambda x: W.conv_nd(x, weight, bias, stride, padding, dilation, groups))
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,  # noqa: A002
+                     dilation=1):
+    return _unbatched(input, 5, lambda x: W.conv_transpose_nd(x, weight, bias, stride, padding, output_padding,
+                                                               groups, dilation))
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
+               return_indices=False):
+    if return_indices:
+        raise NotImplementedError("max_pool3d: return_indices is not supported")
+    return _unbatched(input, 5, lambda x: W.max_pool_nd(x, kernel_size, stride, padding, dilation, ceil_mode))
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,  # noqa: A002
+               divisor_override=None):
+    return _unbatched(input, 5, lambda x: W.avg_pool_nd(x, kernel_size, stride, padding, ceil_mode,
+                                                         count_include_pad, divisor_override))
+
+
+def adaptive_avg_pool3d(input, output_size):  # noqa: A002
+    def pool(x):
+        sizes = x.shape[2:]
+        outs = [s if o is None else o for s, o in zip(sizes, W.ntuple(output_size, 3))]
+        cells = []
+        for i in range(outs[0]):
+            for j in range(outs[1]):
+                for k in range(outs[2]):
+                    box = tuple(slice(a * n // o, -(-(a + 1) * n // o)) for a, n, o in zip((i, j, k), sizes, outs))
+                    cells.append(x[(slice(None), slice(None)) + box].mean((2, 3, 4)))
+        return _stack(cells, 2).reshape(*x.shape[:2], *outs)
+    return _unbatched(input, 5, pool)
+
+
+def _unbatched(input, ndim, fn):  # noqa: A002
+    """fn over a batched input; an unbatched one (one dim fewer) runs as a batch of one."""
+    if input.ndim == ndim - 1:
+        return fn(input.unsqueeze(0)).squeeze(0)
+    if input.ndim != ndim:
+        raise RuntimeError(f"expected a {ndim - 1}D (unbatched) or {ndim}D (batched) input, got input of shape "
+                           f"{list(input.shape)}")
+    return fn(input)
 
 
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):  # noqa: A002
     """Each value put back at its max_pool2d index (flat in the H x W plane); zeros elsewhere."""
-    (kh, kw), (ph, pw) = _pair(kernel_size), _pair(padding)
-    sh, sw = _pair(stride if stride is not None else kernel_size)
+    (kh, kw), (ph, pw) = W.ntuple(kernel_size, 2), W.ntuple(padding, 2)
+    sh, sw = W.ntuple(stride if stride is not None else kernel_size, 2)
     h, w = input.shape[-2:]
     oh, ow = tuple(output_size[-2:]) if output_size is not None else ((h - 1) * sh - 2 * ph + kh,
                                                                        (w - 1) * sw - 2 * pw + kw)

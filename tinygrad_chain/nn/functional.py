@@ -26,7 +26,8 @@ from ._adaptive_pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_
                              adaptive_max_pool2d_with_indices)
 from ._conv_pool import (_tuple, _window_args, avg_pool1d, avg_pool2d, conv1d, conv2d,  # noqa: F401
                          conv_transpose1d, conv_transpose2d, max_pool1d, max_pool2d)
-from ._functional_more import (celu, cosine_embedding_loss, cosine_similarity, embedding_bag, fold,  # noqa: F401
+from ._functional_more import (adaptive_avg_pool3d, avg_pool3d, celu, conv3d, conv_transpose3d,  # noqa: F401
+                               cosine_embedding_loss, cosine_similarity, embedding_bag, fold, max_pool3d,
                                gaussian_nll_loss, glu, gumbel_softmax, hardshrink, hardsigmoid, hardswish, hardtanh,
                                hinge_embedding_loss, instance_norm, kl_div, local_response_norm, margin_ranking_loss,
                                max_unpool2d, mish, multi_margin_loss, multilabel_soft_margin_loss, pad_indexed,
