@@ -261,7 +261,10 @@ class TensorMath:
 
     @float32_inside
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
-        return self.var(dim, unbiased, keepdim, correction).sqrt()
+        var = self.var(dim, unbiased, keepdim, correction)
+        # torch's std_backward: gradient 0 where the std is 0 (constant values), not sqrt's inf times 0
+        zero = var == 0
+        return E.where(zero, 0.0, E.where(zero, 1.0, var).sqrt())
 
     def prod(self, dim=None, keepdim=False):
         return apply(R.Prod, self, axis=R.normalize_dims(dim, self.ndim, "prod"), keepdims=keepdim)

@@ -101,7 +101,8 @@ class TensorShape:
     def expand_as(self, other):
         return self.expand(*other.shape)
 
-    def flip(self, dims):
+    def flip(self, *args, dims=None):  # x.flip(0, 1), x.flip((0, 1)), x.flip(dims=0): torch's spellings
+        dims = (args[0] if len(args) == 1 else args) if dims is None else dims
         dims = (dims,) if isinstance(dims, builtins.int) else tuple(dims)
         return apply(M.Flip, self, axis=R.normalize_dims(dims, self.ndim, "flip"))
 
@@ -170,12 +171,19 @@ class TensorShape:
     # ---- indexing ------------------------------------------------------------
     def __getitem__(self, index):
         index, basic = _index(self, index)
-        return apply(M.GetItemView if basic else M.GetItemCopy, self, index=index)
+        out = apply(M.GetItemView if basic else M.GetItemCopy, self, index=index)
+        move = None if basic else _advanced_moves(self._data.ndim, index)
+        return out if move is None else out.permute(*_moved(out._data.ndim, *move))
 
     def __setitem__(self, index, value):
-        index, _ = _index(self, index)
+        index, basic = _index(self, index)
         if isinstance(value, TensorCore) and value.dtype is not self.dtype:
             value = value.to(self.dtype)
+        move = None if basic or not isinstance(value, TensorCore) else _advanced_moves(self._data.ndim, index)
+        if move is not None:  # value broadcasts to torch's layout of the target, then goes to NumPy's
+            target = self.detach()[index].shape
+            perm = _moved(len(target), *move)
+            value = value.expand(*target).permute(*[perm.index(i) for i in range(len(perm))])
         self._inplace("__setitem__", lambda t: apply(M.IndexPut, t, value, index=index))
 
     # ---- linear algebra ------------------------------------------------------
@@ -224,3 +232,36 @@ def _index(x, index):
         else:
             out.append(i)
     return tuple(out), basic
+
+
+def _advanced_moves(ndim, index):
+    """Where torch's advanced-indexing layout differs from NumPy's: (p, n) when NumPy puts the n
+    indexed axes first and torch at p, else None. torch applies integers before the index arrays,
+    so x[0, :, idx] has idx's axis last (NumPy counts the 0 as an array: separated, first)."""
+    def is_array(i):
+        return hasattr(i, "shape")
+
+    arrays = [k for k, i in enumerate(index) if is_array(i)]
+    if not arrays or not any(type(i) is int for i in index):
+        return None
+    core = [i for i in index if type(i) is not int]  # torch's view of the index: integers gone
+    spots = [k for k, i in enumerate(core) if is_array(i)]
+    if spots[-1] - spots[0] + 1 != len(spots):
+        return None  # separated for torch too: both put them first
+    full = [k for k, i in enumerate(index) if is_array(i) or type(i) is int]
+    if full[-1] - full[0] + 1 == len(full):
+        return None  # adjacent for NumPy too: same place
+    used = sum(i.ndim if getattr(i, "dtype", None) == bool else 1 for i in index
+               if is_array(i) or type(i) is int or isinstance(i, slice))
+    def dims(i):  # result axes an entry gives (integers and arrays aside)
+        return ndim - used if i is Ellipsis else int(i is None or isinstance(i, slice))
+    before = sum(dims(i) for i in core[:spots[0]])
+    rest = sum(dims(i) for i in core if not is_array(i))
+    return before, rest
+
+
+def _moved(ndim, before, rest):
+    """The permutation taking NumPy's layout (indexed axes first) to torch's (at `before`)."""
+    n = ndim - rest
+    order = list(range(n, ndim))
+    return order[:before] + list(range(n)) + order[before:]

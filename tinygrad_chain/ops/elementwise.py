@@ -113,6 +113,9 @@ class Pow(Op):
     saves_inputs = True
     saves_output = True
 
+    def check(self, x, y):
+        _check_not_both_bool(self, x, y)
+
     def forward(self, b, x, y):
         return b.binary("pow", x, y)
 
@@ -124,7 +127,8 @@ class Pow(Op):
                 if y == 0:
                     return g * 0.0
                 return _times(g, y * x ** (y - 1)) if y != 1 else g
-            return _times(g, y * x ** (y - 1))
+            # 0 where the exponent is 0, as torch: 0 * x ** 1 there, not 0 * 0 ** -1 = NaN at x = 0
+            return _times(g, y * x ** where(y == 0, 1.0, y - 1))
 
         def d_exponent():
             # d/dy x**y = x**y log x; 0 where x == 0 (torch's convention for y >= 0)
@@ -168,6 +172,15 @@ def _split_by(g, first, tie, ctx):
                  lambda: where(first, 0.0, where(tie, half, g)))
 
 
+def _check_not_both_bool(op, x, y):
+    """bool // bool, % and ** have no bool result: torch refuses them (NumPy makes int8, a dtype we lack)."""
+    def is_bool(a):
+        return a.dtype.name == "bool" if hasattr(a, "dtype") else isinstance(a, bool)
+
+    if is_bool(x) and is_bool(y):
+        raise RuntimeError(f"{op.name}: not implemented for two bool operands (inputs: {_describe((x, y))})")
+
+
 def _check_integer_divisor(op, x, y):
     """Integer // 0 and % 0 have no value: ZeroDivisionError on every device, as torch refuses too
     (NumPy and the C++ kernels would return 0). A float operand makes it float division: inf/nan."""
@@ -176,6 +189,7 @@ def _check_integer_divisor(op, x, y):
 
     if floating(x) or floating(y):
         return
+    _check_not_both_bool(op, x, y)
     if bool((y == 0).any()) if hasattr(y, "dtype") else y == 0:
         raise ZeroDivisionError(f"{op.name}: integer division by zero (inputs: {_describe((x, y))})")
 
