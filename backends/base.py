@@ -78,6 +78,12 @@ class Backend(Compositions, abc.ABC):
         optimizer's kernel). A backend that reads arrays lazily computes first what reads it."""
         return a
 
+    def view_positions(self, base, view):
+        """For each element of `view`, the C-order flat index of the element of `base` in the same
+        memory (an int64 array of view's shape); None when view's memory is not all inside base's
+        (a copy). In-place writes into a view rewrite its base's graph with it (tensor_inplace.py)."""
+        return None
+
     def shared(self, a):
         """`a`, whose memory the caller hands to code outside the library (Tensor.numpy()),
         which may write it at any time. A backend that reads arrays lazily never reads it so."""

@@ -94,6 +94,24 @@ class XpBackend(XpOptimMixin, Backend):
     def copy_into(self, dst, src):
         dst[...] = src
 
+    def view_positions(self, base, view):
+        xp, item = self.xp, base.itemsize
+        if not (base.size and view.size) or view.itemsize != item or any(
+                s % item for s in base.strides + view.strides):
+            return None
+        (b_lo, b_hi), (v_lo, v_hi) = _extent(base), _extent(view)
+        if not b_lo <= v_lo < v_hi <= b_hi:
+            return None
+        # base's logical indices written at their addresses, then read at view's
+        cells = xp.full((b_hi - b_lo) // item, -1, dtype=xp.int64)
+        strided = xp.lib.stride_tricks.as_strided
+
+        def at(a, start):
+            return strided(cells[(start - b_lo) // item:], a.shape, tuple(s // item * 8 for s in a.strides))
+        at(base, _address(base))[...] = xp.arange(base.size, dtype=xp.int64).reshape(base.shape)
+        positions = at(view, _address(view)).copy()
+        return None if bool((positions < 0).any()) else positions
+
     # ---- DLPack (backends/dlpack.py: bfloat16 crosses as relabelled uint16) ----------
     def to_dlpack(self, a, stream=None, max_version=None, dl_device=None, copy=None):
         asked = {"stream": stream, "max_version": max_version, "dl_device": dl_device, "copy": copy}
@@ -464,3 +482,15 @@ class _FromNatives(dict):
         if self._backend._native[dtype] != native:
             raise KeyError(native)
         return dtype
+
+
+def _address(a):
+    return a.data.ptr if hasattr(a.data, "ptr") else a.__array_interface__["data"][0]  # CuPy, NumPy
+
+
+def _extent(a):
+    """The byte range [lo, hi) a non-empty array's elements occupy."""
+    start = _address(a)
+    lo = start + sum((n - 1) * s for n, s in zip(a.shape, a.strides) if s < 0)
+    hi = start + sum((n - 1) * s for n, s in zip(a.shape, a.strides) if s > 0) + a.itemsize
+    return lo, hi

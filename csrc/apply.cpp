@@ -23,7 +23,7 @@ enum : long {
 constexpr Py_ssize_t MAX_ARGS = 8;  // more inputs than this: Python's apply
 
 // autograd/tensor_core.py's TensorCore.__slots__, as byte offsets (a subclass keeps them)
-struct TensorSlots { Py_ssize_t data, backend, requires_grad, grad, grad_fn, version, hooks; };
+struct TensorSlots { Py_ssize_t data, backend, requires_grad, grad, grad_fn, version, hooks, base; };
 
 // autograd/node.py's Node.__slots__, as byte offsets
 struct NodeSlots { Py_ssize_t op, attrs, parents, in_meta, seq, needs, inputs, versions, out, out_version, saved, hooks, retained; };
@@ -65,7 +65,7 @@ Py_ssize_t slot_offset(PyObject* type, const char* name) {
 int tensor_slots(PyObject* type, TensorSlots& t) {
     struct { Py_ssize_t* off; const char* name; } slots[] = {
         {&t.data, "_data"}, {&t.backend, "_b"}, {&t.requires_grad, "_requires_grad"}, {&t.grad, "_grad"},
-        {&t.grad_fn, "grad_fn"}, {&t.version, "_version"}, {&t.hooks, "_hooks"}};
+        {&t.grad_fn, "grad_fn"}, {&t.version, "_version"}, {&t.hooks, "_hooks"}, {&t.base, "_base"}};
     for (auto& f : slots)
         if ((*f.off = slot_offset(type, f.name)) < 0) return -1;
     return 0;
@@ -212,7 +212,16 @@ PyObject* make_of(PyTypeObject* type, PyObject* out, PyObject* b, PyObject* requ
     put(t, T.grad_fn, node);
     put(t, T.version, version);
     put(t, T.hooks, Py_None);
+    put(t, T.base, Py_None);
     return t;
+}
+
+// A view's _base (registry.py's _view_of): the tensor whose memory it shows, its input's base or its input.
+PyObject* view_of(PyObject* result, PyObject* input) {
+    if (!result || !made_type) return result;  // made by Python's make: no view to note
+    PyObject* root = slot(input, T.base);
+    Py_XSETREF(slot(result, T.base), Py_NewRef(root && root != Py_None ? root : input));
+    return result;
 }
 
 PyObject* make(PyObject* out, PyObject* b, PyObject* requires_grad, PyObject* node, PyObject* version) {
@@ -370,12 +379,16 @@ PyObject* apply(PyObject*, PyObject* const* a, Py_ssize_t nargsf, PyObject* kwna
         recording = enabled ? truth(enabled.p) : -1;
         if (recording < 0) return nullptr;
     }
-    if (!recording) return make(out.p, b, Py_False, Py_None, version.p);
+    if (!recording) {
+        PyObject* made = make(out.p, b, Py_False, Py_None, version.p);
+        return (bits & VIEW) ? view_of(made, args[0]) : made;
+    }
 
     Ref node(record(op, bits, all_args.p, source, attrs.p, out.p, b, version.p, saved.p));
     if (!node) return nullptr;
     Ref result(make(out.p, b, Py_True, node.p, version.p));
     if (!result) return nullptr;
+    if (bits & VIEW) view_of(result.p, args[0]);
     Ref retain_all(PyObject_GetAttr(S.state, s_retain_all));
     int r = retain_all ? truth(retain_all.p) : -1;
     if (r < 0) return nullptr;

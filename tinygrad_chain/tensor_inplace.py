@@ -8,6 +8,8 @@ from tinygrad_chain.autograd.node import Node
 from tinygrad_chain.autograd.node import _sequence as _node_seq
 from tinygrad_chain.autograd.tensor_core import TensorCore
 from tinygrad_chain.ops.inplace import update_
+from tinygrad_chain.ops.movement import IndexPut
+from tinygrad_chain.ops.registry import apply
 
 
 class TensorInplace:
@@ -21,9 +23,11 @@ class TensorInplace:
         rebase); self's version counter moves, so a node that saved self
         notices the change at backward.
         """
-        if state.enabled and self._requires_grad and self.grad_fn is None:
-            raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place "
-                               f"operation.")
+        base = self._base
+        if state.enabled and ((self._requires_grad and self.grad_fn is None) or (
+                base is not None and base._requires_grad and base.grad_fn is None)):
+            raise RuntimeError(f"{name}: a leaf Variable that requires grad{'' if base is None else ' (or a view of one)'}"
+                               f" is being used in an in-place operation.")
         alias = TensorCore.make(self._data, self._b, self._requires_grad, self.grad_fn, self._version)
         start = next(_node_seq)
         out = compute(alias)
@@ -46,6 +50,8 @@ class TensorInplace:
                                f"performing the operation.") from e
         if out._requires_grad:
             self.grad_fn, self._requires_grad = out.grad_fn, True
+        if base is not None and state.enabled and (out._requires_grad or base._requires_grad):
+            _rebase(base, self, out)
         self._version[0] += 1
         return self
 
@@ -101,6 +107,20 @@ class TensorInplace:
     def normal_(self, mean=0.0, std=1.0):
         return self._replace_data(self._b.binary("add", self._b.binary("mul", self._b.randn(self.shape, self.dtype),
                                                                        std), mean))
+
+
+def _rebase(base, view, out):
+    """The write of `out` into `view` also changed `base` (torch's CopySlices): base's graph
+    becomes its old value with out put at the view's places, so a gradient through base reaches
+    out (y[0].mul_(3) then y.sum(): x gets 3 there, not 1). A view that copied (a reshape of
+    strided memory) left base alone. Other views of base made before keep their old graphs."""
+    positions = base._b.view_positions(base._data, view._data)
+    if positions is None:
+        return
+    old = TensorCore.make(base._data, base._b, base._requires_grad, base.grad_fn, base._version)
+    flat = old.reshape(-1)
+    new = apply(IndexPut, flat, out.reshape(-1), index=(positions.reshape(-1),)).reshape(base.shape)
+    base.grad_fn, base._requires_grad = new.grad_fn, True
 
 
 def _snapshot_saved_alias(node, alias, start):

@@ -10,7 +10,7 @@ from .in_c import C
 
 
 class TensorCore:
-    __slots__ = ("_data", "_b", "_requires_grad", "_grad", "grad_fn", "_version", "_hooks", "__weakref__")
+    __slots__ = ("_data", "_b", "_requires_grad", "_grad", "grad_fn", "_version", "_hooks", "_base", "__weakref__")
 
     def __init_subclass__(cls, results=False, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -31,6 +31,7 @@ class TensorCore:
         t.grad_fn = grad_fn
         t._version = version  # a one-element list, shared with views
         t._hooks = None
+        t._base = None  # a view's: the tensor whose memory it shows (registry.py's _view_of)
         return t
 
 

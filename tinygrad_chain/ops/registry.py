@@ -139,7 +139,8 @@ def apply(op, *args, **attrs):
     version = args[0]._version if op.view else [0]
 
     if not (requires_grad and state.enabled and op.differentiable):
-        return TensorCore.make(out, b, False, None, version)
+        made = TensorCore.make(out, b, False, None, version)
+        return _view_of(made, args[0]) if op.view else made
 
     # recorded: one node per op, so its parts are built with as few calls as can be
     dtype_of = source.dtype_of
@@ -168,6 +169,8 @@ def apply(op, *args, **attrs):
     node = Node(op, attrs, tuple(parents), in_meta, args if read else None, versions if read else None,
                 (out, b, version) if op.saves_output else None, saved if op.saves_extra else None)
     result = TensorCore.make(out, b, True, node, version)
+    if op.view:
+        _view_of(result, args[0])
     if state.retain_all:
         result.retain_grad()
     return result
@@ -188,6 +191,13 @@ def _shared(record):
             _SHARED.clear()
         kept = _SHARED[record] = record
     return kept
+
+
+def _view_of(result, x):
+    """Note on a view the tensor whose memory it shows (x's base, or x): an in-place write into the
+    view rewrites that tensor's graph too (tensor_inplace.py). csrc/apply.cpp's view_of does the same."""
+    result._base = x if x._base is None else x._base
+    return result
 
 
 def _as_float(b, arrays):
