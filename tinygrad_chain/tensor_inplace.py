@@ -23,7 +23,7 @@ class TensorInplace:
         rebase); self's version counter moves, so a node that saved self
         notices the change at backward.
         """
-        base = self._base
+        base = getattr(self, "_base", None)  # unset: made by an _C built before views noted it
         if state.enabled and ((self._requires_grad and self.grad_fn is None) or (
                 base is not None and base._requires_grad and base.grad_fn is None)):
             raise RuntimeError(f"{name}: a leaf Variable that requires grad{'' if base is None else ' (or a view of one)'}"

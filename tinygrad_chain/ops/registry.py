@@ -196,7 +196,8 @@ def _shared(record):
 def _view_of(result, x):
     """Note on a view the tensor whose memory it shows (x's base, or x): an in-place write into the
     view rewrites that tensor's graph too (tensor_inplace.py). csrc/apply.cpp's view_of does the same."""
-    result._base = x if x._base is None else x._base
+    base = getattr(x, "_base", None)  # unset: made by an _C built before views noted it
+    result._base = x if base is None else base
     return result
 
 
