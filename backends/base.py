@@ -145,14 +145,15 @@ class Backend(Compositions, abc.ABC):
 
     # ---- elementwise: unary ------------------------------------------------
     # neg abs exp log log1p expm1 sqrt sin cos tan tanh sign reciprocal floor
-    # ceil round erf logical_not isnan isinf: each f(a) -> array
+    # ceil round erf logical_not bitwise_not isnan isinf: each f(a) -> array
     @abc.abstractmethod
     def unary(self, name, a):
         """Apply the elementwise function `name` to `a`."""
 
     # ---- elementwise: binary ------------------------------------------
     # add sub mul div floordiv remainder pow maximum minimum eq ne lt le gt
-    # ge logical_and logical_or logical_xor: each f(a, b) -> array, with
+    # ge logical_and logical_or logical_xor bitwise_and bitwise_or bitwise_xor (integer and bool
+    # arrays): each f(a, b) -> array, with
     # NumPy broadcasting; a or b may be a Python scalar
     @abc.abstractmethod
     def binary(self, name, a, b):

@@ -33,7 +33,7 @@ class XpBackend(XpOptimMixin, Backend):
             "cos": xp.cos, "tan": xp.tan, "tanh": xp.tanh, "sign": xp.sign,
             "reciprocal": xp.reciprocal, "floor": xp.floor, "ceil": xp.ceil,
             "round": xp.round, "logical_not": xp.logical_not, "isnan": xp.isnan,
-            "isinf": xp.isinf, "erf": self._erf,
+            "isinf": xp.isinf, "erf": self._erf, "bitwise_not": xp.invert,
         }
         self._binary = {
             "add": xp.add, "sub": xp.subtract, "mul": xp.multiply, "div": xp.true_divide,
@@ -41,7 +41,8 @@ class XpBackend(XpOptimMixin, Backend):
             "maximum": xp.maximum, "minimum": xp.minimum, "eq": xp.equal,
             "ne": xp.not_equal, "lt": xp.less, "le": xp.less_equal, "gt": xp.greater,
             "ge": xp.greater_equal, "logical_and": xp.logical_and,
-            "logical_or": xp.logical_or, "logical_xor": xp.logical_xor,
+            "logical_or": xp.logical_or, "logical_xor": xp.logical_xor, "bitwise_and": xp.bitwise_and,
+            "bitwise_or": xp.bitwise_or, "bitwise_xor": xp.bitwise_xor,
         }
         self._reduce = {"sum": xp.sum, "prod": xp.prod, "max": xp.max, "min": xp.min,
                         "mean": xp.mean}

@@ -78,3 +78,26 @@ def test_integers_beside_index_arrays_lay_out_as_torch(index):
     for ours, theirs in zip(run(tc), run(torch)):
         assert tuple(ours.shape) == tuple(theirs.shape)
         np.testing.assert_array_equal(to_np(ours), theirs.detach().numpy())
+
+
+_BITWISE = [lambda a: a & 6, lambda a: 6 | a, lambda a: a ^ a.flip(0), lambda a: ~a, lambda a: a & a.flip(0),
+            lambda a: True ^ a]
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "bool"])
+@pytest.mark.parametrize("call", _BITWISE)
+def test_bitwise_operators_as_torch(dtype, call):
+    # & | ^ ~ were logical on integer tensors: tensor([3, 5]) & 1 gave [True, True], torch [1, 1]
+    values = np.array([3, -5, 0, 6, 9]) if dtype != "bool" else np.array([True, False, True, True, False])
+    ours = call(tc.tensor(values).to(getattr(tc, dtype)))
+    theirs = call(torch.tensor(values).to(getattr(torch, dtype)))
+    assert ours.dtype.name == str(theirs.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(to_np(ours), theirs.numpy())
+
+
+def test_bitwise_operators_refuse_floats():
+    with pytest.raises(RuntimeError):
+        torch.ones(2) & torch.ones(2)
+    with pytest.raises(RuntimeError, match="bitwise_and.*floating"):
+        tc.ones(2) & tc.ones(2)
+    np.testing.assert_array_equal(to_np(tc.ones(2).logical_and(tc.tensor([0.0, 2.0]))), [False, True])

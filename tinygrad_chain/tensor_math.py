@@ -122,20 +122,42 @@ class TensorMath:
     def __ge__(self, other):
         return apply(E.Ge, self, other)
 
-    def __and__(self, other):
+    def logical_and(self, other):
         return apply(E.LogicalAnd, self, other)
 
-    def __or__(self, other):
+    def logical_or(self, other):
         return apply(E.LogicalOr, self, other)
 
-    def __xor__(self, other):
+    def logical_xor(self, other):
         return apply(E.LogicalXor, self, other)
 
-    def __invert__(self):
+    def logical_not(self):
         return apply(E.LogicalNot, self)
 
+    # & | ^ ~ are bitwise, as torch's: on bool tensors the same as the logical ops, on integers bitwise
+    def __and__(self, other):
+        return apply(E.BitwiseAnd, self, other)
+
+    def __rand__(self, other):
+        return apply(E.BitwiseAnd, other, self)
+
+    def __or__(self, other):
+        return apply(E.BitwiseOr, self, other)
+
+    def __ror__(self, other):
+        return apply(E.BitwiseOr, other, self)
+
+    def __xor__(self, other):
+        return apply(E.BitwiseXor, self, other)
+
+    def __rxor__(self, other):
+        return apply(E.BitwiseXor, other, self)
+
+    def __invert__(self):
+        return apply(E.BitwiseNot, self)
+
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
-    logical_and, logical_or, logical_xor, logical_not = __and__, __or__, __xor__, __invert__
+    bitwise_and, bitwise_or, bitwise_xor, bitwise_not = __and__, __or__, __xor__, __invert__
 
     def isnan(self):
         return apply(E.Isnan, self)

@@ -170,10 +170,21 @@ for _op in _CMP:
     BINARY.append(OpInfo(ops=(_op,), name=_op, call=(lambda f: lambda tc, a, b: f(a, b))(_PYOP[_op]),
                          samples=_cmp_samples, ref=(lambda f: lambda np, a, b: f(a, b))(_CMP[_op]),
                          differentiable=False))
-for _op, _f in (("logical_and", lambda a, b: a & b), ("logical_or", lambda a, b: a | b),
-                ("logical_xor", lambda a, b: a ^ b)):
-    BINARY.append(OpInfo(ops=(_op,), name=_op, call=(lambda f: lambda tc, a, b: f(a, b))(_f),
+for _op in ("logical_and", "logical_or", "logical_xor"):
+    BINARY.append(OpInfo(ops=(_op,), name=_op, call=(lambda op: lambda tc, a, b: getattr(a, op)(b))(_op),
                          samples=_logic_samples, ref=(lambda op: lambda np, a, b: getattr(np, op)(a, b))(_op),
+                         differentiable=False))
+
+
+def _bitwise_samples(rng, dtype):  # integers of both signs, and bools: & | ^ on either (torch's)
+    a, b = rng.integers(-9, 9, (2, 3)), rng.integers(-9, 9, (3,))
+    return [Sample((a, b)), Sample((a, 6)), Sample((rng.random((2, 3)) < 0.5, np.array(True)))]
+
+
+for _op, _f in (("bitwise_and", lambda a, b: a & b), ("bitwise_or", lambda a, b: a | b),
+                ("bitwise_xor", lambda a, b: a ^ b)):
+    BINARY.append(OpInfo(ops=(_op,), name=_op, call=(lambda f: lambda tc, a, b: f(a, b))(_f),
+                         samples=_bitwise_samples, ref=(lambda op: lambda np, a, b: getattr(np, op)(a, b))(_op),
                          differentiable=False))
 
 
@@ -210,8 +221,11 @@ UNARY = [
            ref=lambda np, x: np.isnan(x), differentiable=False),
     OpInfo(ops=("isinf",), name="isinf", call=lambda tc, x: x.isinf(), samples=_special_values,
            ref=lambda np, x: np.isinf(x), differentiable=False),
-    OpInfo(ops=("logical_not",), name="logical_not", call=lambda tc, x: ~x, samples=_logical_not_samples,
+    OpInfo(ops=("logical_not",), name="logical_not", call=lambda tc, x: x.logical_not(), samples=_logical_not_samples,
            ref=lambda np, x: np.logical_not(x), differentiable=False),
+    OpInfo(ops=("bitwise_not",), name="bitwise_not", call=lambda tc, x: ~x,
+           samples=lambda rng, dtype: _logical_not_samples(rng, dtype) + [Sample((rng.integers(-9, 9, (2, 3)),))],
+           ref=lambda np, x: np.invert(x), differentiable=False),
     OpInfo(ops=("sign", "floor", "round"), name="sign_at_zero_and_halves",
            call=lambda tc, x: (x.sign(), x.floor(), x.round()),
            samples=lambda rng, dtype: [Sample((np.array([0.0, -0.0, 0.5, 1.5, 2.5, -0.5, -1.0], dtype=dtype),),

@@ -232,6 +232,21 @@ LogicalAnd, LogicalOr, LogicalXor, LogicalNot = (
 Isnan, Isinf = (_constant(n) for n in ("isnan", "isinf"))
 
 
+class _Bitwise(_Constant):
+    """&, |, ^ and ~: bitwise on integer tensors, logical on bool ones (torch); floats refused."""
+
+    def check(self, *args):
+        for a in args:
+            if isinstance(a, float) or getattr(a, "dtype", None) is not None and a.dtype.is_floating_point:
+                raise RuntimeError(f"{self.name}: not implemented for floating-point operands (inputs: "
+                                   f"{_describe(args)}); compare first, or use logical_and/or/xor/not")
+
+
+BitwiseAnd, BitwiseOr, BitwiseXor, BitwiseNot = (
+    register(type("".join(p.capitalize() for p in n.split("_")), (_Bitwise,), {"name": n, "fn": n}))
+    for n in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not"))
+
+
 @register
 class Floordiv(_Constant):
     name = fn = "floordiv"
