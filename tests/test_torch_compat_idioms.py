@@ -187,3 +187,18 @@ def test_embedding_bag_as_torch(mode, rng):
     weighted = [lib.nn.EmbeddingBag.from_pretrained(lib.tensor(w), mode="sum")(
         lib.tensor([1, 2, 3]), lib.tensor([0, 1]), per_sample_weights=lib.tensor([0.5, 2.0, 1.0])) for lib in (tc, torch)]
     assert_close(weighted[0], weighted[1].numpy(), atol=1e-6)
+
+
+def test_multihead_attention_with_kdim_vdim_as_torch(rng):
+    mods = [lib.nn.MultiheadAttention(6, 2, kdim=4, vdim=5, batch_first=True) for lib in (tc, torch)]
+    assert list(mods[0].state_dict()) == list(mods[1].state_dict())
+    _same_params(*mods, rng)
+    q, k, v = (rng.standard_normal(s).astype(np.float32) for s in [(2, 3, 6), (2, 4, 4), (2, 4, 5)])
+    results = []
+    for lib, m in zip((tc, torch), mods):
+        x = lib.tensor(q, requires_grad=True)
+        out, w = m(x, lib.tensor(k), lib.tensor(v), key_padding_mask=lib.tensor([[False, False, True, False]] * 2))
+        (out.square().sum() + w.sum()).backward()
+        results.append((out.detach(), w.detach(), x.grad, m.k_proj_weight.grad))
+    for a, b in zip(*results):
+        assert_close(a, b.numpy(), atol=1e-5)

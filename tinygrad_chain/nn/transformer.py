@@ -36,15 +36,23 @@ class MultiheadAttention(Module):
                              f"num_heads={num_heads} instead")
         if embed_dim % num_heads:
             raise AssertionError("embed_dim must be divisible by num_heads")
-        if add_bias_kv or add_zero_attn or (kdim not in (None, embed_dim)) or (vdim not in (None, embed_dim)):
-            raise NotImplementedError("MultiheadAttention: add_bias_kv, add_zero_attn and kdim/vdim different from "
-                                      "embed_dim are not supported")
+        if add_bias_kv or add_zero_attn:
+            raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn are not supported")
         self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
-        self.kdim = self.vdim = embed_dim
-        self._qkv_same_embed_dim = True
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
         self.head_dim = embed_dim // num_heads
         self.batch_first = batch_first
-        self.in_proj_weight = Parameter(empty(3 * embed_dim, embed_dim, device=device, dtype=dtype))
+        if self._qkv_same_embed_dim:  # one (3E, E) projection; torch's names either way
+            self.in_proj_weight = Parameter(empty(3 * embed_dim, embed_dim, device=device, dtype=dtype))
+            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                self.register_parameter(name, None)
+        else:
+            for name, width in (("q_proj_weight", embed_dim), ("k_proj_weight", self.kdim),
+                                ("v_proj_weight", self.vdim)):
+                setattr(self, name, Parameter(empty(embed_dim, width, device=device, dtype=dtype)))
+            self.register_parameter("in_proj_weight", None)
         if bias:
             self.in_proj_bias = Parameter(empty(3 * embed_dim, device=device, dtype=dtype))
         else:
@@ -53,7 +61,11 @@ class MultiheadAttention(Module):
         self._reset_parameters()
 
     def _reset_parameters(self):
-        init.xavier_uniform_(self.in_proj_weight)
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+                init.xavier_uniform_(w)
         if self.in_proj_bias is not None:
             init.constant_(self.in_proj_bias, 0.0)
             init.constant_(self.out_proj.bias, 0.0)
@@ -79,18 +91,19 @@ class MultiheadAttention(Module):
                 key_padding_mask = key_padding_mask.unsqueeze(0)
         L, N, E = query.shape
         S = key.shape[0]
-        if E != self.embed_dim or key.shape[-1] != E or value.shape[-1] != E:
-            raise AssertionError(f"{name}: expected query, key and value with last dimension {self.embed_dim}, got "
-                               f"{list(query.shape)}, {list(key.shape)}, {list(value.shape)}")
+        if E != self.embed_dim or key.shape[-1] != self.kdim or value.shape[-1] != self.vdim:
+            raise AssertionError(f"{name}: expected query, key and value with last dimensions {self.embed_dim}, "
+                                 f"{self.kdim}, {self.vdim}, got {list(query.shape)}, {list(key.shape)}, "
+                                 f"{list(value.shape)}")
         if key.shape[:2] != value.shape[:2] or key.shape[1] != N:
             raise AssertionError(f"{name}: key shape {list(key.shape)} and value shape {list(value.shape)} do not "
                                f"match each other or the query's batch of {N}")
         w, b = self.in_proj_weight, self.in_proj_bias
-        if self_attn:
+        if self_attn and w is not None:
             q, k, v = F.linear(query, w, b).chunk(3, dim=-1)
         else:
             bq, bk, bv = b.chunk(3) if b is not None else (None, None, None)
-            wq, wk, wv = w.chunk(3)
+            wq, wk, wv = w.chunk(3) if w is not None else (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
             q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
         h, hd = self.num_heads, self.head_dim
         q = q.reshape(L, N, h, hd).permute(1, 2, 0, 3)
