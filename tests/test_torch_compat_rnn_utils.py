@@ -114,3 +114,42 @@ def test_spectral_norm_divides_by_the_largest_singular_value(rng):
     m.train()
     m(tc.ones(2, 4)).sum().backward()
     assert m.weight_orig.grad is not None and m.weight_orig.grad.shape == (6, 4)
+
+
+def test_parametrizations_weight_norm_as_torch():
+    w = np.arange(12, dtype=np.float32).reshape(3, 4) / 10 - 0.5
+    results = []
+    for lib in (tc, torch):
+        m = lib.nn.Linear(4, 3)
+        with lib.no_grad():
+            m.weight.copy_(lib.tensor(w))
+            m.bias.zero_()
+        m = lib.nn.utils.parametrizations.weight_norm(m)
+        keys = list(m.state_dict())
+        x = lib.tensor(np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4))
+        m(x).square().sum().backward()
+        p = m.parametrizations.weight
+        got = [m(x).detach(), p.original0.grad, p.original1.grad]
+        lib.nn.utils.parametrize.remove_parametrizations(m, "weight")
+        results.append((keys, type(m).__name__, sorted(n for n, _ in m.named_parameters()), got + [m.weight]))
+    (k1, c1, n1, t1), (k2, c2, n2, t2) = results
+    assert (k1, c1, n1) == (k2, c2, n2) and c1 == "Linear"
+    for a, b in zip(t1, t2):
+        assert_close(a.detach(), b.detach().numpy(), atol=1e-5)
+
+
+def test_register_parametrization_and_spectral_norm():
+    class Symmetric(tc.nn.Module):
+        def forward(self, x):
+            return x.triu() + x.triu(1).transpose(-1, -2)
+
+    m = tc.nn.Linear(3, 3)
+    other = tc.nn.Linear(3, 3)
+    tc.nn.utils.parametrize.register_parametrization(m, "weight", Symmetric())
+    assert tc.allclose(m.weight, m.weight.t()) and type(other).__name__ == "Linear"
+    assert sorted(n for n, _ in m.named_parameters()) == ["bias", "parametrizations.weight.original"]
+    assert tc.nn.utils.parametrize.is_parametrized(m, "weight") and not tc.nn.utils.parametrize.is_parametrized(other)
+    s = tc.nn.utils.parametrizations.spectral_norm(tc.nn.Linear(4, 6))
+    assert sorted(s.state_dict()) == ["bias", "parametrizations.weight.0._u", "parametrizations.weight.0._v",
+                                      "parametrizations.weight.original"]
+    assert abs(np.linalg.svd(np.array(s.weight.tolist()), compute_uv=False)[0] - 1) < 1e-3
