@@ -35,6 +35,9 @@ CASES = {
     "repeat_interleave": lambda lib, x: x.repeat_interleave(2, dim=0),
     "repeat_interleave_t": lambda lib, x: x.repeat_interleave(lib.tensor([1, 0, 2, 1, 3]), dim=1),
     "cumprod": lambda lib, x: lib.cumprod(x, dim=1),
+    "cummax_cummin": lambda lib, x: lib.cummax(x, 1).values + x.cummin(0)[0] * 2
+    + lib.cummax(x.round(), 1).indices.float(),
+    "logcumsumexp": lambda lib, x: lib.logcumsumexp(x * 3, dim=1),
     "diff": lambda lib, x: lib.diff(x, n=2, dim=0),
     "unfold": lambda lib, x: x.unfold(1, 2, 2),
     "movedim": lambda lib, x: lib.movedim(x.reshape(2, 2, 5), (0, 1), (2, 0)),

@@ -5,11 +5,14 @@ and the in-place spellings (exp_, masked_fill_, scatter_, ...) of out-of-place m
 import builtins
 import math
 
+import numpy
+
 from tinygrad_chain import creation, dtypes
 from tinygrad_chain.dims import dim_index
 from tinygrad_chain.ops import elementwise as E
 from tinygrad_chain.ops import movement as M
 from tinygrad_chain.ops.registry import apply
+from tinygrad_chain.tensor_sort import return_types
 
 
 class TensorCompose:
@@ -110,6 +113,19 @@ class TensorCompose:
         for s in steps[1:]:
             out.append(out[-1] * s)
         return x.clone() if not out else _stack(out, d)
+
+    def cummax(self, dim):
+        return _running(self, dim, "cummax", numpy.maximum)
+
+    def cummin(self, dim):
+        return _running(self, dim, "cummin", numpy.minimum)
+
+    def logcumsumexp(self, dim):
+        """log(cumsum(exp(x))), shifted by the dim's max (no overflow; a term far below it underflows to 0)."""
+        d = dim_index(dim, self.ndim, "logcumsumexp")
+        top = self.detach().amax(d, keepdim=True) if self.ndim else self.detach()
+        top = E.where(top.isinf(), 0.0, top)
+        return (self - top).exp().cumsum(d).log() + top
 
     def diff(self, n=1, dim=-1, prepend=None, append=None):
         d = dim_index(dim, self.ndim, "diff")
@@ -221,6 +237,23 @@ class TensorCompose:
         index = creation.arange(n, device=self.device)
         self[(index,) * self.ndim] = fill_value
         return self
+
+
+def _running(x, dim, name, better):
+    """cummax / cummin: the running extreme's index along dim found on the host (a later equal value takes
+    over, as torch's), the values gathered with it, so the gradient goes to the element each value came from."""
+    t = x.reshape(1) if x.ndim == 0 else x
+    d = dim_index(dim, t.ndim, name)
+    values = numpy.moveaxis(t._b.to_numpy(t._data), d, -1)
+    index = numpy.zeros(values.shape, dtype=numpy.int64)
+    best = values[..., 0].copy()
+    for i in range(1, values.shape[-1]):
+        take = (better(values[..., i], best) == values[..., i]) | numpy.isnan(values[..., i])
+        best = numpy.where(take, values[..., i], best)
+        index[..., i] = numpy.where(take, i, index[..., i - 1])
+    idx = creation.tensor(numpy.moveaxis(index, -1, d), device=t.device)
+    out = getattr(return_types, name)(t.gather(d, idx), idx)
+    return out if x.ndim else getattr(return_types, name)(out[0].reshape(()), out[1].reshape(()))
 
 
 def _stack(tensors, d):

@@ -23,6 +23,8 @@ class return_types:  # noqa: N801  (torch.return_types: (values, indices) pairs 
     topk = namedtuple("topk", ["values", "indices"])
     kthvalue = namedtuple("kthvalue", ["values", "indices"])
     median = namedtuple("median", ["values", "indices"])
+    cummax = namedtuple("cummax", ["values", "indices"])
+    cummin = namedtuple("cummin", ["values", "indices"])
 
 
 class TensorSort:
