@@ -31,6 +31,7 @@ class XpBackend(XpOptimMixin, Backend):
             "neg": xp.negative, "abs": xp.abs, "exp": xp.exp, "log": xp.log,
             "log1p": xp.log1p, "expm1": xp.expm1, "sqrt": xp.sqrt, "sin": xp.sin,
             "cos": xp.cos, "tan": xp.tan, "tanh": xp.tanh, "sign": xp.sign,
+            "atan": xp.arctan, "asin": xp.arcsin, "acos": xp.arccos,
             "reciprocal": xp.reciprocal, "floor": xp.floor, "ceil": xp.ceil,
             "round": xp.round, "logical_not": xp.logical_not, "isnan": xp.isnan,
             "isinf": xp.isinf, "erf": self._erf, "bitwise_not": xp.invert,
@@ -186,7 +187,8 @@ class XpBackend(XpOptimMixin, Backend):
     # ---- elementwise ---------------------------------------------------
     # Functions that can meet a pole or overflow give inf/nan quietly, as torch
     # does (NumPy would warn); the others skip the cost of entering errstate.
-    _QUIET = frozenset(("exp", "log", "log1p", "expm1", "sqrt", "reciprocal", "tan", "div", "floordiv",
+    _QUIET = frozenset(("exp", "log", "log1p", "expm1", "sqrt", "reciprocal", "tan", "asin", "acos", "div",
+                        "floordiv",
                         "remainder", "pow", "erf"))
 
     def unary(self, name, a):

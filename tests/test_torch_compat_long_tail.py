@@ -38,6 +38,8 @@ CASES = {
     "cummax_cummin": lambda lib, x: lib.cummax(x, 1).values + x.cummin(0)[0] * 2
     + lib.cummax(x.round(), 1).indices.float(),
     "logcumsumexp": lambda lib, x: lib.logcumsumexp(x * 3, dim=1),
+    "atan_asin_acos": lambda lib, x: lib.atan(x * 3) + (x * 0.4).asin() + lib.acos(x * 0.4),
+    "atan2": lambda lib, x: lib.atan2(x, x.flip(0)) + lib.atan2(x, lib.tensor(-0.5)),
     "diff": lambda lib, x: lib.diff(x, n=2, dim=0),
     "unfold": lambda lib, x: x.unfold(1, 2, 2),
     "movedim": lambda lib, x: lib.movedim(x.reshape(2, 2, 5), (0, 1), (2, 0)),
@@ -104,6 +106,7 @@ HOST = {
     "histc": lambda lib: lib.histc(lib.tensor([0.1, 0.5, 0.5, 0.9, 2.0]), bins=4, min=0, max=1),
     "logspace": lambda lib: lib.logspace(0, 3, 4, base=2),
     "pow_number_base": lambda lib: lib.pow(2, lib.tensor([1., 3.])),
+    "atan2_axes": lambda lib: lib.atan2(lib.tensor([0., 1., -1., 0., 0., 2.]), lib.tensor([0., 0., 0., -1., 1., -2.])),
     "tensor_split": lambda lib: lib.cat([t.sum(0, keepdim=True) for t in lib.tensor_split(lib.arange(10.), 3)]),
     "tensor_split_indices": lambda lib: lib.stack([t.sum() for t in lib.tensor_split(lib.arange(10.), [2, 7])]),
     "column_stack": lambda lib: lib.column_stack([lib.arange(3.), lib.ones(3, 2)]),

@@ -79,7 +79,8 @@ _WITH_OUT = ("abs", "neg", "negative", "exp", "log", "log1p", "expm1", "sqrt", "
              "take_along_dim", "masked_select", "nonzero", "argwhere", "mv", "addmm", "addmv", "baddbmm", "addbmm",
              "cross", "kron", "diff", "movedim", "moveaxis", "swapdims", "ravel", "fliplr", "flipud", "tile",
              "repeat_interleave", "unique", "bincount", "count_nonzero", "select", "isfinite", "isposinf",
-             "isneginf", "signbit", "index_put", "cummax", "cummin", "logcumsumexp")
+             "isneginf", "signbit", "index_put", "cummax", "cummin", "logcumsumexp", "atan", "asin", "acos",
+             "arctan", "arcsin", "arccos", "atan2", "arctan2")
 _NO_OUT = ("nonzero", "argwhere", "unique", "bincount", "select", "index_put", "take_along_dim", "masked_select",
            "repeat_interleave", "movedim", "moveaxis", "swapdims", "ravel", "fliplr", "flipud", "tile", "diff")
 for _name in _WITH_OUT + ("relu", "reshape", "flatten", "unsqueeze", "squeeze", "transpose", "permute", "swapaxes", "t",

@@ -1,5 +1,6 @@
 """Tensor methods: arithmetic, comparisons, elementwise math and reductions."""
 import builtins
+import math
 from collections import namedtuple
 
 from tinygrad_chain import dtypes
@@ -204,6 +205,27 @@ class TensorMath:
 
     def tan(self):
         return apply(E.Tan, self)
+
+    def atan(self):
+        return apply(E.Atan, self)
+
+    def asin(self):
+        return apply(E.Asin, self)
+
+    def acos(self):
+        return apply(E.Acos, self)
+
+    arctan, arcsin, arccos = atan, asin, acos
+
+    def atan2(self, other):
+        """The angle of (other, self), quadrant by quadrant from atan(self / other), as C's atan2."""
+        other = self._wrap(other)
+        base = (self / E.where(other == 0, 1.0, other)).atan()
+        half_pi = E.where(self > 0, math.pi / 2, E.where(self < 0, -math.pi / 2, 0.0))
+        left = E.where(self < 0, base - math.pi, base + math.pi)
+        return E.where(other > 0, base, E.where(other < 0, left, half_pi))
+
+    arctan2 = atan2
 
     def tanh(self):
         return apply(A.Tanh, self)

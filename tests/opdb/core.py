@@ -211,6 +211,9 @@ UNARY = [
     unary("sin", lambda np, x: np.sin(x), gen=lambda r, d, s: U(r, d, s, -3, 3)),
     unary("cos", lambda np, x: np.cos(x), gen=lambda r, d, s: U(r, d, s, -3, 3)),
     unary("tan", lambda np, x: np.tan(x), gen=lambda r, d, s: U(r, d, s, -1.2, 1.2)),
+    unary("atan", lambda np, x: np.arctan(x)),
+    unary("asin", lambda np, x: np.arcsin(x), gen=lambda r, d, s: U(r, d, s, -0.9, 0.9)),
+    unary("acos", lambda np, x: np.arccos(x), gen=lambda r, d, s: U(r, d, s, -0.9, 0.9)),
     # the backend's erf is a Chebyshev fit with relative error ~1.2e-7, also in float64
     unary("erf", lambda np, x: _erf(x)),
     unary("sign", lambda np, x: np.sign(x), gen=NZ),

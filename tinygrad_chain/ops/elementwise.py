@@ -401,6 +401,39 @@ class Tan(_Unary):
 
 
 @register
+class Atan(_Unary):
+    name = "atan"
+    saves_inputs = True
+    float_only = True
+
+    def vjp(self, ctx, g):
+        x = ctx.inputs[0]
+        return (g / (x * x + 1.0),)
+
+
+class _ArcSine(_Unary):
+    """asin and acos: d/dx = +-1 / sqrt(1 - x^2)."""
+    saves_inputs = True
+    float_only = True
+    sign = 1.0
+
+    def vjp(self, ctx, g):
+        x = ctx.inputs[0]
+        return (_times(g, self.sign * (1.0 - x * x).rsqrt()),)
+
+
+@register
+class Asin(_ArcSine):
+    name = "asin"
+
+
+@register
+class Acos(_ArcSine):
+    name = "acos"
+    sign = -1.0
+
+
+@register
 class Erf(_Unary):
     name = "erf"
     saves_inputs = True
