@@ -289,7 +289,11 @@ PyObject* apply(PyObject*, PyObject* const* a, Py_ssize_t nargsf, PyObject* kwna
     for (Py_ssize_t i = 0; i < n; ++i) {
         PyObject* x = args[i];
         stack[2 + i] = x;
-        if (!PyObject_TypeCheck(x, reinterpret_cast<PyTypeObject*>(S.tensor_type))) continue;
+        if (!PyObject_TypeCheck(x, reinterpret_cast<PyTypeObject*>(S.tensor_type))) {
+            // Python numbers go through; anything else (a NumPy scalar, None, a string) Python's apply checks
+            if (!PyFloat_CheckExact(x) && !PyLong_Check(x)) return python_apply(a, nargsf, kwnames);
+            continue;
+        }
         PyObject *d = slot(x, T.data), *xb = slot(x, T.backend), *rg = slot(x, T.requires_grad);
         if (!d || !xb || !rg || !slot(x, T.grad_fn) || !slot(x, T.version) || (backend && xb != backend.p))
             return python_apply(a, nargsf, kwnames);

@@ -328,6 +328,15 @@ def test_tril_triu_as_torch(device, rng, k, shape):
     _check(lambda x: tc.triu(x, k), lambda x: torch.triu(x, k), a)
 
 
+@pytest.mark.parametrize("dtype", ["bool", "int32", "int64", "float16"])
+def test_tril_triu_keep_the_dtype_as_torch(device, dtype):
+    """A bool causal mask stays bool (masked_fill takes only bool masks): torch.triu(ones(n, n, dtype=bool), 1)."""
+    ours, theirs = tc.ones(3, 3, dtype=getattr(tc, dtype)), torch.ones(3, 3, dtype=getattr(torch, dtype))
+    for f in (lambda x: x.triu(1), lambda x: x.tril(-1)):
+        assert f(ours).dtype is getattr(tc, dtype) and f(theirs).dtype == getattr(torch, dtype)
+        assert f(ours).tolist() == f(theirs).tolist()
+
+
 def test_tril_keeps_inf_out_of_the_masked_part(device):
     a = np.array([[1.0, np.inf], [np.nan, 2.0]], np.float32)
     assert to_np(tc.tensor(a).tril()).tolist()[0] == torch.tensor(a).tril().tolist()[0] == [1.0, 0.0]

@@ -1,5 +1,6 @@
 """Factory functions: tensor, zeros, ones, arange, rand, ... (torch's signatures)."""
 import json
+import math
 import random
 import reprlib
 import warnings
@@ -10,7 +11,7 @@ from tinygrad_chain import backends, dtypes
 from tinygrad_chain.autograd.tensor_core import TensorCore
 from tinygrad_chain.backends import dlpack
 from tinygrad_chain.device import backend_for, get_default_device
-from tinygrad_chain.dims import shape_arg
+from tinygrad_chain.dims import check_sizes, int_arg, number_arg, shape_arg
 from tinygrad_chain.generator import native_rng
 
 
@@ -23,84 +24,105 @@ def _float(dtype):
     return dtypes.get(dtype) if dtype is not None else dtypes.get_default_dtype()
 
 
-def _size(size):
-    shape = shape_arg(size)
-    for n in shape:
-        if n < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {n}: {list(shape)}")
-    return shape
+def _size(size, op, dtype):
+    """The shape that `size` gives (f(2, 3) or f((2, 3))), refused before any allocation if bad."""
+    return check_sizes(shape_arg(size, op), op, dtype.itemsize)
 
 
-def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+def _full(op, size, fill_value, dtype, device, requires_grad):
+    fill_value = number_arg(fill_value, op, "fill_value")
     if dtype is None:
         dtype = (dtypes.bool_ if isinstance(fill_value, bool) else dtypes.int64 if isinstance(fill_value, int)
                  else dtypes.get_default_dtype())
+    dtype = dtypes.get(dtype)
     b = backend_for(device)
-    return _new(b, b.full(_size(size), fill_value, dtypes.get(dtype)), requires_grad)
+    return _new(b, b.full(_size(size, op, dtype), fill_value, dtype), requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    return _full("full", size, fill_value, dtype, device, requires_grad)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return full(size, 0, _float(dtype), device, requires_grad)
+    return _full("zeros", size, 0, _float(dtype), device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
-    return full(size, 1, _float(dtype), device, requires_grad)
+    return _full("ones", size, 1, _float(dtype), device, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
     b = backend_for(device)
-    return _new(b, b.empty(_size(size), _float(dtype)), requires_grad)
+    dtype = _float(dtype)
+    return _new(b, b.empty(_size(size, "empty", dtype), dtype), requires_grad)
 
 
-def _like(x, dtype, device):
+def _like(x, dtype, device, op):
+    if not isinstance(x, TensorCore):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
     return (dtype if dtype is not None else x.dtype), (device if device is not None else x.device)
 
 
 def zeros_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
-    dtype, device = _like(x, dtype, device)
+    dtype, device = _like(x, dtype, device, "zeros_like")
     return full(x.shape, 0, dtype, device, requires_grad)
 
 
 def ones_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
-    dtype, device = _like(x, dtype, device)
+    dtype, device = _like(x, dtype, device, "ones_like")
     return full(x.shape, 1, dtype, device, requires_grad)
 
 
 def full_like(x, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
-    dtype, device = _like(x, dtype, device)
+    dtype, device = _like(x, dtype, device, "full_like")
     return full(x.shape, fill_value, dtype, device, requires_grad)
 
 
 def empty_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
-    dtype, device = _like(x, dtype, device)
+    dtype, device = _like(x, dtype, device, "empty_like")
     return empty(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     if end is None:
         start, end = 0, start
+    start, end, step = (number_arg(v, "arange", arg) for v, arg in ((start, "start"), (end, "end"), (step, "step")))
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if not all(math.isfinite(v) for v in (start, end)):
+        raise RuntimeError(f"arange: unsupported range: {start} -> {end}")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign "
+                           f"(start {start}, end {end}, step {step})")
     if dtype is None:
         integral = all(isinstance(v, int) for v in (start, end, step))
         dtype = dtypes.int64 if integral else dtypes.get_default_dtype()
+    dtype = dtypes.get(dtype)
+    check_sizes((math.ceil((end - start) / step),), "arange", dtype.itemsize)
     b = backend_for(device)
-    return _new(b, b.arange(start, end, step, dtypes.get(dtype)), requires_grad)
+    return _new(b, b.arange(start, end, step, dtype), requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    start, end = number_arg(start, "linspace", "start"), number_arg(end, "linspace", "end")
+    if int_arg(steps, "linspace", "steps") < 0:
+        raise RuntimeError(f"linspace(): number of steps must be non-negative, got {steps}")
+    dtype = _float(dtype)
+    check_sizes((steps,), "linspace", dtype.itemsize)
     b = backend_for(device)
-    return _new(b, b.linspace(start, end, steps, _float(dtype)), requires_grad)
+    return _new(b, b.linspace(start, end, steps, dtype), requires_grad)
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     b = backend_for(device)
-    return _new(b, b.rand(_size(size), _float(dtype), native_rng(b, generator)), requires_grad)
+    dtype = _float(dtype)
+    return _new(b, b.rand(_size(size, "rand", dtype), dtype, native_rng(b, generator)), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     b = backend_for(device)
-    return _new(b, b.randn(_size(size), _float(dtype), native_rng(b, generator)), requires_grad)
+    dtype = _float(dtype)
+    return _new(b, b.randn(_size(size, "randn", dtype), dtype, native_rng(b, generator)), requires_grad)
 
 
 def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=False, *, generator=None):
@@ -113,22 +135,22 @@ def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=Fa
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     b = backend_for(device)
-    return _new(b, b.randint(low, high, _size(size), dtypes.get(dtype or dtypes.int64), native_rng(b, generator)),
-                requires_grad)
+    dtype = dtypes.get(dtype or dtypes.int64)
+    return _new(b, b.randint(low, high, _size(size, "randint", dtype), dtype, native_rng(b, generator)), requires_grad)
 
 
 def rand_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
-    dtype, device = _like(x, dtype, device)
+    dtype, device = _like(x, dtype, device, "rand_like")
     return rand(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def randn_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
-    dtype, device = _like(x, dtype, device)
+    dtype, device = _like(x, dtype, device, "randn_like")
     return randn(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def randperm(n, dtype=None, device=None, *, generator=None):
-    _size((n,))
+    _size((n,), "randperm", dtypes.int64)
     b = backend_for(device)
     return _new(b, b.astype(b.permutation(n, native_rng(b, generator)), dtypes.get(dtype or dtypes.int64)), False)
 
@@ -148,8 +170,8 @@ def from_numpy(array):
                         f"uint8/int8/int16/uint16/uint32 exactly)") from None
     if not array.flags.writeable:  # as torch: said once here, not at every in-place write that fails
         warnings.warn("from_numpy(): the given NumPy array is not writable: the tensor shares its memory, so any "
-                      "in-place op on it (an optimizer step, add_, x[i] = ...) raises NumPy's 'assignment "
-                      "destination is read-only'; copy it (tc.tensor(array)) or make it writable first",
+                      "in-place op on it (an optimizer step, add_, x[i] = ...) raises a ValueError before "
+                      "anything is written; copy it (tc.tensor(array)) or make it writable first",
                       UserWarning, stacklevel=2)
     return _new(b, b.from_numpy(array), False)
 

@@ -1,17 +1,24 @@
 """Functions over several tensors: tc.cat, tc.stack, tc.split, tc.einsum, ..."""
 from tinygrad_chain import dtypes
 from tinygrad_chain.device import backend_for
-from tinygrad_chain.dims import dim_index
+from tinygrad_chain.dims import check_sizes, dim_index, int_arg
 from tinygrad_chain.ops import linalg as L
 from tinygrad_chain.ops import movement as M
 from tinygrad_chain.ops.registry import apply
 from tinygrad_chain.tensor import Tensor
 
 
+def _all_tensors(tensors, op):
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
+
+
 def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    _all_tensors(tensors, "cat")
     ref = tensors[0]
     d = dim_index(dim, ref.ndim, "cat")
     for i, t in enumerate(tensors):
@@ -33,6 +40,7 @@ def stack(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
+    _all_tensors(tensors, "stack")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at "
@@ -68,7 +76,12 @@ def einsum(equation, *operands):
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    m = n if m is None else m
+    for name, v in (("n", n), ("m", m)):
+        if int_arg(v, "eye", name) < 0:
+            raise RuntimeError(f"eye: {name} must be greater or equal to 0, got {v}")
+    dtype = dtypes.get(dtype or dtypes.get_default_dtype())
+    check_sizes((n, m), "eye", dtype.itemsize)
     b = backend_for(device)
-    t = Tensor._make(b.eye(n, n if m is None else m, dtypes.get(dtype or dtypes.get_default_dtype())), b, False,
-                     None, [0])
+    t = Tensor._make(b.eye(n, m, dtype), b, False, None, [0])
     return t.requires_grad_(True) if requires_grad else t

@@ -5,7 +5,7 @@ from collections import namedtuple
 
 from tinygrad_chain import dtypes
 from tinygrad_chain.autograd.tensor_core import TensorCore
-from tinygrad_chain.dims import as_1d, dim_index
+from tinygrad_chain.dims import as_1d, dim_index, number_arg
 from tinygrad_chain.ops import activations as A
 from tinygrad_chain.ops import elementwise as E
 from tinygrad_chain.ops import reduce as R
@@ -269,6 +269,9 @@ class TensorMath:
     def clamp(self, min=None, max=None):  # noqa: A002
         if min is None and max is None:
             raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+        for name, v in (("min", min), ("max", max)):
+            if v is not None and not isinstance(v, TensorCore):
+                number_arg(v, "clamp", name)
         if isinstance(min, TensorCore) or isinstance(max, TensorCore):
             out = self if min is None else self.maximum(min)
             return out if max is None else out.minimum(max)
@@ -281,6 +284,9 @@ class TensorMath:
         return E.where(condition, self, other)
 
     def masked_fill(self, mask, value):
+        if not isinstance(mask, TensorCore) or mask.dtype is not dtypes.bool_:
+            raise RuntimeError(f"masked_fill: only boolean masks are supported, got "
+                               f"{mask.dtype.name if isinstance(mask, TensorCore) else type(mask).__name__}")
         return E.where(mask, value, self)
 
     # ---- reductions --------------------------------------------------------

@@ -17,11 +17,11 @@ class TensorMatrix:
 
     def tril(self, diagonal=0):
         """The lower triangle of each matrix (the last two dims): j - i <= diagonal kept."""
-        return E.where(_offsets(self, "tril") <= diagonal, self, 0)
+        return E.where(_offsets(self, "tril") <= diagonal, self, _zero(self))
 
     def triu(self, diagonal=0):
         """The upper triangle of each matrix (the last two dims): j - i >= diagonal kept."""
-        return E.where(_offsets(self, "triu") >= diagonal, self, 0)
+        return E.where(_offsets(self, "triu") >= diagonal, self, _zero(self))
 
     def diagonal(self, offset=0, dim1=0, dim2=1):
         """The diagonal of the matrices in dims (dim1, dim2), as the last dim of the result."""
@@ -88,3 +88,8 @@ def _two_dims(ndim, dim1, dim2, name):
     if d1 == d2:
         raise RuntimeError(f"{name}: dim1 and dim2 cannot be identical, but got dim1={dim1} and dim2={dim2}")
     return d1, d2
+
+
+def _zero(x):
+    """The 0 that keeps x's dtype in where(): False for a bool x (an int 0 would promote it to int64)."""
+    return False if x.dtype is dtypes.bool_ else 0

@@ -1,8 +1,9 @@
 """Tensor methods: shape and movement, indexing, and matmul."""
 import builtins
 
+from tinygrad_chain import dtypes
 from tinygrad_chain.autograd.tensor_core import TensorCore
-from tinygrad_chain.dims import dim_index, infer_shape, shape_arg
+from tinygrad_chain.dims import check_sizes, dim_index, infer_shape, int_arg, shape_arg
 from tinygrad_chain.ops import linalg as L
 from tinygrad_chain.ops import movement as M
 from tinygrad_chain.ops import reduce as R
@@ -14,7 +15,7 @@ class TensorShape:
 
     # ---- shape -----------------------------------------------------------------
     def reshape(self, *shape):
-        shape = shape_arg(shape)
+        shape = shape_arg(shape, "reshape", "shape")
         new = infer_shape(shape, self._data.size, self.shape)
         if new == self.shape:
             return self if not self._requires_grad else apply(M.Reshape, self, shape=new)
@@ -33,6 +34,8 @@ class TensorShape:
             return self.reshape(1)
         s = dim_index(start_dim, self.ndim, "flatten")
         e = dim_index(end_dim, self.ndim, "flatten")
+        if s > e:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         shape = self.shape
         return self.reshape(shape[:s] + (-1,) + shape[e + 1:])
 
@@ -51,7 +54,7 @@ class TensorShape:
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1)))
 
     def permute(self, *dims):
-        dims = shape_arg(dims)
+        dims = shape_arg(dims, "permute", "dims")
         if sorted(dim_index(d, self.ndim, "permute") for d in dims) != list(range(self.ndim)):
             raise RuntimeError(f"permute: dims {list(dims)} are not a permutation of the {self.ndim} dims of "
                                f"a tensor of shape {list(self.shape)}")
@@ -82,7 +85,7 @@ class TensorShape:
         return self.transpose(-2, -1)
 
     def expand(self, *sizes):
-        sizes = shape_arg(sizes)
+        sizes = shape_arg(sizes, "expand")
         lead = len(sizes) - self.ndim
         if lead < 0:
             raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal "
@@ -93,7 +96,8 @@ class TensorShape:
                 raise RuntimeError(f"expand: the expanded size of the tensor ({shape[i + lead]}) must match the "
                                    f"existing size ({n}) at non-singleton dimension {i + lead}. Target sizes: "
                                    f"{list(sizes)}. Tensor sizes: {list(self.shape)}")
-        return self if shape == self.shape else apply(M.Expand, self, shape=shape)
+        return self if shape == self.shape else apply(M.Expand, self, shape=check_sizes(shape, "expand",
+                                                                                       self._data.itemsize))
 
     def broadcast_to(self, shape):
         return self.expand(*shape)
@@ -125,20 +129,28 @@ class TensorShape:
         return out
 
     def repeat(self, *sizes):
-        sizes = shape_arg(sizes)
+        sizes = shape_arg(sizes, "repeat", "repeats")
         if len(sizes) < self.ndim:
             raise RuntimeError(f"repeat: Number of dimensions of repeat dims ({len(sizes)}) can not be smaller "
                                f"than number of dimensions of tensor ({self.ndim})")
+        padded = (1,) * (len(sizes) - self.ndim) + self.shape
+        check_sizes(tuple(r * n for r, n in zip(sizes, padded)), "repeat")
         return apply(M.Repeat, self, reps=tuple(sizes))
 
     def split(self, split_size_or_sections, dim=0):
         d = dim_index(dim, self.ndim, "split")
         n = self.shape[d]
-        if isinstance(split_size_or_sections, builtins.int):
-            step = split_size_or_sections
-            sizes = [builtins.min(step, n - s) for s in range(0, n, step)] or [0]
+        if hasattr(type(split_size_or_sections), "__index__"):
+            step = int_arg(split_size_or_sections, "split", "split_size")
+            if step < 0 or (step == 0 and n):
+                raise RuntimeError(f"split: split_size can only be 0 if dimension size is 0 and must not be negative, "
+                                   f"but got split_size={step} for dimension {d} of size {n}")
+            sizes = [builtins.min(step, n - s) for s in range(0, n, step)] if step else [0]
         else:
-            sizes = list(split_size_or_sections)
+            sizes = list(shape_arg((split_size_or_sections,), "split", "split_size_or_sections"))
+            if builtins.min(sizes, default=0) < 0:
+                raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                                   f"split_sizes={sizes}")
             if builtins.sum(sizes) != n:
                 raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
                                    f"at dimension {d}), but got split_sizes={sizes}")
@@ -151,6 +163,8 @@ class TensorShape:
     def chunk(self, chunks, dim=0):
         d = dim_index(dim, self.ndim, "chunk")
         n = self.shape[d]
+        if int_arg(chunks, "chunk", "chunks") <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
         return self.split( -(-n // chunks) if n else 1, d)
 
     def unbind(self, dim=0):
@@ -159,13 +173,30 @@ class TensorShape:
 
     def gather(self, dim, index):
         d = dim_index(dim, self.ndim, "gather")
+        if not isinstance(index, TensorCore):
+            raise TypeError(f"gather(): argument 'index' must be Tensor, not {type(index).__name__}")
+        if index.dtype.is_floating_point or index.dtype is dtypes.bool_:
+            raise RuntimeError(f"gather(): Expected dtype int32/int64 for index, got {index.dtype.name}")
         if index.ndim != self.ndim:
             raise RuntimeError(f"gather: Index tensor must have the same number of dimensions as input tensor "
                                f"({index.ndim} vs {self.ndim})")
+        if index.numel():  # NumPy would wrap a negative index around: torch refuses it
+            lo, hi = builtins.int(index.min()), builtins.int(index.max())
+            if lo < 0 or hi >= self.shape[d]:
+                raise RuntimeError(f"gather(): index {lo if lo < 0 else hi} is out of bounds for dimension {d} with "
+                                   f"size {self.shape[d]} (input {list(self.shape)}, index {list(index.shape)})")
         return apply(M.Gather, self, index, axis=d)
 
     def narrow(self, dim, start, length):
         d = dim_index(dim, self.ndim, "narrow")
+        n = self.shape[d]
+        start, length = int_arg(start, "narrow", "start"), int_arg(length, "narrow", "length")
+        if not -n <= start <= n:
+            raise IndexError(f"narrow(): start ({start}) out of range [{-n}, {n}] for dimension {d} of size {n}")
+        start = start + n if start < 0 else start
+        if length < 0 or start + length > n:
+            raise RuntimeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({n}), or "
+                               f"length is negative")
         return self[(slice(None),) * d + (slice(start, start + length),)]
 
     # ---- indexing ------------------------------------------------------------

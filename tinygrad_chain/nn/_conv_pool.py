@@ -59,7 +59,14 @@ def _conv_padding(padding, kernel, dilation, stride, op):
     return (ph, ph, pw, pw)
 
 
-def _check_conv(op, x, w, groups, ndim):
+def _check_bias(op, bias, out_channels, w):
+    if bias is not None and (bias.shape != (out_channels,) or bias.dtype is not w.dtype):
+        raise RuntimeError(f"{op}: Given weight of size {list(w.shape)}, expected bias to be 1-dimensional with "
+                           f"{out_channels} elements of {w.dtype.name}, but got bias of size {list(bias.shape)} "
+                           f"{bias.dtype.name} instead")
+
+
+def _check_conv(op, x, w, bias, groups, ndim):
     if x.ndim not in (ndim + 1, ndim + 2):
         raise RuntimeError(f"Expected {ndim + 1}D (unbatched) or {ndim + 2}D (batched) input to {op}, but got "
                            f"input of size: {list(x.shape)}")
@@ -77,10 +84,11 @@ def _check_conv(op, x, w, groups, ndim):
                            f"({groups})")
     if x.dtype is not w.dtype:
         raise RuntimeError(f"{op}: Input type ({x.dtype.name}) and weight type ({w.dtype.name}) should be the same")
+    _check_bias(op, bias, w.shape[0], w)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
-    _check_conv("conv2d", input, weight, groups, 2)
+    _check_conv("conv2d", input, weight, bias, groups, 2)
     return _conv2d("conv2d", input, weight, bias, stride, padding, dilation, groups)
 
 
@@ -103,7 +111,7 @@ def _conv2d(op, input, weight, bias, stride, padding, dilation, groups):  # noqa
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     """conv1d as conv2d over a height-1 image."""
-    _check_conv("conv1d", input, weight, groups, 1)
+    _check_conv("conv1d", input, weight, bias, groups, 1)
     (stride,), padding, (dilation,), _ = _window_args("conv1d", 1, stride, padding, dilation)
     unbatched = input.ndim == 2
     x = (input.unsqueeze(0) if unbatched else input).unsqueeze(2)
@@ -131,6 +139,7 @@ def _conv_transpose2d(op, input, weight, bias, stride, padding, output_padding, 
                            f"channels instead")
     if groups <= 0:
         raise RuntimeError(f"{op}: non-positive groups is not supported, got groups={groups}")
+    _check_bias(op, bias, weight.shape[1] * groups, weight)
     stride, (ph, pw), dilation, _ = _window_args(op, 2, stride, padding, dilation)
     oph, opw = _tuple(output_padding, 2, f"{op}: output_padding")
     if min(oph, opw) < 0:

@@ -230,7 +230,7 @@ def _same_size(name, input, target):  # noqa: A002
 
 @replayed_check
 def _check_probabilities(input):  # noqa: A002
-    if input.numel() and (input.amin().item() < 0 or input.amax().item() > 1):
+    if input.numel() and not (input.amin().item() >= 0 and input.amax().item() <= 1):  # NaN fails too, as torch's
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
 
 

@@ -120,6 +120,10 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
     widths = [(0, 0)] * input.ndim
     for i in range(len(pad) // 2):
         widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    for d, (lo, hi) in enumerate(widths):
+        if input.shape[d] + lo + hi < 0:
+            raise RuntimeError(f"pad: the input size {input.shape[d]} of dim {d}, padded by ({lo}, {hi}), gives a "
+                               f"negative output size (input shape {list(input.shape)}, pad {list(pad)})")
     if mode != "constant":
         return pad_indexed(input, widths, mode)
     # negative padding crops, as in torch
@@ -211,6 +215,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * spatial
         sizes = tuple(int(math.floor(n * f)) for n, f in zip(in_sizes, factors))
         scales = (None,) * spatial if recompute_scale_factor else tuple(float(f) for f in factors)
+    if min(sizes) <= 0 or min(in_sizes) <= 0:
+        raise RuntimeError(f"interpolate: Input and output sizes should be greater than 0, but got input "
+                           f"{list(in_sizes)} and output {list(sizes)}")
     kind = "nearest" if mode == "nearest" else "nearest-exact" if mode == "nearest-exact" else "linear"
     out = input
     # the last axis: x @ R^T; the one before it (2-D): R @ x

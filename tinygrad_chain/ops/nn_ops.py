@@ -199,6 +199,7 @@ class LayerNorm(Op):
     backward_name = "NativeLayerNormBackward0"
     saves_inputs = (0, 1)
     saves_extra = True  # (mean, rstd), one per row
+    optional_inputs = True
 
     def forward(self, b, x, weight, bias, *, k, eps):
         out, mean, rstd = b.layer_norm(x, weight, bias, eps, k)

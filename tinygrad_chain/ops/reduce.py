@@ -1,4 +1,6 @@
 """Reductions, and the stable softmax family."""
+from tinygrad_chain.dims import dim_index
+
 from . import vjp_ops
 from .elementwise import where
 from .registry import Op, apply, register
@@ -8,16 +10,10 @@ def normalize_dims(dim, ndim, op="reduce"):
     """None, or the sorted tuple of non-negative axes that `dim` names."""
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
     if not dims:  # torch: dim=() reduces over everything for sum/mean
         return None
-    out = []
-    for d in dims:
-        n = max(ndim, 1)
-        if not -n <= d < n:
-            raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
-                             f"but got {d})")
-        out.append(d % n if ndim else 0)
+    out = [dim_index(d, ndim, op) for d in dims]
     if len(set(out)) != len(out):
         raise RuntimeError(f"{op}: dim {dims} appears multiple times in the list of dims")
     return tuple(sorted(out)) if ndim else None

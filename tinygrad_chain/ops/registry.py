@@ -4,6 +4,11 @@ An op is declared once, as a subclass of `Op`: its forward (through the
 backend, on native arrays) and its VJP (on Tensors, so a backward pass can
 itself be recorded for higher-order gradients).
 """
+import numbers
+import reprlib
+
+import numpy as np
+
 from tinygrad_chain import dtypes
 from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.autograd.in_c import C
@@ -70,6 +75,8 @@ class Op:
     changes_device = False
     #: the op chooses its output dtype (a cast to float64 is not demoted to the default float)
     sets_dtype = False
+    #: None may stand for a tensor input left out (layer_norm's weight and bias)
+    optional_inputs = False
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -108,6 +115,8 @@ def apply(op, *args, **attrs):
                 requires_grad = True
             arrays.append(a._data)
         else:
+            if type(a) not in _PLAIN_OPERANDS:
+                _check_operand(op, args, a)
             arrays.append(a)
     if b is None:
         raise TypeError(f"{op.name}: expected at least one Tensor argument")
@@ -227,6 +236,20 @@ def _no_silent_float64(b, out, args):
     if dtypes.get_default_dtype() is dtypes.float64:
         return out
     return b.astype(out, dtypes.get_default_dtype())
+
+
+_PLAIN_OPERANDS = {int, float, bool}
+
+
+def _check_operand(op, args, a):
+    """Besides tensors, an op takes numbers (Python's, NumPy's), numeric NumPy arrays, and None for
+    an input it declares optional; a string, a list... is torch's TypeError here, before any backend
+    sees it (each would fail its own way)."""
+    if isinstance(a, (numbers.Number, np.bool_)) or (isinstance(a, np.ndarray) and a.dtype.kind in "biuf") or (
+            a is None and op.optional_inputs):
+        return
+    raise TypeError(f"{op.name}: unsupported operand type {type(a).__name__} ({reprlib.repr(a)}): expected a "
+                    f"Tensor or a number (inputs: {_describe(args)})")
 
 
 def _describe(args):  # devices by backend name: "cpu" may be either of two
