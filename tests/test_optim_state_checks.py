@@ -111,3 +111,48 @@ def test_a_loaded_buffer_of_another_shape_names_the_optimizer(name, rng):
     with pytest.raises(ValueError, match=rf"{name}\.load_state_dict: loaded state dict has a '{key}' of shape "
                                          rf"\[2, 3\] for parameter 1 of shape \[5\]"):
         opt2.load_state_dict(sd)
+
+
+def _mangled(sd, how):
+    if how == "no_state":
+        return {"param_groups": sd["param_groups"]}
+    if how == "groups_str":
+        return {"state": sd["state"], "param_groups": "x"}
+    if how == "group_without_params":
+        return {"state": sd["state"], "param_groups": [{"lr": 1.0}]}
+    if how == "entry_not_a_dict":
+        return {"state": {0: "x", 1: sd["state"][1]}, "param_groups": sd["param_groups"]}
+    return how  # None, a list
+
+
+@pytest.mark.parametrize("how", ["no_state", "groups_str", "group_without_params", "entry_not_a_dict", None, []])
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_a_state_dict_of_another_layout_is_refused_before_anything_loads(name, how, rng):
+    ours, theirs, opt, topt = _pair(name, rng)
+    _step_both(ours, theirs, opt, topt, rng)
+    groups = [dict(g) for g in opt.param_groups]
+    bad = _mangled(opt.state_dict(), how)
+    before = _snapshot(ours, opt)
+    with pytest.raises(TypeError, match=rf"^{name}\.load_state_dict: expected "):
+        opt.load_state_dict(bad)
+    _assert_unchanged(before, ours, opt)
+    assert [dict(g) for g in opt.param_groups] == groups
+    _step_both(ours, theirs, opt, topt, rng)  # still in step with torch
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_a_read_only_parameter_is_refused_before_any_parameter_changes(name, rng):
+    """A parameter sharing a non-writable NumPy array (tc.from_numpy) is found by the step's checks:
+    NumPy's own error would come after the parameters before it were updated."""
+    ours, theirs, opt, topt = _pair(name, rng)
+    _step_both(ours, theirs, opt, topt, rng)
+    frozen = to_np(ours[1]).copy()
+    frozen.flags.writeable = False
+    with pytest.warns(UserWarning, match="not writable"):
+        ours[1].data = tc.from_numpy(frozen)
+    _set_grads(ours, theirs, rng, 1.0)
+    before = _snapshot(ours, opt)
+    with pytest.raises(RuntimeError, match=rf"^{name}\.step: unsupported operation: parameter 1 \(\[5\] float32 on "
+                                           rf"\w+\) is read-only memory"):
+        opt.step()
+    _assert_unchanged(before, ours, opt)

@@ -170,7 +170,7 @@ def from_numpy(array):
                         f"uint8/int8/int16/uint16/uint32 exactly)") from None
     if not array.flags.writeable:  # as torch: said once here, not at every in-place write that fails
         warnings.warn("from_numpy(): the given NumPy array is not writable: the tensor shares its memory, so any "
-                      "in-place op on it (an optimizer step, add_, x[i] = ...) raises a ValueError before "
+                      "in-place op on it (an optimizer step, add_, x[i] = ...) raises a RuntimeError before "
                       "anything is written; copy it (tc.tensor(array)) or make it writable first",
                       UserWarning, stacklevel=2)
     return _new(b, b.from_numpy(array), False)

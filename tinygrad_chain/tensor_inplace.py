@@ -7,7 +7,7 @@ from tinygrad_chain.autograd.grad_mode import state
 from tinygrad_chain.autograd.node import Node
 from tinygrad_chain.autograd.node import _sequence as _node_seq
 from tinygrad_chain.autograd.tensor_core import TensorCore
-from tinygrad_chain.ops.inplace import update_
+from tinygrad_chain.ops.inplace import check_writable, read_only_error, update_
 from tinygrad_chain.ops.movement import IndexPut
 from tinygrad_chain.ops.registry import apply
 
@@ -28,6 +28,7 @@ class TensorInplace:
                 base is not None and base._requires_grad and base.grad_fn is None)):
             raise RuntimeError(f"{name}: a leaf Variable that requires grad{'' if base is None else ' (or a view of one)'}"
                                f" is being used in an in-place operation.")
+        check_writable(name, self)
         alias = TensorCore.make(self._data, self._b, self._requires_grad, self.grad_fn, self._version)
         start = next(_node_seq)
         out = compute(alias)
@@ -43,11 +44,8 @@ class TensorInplace:
             out = out.to(self.dtype)
         try:
             self._b.copy_into(self._writable(), out._data)
-        except ValueError as e:  # NumPy refuses a read-only destination before writing anything
-            raise RuntimeError(f"{name}: unsupported operation: the written-to tensor is read-only memory (an "
-                               f"expand()ed or broadcast view, where more than one element refers to a single "
-                               f"memory location, or a read-only array). Please clone() the tensor before "
-                               f"performing the operation.") from e
+        except ValueError as e:  # NumPy refuses a read-only destination (a fused value, now computed) unwritten
+            raise read_only_error(name, self) from e
         if out._requires_grad:
             self.grad_fn, self._requires_grad = out.grad_fn, True
         if base is not None and state.enabled and (out._requires_grad or base._requires_grad):

@@ -13,7 +13,7 @@ def update_(name, kernel, tensors, written, *args, **kwargs):
     """kernel(b, *arrays, *args, **kwargs) on the arrays of `tensors` (None stays None); it writes
     those at the indices `written` in place. `kernel` is a function of the backend b, or the name
     of a backend method. Returns what the kernel returns."""
-    _check(name, tensors)
+    _check(name, tensors, written)
     arrays = [None if t is None else (t._writable() if i in written else t._data) for i, t in enumerate(tensors)]
     out = _call(kernel, tensors[0]._b, arrays, args, kwargs)
     _bump(tensors, written)
@@ -28,7 +28,7 @@ def update_all_(name, kernel, rows, written, *args, each=(), **kwargs):
     that row (its list's element), or Nones."""
     by_device = {}
     for r, tensors in enumerate(rows):
-        _check(name, tensors)
+        _check(name, tensors, written)
         by_device.setdefault(tensors[0]._b, []).append(r)
     out = [None] * len(rows)
     for b, indices in by_device.items():
@@ -43,7 +43,7 @@ def update_all_(name, kernel, rows, written, *args, each=(), **kwargs):
     return out
 
 
-def _check(name, tensors):
+def _check(name, tensors, written):
     first = tensors[0]
     b, data = first._b, first._data
     dtype, shape = data.dtype, data.shape  # native ones (a pending fused value answers them too): cheap to read
@@ -51,6 +51,24 @@ def _check(name, tensors):
         if t is not None and (not isinstance(t, TensorCore) or t._b is not b or t._data.dtype != dtype
                               or t._data.shape != shape):
             raise _mismatch(name, tensors)
+    for i in written:
+        if tensors[i] is not None:
+            check_writable(name, tensors[i])
+
+
+def check_writable(name, t, what="the written-to tensor"):
+    """Refuse to write into read-only memory before anything is written: NumPy's own error would come
+    mid-update (an optimizer's step, after the parameters before this one)."""
+    flags = getattr(t._data, "flags", None)
+    if flags is not None and not getattr(flags, "writeable", True):
+        raise read_only_error(name, t, what)
+
+
+def read_only_error(name, t, what="the written-to tensor"):
+    return RuntimeError(f"{name}: unsupported operation: {what} ({list(t.shape)} {t.dtype.name} on {t._b.name}) is "
+                        f"read-only memory (an expand()ed or broadcast view, where more than one element refers to a "
+                        f"single memory location, or from_numpy of a non-writable array). Please clone() the tensor "
+                        f"before performing the operation.")
 
 
 def _call(kernel, b, arrays, args, kwargs):

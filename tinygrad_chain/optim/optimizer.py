@@ -11,11 +11,13 @@ or CUDA kernels, or NumPy ufuncs compiled from the row); SGD and Adam step each 
 with one call of their fused backend steps (sgd_steps, adam_steps: torch's foreach; ops/inplace.py:
 update_all_). No graph, no new Tensor per step.
 """
+import reprlib
 import warnings
 from collections import defaultdict
+from collections.abc import Mapping
 
 from tinygrad_chain.autograd import enable_grad
-from tinygrad_chain.ops.inplace import update_
+from tinygrad_chain.ops.inplace import check_writable, update_
 from tinygrad_chain.tensor import Tensor
 
 
@@ -126,6 +128,7 @@ class Optimizer:
     def _check(self, index, p, grad, group, state):
         """Refuse a gradient or a state tensor (a loaded one, say) that p's update cannot use."""
         name = type(self).__name__
+        check_writable(f"{name}.step", p, f"parameter {index}")
         g, d = grad._data, p._data  # native dtype and shape: no tc.Size or dtype lookup per parameter and step
         if grad._b is not p._b or g.dtype != d.dtype or g.shape != d.shape:
             raise RuntimeError(f"{name}.step: parameter {index} is {_described(p)}, but its gradient is "
@@ -188,6 +191,7 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
+        _check_layout(state_dict, type(self).__name__)
         groups, saved_groups = self.param_groups, state_dict["param_groups"]
         if len(groups) != len(saved_groups):
             raise ValueError(f"loaded state dict has a different number of parameter groups ({len(saved_groups)}) "
@@ -218,6 +222,27 @@ class Optimizer:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+
+
+def _check_layout(state_dict, owner):
+    """state_dict has state_dict()'s layout: {"state": {index: {name: value}}, "param_groups":
+    [{"params": [index, ...], ...}]}; a TypeError names what differs, before anything is loaded."""
+    def refuse(what, value):
+        raise TypeError(f"{owner}.load_state_dict: expected {what}, got {type(value).__name__}: "
+                        f"{reprlib.repr(value)}")
+
+    if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= state_dict.keys():
+        refuse("a dict with keys 'state' and 'param_groups' (an optimizer's state_dict())", state_dict)
+    if not isinstance(state_dict["state"], Mapping):
+        refuse("'state' to be a dict of parameter index -> dict of buffers", state_dict["state"])
+    for values in state_dict["state"].values():
+        if not isinstance(values, Mapping):
+            refuse("each 'state' entry to be a dict of buffers", values)
+    if not isinstance(state_dict["param_groups"], (list, tuple)):
+        refuse("'param_groups' to be a list of dicts", state_dict["param_groups"])
+    for g in state_dict["param_groups"]:
+        if not isinstance(g, Mapping) or not isinstance(g.get("params"), (list, tuple)):
+            refuse("each of 'param_groups' to be a dict with a 'params' list", g)
 
 
 def _cast_like(value, param, key, index, unshaped=False, owner="Optimizer"):
