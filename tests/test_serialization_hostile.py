@@ -35,6 +35,28 @@ def _mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+# ---- the destination -----------------------------------------------------------------------------------------
+def test_a_symlink_at_the_destination_stays_a_link_to_the_new_checkpoint(tmp_path, device):
+    _once(device)
+    (tmp_path / "store").mkdir()
+    target, link = tmp_path / "store" / "epoch3.ckpt", tmp_path / "latest.ckpt"
+    tc.save({"w": tc.ones(2)}, target)
+    os.symlink(target, link)
+    tc.save({"w": tc.zeros(3)}, link)  # torch.save writes through the link too; atomically here
+    assert os.path.islink(link) and os.readlink(link) == str(target)
+    assert to_np(tc.load(target)["w"]).tolist() == [0.0, 0.0, 0.0]
+    assert sorted(os.listdir(tmp_path)) == ["latest.ckpt", "store"]  # no temporary file left beside the link
+    assert os.listdir(tmp_path / "store") == ["epoch3.ckpt"]
+
+
+def test_a_directory_at_the_destination_is_refused_naming_it(tmp_path, device):
+    _once(device)
+    (tmp_path / "ckpt").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"tc.save: .*ckpt' is a directory"):
+        tc.save({"w": tc.ones(2)}, tmp_path / "ckpt")
+    assert os.listdir(tmp_path) == ["ckpt"] and not os.listdir(tmp_path / "ckpt")
+
+
 # ---- file modes ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("umask, expected", [(0o077, 0o600), (0o022, 0o644), (0o002, 0o664)])
 def test_new_file_mode_follows_the_umask(tmp_path, device, umask, expected):

@@ -18,6 +18,7 @@ module or optimizer is refused: its state_dict() is what a checkpoint holds.
 
 Saving writes a temporary file in the target's folder, fsyncs it and renames
 it over the target, so an interrupted save leaves the previous checkpoint whole.
+A symlink at the path stays a link: the file it points to is the one replaced.
 The new file gets the mode open() would give it (the umask's), or the mode of
 the file it replaces; the writer holds a lock on its temporary file, so the next
 save to that path can tell the files of killed writers from those of live ones
@@ -69,8 +70,10 @@ def save(obj, f):
     if hasattr(f, "write"):
         _write_payload(f, tree, tensors)
         return
-    path = os.fspath(f)
-    folder, base = os.path.dirname(os.path.abspath(path)), os.path.basename(path)
+    path = os.path.realpath(os.fspath(f))  # a symlink stays one: its target is replaced, as open() writes it
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"tc.save: {os.fspath(f)!r} is a directory")
+    folder, base = os.path.dirname(path), os.path.basename(path)
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)  # a replaced file keeps its permissions
     except FileNotFoundError:
