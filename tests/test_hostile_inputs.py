@@ -286,6 +286,23 @@ def test_float_division_by_zero_is_ieee_like_torch():
     assert t.tolist() == [4, 6] and t._version[0] == 0
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gradients_at_zero_and_denormals_are_torch_s(dtype):
+    """x ** y at x = 0, y = 0 has gradient 0 for x (torch masks y == 0; y * x ** (y - 1) is 0 * inf); the
+    divisor's gradient of 0 / 1e-40 is -0 / 1e-40 / 1e-40, not 0 / (1e-40 * 1e-40) = 0 / 0 in float32."""
+    def grads(lib, f, *values):
+        ts = [lib.tensor(np.array(v, dtype), requires_grad=True) for v in values]
+        f(*ts).sum().backward()
+        return [to_np(t.grad) if lib is tc else t.grad.numpy() for t in ts]
+
+    base, exponent = [0.0, 0.0, 2.0, 0.0, 3.0], [0.0, 2.0, 0.0, 0.5, 1.0]
+    numerator, divisor = [0.0, -0.0, 1.0, 0.0], [1e-40, 1e-40, 2.0, -3.0]
+    for f, values in ((lambda x, y: x ** y, (base, exponent)), (lambda x, y: x / y, (numerator, divisor))):
+        for ours, theirs in zip(grads(tc, f, *values), grads(torch, f, *values)):
+            np.testing.assert_array_equal(ours, theirs)  # NaN-free, and the zeros' signs too
+            assert np.array_equal(np.signbit(ours), np.signbit(theirs))
+
+
 # ---- tensor creation from hostile data ----------------------------------------------------------------------
 @pytest.mark.parametrize("data,error,match", [
     ([2 ** 63], OverflowError, r"out of range for int64.*9223372036854775808"),

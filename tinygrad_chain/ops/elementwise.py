@@ -104,7 +104,7 @@ class Div(Op):
             F = vjp_ops.of(g)
             return F.grads(F.div(F.read(g), y) if ctx.needs_input_grad[0] else None, None)
         d_x = lambda: _times(g, 1.0 / y)  # noqa: E731
-        return _both(ctx, d_x, lambda: _times(g, -x / (y * y)))
+        return _both(ctx, d_x, lambda: _times(g, -(x / y) / y))  # torch's order: y * y underflows first
 
 
 @register
