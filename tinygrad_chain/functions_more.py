@@ -45,7 +45,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None)
         shape = numpy.broadcast_shapes(tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape", ())))
         noise = creation.randn(*shape, dtype=ref.dtype, device=ref.device, generator=generator)
         return (noise * std + mean).detach()
-    return creation.randn(*shape_arg(size), dtype=dtype, device=device, generator=generator) * std + mean
+    return creation.randn(*shape_arg(size, "normal"), dtype=dtype, device=device, generator=generator) * std + mean
 
 
 def bernoulli(input, p=None, *, generator=None):  # noqa: A002
