@@ -35,7 +35,8 @@ def floor(module):
     # dtypes: the dtype table every floor shares, so it sits on the lowest one that uses it
     if module.startswith(f"{PKG}.backends") or module == f"{PKG}.dtypes":
         return 1
-    if module.startswith((f"{PKG}.autograd", f"{PKG}.ops")):
+    # dims: the dim, shape and scalar argument checks the ops (reductions) and the API share
+    if module.startswith((f"{PKG}.autograd", f"{PKG}.ops")) or module == f"{PKG}.dims":
         return 2
     return 3
 
