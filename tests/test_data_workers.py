@@ -140,6 +140,18 @@ def test_an_exception_in_a_worker_reaches_the_main_process(method):
     assert "Original Traceback" in text and "bad sample 17" in text and "__getitem__" in text
 
 
+def test_workers_make_tensors_on_the_main_processs_default_device_and_dtype():
+    device, dtype = tc.get_default_device(), tc.get_default_dtype()
+    tc.set_default_device("numpy")
+    tc.set_default_dtype(tc.float64)
+    try:
+        x, _ = next(iter(DataLoader(Squares(4), batch_size=2, num_workers=1, multiprocessing_context="spawn")))
+    finally:
+        tc.set_default_device(device)
+        tc.set_default_dtype(dtype)
+    assert str(x.device) == "numpy" and x.dtype is tc.float64
+
+
 def test_worker_init_fn_error_is_raised_for_the_first_batch():
     with pytest.raises(KeyError, match="init of worker 0"):
         next(iter(DataLoader(Squares(4), num_workers=1, worker_init_fn=failing_init)))

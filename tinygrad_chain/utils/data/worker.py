@@ -18,6 +18,8 @@ import time
 import traceback
 
 from tinygrad_chain.creation import manual_seed
+from tinygrad_chain.device import get_default_device, set_default_device
+from tinygrad_chain.dtypes import get_default_dtype, set_default_dtype
 from tinygrad_chain.generator import from_global_seed
 from tinygrad_chain.threads import set_num_threads
 
@@ -69,9 +71,13 @@ class _Exhausted:
 _RESET = "reset"  # a new epoch for persistent workers: restart the IterableDataset's iterator
 
 
-def _worker_loop(fetcher, index_q, result_q, worker_id, num_workers, seed, init_fn, parent):
+def _worker_loop(fetcher, index_q, result_q, worker_id, num_workers, seed, init_fn, parent, defaults):
     global _info
     set_num_threads(1)  # num_workers processes share the cores
+    # the main process's default device and dtype, which a spawned worker would not have: its tensors
+    # would land on another device than the main process's
+    set_default_device(defaults[0])
+    set_default_dtype(defaults[1])
     random.seed(seed)
     manual_seed(seed)
     _info = WorkerInfo(worker_id, num_workers, seed, fetcher.dataset)
@@ -126,11 +132,12 @@ class WorkerIterator:
         self._index_qs = [ctx.Queue() for _ in range(n)]
         self._new_epoch(loader)  # first, so that the sampler's order does not depend on num_workers
         seed = _base_seed(loader.generator)
+        defaults = get_default_device(), get_default_dtype()
         self._workers, self._live = [], True  # shutdown() stops those started if a later start fails
         for i in range(n):
             w = ctx.Process(target=_worker_loop, daemon=True,
                             args=(fetcher, self._index_qs[i], self._result_q, i, n, seed + i, loader.worker_init_fn,
-                                  os.getpid()))
+                                  os.getpid(), defaults))
             w.start()
             self._workers.append(w)
         self._fill()
