@@ -1,7 +1,12 @@
 // Kernels compiled for AVX-512 (F/DQ/BW/VL + FMA): 32 zmm registers hold a
 // 12x32 float (12x16 double) accumulator tile.
 #include "common.h"
+#if defined(__x86_64__) || defined(__i386__)
+#if defined(__clang__)  // clang ignores GCC's target pragma (and has no prefer-vector-width target)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi2"))), apply_to = function)
+#else
 #pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi2,prefer-vector-width=512")
+#endif
 #define TC_ISA_NS avx512
 #define TC_ISA_NAME "avx512"
 #define TC_VF v16sf
@@ -16,3 +21,10 @@
 #define TC_NC_D 256
 #include "isa_impl.h"
 const tc::KernelTable& tc::kernels_avx512() { return tc::avx512::table; }
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#else
+// not an x86 CPU: dispatch.cpp never picks this table (nor compiles AVX for such a CPU)
+const tc::KernelTable& tc::kernels_avx512() { return tc::kernels_generic(); }
+#endif

@@ -30,6 +30,19 @@ template <> struct LaneInt<double> { typedef long long type; };
 
 // Transposes the W x W block held in r[0..W) (W lanes each) in registers: stage h
 // swaps bit h of the row index with bit h of the lane index.
+#if defined(__clang__)
+// clang has no __builtin_shuffle (a mask vector); its __builtin_shufflevector wants each index as a
+// constant argument, which the stages' loops cannot give: the same transposition lane by lane
+template <class T, class V>
+static inline void transpose_block(V* r) {
+    constexpr int W = sizeof(V) / sizeof(T);
+    T t[W][W];
+    for (int i = 0; i < W; ++i)
+        for (int j = 0; j < W; ++j) t[j][i] = r[i][j];
+    for (int i = 0; i < W; ++i)
+        for (int j = 0; j < W; ++j) r[i][j] = t[i][j];
+}
+#else
 template <class T, class V>
 static inline void transpose_block(V* r) {
     constexpr int W = sizeof(V) / sizeof(T);
@@ -51,3 +64,4 @@ static inline void transpose_block(V* r) {
             }
     }
 }
+#endif

@@ -30,16 +30,21 @@ typedef float f32x4 __attribute__((vector_size(16)));
 typedef int i32x4 __attribute__((vector_size(16)));
 typedef double f64x2 __attribute__((vector_size(16)));
 typedef long long i64x2 __attribute__((vector_size(16)));
+#if defined(__clang__)  // no __builtin_shuffle: the same with the indices as arguments
+#define TC_SHUFFLE(a, b, M, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define TC_SHUFFLE(a, b, M, ...) __builtin_shuffle(a, b, M{__VA_ARGS__})
+#endif
 template <class T> struct Sse;
 template <> struct Sse<float> {
     typedef f32x4 V; typedef i32x4 M; static constexpr int N = 4;
-    static V evens(V a, V b) { return __builtin_shuffle(a, b, M{0, 2, 4, 6}); }
-    static V odds(V a, V b) { return __builtin_shuffle(a, b, M{1, 3, 5, 7}); }
+    static V evens(V a, V b) { return TC_SHUFFLE(a, b, M, 0, 2, 4, 6); }
+    static V odds(V a, V b) { return TC_SHUFFLE(a, b, M, 1, 3, 5, 7); }
 };
 template <> struct Sse<double> {
     typedef f64x2 V; typedef i64x2 M; static constexpr int N = 2;
-    static V evens(V a, V b) { return __builtin_shuffle(a, b, M{0, 2}); }
-    static V odds(V a, V b) { return __builtin_shuffle(a, b, M{1, 3}); }
+    static V evens(V a, V b) { return TC_SHUFFLE(a, b, M, 0, 2); }
+    static V odds(V a, V b) { return TC_SHUFFLE(a, b, M, 1, 3); }
 };
 
 // The common 2x2 stride-2 tiling (no padding, no dilation). Data-dependent

@@ -125,3 +125,22 @@ def test_without_the_extension_numpy_works_and_cpp_says_why():
     assert "device 'cpp' is not available here" in second
     assert "the C++ extension tinygrad_chain._C is not built or does not load" in second
     assert "pip install -v -e ." in second
+
+
+@pytest.mark.parametrize("compiler", ["aarch64-linux-gnu-g++", "clang++"])
+def test_kernels_compile_for_arm_and_with_clang(compiler):
+    """The extension builds on an ARM CPU (the AVX units compile to stubs there) and with clang (macOS's
+    compiler: no __builtin_shuffle, no GCC target pragma); checked where such a compiler is installed."""
+    if shutil.which(compiler) is None:
+        pytest.skip(f"{compiler} is not installed")
+    import sysconfig
+
+    import pybind11
+    csrc = REPO / "csrc"
+    if not (csrc / "generated" / "formulas.h").exists():
+        pytest.skip("csrc/generated/ is written by the build")
+    for unit in ("isa_generic.cpp", "isa_avx2.cpp", "isa_avx512.cpp", "pool.cpp", "dispatch.cpp", "threadpool.cpp"):
+        out = subprocess.run([compiler, "-std=c++17", "-fsyntax-only", "-pthread", f"-I{csrc}",
+                              f"-I{sysconfig.get_paths()['include']}", f"-I{pybind11.get_include()}", str(csrc / unit)],
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, f"{compiler} {unit}:\n{out.stderr[-3000:]}"
