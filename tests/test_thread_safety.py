@@ -378,3 +378,44 @@ def test_inference_mode_is_per_thread(device):
     def bare():
         return tc.is_inference_mode_enabled(), (tc.ones(1, requires_grad=True) * 2).requires_grad
     assert bare() == (True, False) and not tc.is_inference_mode_enabled()
+
+
+def test_compiled_steps_traced_in_threads_at_once(device):
+    """Each thread compiles its own training step and all trace together: each trace records its own
+    step, and none leaves its recorders on the backends (two traces undid each other's shadows)."""
+    b = backends.get(device)
+    before = dict(vars(b))
+    start = threading.Barrier(4)
+
+    def train(seed, compiled, steps=5):
+        rng = np.random.default_rng(seed)
+        model = tc.nn.Sequential(tc.nn.Linear(16, 32), tc.nn.Tanh(), tc.nn.Linear(32, 4))
+        with tc.no_grad():
+            for p in model.parameters():
+                p.copy_(tc.tensor((rng.standard_normal(p.shape) * 0.3).astype(np.float32)))
+        opt = tc.optim.SGD(model.parameters(), lr=0.1)
+        x, y = tc.tensor(rng.standard_normal((8, 16)).astype(np.float32)), tc.tensor(rng.integers(0, 4, 8))
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = tc.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        fn = tc.compile(step) if compiled else step
+        losses = []
+        for _ in range(steps):
+            if compiled:
+                start.wait()  # the second call of each traces: all four at once
+            losses.append(fn(x, y).item())
+        return losses + [p.detach().numpy().copy() for p in model.parameters()]
+    want = [train(seed, False) for seed in range(4)]
+    sys.setswitchinterval(1e-6)
+    for _ in range(5):  # the traces overlap differently each time
+        got = run_threads([lambda seed=seed: train(seed, True) for seed in range(4)])
+        shadows = [k for k, v in vars(b).items() if hasattr(type(b), k) and before.get(k) is not v]
+        assert not shadows, shadows[:5]
+    for g, w in zip(got, want):
+        assert g[:5] == pytest.approx(w[:5], rel=1e-5)
+        for gp, wp in zip(g[5:], w[5:]):
+            np.testing.assert_allclose(gp, wp, rtol=1e-5, atol=1e-6)

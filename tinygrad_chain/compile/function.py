@@ -11,6 +11,8 @@ otherwise it traces again (with a warning that says what changed). Past `cache_s
 traces, new keys run eagerly, with one warning.
 """
 import functools
+import os
+import threading
 import warnings
 
 from tinygrad_chain import compile_hooks as hooks
@@ -22,6 +24,19 @@ from tinygrad_chain.tensor import Tensor
 from . import fold, fuse
 from .replay import Diverged, build
 from .trace import Tracer
+
+# One trace at a time in the process: a tracer shadows the backends' methods on their shared instances
+# and is hooks.tracer; two threads tracing at once undid each other's shadows (a trace missed calls,
+# and recorders stayed installed on the backends after both ended)
+_tracing = threading.RLock()
+
+
+def _after_fork_in_child():
+    global _tracing
+    _tracing = threading.RLock()  # a thread tracing at fork time does not exist in the child
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class CompileWarning(UserWarning):
@@ -127,16 +142,17 @@ class CompiledFunction:
         if why != "new inputs":
             warnings.warn(f"tc.compile: tracing {name} again: {why}", CompileWarning, stacklevel=3)
         self._traces += 1
-        lazy.compute_all()
-        tracer = Tracer(tensors)
-        hooks.tracer = tracer
-        tracer.install()
-        try:
-            result = self._fn(*args, **kwargs)
-            spec = tracer.finish(result)
-        finally:
-            tracer.uninstall()
-            hooks.tracer = None
+        with _tracing:
+            lazy.compute_all()
+            tracer = Tracer(tensors)
+            hooks.tracer = tracer
+            tracer.install()
+            try:
+                result = self._fn(*args, **kwargs)
+                spec = tracer.finish(result)
+            finally:
+                tracer.uninstall()
+                hooks.tracer = None
         step = _Step(tracer, spec) if tracer.invalid is None else None
         tracer.release()
         if step is not None:
