@@ -84,6 +84,40 @@ _BAD = {  # name: (call on a library, error type, what our message says)
                             r"^interpolate: .*output \[0, 0\]"),
     "bce_nan": (lambda m: m.nn.functional.binary_cross_entropy(m.tensor([float("nan")]), m.ones(1)), RuntimeError,
                 r"^binary_cross_entropy: all elements of input should be between 0 and 1"),
+    "scatter_negative": (lambda m: m.zeros(2, 3).scatter(1, m.tensor([[-1], [0]]), 1.0), RuntimeError,
+                         r"^scatter\(\): index -1 is out of bounds for dimension 1 with size 3"),
+    "scatter_add_past_end": (lambda m: m.zeros(2, 3).scatter_add(1, m.tensor([[3], [0]]), m.ones(2, 1)), RuntimeError,
+                             r"^scatter_add\(\): index 3 is out of bounds for dimension 1 with size 3"),
+    "index_select_negative": (lambda m: m.ones(2, 3).index_select(0, m.tensor([-1])), IndexError,
+                              r"^index_select\(\): index -1 is out of bounds for dimension 0 with size 2"),
+    "index_add_negative": (lambda m: m.zeros(3).index_add(0, m.tensor([-1]), m.ones(1)), IndexError,
+                           r"^index_add\(\): index -1 is out of bounds"),
+    "index_copy_negative": (lambda m: m.zeros(3).index_copy(0, m.tensor([-1]), m.ones(1)), IndexError,
+                            r"^index_copy\(\): index -1 is out of bounds"),
+    "repeat_interleave_negative": (lambda m: m.ones(3).repeat_interleave(-1), RuntimeError,
+                                   r"^repeat_interleave: Repeats must be non-negative"),
+    "diff_negative_order": (lambda m: m.ones(5).diff(n=-1), RuntimeError, r"^diff: order must be non-negative"),
+    "unfold_step_0": (lambda m: m.ones(5).unfold(0, 2, 0), RuntimeError, r"^unfold: step must be > 0"),
+    "quantile_q_1.5": (lambda m: m.quantile(m.ones(3), 1.5), RuntimeError, r"^quantile\(\) q must be in the range "
+                                                                            r"\[0, 1\] but got 1.5"),
+    "normal_negative_std": (lambda m: m.normal(0.0, -1.0, (2,)), RuntimeError, r"^normal expects std >= 0.0"),
+    "cdist_negative_p": (lambda m: m.cdist(m.ones(2, 3), m.ones(2, 3), p=-1), RuntimeError, r"^cdist only supports "
+                                                                                            r"non-negative p"),
+    "cdist_columns": (lambda m: m.cdist(m.ones(2, 3), m.ones(2, 4)), RuntimeError, r"^cdist: X1 and X2 must have the "
+                                                                                   r"same number of columns"),
+    "kl_div_reduction": (lambda m: m.nn.functional.kl_div(m.ones(2, 3), m.ones(2, 3), reduction="foo"), ValueError,
+                         r"^foo is not a valid value for reduction"),
+    "pad_circular_twice": (lambda m: m.nn.functional.pad(m.ones(1, 2, 2), (5, 5), mode="circular"), RuntimeError,
+                           r"^pad: Padding value causes wrapping around more than once"),
+    "embedding_bag_offsets": (lambda m: m.nn.functional.embedding_bag(m.tensor([0, 1, 2]), m.ones(3, 2),
+                                                                      m.tensor([0, 5])), RuntimeError,
+                              r"^embedding_bag: offsets must start at 0 and rise to at most the input's length 3"),
+    "cross_entropy_bool_target": (lambda m: m.nn.functional.cross_entropy(m.ones(2, 3), m.tensor([True, False])),
+                                  RuntimeError, r"^cross_entropy: expected scalar type Long but found bool"),
+    "backward_str": (lambda m: (m.ones(2, requires_grad=True) * 2).backward("a"), TypeError,
+                     r"^backward: gradients can be either Tensors, numbers or None, but got str"),
+    "grad_str": (lambda m: m.autograd.grad((m.ones(2, requires_grad=True) * 2).sum(), "a"), RuntimeError,
+                 r"^grad: all inputs have to be Tensors, but got str"),
     "conv_bias": (lambda m: m.nn.functional.conv2d(m.ones(1, 1, 3, 3), m.ones(2, 1, 2, 2), m.ones(3)), RuntimeError,
                   r"^conv2d: Given weight of size \[2, 1, 2, 2\], expected bias to be 1-dimensional with 2 "
                   r"elements of float32, but got bias of size \[3\] float32 instead"),
@@ -133,3 +167,7 @@ def test_accepted_sizes_and_operands_still_work():
     assert [t.shape for t in tc.ones(0).split(0)] == [(0,)]
     assert x.gather(0, tc.tensor([4, 0])).tolist() == [4, 0]
     assert tc.ones(0).gather(0, tc.zeros(0, dtype=tc.int64)).shape == (0,)
+    for v in (1.0, 0.0):  # a 0-d tensor's nonzero: one row of no coordinates, or none
+        assert tc.tensor(v).nonzero().shape == torch.tensor(v).nonzero().shape
+    values, indices = tc.ones(2, 0).cummax(1)
+    assert values.shape == indices.shape == (2, 0) and indices.dtype is tc.int64

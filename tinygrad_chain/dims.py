@@ -88,3 +88,13 @@ def infer_shape(shape, size, old):
         raise RuntimeError(f"reshape: shape '{list(shape)}' is invalid for input of size {size} "
                            f"(input shape {list(old)})")
     return check_sizes(shape, "reshape")
+
+
+def check_index_range(op, index, size, dim, error=RuntimeError):
+    """Every entry of the integer tensor `index` in [0, size), as torch's gather, scatter and
+    index_select demand: NumPy would take a negative one from the end (a wrong value, no error)."""
+    if index.numel():
+        lo, hi = builtins.int(index.min()), builtins.int(index.max())
+        if lo < 0 or hi >= size:
+            raise error(f"{op}(): index {lo if lo < 0 else hi} is out of bounds for dimension {dim} with size {size} "
+                        f"(index of shape {list(index.shape)})")

@@ -40,6 +40,10 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
 
 def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None):
     """Draws of N(mean, std): mean and std may be tensors (broadcast) or numbers with a size."""
+    low = float(std.amin()) if isinstance(std, TensorCore) and std.numel() else std
+    if not isinstance(std, TensorCore) or std.numel():
+        if not float(low) >= 0.0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {low}")
     if isinstance(mean, TensorCore) or isinstance(std, TensorCore):
         ref = mean if isinstance(mean, TensorCore) else std
         shape = numpy.broadcast_shapes(tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape", ())))
@@ -157,6 +161,11 @@ def tensordot(a, b, dims=2):
 
 
 def cdist(x1, x2, p=2.0):
+    if not p >= 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, got p={p}")
+    if x1.shape[-1:] != x2.shape[-1:]:
+        raise RuntimeError(f"cdist: X1 and X2 must have the same number of columns. X1: {list(x1.shape)} X2: "
+                           f"{list(x2.shape)}")
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     if p == 2:
         return diff.square().sum(-1).sqrt()
@@ -181,6 +190,8 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):  # n
     scalar = not isinstance(qs, (list, tuple))
     outs = []
     for qq in ([qs] if scalar else qs):
+        if not 0.0 <= qq <= 1.0:
+            raise RuntimeError(f"quantile() q must be in the range [0, 1] but got {qq}")
         pos = qq * (n - 1)
         lo, hi = math.floor(pos), math.ceil(pos)
         if interpolation in ("lower", "higher", "nearest"):

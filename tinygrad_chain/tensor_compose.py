@@ -8,7 +8,7 @@ import math
 import numpy
 
 from tinygrad_chain import creation, dtypes
-from tinygrad_chain.dims import dim_index
+from tinygrad_chain.dims import dim_index, int_arg
 from tinygrad_chain.ops import elementwise as E
 from tinygrad_chain.ops import movement as M
 from tinygrad_chain.ops.registry import apply
@@ -129,6 +129,8 @@ class TensorCompose:
 
     def diff(self, n=1, dim=-1, prepend=None, append=None):
         d = dim_index(dim, self.ndim, "diff")
+        if int_arg(n, "diff", "n") < 0:
+            raise RuntimeError(f"diff: order must be non-negative but got {n}")
         x = self
         if prepend is not None or append is not None:
             parts = [p for p in (prepend, x, append) if p is not None]
@@ -140,6 +142,8 @@ class TensorCompose:
     def unfold(self, dimension, size, step):
         """Windows of `size` every `step` along `dimension`, as a new last dim."""
         d = dim_index(dimension, self.ndim, "unfold")
+        if int_arg(step, "unfold", "step") <= 0 or int_arg(size, "unfold", "size") < 0:
+            raise RuntimeError(f"unfold: step must be > 0 and size >= 0, got step {step} and size {size}")
         count = (self.shape[d] - size) // step + 1
         if count <= 0:
             raise RuntimeError(f"unfold: maximum size for tensor at dimension {d} is {self.shape[d]} but size is "
@@ -246,6 +250,8 @@ def _running(x, dim, name, better):
     d = dim_index(dim, t.ndim, name)
     values = numpy.moveaxis(t._b.to_numpy(t._data), d, -1)
     index = numpy.zeros(values.shape, dtype=numpy.int64)
+    if not values.shape[-1]:  # an empty dim: empty results, as torch's
+        return getattr(return_types, name)(x.clone(), creation.tensor(index, device=t.device).reshape(x.shape))
     best = values[..., 0].copy()
     for i in range(1, values.shape[-1]):
         take = (better(values[..., i], best) == values[..., i]) | numpy.isnan(values[..., i])

@@ -10,7 +10,7 @@ import numpy
 
 from tinygrad_chain import dtypes
 from tinygrad_chain.autograd.tensor_core import TensorCore
-from tinygrad_chain.dims import dim_index
+from tinygrad_chain.dims import check_index_range, dim_index
 from tinygrad_chain.ops import movement as M
 from tinygrad_chain.ops.registry import apply
 
@@ -44,6 +44,7 @@ def _scatter_checks(op, x, d, index, src):
             raise RuntimeError(f"{op}(): Expected index {list(index.shape)} to be smaller than self "
                                f"{list(x.shape)} apart from dimension {d} and to be smaller size than src "
                                f"{list(getattr(src, 'shape', ()))}")
+    check_index_range(op, index, x.shape[d], d)
 
 
 def _head(src, shape):
@@ -102,16 +103,19 @@ class TensorIndex:
         _long_index("index_select", index)
         if index.ndim > 1:
             raise IndexError("index_select(): Index is supposed to be a vector")
+        check_index_range("index_select", index, self.shape[d], d, IndexError)
         return self[(slice(None),) * d + (index.reshape(-1),)]
 
     def index_add(self, dim, index, source, alpha=1):
         d = dim_index(dim, self.ndim, "index_add")
+        check_index_range("index_add", _long_index("index_add", index), self.shape[d], d, IndexError)
         source = source * alpha if alpha != 1 else source
-        return self.scatter_add(d, _along(_long_index("index_add", index), d, source.shape), source)
+        return self.scatter_add(d, _along(index, d, source.shape), source)
 
     def index_copy(self, dim, index, source):
         d = dim_index(dim, self.ndim, "index_copy")
-        return self.scatter(d, _along(_long_index("index_copy", index), d, source.shape), source)
+        check_index_range("index_copy", _long_index("index_copy", index), self.shape[d], d, IndexError)
+        return self.scatter(d, _along(index, d, source.shape), source)
 
     def index_fill(self, dim, index, value):
         d = dim_index(dim, self.ndim, "index_fill")
@@ -153,6 +157,8 @@ class TensorIndex:
         d = 0 if dim is None else dim_index(dim, self.ndim, "repeat_interleave")
         n = x.shape[d]
         reps = self._b.to_numpy(repeats._data) if isinstance(repeats, TensorCore) else repeats
+        if numpy.min(reps, initial=0) < 0:
+            raise RuntimeError(f"repeat_interleave: Repeats must be non-negative, got {reps}")
         order = numpy.repeat(numpy.arange(n), numpy.broadcast_to(reps, (n,)) if numpy.ndim(reps) else reps)
         return x.index_select(d, self._from_host(order))
 
@@ -162,10 +168,12 @@ class TensorIndex:
                                 self._b, False, None, [0])
 
     def nonzero(self, as_tuple=False):
-        where = numpy.nonzero(self._b.to_numpy(self._data))
+        where = numpy.nonzero(numpy.atleast_1d(self._b.to_numpy(self._data)))  # (NumPy refuses a 0-d array)
         if as_tuple:
-            return tuple(self._from_host(w) for w in where) if self.ndim else (self._from_host(where[0]),)
-        return self._from_host(numpy.stack(where, 1) if where else numpy.zeros((0, 0)))
+            return tuple(self._from_host(w) for w in where)
+        if not self.ndim:  # torch: one row of no coordinates if the scalar is nonzero
+            return self._from_host(numpy.zeros((len(where[0]), 0)))
+        return self._from_host(numpy.stack(where, 1))
 
     argwhere = nonzero
 

@@ -3,7 +3,7 @@ import builtins
 
 from tinygrad_chain import dtypes
 from tinygrad_chain.autograd.tensor_core import TensorCore
-from tinygrad_chain.dims import check_sizes, dim_index, infer_shape, int_arg, shape_arg
+from tinygrad_chain.dims import check_index_range, check_sizes, dim_index, infer_shape, int_arg, shape_arg
 from tinygrad_chain.ops import linalg as L
 from tinygrad_chain.ops import movement as M
 from tinygrad_chain.ops import reduce as R
@@ -180,11 +180,7 @@ class TensorShape:
         if index.ndim != self.ndim:
             raise RuntimeError(f"gather: Index tensor must have the same number of dimensions as input tensor "
                                f"({index.ndim} vs {self.ndim})")
-        if index.numel():  # NumPy would wrap a negative index around: torch refuses it
-            lo, hi = builtins.int(index.min()), builtins.int(index.max())
-            if lo < 0 or hi >= self.shape[d]:
-                raise RuntimeError(f"gather(): index {lo if lo < 0 else hi} is out of bounds for dimension {d} with "
-                                   f"size {self.shape[d]} (input {list(self.shape)}, index {list(index.shape)})")
+        check_index_range("gather", index, self.shape[d], d)
         return apply(M.Gather, self, index, axis=d)
 
     def narrow(self, dim, start, length):

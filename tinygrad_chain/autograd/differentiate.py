@@ -14,6 +14,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         grad_outputs = [grad_outputs]
     if len(grad_outputs) != len(outputs):
         raise RuntimeError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for name, ts in (("outputs", outputs), ("inputs", inputs)):
+        for t in ts:
+            if not isinstance(t, TensorCore):
+                raise RuntimeError(f"grad: all {name} have to be Tensors, but got {type(t).__name__}")
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: One of the differentiated Tensors (input {i}) does not require grad")

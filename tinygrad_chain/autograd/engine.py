@@ -13,6 +13,7 @@
    written, and its hooks called, as soon as the last node that feeds it has run,
    not at the end: gradients can be sent while the rest of backward runs.
 """
+import numbers
 import operator
 import weakref
 
@@ -47,6 +48,8 @@ def seed(t, gradient, what):
             raise RuntimeError(f"{what}: grad can be implicitly created only for scalar outputs (the output has "
                                f"shape {list(t.shape)}); pass gradient=")
         return TensorCore.make(t._b.full(t.shape, 1, t.dtype), t._b, False, None, [0])
+    if not (isinstance(gradient, (TensorCore, numbers.Number, list, tuple)) or hasattr(gradient, "__array__")):
+        raise TypeError(f"{what}: gradients can be either Tensors, numbers or None, but got {type(gradient).__name__}")
     gradient = t._wrap(gradient)
     if gradient.shape != t.shape:
         raise RuntimeError(f"{what}: Mismatch in shape: grad_output[0] has a shape of {list(gradient.shape)} and "

@@ -185,6 +185,9 @@ def pad_indexed(input, widths, mode):  # noqa: A002
         elif mode == "replicate":
             pos = pos.clamp(0, n - 1)
         elif mode == "circular":
+            if lo > n or hi > n:
+                raise RuntimeError(f"pad: Padding value causes wrapping around more than once: padding ({lo}, {hi}) "
+                                   f"at dimension {d} of input {list(input.shape)}")
             pos = pos % n
         else:
             raise NotImplementedError(f"pad: mode {mode!r} is not supported (constant, reflect, replicate, "
@@ -372,6 +375,9 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         if offsets is None:
             raise ValueError("offsets has to be a 1D Tensor but got None")
         starts = numpy.asarray(offsets.tolist(), dtype=numpy.int64)
+        if len(starts) and (starts[0] != 0 or starts[-1] > input.shape[0] or (numpy.diff(starts) < 0).any()):
+            raise RuntimeError(f"embedding_bag: offsets must start at 0 and rise to at most the input's length "
+                               f"{input.shape[0]}, got {starts.tolist()}")
         if include_last_offset:
             starts = starts[:-1]
         bags = len(starts)

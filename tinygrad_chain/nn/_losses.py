@@ -7,6 +7,7 @@ around it. The others are compositions of registered ops.
 import math
 import warnings
 
+from tinygrad_chain import dtypes
 from tinygrad_chain.compile_hooks import replayed_check
 from tinygrad_chain.ops import activations as A
 from tinygrad_chain.ops import nn_ops as N
@@ -30,6 +31,8 @@ def _reduce(loss, reduction):
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
+    if reduction != "none":  # the losses that reach here unchecked (kl_div's 'foo') returned the unreduced loss
+        raise ValueError(f"{reduction} is not a valid value for reduction")
     return loss
 
 
@@ -86,7 +89,7 @@ def _class_layout(name, input, target):  # noqa: A002
 def _check_targets(name, target, classes, ignore_index):
     """Raise IndexError for class indices outside [0, classes) (ignore_index aside); return whether any
     row is ignored."""
-    if target.dtype.is_floating_point:
+    if target.dtype.is_floating_point or target.dtype is dtypes.bool_:
         raise RuntimeError(f"{name}: expected scalar type Long but found {target.dtype.name} for the class-index "
                            f"target")
     if not target.numel():
