@@ -181,6 +181,29 @@ def test_persistent_workers_keep_their_processes_between_epochs():
         assert sorted(sum((to_np(b).tolist() for b in shards), [])) == list(range(20))
 
 
+class DiesOnce(Dataset):
+    """Its first load ever exits the worker; later ones (new workers) load."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        if not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os._exit(3)
+        return i
+
+
+def test_persistent_workers_are_replaced_after_one_died(tmp_path):
+    loader = DataLoader(DiesOnce(tmp_path / "died"), batch_size=2, num_workers=2, persistent_workers=True)
+    with pytest.raises(RuntimeError, match="exited unexpectedly"):
+        list(loader)
+    assert sorted(sum((to_np(b).tolist() for b in loader), [])) == list(range(6))
+
+
 def test_worker_options_are_checked():
     with pytest.raises(ValueError, match="prefetch_factor option could only be specified"):
         DataLoader(data(), prefetch_factor=2)

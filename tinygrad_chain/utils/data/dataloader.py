@@ -58,7 +58,7 @@ class DataLoader:
 
     def __iter__(self):
         if self.num_workers > 0:
-            if self._workers is not None:  # persistent workers: a new epoch on the same processes
+            if self._workers is not None and self._workers._live:  # persistent: a new epoch on the same processes
                 self._workers._start(self)
                 return self._workers
             it = WorkerIterator(self, self._fetcher())
