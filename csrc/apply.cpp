@@ -23,7 +23,7 @@ enum : long {
 constexpr Py_ssize_t MAX_ARGS = 8;  // more inputs than this: Python's apply
 
 // autograd/tensor_core.py's TensorCore.__slots__, as byte offsets (a subclass keeps them)
-struct TensorSlots { Py_ssize_t data, backend, requires_grad, grad, grad_fn, version, hooks, base; };
+struct TensorSlots { Py_ssize_t data, backend, requires_grad, grad, grad_fn, version, hooks, base, synced; };
 
 // autograd/node.py's Node.__slots__, as byte offsets
 struct NodeSlots { Py_ssize_t op, attrs, parents, in_meta, seq, needs, inputs, versions, out, out_version, saved, hooks, retained; };
@@ -65,7 +65,8 @@ Py_ssize_t slot_offset(PyObject* type, const char* name) {
 int tensor_slots(PyObject* type, TensorSlots& t) {
     struct { Py_ssize_t* off; const char* name; } slots[] = {
         {&t.data, "_data"}, {&t.backend, "_b"}, {&t.requires_grad, "_requires_grad"}, {&t.grad, "_grad"},
-        {&t.grad_fn, "grad_fn"}, {&t.version, "_version"}, {&t.hooks, "_hooks"}, {&t.base, "_base"}};
+        {&t.grad_fn, "grad_fn"}, {&t.version, "_version"}, {&t.hooks, "_hooks"}, {&t.base, "_base"},
+        {&t.synced, "_synced"}};
     for (auto& f : slots)
         if ((*f.off = slot_offset(type, f.name)) < 0) return -1;
     return 0;
@@ -213,15 +214,30 @@ PyObject* make_of(PyTypeObject* type, PyObject* out, PyObject* b, PyObject* requ
     put(t, T.version, version);
     put(t, T.hooks, Py_None);
     put(t, T.base, Py_None);
+    put(t, T.synced, Py_None);
     return t;
 }
 
-// A view's _base (registry.py's _view_of): the tensor whose memory it shows, its input's base or its input.
+// A view's _base (registry.py's _view_of): the tensor whose memory it shows, its input's base or its input;
+// and _synced, the version its graph is made at.
 PyObject* view_of(PyObject* result, PyObject* input) {
     if (!result || !made_type) return result;  // made by Python's make: no view to note
     PyObject* root = slot(input, T.base);
     Py_XSETREF(slot(result, T.base), Py_NewRef(root && root != Py_None ? root : input));
+    PyObject* version = slot(result, T.version);
+    if (version && PyList_Check(version) && PyList_GET_SIZE(version) > 0)
+        Py_XSETREF(slot(result, T.synced), Py_NewRef(PyList_GET_ITEM(version, 0)));
     return result;
+}
+
+// 1: x is a view whose base was written in place since its graph was made (Python's apply remakes the graph:
+// tensor_inplace.py's _resync_view); 0: not; -1: an error is set.
+int stale_view(PyObject* x) {
+    PyObject *base = slot(x, T.base), *synced = slot(x, T.synced), *version = slot(x, T.version);
+    if (!base || base == Py_None || !synced || synced == Py_None) return 0;
+    if (!PyList_Check(version) || PyList_GET_SIZE(version) < 1) return 1;  // Python's apply says what is wrong
+    int same = PyObject_RichCompareBool(synced, PyList_GET_ITEM(version, 0), Py_EQ);
+    return same < 0 ? -1 : !same;
 }
 
 PyObject* make(PyObject* out, PyObject* b, PyObject* requires_grad, PyObject* node, PyObject* version) {
@@ -297,6 +313,8 @@ PyObject* apply(PyObject*, PyObject* const* a, Py_ssize_t nargsf, PyObject* kwna
         PyObject *d = slot(x, T.data), *xb = slot(x, T.backend), *rg = slot(x, T.requires_grad);
         if (!d || !xb || !rg || !slot(x, T.grad_fn) || !slot(x, T.version) || (backend && xb != backend.p))
             return python_apply(a, nargsf, kwnames);
+        int stale = stale_view(x);
+        if (stale) return stale < 0 ? nullptr : python_apply(a, nargsf, kwnames);
         if (!backend) backend.reset(Py_NewRef(xb));
         int r = truth(rg);
         if (r < 0) return nullptr;

@@ -1,6 +1,7 @@
 """In-place writes into views, against torch: the write changes the view's base too, so a
 gradient through the base reaches what was written (torch's CopySlices). Before, the base kept
-its old graph: y = x * 1; y[0].mul_(3); y.sum() gave x a gradient of 1 at row 0, not 3."""
+its old graph: y = x * 1; y[0].mul_(3); y.sum() gave x a gradient of 1 at row 0, not 3. And a view
+taken before its base was written reads the base as it is now (it kept its old graph too)."""
 import numpy as np
 import pytest
 from helpers import to_np
@@ -25,6 +26,15 @@ CASES = {
     "view_and_base_both_read": lambda m, x: (lambda y: (lambda v: (v.mul_(2), v.sum() + (y * y).sum()))(y[:, 0]))(
         x * 1),
     "detached_view": lambda m, x: (lambda y: (y.detach()[0].mul_(0), (y * y).sum()))(x * 1),
+    # a view taken before its base was written reads the base as it is now (torch remakes its graph)
+    "view_read_after_the_base_zeroed": lambda m, x: (lambda y: (lambda v: (y.zero_(), (v * x[1:]).sum()))(y[1:]))(
+        x * 1),
+    "transposed_view_after_a_row_write": lambda m, x: (lambda y: (lambda v: (y[0].mul_(2), (v * v).sum()))(y.t()))(
+        x * 1),
+    "overlapping_sibling_views": lambda m, x: (lambda y: (lambda a, b: (b.mul_(x[0, 1:]), (a * a).sum()))(
+        y[:, :2], y[0, 1:]))(x * 1),
+    "view_written_after_its_base": lambda m, x: (lambda y: (lambda v: (y.mul_(3), v.add_(x[0]), (y * y).sum()))(
+        y[2]))(x * 1),
 }
 
 

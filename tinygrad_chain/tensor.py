@@ -41,7 +41,7 @@ class Tensor(TensorCore, TensorMath, TensorShape, TensorMatrix, TensorSort, Tens
         t = legacy.new(args, None, device, "Tensor")
         self._data, self._b, self._version = t._data, t._b, t._version
         self._requires_grad = False
-        self._grad = self.grad_fn = self._hooks = self._base = None
+        self._grad = self.grad_fn = self._hooks = self._base = self._synced = None
 
     # ---- the data ------------------------------------------------------
     @property

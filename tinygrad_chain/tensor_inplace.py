@@ -8,7 +8,7 @@ from tinygrad_chain.autograd.node import Node
 from tinygrad_chain.autograd.node import _sequence as _node_seq
 from tinygrad_chain.autograd.tensor_core import TensorCore
 from tinygrad_chain.ops.inplace import check_writable, read_only_error, update_
-from tinygrad_chain.ops.movement import IndexPut
+from tinygrad_chain.ops.movement import GetItemCopy, IndexPut
 from tinygrad_chain.ops.registry import apply
 
 
@@ -24,6 +24,8 @@ class TensorInplace:
         notices the change at backward.
         """
         base = getattr(self, "_base", None)  # unset: made by an _C built before views noted it
+        if base is not None and self._synced != self._version[0]:
+            self._resync_view()  # its base was written since: the write starts from the base's graph now
         if state.enabled and ((self._requires_grad and self.grad_fn is None) or (
                 base is not None and base._requires_grad and base.grad_fn is None)):
             raise RuntimeError(f"{name}: a leaf Variable that requires grad{'' if base is None else ' (or a view of one)'}"
@@ -51,7 +53,23 @@ class TensorInplace:
         if base is not None and state.enabled and (out._requires_grad or base._requires_grad):
             _rebase(base, self, out)
         self._version[0] += 1
+        if base is not None:
+            self._synced = self._version[0]
         return self
+
+    def _resync_view(self):
+        """This view's base was written in place since its graph was made (y.zero_() after v = y[0],
+        or a write through a sibling view): its graph becomes a read of the base's graph now, at its
+        places (torch remakes a view's grad_fn so). Left for later while nothing records. The applies
+        call it when they meet such a view (registry.py; csrc/apply.cpp's stale_view)."""
+        base = self._base
+        if base._requires_grad and not state.enabled:
+            return
+        self._synced = self._version[0]
+        positions = base._b.view_positions(base._data, self._data) if base._requires_grad else None
+        if positions is not None:
+            read = apply(GetItemCopy, base.reshape(-1), index=(positions,))
+            self.grad_fn, self._requires_grad = read.grad_fn, True
 
     def __iadd__(self, other):
         return self._inplace("add_", lambda t: t + other)

@@ -10,7 +10,8 @@ from .in_c import C
 
 
 class TensorCore:
-    __slots__ = ("_data", "_b", "_requires_grad", "_grad", "grad_fn", "_version", "_hooks", "_base", "__weakref__")
+    __slots__ = ("_data", "_b", "_requires_grad", "_grad", "grad_fn", "_version", "_hooks", "_base", "_synced",
+                 "__weakref__")
 
     def __init_subclass__(cls, results=False, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -32,6 +33,7 @@ class TensorCore:
         t._version = version  # a one-element list, shared with views
         t._hooks = None
         t._base = None  # a view's: the tensor whose memory it shows (registry.py's _view_of)
+        t._synced = None  # a view's: the version its graph was made at (older: tensor_inplace.py's _resync_view)
         return t
 
 

@@ -104,6 +104,8 @@ def apply(op, *args, **attrs):
     arrays = []
     for a in args:
         if isinstance(a, TensorCore):
+            if a._synced is not None and a._synced != a._version[0]:
+                a._resync_view()  # its base was written since its graph was made (tensor_inplace.py)
             if b is None:
                 b = a._b
             elif a._b is not b:  # the slow path: only when devices differ
@@ -207,7 +209,9 @@ def _view_of(result, x):
     view rewrites that tensor's graph too (tensor_inplace.py). csrc/apply.cpp's view_of does the same."""
     base = getattr(x, "_base", None)  # unset: made by an _C built before views noted it
     result._base = x if base is None else base
+    result._synced = x._version[0]
     return result
+
 
 
 def _as_float(b, arrays):
