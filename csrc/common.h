@@ -6,6 +6,7 @@
 // __builtin_cpu_supports, so one binary runs on any x86-64 CPU.
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace tc {
 
@@ -116,6 +117,9 @@ template <> inline const TypedKernels<double>& tk<double>() { return kernels().f
 
 int num_threads();
 void set_num_threads(int n);
+// The CPUs a cgroup's quota grants under `root` (/sys/fs/cgroup: v2's cpu.max or v1's cpu/cpu.cfs_*),
+// rounded up; 0 when there is no quota
+long cgroup_cpu_limit(const std::string& root);
 
 // A kernel's scratch of at least `bytes`, 64-byte aligned; one of 256 KiB or more sits on 2 MiB
 // pages where the OS grants them (gemm.cpp says why). Freed by free_scratch.

@@ -1,8 +1,10 @@
 // Picks the kernel table for this CPU at run time, and owns the thread count.
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include <sched.h>
 #include <unistd.h>
@@ -61,7 +63,29 @@ long omp_num_threads() {
     if (end == env || errno == ERANGE || (*end != '\0' && *end != ',')) return 0;
     return n;
 }
+
+long read_long(const std::string& path) {
+    long v = -1;
+    if (FILE* f = std::fopen(path.c_str(), "r")) {
+        if (std::fscanf(f, "%ld", &v) != 1) v = -1;
+        std::fclose(f);
+    }
+    return v;
+}
 }  // namespace
+
+long cgroup_cpu_limit(const std::string& root) {
+    long quota = -1, period = -1;
+    if (FILE* f = std::fopen((root + "/cpu.max").c_str(), "r")) {  // v2: "max 100000" or "200000 100000"
+        char q[32] = {0};
+        if (std::fscanf(f, "%31s %ld", q, &period) == 2 && std::strcmp(q, "max") != 0) quota = std::atol(q);
+        std::fclose(f);
+    } else {  // v1: -1 means no quota
+        quota = read_long(root + "/cpu/cpu.cfs_quota_us");
+        period = read_long(root + "/cpu/cpu.cfs_period_us");
+    }
+    return quota > 0 && period > 0 ? (quota + period - 1) / period : 0;
+}
 
 const KernelTable& kernels() {
     const KernelTable* t = g_table.load(std::memory_order_acquire);
@@ -84,11 +108,15 @@ bool set_isa(const char* name) {
 int num_threads() {
     int n = g_threads.load(std::memory_order_relaxed);
     if (n > 0) return n;
-    // OMP_NUM_THREADS is the usual knob (benchmarks set it); else the CPUs we may run on
+    // OMP_NUM_THREADS is the usual knob (benchmarks set it); else the CPUs we may run on, and no more
+    // than a container's CPU quota grants: a product split 64 ways under a quota of 2 CPUs waits for
+    // slices that get no CPU, and the pool's threads spin between jobs, spending the quota
     long want = omp_num_threads();
     if (want <= 0) {
         cpu_set_t set;
         want = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
+        long quota = cgroup_cpu_limit("/sys/fs/cgroup");
+        if (quota > 0 && quota < want) want = quota;
     }
     n = clamp_threads(want);
     g_threads.store(n, std::memory_order_relaxed);

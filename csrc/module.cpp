@@ -114,6 +114,7 @@ PYBIND11_MODULE(_C, m) {
     "(mask shaped like out): NumPy's bits for those ops, applied per tile while it is in cache.");
     m.def("set_num_threads", &set_num_threads, "Threads the kernels use.");
     m.def("get_num_threads", &num_threads);
+    m.def("_cgroup_cpu_limit", &cgroup_cpu_limit, "For tests: the CPU quota read from a cgroup tree.");
     m.def("isa", [] { return std::string(kernels().name); }, "The instruction set the kernels run with.");
     m.def("set_isa", [](const std::string& s) { return set_isa(s.c_str()); },
           "Force 'generic', 'avx2' or 'avx512' (tests); False if this CPU lacks it.");

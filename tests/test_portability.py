@@ -63,6 +63,25 @@ def test_set_num_threads_beyond_the_cap_and_the_int_range():
 
 
 @needs_cpp
+@pytest.mark.parametrize("files,want", [
+    ({"cpu.max": "250000 100000\n"}, 3),  # cgroup v2: 2.5 CPUs, rounded up
+    ({"cpu.max": "50000 100000\n"}, 1),
+    ({"cpu.max": "max 100000\n"}, 0),  # no quota
+    ({"cpu.max": "garbage\n"}, 0),
+    ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2),  # cgroup v1
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, 0),
+    ({}, 0),  # no cgroup files at all
+])
+def test_cgroup_cpu_quota(tmp_path, files, want):
+    """A container's CPU quota (docker --cpus) caps the default thread count, as the CPU affinity does."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    from tinygrad_chain import _C
+    assert _C._cgroup_cpu_limit(str(tmp_path)) == want
+
+
+@needs_cpp
 def test_an_unknown_or_missing_isa_request_is_reported():
     _, err = python("import tinygrad_chain as tc; tc.randn(2, device='cpp')", {"TINYGRAD_CHAIN_ISA": "avx3"})
     assert re.search(r"TINYGRAD_CHAIN_ISA='avx3' not used \(expected one of generic, avx2, avx512\); the cpp "
