@@ -23,7 +23,7 @@ class TensorInplace:
         rebase); self's version counter moves, so a node that saved self
         notices the change at backward.
         """
-        base = getattr(self, "_base", None)  # unset: made by an _C built before views noted it
+        base = self._base
         if base is not None and self._synced != self._version[0]:
             self._resync_view()  # its base was written since: the write starts from the base's graph now
         if state.enabled and ((self._requires_grad and self.grad_fn is None) or (

@@ -207,8 +207,7 @@ def _shared(record):
 def _view_of(result, x):
     """Note on a view the tensor whose memory it shows (x's base, or x): an in-place write into the
     view rewrites that tensor's graph too (tensor_inplace.py). csrc/apply.cpp's view_of does the same."""
-    base = getattr(x, "_base", None)  # unset: made by an _C built before views noted it
-    result._base = x if base is None else base
+    result._base = x if x._base is None else x._base
     result._synced = x._version[0]
     return result
 
