@@ -145,3 +145,27 @@ def test_weighted_random_sampler(device):
     assert [len(b) for b in loader] == [4, 4]
     with pytest.raises(RuntimeError, match="nonzero entries without replacement"):
         WeightedRandomSampler([1.0, 0.0], 2, replacement=False)
+
+
+@pytest.mark.parametrize("make", [lambda nn: nn.ReLU(inplace=True), lambda nn: nn.LeakyReLU(0.2, inplace=True),
+                                  lambda nn: nn.ELU(inplace=True), lambda nn: nn.SiLU(inplace=True),
+                                  lambda nn: nn.ReLU6(inplace=True), lambda nn: nn.Hardtanh(-0.5, 0.5, inplace=True),
+                                  lambda nn: nn.Hardswish(inplace=True), lambda nn: nn.SELU(inplace=True),
+                                  lambda nn: nn.Mish(inplace=True), lambda nn: nn.Threshold(0.1, 2.0, inplace=True)])
+def test_inplace_activations_write_their_input_as_torch(make, rng):
+    """inplace=True changes the caller's tensor (torch's), and gradients flow through it after a conv and norm."""
+    v = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    results = []
+    for lib in (tc, torch):
+        conv = lib.nn.Conv2d(3, 3, 1, bias=False)
+        with lib.no_grad():
+            conv.weight.copy_(lib.tensor(np.eye(3, dtype=np.float32).reshape(3, 3, 1, 1)))
+        x = lib.tensor(v, requires_grad=True)
+        h = lib.nn.functional.batch_norm(conv(x), None, None, training=True)
+        out = make(lib.nn)(h)
+        (out * lib.tensor(np.linspace(-1, 1, out.numel(), dtype=np.float32).reshape(tuple(out.shape)))).sum().backward()
+        plain = lib.tensor(v)
+        make(lib.nn)(plain)
+        results.append((h.detach(), out.detach(), x.grad, plain))
+    for a, b in zip(*results):
+        assert_close(a, b.numpy(), atol=1e-5)

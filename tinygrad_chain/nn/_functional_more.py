@@ -24,34 +24,43 @@ from . import _windows as W
 from ._losses import _reduce
 
 
+def in_place(input, inplace, name, fn):  # noqa: A002
+    """fn(input), written into input when inplace (torch's inplace=True: the caller's tensor changes; through
+    Tensor._inplace, so the version counter and the leaf check apply as to any in-place op)."""
+    return input._inplace(name + "_", fn) if inplace else fn(input)
+
+
 def _softplus(x):
     return apply(A.Softplus, x, beta=1.0, threshold=20.0)
 
 
 # ---- activations -------------------------------------------------------------------------------
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):  # noqa: A002
-    return where(input <= min_val, min_val, where(input >= max_val, max_val, input))
+    return in_place(input, inplace, "hardtanh",
+                    lambda x: where(x <= min_val, min_val, where(x >= max_val, max_val, x)))
 
 
 def hardsigmoid(input, inplace=False):  # noqa: A002
-    return hardtanh(input / 6 + 0.5, 0.0, 1.0)
+    return in_place(input, inplace, "hardsigmoid", lambda x: hardtanh(x / 6 + 0.5, 0.0, 1.0))
 
 
 def hardswish(input, inplace=False):  # noqa: A002
     # torch's gradient: 0 below -3, 1 above 3, x / 3 + 0.5 between
-    return where(input <= -3, 0.0, where(input >= 3, input, input * (input + 3) / 6))
+    return in_place(input, inplace, "hardswish", lambda x: where(x <= -3, 0.0, where(x >= 3, x, x * (x + 3) / 6)))
 
 
 def selu(input, inplace=False):  # noqa: A002
-    return 1.0507009873554804934193349852946 * apply(A.Elu, input, alpha=1.6732632423543772848170429916717)
+    return in_place(input, inplace, "selu", lambda x: 1.0507009873554804934193349852946
+                    * apply(A.Elu, x, alpha=1.6732632423543772848170429916717))
 
 
 def celu(input, alpha=1.0, inplace=False):  # noqa: A002
-    return input.relu() + where(input > 0, 0.0, alpha * ((input.clamp(max=0) / alpha).exp() - 1))
+    return in_place(input, inplace, "celu",
+                    lambda x: x.relu() + where(x > 0, 0.0, alpha * ((x.clamp(max=0) / alpha).exp() - 1)))
 
 
 def mish(input, inplace=False):  # noqa: A002
-    return input * _softplus(input).tanh()
+    return in_place(input, inplace, "mish", lambda x: x * _softplus(x).tanh())
 
 
 def glu(input, dim=-1):  # noqa: A002
@@ -70,7 +79,7 @@ def tanhshrink(input):  # noqa: A002
 
 
 def threshold(input, threshold, value, inplace=False):  # noqa: A002
-    return where(input > threshold, input, value)
+    return in_place(input, inplace, "threshold", lambda x: where(x > threshold, x, value))
 
 
 def softshrink(input, lambd=0.5):  # noqa: A002
@@ -89,8 +98,8 @@ def prelu(input, weight):  # noqa: A002
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):  # noqa: A002
     if training:
         slope = input.new_empty(input.shape).uniform_(lower, upper)
-        return where(input >= 0, input, input * slope)
-    return where(input >= 0, input, input * ((lower + upper) / 2))
+        return in_place(input, inplace, "rrelu", lambda x: where(x >= 0, x, x * slope))
+    return in_place(input, inplace, "rrelu", lambda x: where(x >= 0, x, x * ((lower + upper) / 2)))
 
 
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):

@@ -27,9 +27,9 @@ from ._adaptive_pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_
 from ._conv_pool import (_tuple, _window_args, avg_pool1d, avg_pool2d, conv1d, conv2d,  # noqa: F401
                          conv_transpose1d, conv_transpose2d, max_pool1d, max_pool2d)
 from ._functional_more import (adaptive_avg_pool3d, avg_pool3d, celu, conv3d, conv_transpose3d,  # noqa: F401
-                               cosine_embedding_loss, cosine_similarity, embedding_bag, fold, max_pool3d,
-                               gaussian_nll_loss, glu, gumbel_softmax, hardshrink, hardsigmoid, hardswish, hardtanh,
-                               hinge_embedding_loss, instance_norm, kl_div, local_response_norm, margin_ranking_loss,
+                               cosine_embedding_loss, cosine_similarity, embedding_bag, fold, gaussian_nll_loss, glu,
+                               gumbel_softmax, hardshrink, hardsigmoid, hardswish, hardtanh, hinge_embedding_loss,
+                               in_place, instance_norm, kl_div, local_response_norm, margin_ranking_loss, max_pool3d,
                                max_unpool2d, mish, multi_margin_loss, multilabel_soft_margin_loss, pad_indexed,
                                pairwise_distance, pdist, poisson_nll_loss, prelu, rms_norm, rrelu, selu,
                                soft_margin_loss, softshrink, softsign, tanhshrink, threshold, triplet_margin_loss,
@@ -40,7 +40,7 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cr
 
 # ---- activations ----------------------------------------------------------------------
 def relu(input, inplace=False):  # noqa: A002
-    return input.relu()
+    return input.relu_() if inplace else input.relu()
 
 
 def relu_(input):  # noqa: A002
@@ -53,15 +53,15 @@ def leaky_relu_(input, negative_slope=0.01):  # noqa: A002
 
 def relu6(input, inplace=False):  # noqa: A002
     # torch's hardtanh(0, 6): the gradient is 0 at both kinks (clamp's would pass it there)
-    return where(input >= 6.0, 6.0, input.relu())
+    return in_place(input, inplace, "relu6", lambda x: where(x >= 6.0, 6.0, x.relu()))
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002
-    return apply(A.LeakyRelu, input, negative_slope=negative_slope)
+    return in_place(input, inplace, "leaky_relu", lambda x: apply(A.LeakyRelu, x, negative_slope=negative_slope))
 
 
 def elu(input, alpha=1.0, inplace=False):  # noqa: A002
-    return apply(A.Elu, input, alpha=alpha)
+    return in_place(input, inplace, "elu", lambda x: apply(A.Elu, x, alpha=alpha))
 
 
 def gelu(input, approximate="none"):  # noqa: A002
@@ -71,7 +71,7 @@ def gelu(input, approximate="none"):  # noqa: A002
 
 
 def silu(input, inplace=False):  # noqa: A002
-    return apply(A.Silu, input)
+    return in_place(input, inplace, "silu", lambda x: apply(A.Silu, x))
 
 
 def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002

@@ -24,7 +24,7 @@ def _simple(name, fn, **defaults):
             setattr(self, k, v)
 
     def forward(self, input):  # noqa: A002
-        return fn(input, **{k: getattr(self, k) for k in names if k != "inplace"})
+        return fn(input, **{k: getattr(self, k) for k in names})
 
     def extra_repr(self):
         return ", ".join(f"{k}={getattr(self, k)}" for k in names if k != "inplace" or getattr(self, k))
@@ -54,7 +54,7 @@ class RReLU(Module):
         self.lower, self.upper, self.inplace = lower, upper, inplace
 
     def forward(self, input):  # noqa: A002
-        return F.rrelu(input, self.lower, self.upper, self.training)
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
 
 class PReLU(Module):
