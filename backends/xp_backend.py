@@ -14,6 +14,17 @@ from .xp_optim import XpOptimMixin
 _NUMBERS, _F32 = half.NUMBERS, numpy.dtype(numpy.float32)
 
 
+def _wrapped(number, dtype):
+    """A Python int meeting an integer array of `dtype` as torch applies it: taken modulo 2**bits
+    into the dtype's range (uint8 + 300 adds 44; NumPy raises OverflowError). Beyond int64 it stays,
+    for NumPy's error."""
+    info = numpy.iinfo(dtype)
+    if info.min <= number <= info.max or not -2 ** 63 <= number < 2 ** 63:
+        return number
+    bits = 8 * dtype.itemsize
+    return (number - info.min) % (1 << bits) + info.min
+
+
 class XpBackend(XpOptimMixin, Backend):
     xp = numpy
     scalar_type = numpy.generic
@@ -203,9 +214,13 @@ class XpBackend(XpOptimMixin, Backend):
         if type(b) in _NUMBERS:
             if a.dtype is not _F32 and a.dtype in self.half_natives:
                 return half.with_number(self, name, a, b)
+            if type(b) is int and not 0 <= b < 128 and a.dtype.kind in "iu":
+                b = _wrapped(b, a.dtype)
         elif type(a) in _NUMBERS:
             if b.dtype is not _F32 and b.dtype in self.half_natives:
                 return half.with_number(self, name, a, b)
+            if type(a) is int and not 0 <= a < 128 and b.dtype.kind in "iu":
+                a = _wrapped(a, b.dtype)
         elif getattr(a, "dtype", None) is not getattr(b, "dtype", None):
             a, b = self.torch_operands(a, b)
             if type(a) in _NUMBERS or type(b) in _NUMBERS:  # was a NumPy scalar: the half rule above
@@ -227,6 +242,12 @@ class XpBackend(XpOptimMixin, Backend):
         elif getattr(b, "ndim", None) == 0 and getattr(a, "ndim", 0):
             if dtypes.zero_dim_joins(self.dtype_of(a), self.dtype_of(b)):
                 b = b.astype(a.dtype)
+        if hasattr(a, "dtype") and hasattr(b, "dtype") and a.dtype != b.dtype:
+            # an integer array meeting a float one computes in the float's dtype (torch); NumPy widens
+            # int16 + float16 to float32 and int32 + float32 to float64
+            fa, fb = self.dtype_of(a).is_floating_point, self.dtype_of(b).is_floating_point
+            if fa != fb:
+                a, b = (a, b.astype(a.dtype)) if fa else (a.astype(b.dtype), b)
         return a, b
 
     def where(self, cond, a, b):

@@ -108,8 +108,11 @@ def test_device_and_refusals(device):
     assert tuple(int(v) for v in t.__dlpack_device__()) == (1, 0)  # kDLCPU, device 0
     with pytest.raises(RuntimeError, match="require gradient"):
         torch.from_dlpack(tc.ones(2, requires_grad=True))
-    with pytest.raises(TypeError, match="can't share the memory of a uint8"):
-        tc.from_dlpack(torch.zeros(2, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="can't share the memory of a uint16"):
+        tc.from_dlpack(torch.zeros(2, dtype=torch.uint16))
+    shared = torch.zeros(2, dtype=torch.uint8)  # uint8/int8/int16 are shared (tests/test_small_int.py)
+    tc.from_dlpack(shared)[0] = 200
+    assert shared.tolist() == [200, 0]
     with pytest.raises(TypeError, match="__dlpack__"):
         tc.from_dlpack([1, 2])
     assert np.asarray(t).tolist() == [1.0, 1.0]  # __array__ stays

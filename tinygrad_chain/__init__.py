@@ -20,7 +20,7 @@ from tinygrad_chain.device import device, get_default_device, set_default_device
 from tinygrad_chain.layout import (channels_last, channels_last_3d, contiguous_format, layout,  # noqa: F401
                                    memory_format, preserve_format, strided)
 from tinygrad_chain.dtypes import (bool_ as bool, double, float, float32, float64, get_default_dtype,  # noqa: A004
-                                   int, int32, int64, long, set_default_dtype)
+                                   int, int8, int16, int32, int64, long, set_default_dtype, short, uint8)
 from tinygrad_chain.dtypes import bfloat16, finfo, float16, half  # stored in 2 bytes, computed in float32
 from tinygrad_chain.creation import from_dlpack  # DLPack: zero-copy with NumPy, torch, CuPy
 from tinygrad_chain.ops.elementwise import where

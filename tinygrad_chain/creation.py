@@ -167,7 +167,7 @@ def from_numpy(array):
     except KeyError:
         raise TypeError(f"from_numpy(): can't share the memory of a {array.dtype} array: the dtypes are "
                         f"{', '.join(d.name for d in dtypes.ALL)} (tc.tensor(array) copies it, widening "
-                        f"uint8/int8/int16/uint16/uint32 exactly)") from None
+                        f"uint16/uint32 exactly)") from None
     if not array.flags.writeable:  # as torch: said once here, not at every in-place write that fails
         warnings.warn("from_numpy(): the given NumPy array is not writable: the tensor shares its memory, so any "
                       "in-place op on it (an optimizer step, add_, x[i] = ...) raises a RuntimeError before "
@@ -236,11 +236,11 @@ def set_rng_state(new_state):
 
 
 # NumPy dtypes with no tinygrad_chain counterpart, and the supported one that holds every value exactly
-_WIDER = {"int8": "int64", "int16": "int64", "uint8": "int64", "uint16": "int64", "uint32": "int64"}
+_WIDER = {"uint16": "int64", "uint32": "int64"}
 
 
 def _supported_data(data, dtype):
-    """data, as an array of a dtype every backend has: exact widenings (uint8 -> int64) are made,
+    """data, as an array of a dtype every backend has: exact widenings (uint16 -> int64) are made,
     anything else is refused here, naming what was passed, before a backend meets it (it would
     fail with a KeyError on the NumPy dtype)."""
     given = data

@@ -32,6 +32,9 @@ float16 = DType("float16", 2, True)
 bfloat16 = DType("bfloat16", 2, True)
 float32 = DType("float32", 4, True)
 float64 = DType("float64", 8, True)
+uint8 = DType("uint8", 1, False, is_signed=False)
+int8 = DType("int8", 1, False)
+int16 = DType("int16", 2, False)
 int32 = DType("int32", 4, False)
 int64 = DType("int64", 8, False)
 bool_ = DType("bool", 1, False, is_signed=False)
@@ -40,11 +43,12 @@ double = float64
 half = float16
 long = int64
 int = int32  # noqa: A001
+short = int16
 
-ALL = (float16, bfloat16, float32, float64, int32, int64, bool_)
+ALL = (float16, bfloat16, float32, float64, uint8, int8, int16, int32, int64, bool_)
 HALF = (float16, bfloat16)  # stored in 2 bytes, computed in float32 (backends/half.py)
 _BY_NAME = {d.name: d for d in ALL}
-_BY_NAME.update(float=float32, double=float64, half=float16, long=int64, int=int32, bool_=bool_)
+_BY_NAME.update(float=float32, double=float64, half=float16, long=int64, int=int32, short=int16, bool_=bool_)
 
 _default_float = float32
 
@@ -73,14 +77,20 @@ def set_default_dtype(dtype):
     _default_float = dtype
 
 
-# Ranks for promotion between tensors: bool < int32 < int64 < float16, bfloat16 < float32 < float64.
-_RANK = {bool_: 0, int32: 1, int64: 2, float16: 3, bfloat16: 3, float32: 4, float64: 5}
+# Ranks for promotion between tensors: bool < integers < float16, bfloat16 < float32 < float64;
+# among integers the smallest that holds both ranges: uint8 with int8 is int16 (torch).
+_RANK = {bool_: 0, uint8: 1, int8: 1, int16: 2, int32: 3, int64: 4, float16: 5, bfloat16: 5, float32: 6, float64: 7}
 
 
 def promote_types(a, b):
     if _RANK[a] == _RANK[b] and a is not b:  # float16 with bfloat16: neither holds the other (torch)
-        return float32
+        return float32 if a.is_floating_point else int16  # uint8 with int8: neither holds the other
     return a if _RANK[a] >= _RANK[b] else b
+
+
+def accumulated(dtype):
+    """The dtype sum, prod and cumsum give (torch): integers and bool accumulate in int64."""
+    return dtype if dtype.is_floating_point else int64
 
 
 def zero_dim_joins(dim_dtype, zero_dtype):

@@ -18,6 +18,7 @@ from tinygrad_chain.device import get_default_device
 from tinygrad_chain.size import Size
 
 _NAMES = {"Float": dtypes.float32, "Double": dtypes.float64, "Long": dtypes.int64, "Int": dtypes.int32,
+          "Short": dtypes.int16, "Char": dtypes.int8, "Byte": dtypes.uint8,
           "Bool": dtypes.bool_, "Half": dtypes.float16, "BFloat16": dtypes.bfloat16}
 
 

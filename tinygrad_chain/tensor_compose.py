@@ -104,7 +104,7 @@ class TensorCompose:
     # ---- along a dim -------------------------------------------------------------
     def cumprod(self, dim, dtype=None):
         """Running products, one multiply per step (exact through zeros, unlike exp(cumsum(log)))."""
-        x = self if dtype is None else self.to(dtype)
+        x = self.to(dtypes.accumulated(self.dtype) if dtype is None else dtype)
         if x.ndim == 0:
             return x.clone()
         d = dim_index(dim, x.ndim, "cumprod")

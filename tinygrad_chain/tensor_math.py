@@ -291,9 +291,7 @@ class TensorMath:
 
     # ---- reductions --------------------------------------------------------
     def sum(self, dim=None, keepdim=False, dtype=None):
-        x = self if dtype is None else self.to(dtype)
-        if x.dtype is dtypes.bool_:
-            x = x.long()
+        x = self.to(dtypes.accumulated(self.dtype) if dtype is None else dtype)
         return apply(R.Sum, x, axis=R.normalize_dims(dim, x.ndim, "sum"), keepdims=keepdim)
 
     def mean(self, dim=None, keepdim=False, dtype=None):
@@ -317,7 +315,7 @@ class TensorMath:
         return E.where(zero, 0.0, E.where(zero, 1.0, var).sqrt())
 
     def prod(self, dim=None, keepdim=False):
-        return apply(R.Prod, self, axis=R.normalize_dims(dim, self.ndim, "prod"), keepdims=keepdim)
+        return apply(R.Prod, self.to(dtypes.accumulated(self.dtype)), axis=R.normalize_dims(dim, self.ndim, "prod"), keepdims=keepdim)
 
     def amax(self, dim=None, keepdim=False):
         _check_nonempty(self, dim, "amax")
@@ -367,7 +365,7 @@ class TensorMath:
         return apply(R.Norm, self, p=p, axis=R.normalize_dims(dim, self.ndim, "norm"), keepdims=keepdim)
 
     def cumsum(self, dim):
-        return _along(self, R.Cumsum, dim)
+        return _along(self.to(dtypes.accumulated(self.dtype)), R.Cumsum, dim)
 
     # ---- activations ------------------------------------------------------
     def leaky_relu(self, negative_slope=0.01):

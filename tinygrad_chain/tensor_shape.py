@@ -1,5 +1,6 @@
 """Tensor methods: shape and movement, indexing, and matmul."""
 import builtins
+import warnings
 
 from tinygrad_chain import dtypes
 from tinygrad_chain.autograd.tensor_core import TensorCore
@@ -249,8 +250,13 @@ def _index(x, index):
             if i._b is not x._b:
                 raise RuntimeError(f"indices should be on the same device as the indexed tensor "
                                    f"({i._b.name} vs {x._b.name})")
-            if i.dtype.is_floating_point:
-                raise IndexError(f"tensors used as indices must be long, int or bool tensors, got {i.dtype.name}")
+            if i.dtype.is_floating_point or i.dtype in (dtypes.int8, dtypes.int16):
+                raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got "
+                                 f"{i.dtype.name}")
+            if i.dtype is dtypes.uint8:  # a mask, as torch 2.13 still reads it (with its warning)
+                warnings.warn("indexing with dtype torch.uint8 is now deprecated, please use a dtype torch.bool "
+                              "instead.", UserWarning, stacklevel=3)
+                i = i.to(dtypes.bool_)
             out.append(i._data)
             basic = False
         elif isinstance(i, (list, tuple)) or hasattr(i, "dtype"):
