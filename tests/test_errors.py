@@ -138,7 +138,7 @@ def test_integer_requires_grad_leaves_tensor_unchanged():
 
 def test_float_index_rejected():
     x = tc.ones(3)
-    with pytest.raises(IndexError, match="long, int or bool.*float32"):
+    with pytest.raises(IndexError, match="long, int, byte or bool.*float32"):
         x[tc.tensor([0.0, 1.0])]
 
 
