@@ -18,7 +18,7 @@ namespace {
 // attribute instead of ten.
 enum : long {
     HAS_CHECK = 1, FLOAT_ONLY = 2, SAVES_EXTRA = 4, SETS_DTYPE = 8, CHANGES_DEVICE = 16, VIEW = 32,
-    DIFFERENTIABLE = 64, SAVES_INPUTS = 128, SAVES_OUTPUT = 256, READS_SOME = 512,
+    DIFFERENTIABLE = 64, SAVES_INPUTS = 128, SAVES_OUTPUT = 256, READS_SOME = 512, READS_BY_NEED = 1024,
 };
 constexpr Py_ssize_t MAX_ARGS = 8;  // more inputs than this: Python's apply
 
@@ -43,7 +43,8 @@ TensorSlots T;
 
 // interned attribute names
 PyObject *s_apply_bits, *s_check, *s_forward, *s_scalar_type, *s_asarray, *s_dtype, *s_float64_native,
-    *s_enabled, *s_retain_all, *s_retain_grad, *s_make, *s_dtype_of, *s_shape, *s_saves_inputs, *s_target;
+    *s_enabled, *s_retain_all, *s_retain_grad, *s_make, *s_dtype_of, *s_shape, *s_saves_inputs, *s_target,
+    *s_checked_by_need;
 
 inline PyObject*& slot(PyObject* o, Py_ssize_t off) { return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(o) + off); }
 
@@ -170,6 +171,24 @@ PyObject* record(PyObject* op, long bits, PyObject* inputs, PyObject* source, Py
             PyTuple_SET_ITEM(versions.p, i, Py_NewRef(r ? v.p : Py_None));
         }
     }
+    // grad_reads: only what the needed gradients read is checked (registry.py's _checked_by_need)
+    bool out_checked = bits & SAVES_OUTPUT;
+    if (bits & READS_BY_NEED) {
+        long need = 0;
+        for (Py_ssize_t i = 0; i < n && i < 62; ++i)
+            if (PyTuple_GET_ITEM(parents.p, i) != Py_None) need |= 1L << i;
+        Ref table(PyObject_GetAttr(op, s_checked_by_need));
+        Ref checked(table ? PySequence_GetItem(table.p, need) : nullptr);
+        if (!checked || !PyTuple_Check(checked.p)) return nullptr;
+        Py_ssize_t m = PyTuple_GET_SIZE(checked.p) - 1;
+        for (Py_ssize_t i = 0; read && i < n; ++i)
+            if (i >= m || PyTuple_GET_ITEM(checked.p, i) != Py_True) {
+                PyObject* old = PyTuple_GET_ITEM(versions.p, i);
+                PyTuple_SET_ITEM(versions.p, i, Py_NewRef(Py_None));
+                Py_DECREF(old);
+            }
+        out_checked = out_checked && PyTuple_GET_ITEM(checked.p, m) == Py_True;
+    }
     meta.reset(shared(meta.p));
     if (!meta) return nullptr;
     if (read) {
@@ -177,7 +196,7 @@ PyObject* record(PyObject* op, long bits, PyObject* inputs, PyObject* source, Py
         if (!versions) return nullptr;
     }
     Ref out_record((bits & SAVES_OUTPUT) ? PyTuple_Pack(3, out, b, version) : Py_NewRef(Py_None));
-    Ref out_version((bits & SAVES_OUTPUT) ? PySequence_GetItem(version, 0) : Py_NewRef(Py_None));
+    Ref out_version(out_checked ? PySequence_GetItem(version, 0) : Py_NewRef(Py_None));
     Ref seq(PyIter_Next(S.node_sequence));
     if (!out_record || !out_version || !seq) return nullptr;
     // Node.__init__'s slots, filled here without its frame
@@ -479,6 +498,7 @@ void bind_apply(py::module_& m) {
         {&s_asarray, "asarray"}, {&s_dtype, "dtype"}, {&s_float64_native, "float64_native"}, {&s_enabled, "enabled"},
         {&s_retain_all, "retain_all"}, {&s_retain_grad, "retain_grad"}, {&s_make, "make"}, {&s_dtype_of, "dtype_of"},
         {&s_shape, "shape"}, {&s_saves_inputs, "saves_inputs"}, {&s_target, "target"},
+        {&s_checked_by_need, "checked_by_need"},
     };
     for (auto& n : names)
         if (!(*n.name = PyUnicode_InternFromString(n.text))) throw py::error_already_set();

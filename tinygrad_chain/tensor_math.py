@@ -39,6 +39,8 @@ class TensorMath:
         return apply(E.Div, self, other)
 
     def __rtruediv__(self, other):
+        if isinstance(other, (int, float)):  # torch's: reciprocal keeps its output, not self, for the gradient
+            return self.reciprocal() * other
         return apply(E.Div, other, self)
 
     def __floordiv__(self, other):

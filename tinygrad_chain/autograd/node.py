@@ -16,7 +16,8 @@ class Node:
                  "_inputs", "_versions", "_out", "_out_version", "saved", "hooks",
                  "retained", "__weakref__")
 
-    def __init__(self, op, attrs, parents, in_meta, inputs=None, versions=None, out=None, saved=None):
+    def __init__(self, op, attrs, parents, in_meta, inputs=None, versions=None, out=None, saved=None,
+                 out_checked=True):
         # csrc/apply.cpp's record() fills the same slots for the nodes apply makes
         self.op = op
         self.attrs = attrs
@@ -31,7 +32,7 @@ class Node:
         self._inputs = inputs
         self._versions = versions
         self._out = out
-        self._out_version = None if out is None else out[2][0]
+        self._out_version = None if out is None or not out_checked else out[2][0]  # None: not checked
         self.saved = saved
         self.hooks = None      # hooks of the non-leaf tensor this node made
         self.retained = None   # weakrefs of tensors that asked for retain_grad()
@@ -68,7 +69,7 @@ class Node:
                 if v is not None and t._version[0] != v:
                     i = [a is t for a in self._inputs].index(True)  # found here, not counted on every node
                     raise _modified(self, f"input {i}", t, v)
-        if self._out is not None and self._out[2][0] != self._out_version:
+        if self._out_version is not None and self._out is not None and self._out[2][0] != self._out_version:
             data = self._out[0]
             raise _modified(self, "its output", _Described(data.shape, self._out[1].dtype_of(data)),
                             self._out_version, self._out[2][0])

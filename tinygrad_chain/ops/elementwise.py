@@ -61,6 +61,7 @@ class Sub(Op):
 class Mul(Op):
     name = "mul"
     saves_inputs = True
+    grad_reads = ((1,), (0,))  # x's gradient reads y, y's reads x
 
     def forward(self, b, x, y):
         return b.binary("mul", x, y)
@@ -92,6 +93,7 @@ class Mul(Op):
 class Div(Op):
     name = "div"
     saves_inputs = True
+    grad_reads = ((1,), (0, 1))
     float_only = True
 
     def forward(self, b, x, y):
@@ -111,6 +113,7 @@ class Div(Op):
 class Pow(Op):
     name = "pow"
     saves_inputs = True
+    grad_reads = ((0, 1), (0, -1))  # the exponent's gradient reads the output
     saves_output = True
 
     def check(self, x, y):

@@ -13,6 +13,7 @@ class Matmul(Op):
     name = "matmul"
     backward_name = "MmBackward0"
     saves_inputs = True
+    grad_reads = ((1,), (0,))
 
     def check(self, x, y):
         xs, ys = x._data.shape, y._data.shape  # the arrays' plain tuples: a tc.Size costs a call per index
@@ -53,6 +54,7 @@ class Linear(Op):
     name = "linear"
     backward_name = "AddmmBackward0"
     saves_inputs = (0, 1)
+    grad_reads = ((1,), (0,), ())  # x's gradient reads w, w's reads x, the bias's neither
 
     def check(self, x, w, bias=None):
         dts = {t.dtype for t in (x, w, bias) if t is not None}

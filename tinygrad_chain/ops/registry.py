@@ -27,7 +27,7 @@ def _name_backward(cls):
 
 # the class attributes `apply` and the engine read on every op
 _FLAGS = ("name", "saves_inputs", "saves_output", "differentiable", "float_only", "view", "saves_extra",
-          "changes_device", "sets_dtype", "has_check")
+          "changes_device", "sets_dtype", "has_check", "grad_reads")
 
 
 def register(cls):
@@ -37,6 +37,7 @@ def register(cls):
     for flag in _FLAGS:  # copied onto the instance: an instance's own value is the fastest lookup
         setattr(op, flag, getattr(cls, flag))
     op.apply_bits = _apply_bits(op)
+    op.checked_by_need = _checked_by_need(op)
     if op.name in REGISTRY:
         raise ValueError(f"op {op.name!r} registered twice")
     REGISTRY[op.name] = op
@@ -48,11 +49,29 @@ def register(cls):
 _APPLY_BITS = {"has_check": 1, "float_only": 2, "saves_extra": 4, "sets_dtype": 8, "changes_device": 16, "view": 32,
                "differentiable": 64, "saves_inputs": 128, "saves_output": 256}
 _READS_SOME = 512  # saves_inputs names the inputs it reads
+_READS_BY_NEED = 1024  # grad_reads says which saved tensors each input's gradient reads
 
 
 def _apply_bits(op):
     bits = sum(bit for flag, bit in _APPLY_BITS.items() if getattr(op, flag))
+    if op.grad_reads is not None:
+        return bits | _READS_BY_NEED
     return bits | (_READS_SOME if op.saves_inputs and op.saves_inputs is not True else 0)
+
+
+def _checked_by_need(op):
+    """From grad_reads, per set of inputs needing a gradient (bit i: input i), which saved tensors the
+    in-place check covers: a tuple of one flag per input, then one for the output. Torch saves (and
+    checks) a tensor only when a gradient to be computed reads it: x * w with w constant keeps no x."""
+    reads = op.grad_reads
+    if reads is None:
+        return None
+    n = len(reads)
+    table = []
+    for need in range(1 << n):
+        used = {j for i in range(n) if need >> i & 1 for j in reads[i]}
+        table.append(tuple(i in used for i in range(n)) + (-1 in used,))
+    return tuple(table)
 
 
 class Op:
@@ -63,6 +82,9 @@ class Op:
     saves_inputs = False
     #: the VJP reads ctx.output
     saves_output = False
+    #: per input, what its gradient reads: input indices, -1 for the output (None: all that is saved).
+    #: Only what the needed gradients read is checked for in-place modification, as torch
+    grad_reads = None
     #: False for ops whose output never requires grad (comparisons, argmax)
     differentiable = True
     #: integer inputs are computed as the default float (exp of an int tensor)
@@ -169,7 +191,12 @@ def apply(op, *args, **attrs):
             in_meta.append(None)
             versions.append(None)
     read = op.saves_inputs
-    if read and read is not True:
+    out_checked = op.saves_output
+    if op.grad_reads is not None:
+        checked = op.checked_by_need[sum(1 << i for i, p in enumerate(parents) if p is not None)]
+        versions = [v if c else None for v, c in zip(versions, checked)]
+        out_checked = out_checked and checked[-1]
+    elif read and read is not True:
         versions = [v if i in read else None for i, v in enumerate(versions)]
     # the shared records looked up here, a call only on a miss (_shared)
     in_meta = tuple(in_meta)
@@ -178,7 +205,7 @@ def apply(op, *args, **attrs):
         versions = tuple(versions)
         versions = _SHARED.get(versions) or _shared(versions)
     node = Node(op, attrs, tuple(parents), in_meta, args if read else None, versions if read else None,
-                (out, b, version) if op.saves_output else None, saved if op.saves_extra else None)
+                (out, b, version) if op.saves_output else None, saved if op.saves_extra else None, out_checked)
     result = TensorCore.make(out, b, True, node, version)
     if op.view:
         _view_of(result, args[0])
